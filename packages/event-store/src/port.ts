@@ -1,0 +1,66 @@
+import type { EventEnvelope, NewEvent } from '@ptce/events';
+
+/**
+ * Where an append expects the stream to stand. `no_stream`: the stream must not exist;
+ * a number: the revision of the stream's last event; `any`: no check (best effort
+ * idempotency only on KurrentDB — carry an Idempotency-Key above the store).
+ */
+export type ExpectedRevision = 'no_stream' | 'any' | number;
+
+export interface AppendResult {
+  /** The events as stored, with revision, position, recordedAt and hashes filled in. */
+  readonly events: readonly EventEnvelope[];
+  /** Revision of the stream's last event after the append. */
+  readonly nextRevision: number;
+  /** Position of the last appended event (opaque, ordered). */
+  readonly position: string;
+}
+
+export interface ReadStreamOptions {
+  readonly direction?: 'forwards' | 'backwards';
+  /** Inclusive. Forwards defaults to 0, backwards to the last revision. */
+  readonly fromRevision?: number;
+  readonly limit?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. Omitted: from the start. */
+  readonly after?: string;
+  readonly limit?: number;
+}
+
+export interface SubscribeOptions {
+  /** Exclusive checkpoint: deliver events strictly after it. Omitted: from the start. */
+  readonly after?: string;
+}
+
+export interface Subscription {
+  /** Resolves once the subscription has stopped (after `stop()` or on a fatal error). */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export type SubscriptionHandler = (event: EventEnvelope) => void | Promise<void>;
+
+/**
+ * The single source of truth. Positions are opaque strings outside the adapter, but they
+ * compare correctly as strings (fixed width), so callers may sort and compare them.
+ */
+export interface EventStore {
+  readonly kind: 'sqlite' | 'postgres' | 'kurrentdb';
+  append(
+    stream: string,
+    events: readonly NewEvent[],
+    options: { readonly expectedRevision: ExpectedRevision },
+  ): Promise<AppendResult>;
+  /** An empty array when the stream does not exist. */
+  readStream(stream: string, options?: ReadStreamOptions): Promise<EventEnvelope[]>;
+  /** Revision of the stream's last event, or null when it does not exist. */
+  streamRevision(stream: string): Promise<number | null>;
+  readAll(options?: ReadAllOptions): Promise<EventEnvelope[]>;
+  /** Catch up from the checkpoint, then live: every event once, in log order. */
+  subscribe(handler: SubscriptionHandler, options?: SubscribeOptions): Subscription;
+  /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
