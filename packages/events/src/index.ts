@@ -1,0 +1,6 @@
+export * from './envelope.ts';
+export * from './canonical-json.ts';
+export * from './hash-chain.ts';
+export * from './ids.ts';
+export * from './valid-time.ts';
+export * from './catalog/index.ts';
