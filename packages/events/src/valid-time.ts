@@ -1,1 +1,165 @@
-export {};
+import { z } from 'zod';
+
+/**
+ * A valid time as the secretary gave it: a calendar date `YYYY-MM-DD`, meaning that whole day in
+ * Europe/Paris, or an ISO-8601 instant with an explicit offset or `Z`. It is kept as given
+ * (a date stays a date); these helpers turn it into epoch milliseconds when ordering or cutting.
+ */
+export type ValidTime = string;
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const INSTANT_RE =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-](\d{2}):(\d{2}))$/;
+
+const DAY_MS = 86_400_000;
+
+function isRealDate(y: number, m: number, d: number): boolean {
+  if (m < 1 || m > 12 || d < 1) return false;
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
+interface ParsedDate {
+  readonly kind: 'date';
+  readonly y: number;
+  readonly m: number;
+  readonly d: number;
+}
+interface ParsedInstant {
+  readonly kind: 'instant';
+  readonly ms: number;
+}
+
+function parse(v: string): ParsedDate | ParsedInstant | null {
+  const dm = DATE_RE.exec(v);
+  if (dm) {
+    const y = Number(dm[1]);
+    const m = Number(dm[2]);
+    const d = Number(dm[3]);
+    return isRealDate(y, m, d) ? { kind: 'date', y, m, d } : null;
+  }
+  const im = INSTANT_RE.exec(v);
+  if (!im) return null;
+  const y = Number(im[1]);
+  const m = Number(im[2]);
+  const d = Number(im[3]);
+  const hh = Number(im[4]);
+  const mi = Number(im[5]);
+  const ss = im[6] === undefined ? 0 : Number(im[6]);
+  const frac = im[7] === undefined ? 0 : Number(`0.${im[7]}`);
+  if (!isRealDate(y, m, d) || hh > 23 || mi > 59 || ss > 59) return null;
+  let offsetMin = 0;
+  if (im[8] !== 'Z') {
+    const oh = Number(im[9]);
+    const om = Number(im[10]);
+    if (oh > 23 || om > 59) return null;
+    offsetMin = (im[8]?.startsWith('-') ? -1 : 1) * (oh * 60 + om);
+  }
+  const ms = Date.UTC(y, m - 1, d, hh, mi, ss) + Math.floor(frac * 1000) - offsetMin * 60_000;
+  return { kind: 'instant', ms };
+}
+
+export function isValidTime(v: string): boolean {
+  return parse(v) !== null;
+}
+
+export function isDateOnly(v: string): boolean {
+  return parse(v)?.kind === 'date';
+}
+
+export const validTimeSchema = z
+  .string()
+  .refine(isValidTime, {
+    message: 'expected a real calendar date YYYY-MM-DD or an ISO-8601 instant with an offset or Z',
+  })
+  .describe('A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset');
+
+export class InvalidValidTimeError extends Error {
+  constructor(readonly value: string) {
+    super(`not a valid time: ${JSON.stringify(value)}`);
+    this.name = 'InvalidValidTimeError';
+  }
+}
+
+function parseOrThrow(v: string): ParsedDate | ParsedInstant {
+  const p = parse(v);
+  if (!p) throw new InvalidValidTimeError(v);
+  return p;
+}
+
+// Built once: constructing an Intl formatter is far costlier than using it.
+const parisFormatter = new Intl.DateTimeFormat('en-US', {
+  timeZone: 'Europe/Paris',
+  hourCycle: 'h23',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+});
+
+function parisParts(ms: number): { y: number; m: number; d: number; hh: number; mi: number; ss: number } {
+  const parts: Record<string, number> = {};
+  for (const p of parisFormatter.formatToParts(new Date(ms))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  }
+  return {
+    y: parts.year ?? 0,
+    m: parts.month ?? 0,
+    d: parts.day ?? 0,
+    hh: parts.hour ?? 0,
+    mi: parts.minute ?? 0,
+    ss: parts.second ?? 0,
+  };
+}
+
+/** Offset of Paris wall-clock time from UTC at that instant, in ms (+1h in winter, +2h in summer). */
+function parisOffsetMs(ms: number): number {
+  const p = parisParts(ms);
+  const wall = Date.UTC(p.y, p.m - 1, p.d, p.hh, p.mi, p.ss);
+  return wall - (ms - (((ms % 1000) + 1000) % 1000));
+}
+
+/** Midnight in Paris never falls in a DST gap (France switches at 02:00/03:00), so two passes settle it. */
+function parisMidnight(y: number, m: number, d: number): number {
+  const wall = Date.UTC(y, m - 1, d);
+  const guess = wall - parisOffsetMs(wall);
+  return wall - parisOffsetMs(guess);
+}
+
+/** Epoch ms where the valid time starts: a date starts at 00:00 Europe/Paris that day. */
+export function startInstant(v: ValidTime): number {
+  const p = parseOrThrow(v);
+  return p.kind === 'instant' ? p.ms : parisMidnight(p.y, p.m, p.d);
+}
+
+/** Epoch ms where the valid time ends: a date covers its whole Paris day (last ms); an instant is itself. */
+export function endInstant(v: ValidTime): number {
+  const p = parseOrThrow(v);
+  if (p.kind === 'instant') return p.ms;
+  const next = new Date(Date.UTC(p.y, p.m - 1, p.d) + DAY_MS);
+  return parisMidnight(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate()) - 1;
+}
+
+/** Orders by start; on the same start a date sorts before an instant (the day is opened before its hours). */
+export function compareValidTime(a: ValidTime, b: ValidTime): number {
+  const pa = parseOrThrow(a);
+  const pb = parseOrThrow(b);
+  const sa = pa.kind === 'instant' ? pa.ms : parisMidnight(pa.y, pa.m, pa.d);
+  const sb = pb.kind === 'instant' ? pb.ms : parisMidnight(pb.y, pb.m, pb.d);
+  if (sa !== sb) return sa < sb ? -1 : 1;
+  if (pa.kind === pb.kind) return 0;
+  return pa.kind === 'date' ? -1 : 1;
+}
+
+/** Does a fact at `eventTime` belong to the state as of `asOf` ("a date includes its whole day")? */
+export function isAtOrBefore(eventTime: ValidTime, asOf: ValidTime): boolean {
+  return startInstant(eventTime) <= endInstant(asOf);
+}
+
+/** The Europe/Paris calendar day, `YYYY-MM-DD`, of an instant. */
+export function parisDate(instantMs: number): string {
+  const p = parisParts(instantMs);
+  return `${String(p.y).padStart(4, '0')}-${String(p.m).padStart(2, '0')}-${String(p.d).padStart(2, '0')}`;
+}

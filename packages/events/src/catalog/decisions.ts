@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { validTimeSchema } from '../valid-time.ts';
+import {
+  decisionKindSchema,
+  decisionSubjectSchema,
+  nameSchema,
+  outcomeSchema,
+  reasonSchema,
+  catalogSlugSchema as slug,
+  spaceRulesSchema,
+  voteSchema,
+} from './shared.ts';
+
+const presentList = z.array(slug).max(500);
+
+/** The outcome, rules and enrolled count are derived by the server and stored so a replay never re-derives them. */
+export const decisionRecordedSchema = z.strictObject({
+  decisionId: slug,
+  spaceId: slug,
+  meetingId: slug.optional(),
+  present: presentList,
+  title: nameSchema,
+  kind: decisionKindSchema,
+  subject: decisionSubjectSchema.optional(),
+  vote: voteSchema,
+  rules: spaceRulesSchema,
+  enrolledCount: z.number().int().min(0),
+  outcome: outcomeSchema,
+});
+
+export const decisionCorrectedSchema = z.strictObject({
+  correctsEventId: z.string().min(1),
+  decisionId: slug,
+  fields: z.strictObject({
+    vote: voteSchema.optional(),
+    present: presentList.optional(),
+    decidedAt: validTimeSchema.optional(),
+    title: nameSchema.optional(),
+  }),
+  reason: reasonSchema,
+  rules: spaceRulesSchema,
+  enrolledCount: z.number().int().min(0),
+  outcome: outcomeSchema,
+});
+
+export const decisionAnnulledSchema = z.strictObject({ decisionId: slug, reason: reasonSchema });

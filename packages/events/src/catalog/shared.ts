@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+// Kept local until ids.ts exports `slugSchema`; same pattern as the API contract.
+export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const catalogSlugSchema = z.string().regex(SLUG_PATTERN, 'expected a slug ^[a-z0-9][a-z0-9-]{0,62}$');
+
+/** Article 9 of law n° 2014-856: the natures of PTCE members. */
+export const categorySchema = z.enum([
+  'ess_enterprise',
+  'enterprise',
+  'local_authority',
+  'research_higher_education',
+  'training_body',
+  'other_legal_person',
+  'natural_person',
+]);
+export type Category = z.infer<typeof categorySchema>;
+
+export const spaceKindSchema = z.enum(['operational', 'strategic', 'governance']);
+export type SpaceKind = z.infer<typeof spaceKindSchema>;
+
+export const spaceRoleSchema = z.enum(['member', 'chair', 'secretary', 'co_manager']);
+export type SpaceRole = z.infer<typeof spaceRoleSchema>;
+
+export const majoritySchema = z.enum(['simple', 'absolute', 'two_thirds', 'unanimity', 'consensus']);
+export type Majority = z.infer<typeof majoritySchema>;
+
+export const decisionKindSchema = z.enum([
+  'general',
+  'admission',
+  'activity',
+  'priority',
+  'budget',
+  'rules',
+  'shared_legal_structure',
+]);
+export type DecisionKind = z.infer<typeof decisionKindSchema>;
+
+export const legalFormSchema = z.enum([
+  'scic',
+  'association',
+  'sas',
+  'sarl',
+  'scop',
+  'gie',
+  'endowment_fund',
+  'foundation',
+  'other',
+]);
+export type LegalForm = z.infer<typeof legalFormSchema>;
+
+export const legalStepSchema = z.enum(['study_opened', 'form_chosen', 'statutes_adopted']);
+export type LegalStep = z.infer<typeof legalStepSchema>;
+
+export const outcomeSchema = z.enum(['adopted', 'rejected', 'no_quorum']);
+export type Outcome = z.infer<typeof outcomeSchema>;
+
+export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/i, 'expected 64 hex characters');
+
+export const evidenceSchema = z.strictObject({
+  source: z.string().min(1).max(500).optional(),
+  sha256: sha256Schema.optional(),
+  note: z.string().max(2000).optional(),
+});
+export type EvidenceData = z.infer<typeof evidenceSchema>;
+
+export const spaceRulesSchema = z.strictObject({
+  /** Share of the space's enrolled members that must be present. */
+  quorum: z.number().min(0).max(1),
+  majority: majoritySchema,
+});
+export type SpaceRules = z.infer<typeof spaceRulesSchema>;
+
+export const DEFAULT_SPACE_RULES: SpaceRules = { quorum: 0.5, majority: 'simple' };
+
+const count = z.number().int().min(0);
+
+export const tallySchema = z.strictObject({ for: count, against: count, abstain: count });
+export type Tally = z.infer<typeof tallySchema>;
+
+export const consensusSchema = z.strictObject({ method: z.literal('consensus'), objections: count });
+export type ConsensusVote = z.infer<typeof consensusSchema>;
+
+export const voteSchema = z.union([tallySchema, consensusSchema]);
+export type Vote = z.infer<typeof voteSchema>;
+
+export const legalStructureSubjectSchema = z.strictObject({
+  step: legalStepSchema,
+  legalForm: legalFormSchema,
+});
+export const admissionSubjectSchema = z.strictObject({ organisationId: catalogSlugSchema });
+export const decisionSubjectSchema = z.union([legalStructureSubjectSchema, admissionSubjectSchema]);
+export type DecisionSubject = z.infer<typeof decisionSubjectSchema>;
+
+export const nameSchema = z.string().trim().min(1).max(300);
+export const reasonSchema = z.string().trim().min(1).max(2000);

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { validTimeSchema } from '../valid-time.ts';
+import {
+  nameSchema,
+  reasonSchema,
+  sha256Schema,
+  catalogSlugSchema as slug,
+  spaceKindSchema,
+  spaceRoleSchema,
+  spaceRulesSchema,
+} from './shared.ts';
+
+const orgList = z.array(slug).min(1).max(500);
+
+export const spaceOpenedSchema = z.strictObject({
+  spaceId: slug,
+  kind: spaceKindSchema,
+  name: nameSchema,
+  themes: z.array(z.string().trim().min(1).max(100)).max(50).optional(),
+  rules: spaceRulesSchema,
+});
+
+export const memberEnrolledSchema = z.strictObject({
+  spaceId: slug,
+  organisationId: slug,
+  role: spaceRoleSchema,
+});
+
+export const memberWithdrawnFromSpaceSchema = z.strictObject({ spaceId: slug, organisationId: slug });
+
+export const minutesSchema = z.strictObject({ sha256: sha256Schema, uri: z.string().url().optional() });
+
+export const meetingHeldSchema = z.strictObject({
+  spaceId: slug,
+  meetingId: slug,
+  attendees: orgList,
+  guests: z.number().int().min(0).optional(),
+  minutes: minutesSchema.optional(),
+});
+
+export const meetingCorrectedSchema = z.strictObject({
+  correctsEventId: z.string().min(1),
+  spaceId: slug,
+  meetingId: slug,
+  fields: z.strictObject({ attendees: orgList.optional(), heldAt: validTimeSchema.optional() }),
+  reason: reasonSchema,
+});
+
+export const spaceClosedSchema = z.strictObject({ spaceId: slug });
+
+export const activityLaunchedSchema = z.strictObject({
+  activityId: slug,
+  name: nameSchema,
+  theme: z.string().trim().min(1).max(100).optional(),
+  carriers: orgList,
+  spaceId: slug.optional(),
+});
+
+export const carrierJoinedSchema = z.strictObject({ activityId: slug, organisationId: slug });
+
+export const activityEndedSchema = z.strictObject({ activityId: slug, reason: reasonSchema.optional() });
