@@ -1,0 +1,248 @@
+import { type KeyObject, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { EventStore } from '@ptce/event-store';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginOptions,
+  type FastifyServerOptions,
+  type RawServerDefault,
+} from 'fastify';
+import {
+  createJsonSchemaTransform,
+  type FastifyPluginAsyncZod,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { authFailure, bearerToken, principalSchema, TokenError, verifyToken } from './auth.ts';
+import type { Config } from './config.ts';
+import { installHealth, type ReadinessCheck } from './health.ts';
+import { installMetrics } from './metrics.ts';
+import { notFound, ProblemError, sendProblem, toProblem } from './problem.ts';
+
+/** The Fastify instance every service plugin receives: routes are typed from their zod schemas. */
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+/** A service plugin: `export const membership = zodPlugin(async (app) => { app.post(…) })`. */
+export type ZodPlugin<Options extends FastifyPluginOptions = Record<never, never>> =
+  FastifyPluginAsyncZod<Options>;
+export function zodPlugin<Options extends FastifyPluginOptions = Record<never, never>>(
+  plugin: ZodPlugin<Options>,
+): ZodPlugin<Options> {
+  return plugin;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    /** Throws when the app was created without an event store. */
+    eventStore: EventStore;
+    /** Null when REDIS_URL is not configured. */
+    redis: Redis | null;
+    metrics: Registry;
+  }
+}
+
+export interface CreateAppOptions {
+  readonly config: Config;
+  /** Public key verifying bearer tokens (see `loadJwtKeys`). */
+  readonly jwtPublicKey: KeyObject;
+  /** `false` silences logs (tests); an object is merged into the pino options. Default: on, at LOG_LEVEL. */
+  readonly logger?: boolean | Record<string, unknown>;
+  readonly eventStore?: EventStore;
+  /** Shared with the rate limiter (counters in Redis) and checked by /health/ready. Not closed by the app. */
+  readonly redis?: Redis;
+  /** Extra readiness checks by name: reject when the dependency is down. */
+  readonly readiness?: Record<string, ReadinessCheck>;
+  /** OpenAPI `info`. */
+  readonly title?: string;
+  readonly version?: string;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:@/-]{1,128}$/;
+
+function incomingRequestId(req: IncomingMessage): string {
+  for (const name of ['x-request-id', 'x-correlation-id']) {
+    const value = req.headers[name];
+    // Only ids that cannot forge log lines or headers are honoured.
+    if (typeof value === 'string' && REQUEST_ID.test(value)) return value;
+  }
+  return randomUUID();
+}
+
+const DOCS_PREFIX = '/docs';
+
+function loggerOptions(options: CreateAppOptions): FastifyServerOptions['logger'] {
+  if (options.logger === false) return false;
+  return {
+    level: options.config.LOG_LEVEL,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'headers.authorization',
+        'authorization',
+        'token',
+        '*.token',
+        'password',
+        '*.password',
+      ],
+      censor: '[redacted]',
+    },
+    ...(typeof options.logger === 'object' ? options.logger : {}),
+  };
+}
+
+/**
+ * The shared HTTP shell: logging with request ids, zod validation and serialization, OpenAPI
+ * 3.1 at /docs/json with a page at /docs, problem+json errors, security headers, rate limits,
+ * bearer authentication, health, metrics and GET /v1/me. Callers register their service
+ * plugins on the returned app, then `ready()` or `listen()` it.
+ */
+export async function createApp(options: CreateAppOptions): Promise<App> {
+  const { config } = options;
+  const app = Fastify({
+    logger: loggerOptions(options),
+    genReqId: incomingRequestId,
+    requestIdHeader: false,
+    bodyLimit: config.BODY_LIMIT,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.decorate('config', config);
+  app.decorate('redis', options.redis ?? null);
+  const store = options.eventStore;
+  app.decorate('eventStore', {
+    getter(): EventStore {
+      if (!store) throw new Error('this app was created without an event store');
+      return store;
+    },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const problem = toProblem(error);
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: problem.code, status: problem.status }, 'request refused');
+    if (problem.status === 401 && !problem.headers['www-authenticate']) {
+      problem.withHeaders({ 'www-authenticate': 'Bearer realm="ptce-ledger"' });
+    }
+    return sendProblem(reply, request, problem);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, request, notFound(`No route ${request.method} ${request.url.split('?')[0]}.`)),
+  );
+
+  if (options.redis) {
+    const redis = options.redis;
+    // An unhandled 'error' event would crash nothing but would print to stderr on every retry.
+    redis.on('error', (err: Error) => app.log.warn({ err: err.message }, 'redis error'));
+    if (redis.status === 'wait') {
+      await redis
+        .connect()
+        .catch((err: Error) => app.log.warn({ err: err.message }, 'redis not reachable at start'));
+    }
+  }
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        // Swagger UI's bundled page uses inline styles and data: images; nothing is loaded from elsewhere.
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        scriptSrc: ["'self'"],
+        // The server speaks plain HTTP on 127.0.0.1 by default: upgrading would break /docs there.
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
+
+  await app.register(rateLimit, {
+    global: true,
+    max: config.RATE_LIMIT_MAX,
+    timeWindow: 60_000,
+    ...(options.redis ? { redis: options.redis, nameSpace: 'ptce-rate-limit:' } : {}),
+    // Counters are expendable: a Redis outage must not turn into refused requests.
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) =>
+      new ProblemError(429, 'rate_limited', `Too many requests; retry in ${context.after}.`, {
+        limit: context.max,
+      }),
+  });
+
+  // Swagger UI registers its own routes; mark them public before they are added.
+  app.addHook('onRoute', (route) => {
+    if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`)) {
+      route.config = { ...(route.config ?? {}), public: true };
+    }
+  });
+
+  const publicKey = options.jwtPublicKey;
+  app.addHook('onRequest', async (request) => {
+    if (request.is404 || request.routeOptions.config.public) return;
+    const token = bearerToken(request);
+    if (token === null) throw authFailure('no Authorization header');
+    if (token === '') throw authFailure('the Authorization header is not "Bearer <token>"');
+    try {
+      request.principal = await verifyToken(token, publicKey, config);
+    } catch (err) {
+      if (err instanceof TokenError) throw authFailure(err.message);
+      throw err;
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: options.title ?? 'PTCE Ledger API',
+        description: 'Event-sourced governance ledger for French PTCE. Errors are RFC 9457 problem+json.',
+        version: options.version ?? '1.0.0',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+      security: [{ bearerAuth: [] }],
+    },
+    transform: createJsonSchemaTransform({ skipList: [] }),
+  });
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true });
+
+  app.decorate('metrics', installMetrics(app));
+  installHealth(app, { eventStore: store, redis: options.redis, readiness: options.readiness ?? {} });
+
+  app.get(
+    '/v1/me',
+    {
+      schema: {
+        summary: 'The caller, as the token says',
+        tags: ['operations'],
+        response: { 200: principalSchema },
+      },
+    },
+    async (request) => ({ ...request.principal, ptces: [...request.principal.ptces] }),
+  );
+
+  return app;
+}

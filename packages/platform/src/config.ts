@@ -1,0 +1,190 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Asymmetric algorithms only: a deployment signs with a private key and every service verifies
+ * with the public one. HS* would hand the signing secret to every verifier; `none` is never
+ * acceptable.
+ */
+export const JWT_ALGS = [
+  'EdDSA',
+  'ES256',
+  'ES384',
+  'ES512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+] as const;
+export type JwtAlg = (typeof JWT_ALGS)[number];
+
+const EVENT_STORE_SCHEMES = ['sqlite:', 'postgres://', 'postgresql://', 'esdb://', 'kurrentdb://'] as const;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n')}`);
+  }
+}
+
+/** An unset or blank variable counts as absent, so `PORT=` in a .env file means the default. */
+const blankToUndefined = (value: unknown): unknown =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const optionalString = z.preprocess(blankToUndefined, z.string().optional());
+
+const integer = (name: string, min: number, max: number, fallback: number) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^\d+$/, { message: `${name} must be a whole number between ${min} and ${max}` })
+      .transform(Number)
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(min, { message: `${name} must be a whole number between ${min} and ${max}` })
+          .max(max, { message: `${name} must be a whole number between ${min} and ${max}` }),
+      )
+      .optional()
+      .transform((v) => v ?? fallback),
+  );
+
+/** PEM keys often arrive through env files with their newlines escaped as `\n`. */
+const pem = (kind: 'public' | 'private') =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .transform((v) => v.replace(/\\n/g, '\n'))
+      .refine(
+        (v) => {
+          try {
+            if (kind === 'public') createPublicKey(v);
+            else createPrivateKey(v);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: `expected a PEM-encoded ${kind} key` },
+      )
+      .optional(),
+  );
+
+const envSchema = z
+  .object({
+    PORT: integer('PORT', 0, 65535, 3000),
+    HOST: z.preprocess(blankToUndefined, z.string().default('127.0.0.1')),
+    DATA_DIR: z.preprocess(blankToUndefined, z.string().default('./data')),
+    EVENT_STORE_URL: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .refine((v) => EVENT_STORE_SCHEMES.some((s) => v.startsWith(s)), {
+          message: `expected a URL starting with one of ${EVENT_STORE_SCHEMES.join(', ')}`,
+        })
+        .optional(),
+    ),
+    REDIS_URL: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v), {
+          message: 'expected a redis:// or rediss:// URL',
+        })
+        .optional(),
+    ),
+    LOG_LEVEL: z.preprocess(
+      blankToUndefined,
+      z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+    ),
+    JWT_ALG: z.preprocess(
+      blankToUndefined,
+      z
+        .enum(JWT_ALGS, {
+          message: `expected one of ${JWT_ALGS.join(', ')} (symmetric and none are refused)`,
+        })
+        .default('EdDSA'),
+    ),
+    JWT_ISSUER: z.preprocess(blankToUndefined, z.string().default('ptce-ledger')),
+    JWT_PUBLIC_KEY: pem('public'),
+    JWT_PRIVATE_KEY: pem('private'),
+    RATE_LIMIT_MAX: integer('RATE_LIMIT_MAX', 1, 1_000_000, 600),
+    BODY_LIMIT: integer('BODY_LIMIT', 1024, 100 * 1024 * 1024, 1024 * 1024),
+    REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 0, 3_600_000, 30_000),
+    STAGE_RULES: optionalString,
+  })
+  .superRefine((env, ctx) => {
+    if (env.JWT_ALG !== 'EdDSA' && !env.JWT_PUBLIC_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_PUBLIC_KEY'],
+        message: `required when JWT_ALG is ${env.JWT_ALG}: the keys created on first start are Ed25519 (EdDSA)`,
+      });
+    }
+    if (env.JWT_PRIVATE_KEY && !env.JWT_PUBLIC_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_PUBLIC_KEY'],
+        message: 'required when JWT_PRIVATE_KEY is set (give both keys, or neither)',
+      });
+    }
+  });
+
+export interface Config {
+  readonly PORT: number;
+  readonly HOST: string;
+  /** Absolute. */
+  readonly DATA_DIR: string;
+  readonly EVENT_STORE_URL: string;
+  readonly REDIS_URL: string | undefined;
+  readonly LOG_LEVEL: (typeof LOG_LEVELS)[number];
+  readonly JWT_ALG: JwtAlg;
+  readonly JWT_ISSUER: string;
+  readonly JWT_PUBLIC_KEY: string | undefined;
+  readonly JWT_PRIVATE_KEY: string | undefined;
+  /** Requests per client per minute. */
+  readonly RATE_LIMIT_MAX: number;
+  /** Bytes. */
+  readonly BODY_LIMIT: number;
+  readonly REQUEST_TIMEOUT_MS: number;
+  readonly STAGE_RULES: string | undefined;
+}
+
+/** Reads the configuration once, at start-up, and names every bad variable at once. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? 'environment'),
+        message: issue.message,
+      })),
+    );
+  }
+  const v = parsed.data;
+  const dataDir = path.resolve(v.DATA_DIR);
+  return Object.freeze({
+    PORT: v.PORT,
+    HOST: v.HOST,
+    DATA_DIR: dataDir,
+    EVENT_STORE_URL: v.EVENT_STORE_URL ?? `sqlite:${path.join(dataDir, 'ptce.db')}`,
+    REDIS_URL: v.REDIS_URL,
+    LOG_LEVEL: v.LOG_LEVEL,
+    JWT_ALG: v.JWT_ALG,
+    JWT_ISSUER: v.JWT_ISSUER,
+    JWT_PUBLIC_KEY: v.JWT_PUBLIC_KEY,
+    JWT_PRIVATE_KEY: v.JWT_PRIVATE_KEY,
+    RATE_LIMIT_MAX: v.RATE_LIMIT_MAX,
+    BODY_LIMIT: v.BODY_LIMIT,
+    REQUEST_TIMEOUT_MS: v.REQUEST_TIMEOUT_MS,
+    STAGE_RULES: v.STAGE_RULES,
+  });
+}

@@ -1,0 +1,84 @@
+import type { EventStore } from '@ptce/event-store';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { ProblemError, sendProblem } from './problem.ts';
+
+/** Resolves when the dependency answers; rejects (or times out) when it is down. */
+export type ReadinessCheck = () => Promise<void>;
+
+export interface HealthOptions {
+  readonly eventStore: EventStore | undefined;
+  readonly redis: Redis | undefined;
+  readonly readiness: Record<string, ReadinessCheck>;
+  readonly timeoutMs?: number;
+}
+
+type Status = 'up' | 'down';
+
+function withTimeout(check: ReadinessCheck, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([check(), timeout]).finally(() => clearTimeout(timer));
+}
+
+export function installHealth(app: FastifyInstance, options: HealthOptions): void {
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const checks: Record<string, ReadinessCheck> = {};
+  const store = options.eventStore;
+  if (store) checks.eventStore = () => store.ping();
+  const redis = options.redis;
+  if (redis) {
+    checks.redis = async () => {
+      await redis.ping();
+    };
+  }
+  Object.assign(checks, options.readiness);
+
+  const publicRoute = { public: true, rateLimit: false };
+  const ops = { tags: ['operations'], security: [] };
+
+  app.get(
+    '/health/live',
+    { config: publicRoute, schema: { ...ops, summary: 'The process answers' } },
+    async () => ({
+      status: 'up',
+    }),
+  );
+
+  app.get(
+    '/health/ready',
+    {
+      config: publicRoute,
+      schema: { ...ops, summary: 'The event store and, when configured, Redis answer' },
+    },
+    async (request, reply) => {
+      const names = Object.keys(checks);
+      const results = await Promise.allSettled(names.map((name) => withTimeout(checks[name]!, timeoutMs)));
+      const status: Record<string, Status> = {};
+      const down: string[] = [];
+      results.forEach((result, i) => {
+        const name = names[i]!;
+        status[name] = result.status === 'fulfilled' ? 'up' : 'down';
+        if (result.status === 'rejected') {
+          down.push(name);
+          request.log.warn({ check: name, err: String(result.reason) }, 'readiness check failed');
+        }
+      });
+      if (down.length === 0) return { status: 'up', checks: status };
+      // Without Redis the service still writes and reads (by replaying), hence "degraded";
+      // anything else down means it cannot serve.
+      const degradedOnly = down.every((name) => name === 'redis');
+      return sendProblem(
+        reply,
+        request,
+        new ProblemError(503, 'not_ready', `Not ready: ${down.join(', ')} down.`, {
+          status: degradedOnly ? 'degraded' : 'down',
+          down,
+          checks: status,
+        }).withHeaders({ 'retry-after': '5' }),
+      );
+    },
+  );
+}

@@ -1,0 +1,197 @@
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+export const PROBLEM_TYPE_BASE = 'https://ptce-ledger.dev/problems/';
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+export interface ProblemFieldError {
+  /** Dotted path inside `in`, e.g. `territory.name`; empty for the whole value. */
+  readonly path: string;
+  readonly message: string;
+  /** Which part of the request: body, querystring, params or headers. */
+  readonly in?: string;
+}
+
+/** RFC 9457 problem details, plus our stable `code`. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly code: string;
+  readonly instance: string;
+  readonly errors?: readonly ProblemFieldError[];
+  readonly [extension: string]: unknown;
+}
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    instance: z.string(),
+    errors: z
+      .array(z.object({ path: z.string(), message: z.string(), in: z.string().optional() }))
+      .optional(),
+  })
+  .loose();
+
+/** Throw from a route or a hook; the central error handler renders it as problem+json. */
+export class ProblemError extends Error {
+  override readonly name = 'ProblemError';
+  /** Response headers to send with the problem (WWW-Authenticate, Retry-After…). */
+  readonly headers: Record<string, string> = {};
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(detail);
+  }
+
+  withHeaders(headers: Record<string, string>): this {
+    Object.assign(this.headers, headers);
+    return this;
+  }
+}
+
+export const badRequest = (detail: string, code = 'bad_request', extra?: Record<string, unknown>) =>
+  new ProblemError(400, code, detail, extra);
+export const validationFailed = (
+  errors: readonly ProblemFieldError[],
+  detail = 'The request is not valid.',
+) => new ProblemError(400, 'validation_failed', detail, { errors });
+export const unauthorized = (detail = 'A valid bearer token is required.', code = 'unauthorized') =>
+  new ProblemError(401, code, detail).withHeaders({
+    'www-authenticate': 'Bearer realm="ptce-ledger", error="invalid_token"',
+  });
+export const forbidden = (detail: string, code = 'forbidden') => new ProblemError(403, code, detail);
+export const notFound = (detail: string, code = 'not_found') => new ProblemError(404, code, detail);
+export const conflict = (detail: string, code = 'conflict', extra?: Record<string, unknown>) =>
+  new ProblemError(409, code, detail, extra);
+export const preconditionFailed = (detail: string, code = 'precondition_failed') =>
+  new ProblemError(412, code, detail);
+export const unprocessable = (detail: string, code = 'unprocessable', extra?: Record<string, unknown>) =>
+  new ProblemError(422, code, detail, extra);
+export const storeUnavailable = (detail = 'The event store is unreachable; retry shortly.') =>
+  new ProblemError(503, 'store_unavailable', detail).withHeaders({ 'retry-after': '5' });
+
+export function problemBody(
+  status: number,
+  code: string,
+  detail: string,
+  instance: string,
+  extra?: Record<string, unknown>,
+): Problem {
+  return {
+    type: PROBLEM_TYPE_BASE + code,
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    instance,
+    ...extra,
+  };
+}
+
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: ProblemError): FastifyReply {
+  const body = problemBody(error.status, error.code, error.detail, request.url, error.extra);
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  // Serialized here so that a route's own response schema never applies to an error body.
+  return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+}
+
+type Issue = z.core.$ZodIssue;
+
+function dotted(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.');
+}
+
+/** One entry per offending field: an unknown-keys issue becomes one entry per unknown key. */
+export function fieldErrorsFromIssues(issues: readonly Issue[], location?: string): ProblemFieldError[] {
+  return issues.flatMap((issue) => {
+    const at = location === undefined ? {} : { in: location };
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        path: dotted([...issue.path, key]),
+        message: 'unknown field',
+        ...at,
+      }));
+    }
+    return [{ path: dotted(issue.path), message: issue.message, ...at }];
+  });
+}
+
+function fieldErrorsFromFastify(error: FastifyError): ProblemFieldError[] {
+  const location = error.validationContext;
+  return (error.validation ?? []).flatMap((v) => {
+    const base = v.instancePath.replace(/^\//, '').split('/').filter(Boolean);
+    const at = location === undefined ? {} : { in: location };
+    const keys = (v.params as { keys?: unknown }).keys;
+    if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
+      return keys.map((key) => ({ path: [...base, String(key)].join('.'), message: 'unknown field', ...at }));
+    }
+    const missing = (v.params as { missingProperty?: unknown }).missingProperty;
+    const path = typeof missing === 'string' ? [...base, missing] : base;
+    return [{ path: path.join('.'), message: v.message ?? 'invalid', ...at }];
+  });
+}
+
+const BY_FASTIFY_CODE: Record<string, { status: number; code: string; detail?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: 'payload_too_large',
+    detail: 'The request body is too large.',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'unsupported_media_type',
+    detail: 'Send application/json.',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'malformed_body', detail: 'The JSON body is empty.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    status: 400,
+    code: 'malformed_body',
+    detail: 'The body is not valid JSON.',
+  },
+};
+
+/** Maps anything thrown in the request lifecycle to one problem, without leaking internals on 5xx. */
+export function toProblem(error: unknown): ProblemError {
+  if (error instanceof ProblemError) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    return validationFailed(fieldErrorsFromFastify(error as unknown as FastifyError));
+  }
+  if (error instanceof z.ZodError) {
+    return validationFailed(fieldErrorsFromIssues(error.issues));
+  }
+  if (!(error instanceof Error)) return new ProblemError(500, 'internal', 'An unexpected error occurred.');
+
+  // Checked by name: the event-store package defines these classes, and an instanceof check
+  // would break the day two copies of it are loaded.
+  if (error.name === 'StoreUnavailableError') return storeUnavailable();
+  if (error.name === 'RevisionConflictError') {
+    return conflict('The record changed meanwhile; reload and retry.', 'revision_conflict');
+  }
+
+  const fastifyError = error as Partial<FastifyError>;
+  if (Array.isArray(fastifyError.validation))
+    return validationFailed(fieldErrorsFromFastify(error as FastifyError));
+  const known = fastifyError.code ? BY_FASTIFY_CODE[fastifyError.code] : undefined;
+  if (known) return new ProblemError(known.status, known.code, known.detail ?? error.message);
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's own 4xx errors describe the request, not the server, so their message is safe.
+    if (status === 400 && error instanceof SyntaxError) {
+      return new ProblemError(400, 'malformed_body', 'The body is not valid JSON.');
+    }
+    const code = (STATUS_CODES[status] ?? 'client error').toLowerCase().replace(/[^a-z0-9]+/g, '_');
+    return new ProblemError(status, code, error.message);
+  }
+  return new ProblemError(500, 'internal', 'An unexpected error occurred.');
+}
