@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { type AppendResult, type EventStore, RevisionConflictError } from '@ptce/event-store';
+import {
+  canonicalJson,
+  deterministicEventId,
+  type EventEnvelope,
+  type Evidence,
+  newEventId,
+} from '@ptce/events';
+import type { IdempotencyRecord, IdempotencyStore } from './idempotency.ts';
+import type { LedgerRepository, LoadedLedger } from './ledger-repository.ts';
+
+export interface EventToAppend {
+  readonly type: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly occurredAt: string;
+  readonly evidence?: Evidence;
+}
+
+export interface WriteAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  readonly etag: string;
+}
+
+export interface WriteCommand<S> {
+  readonly ptceId: string;
+  /** The stream this service owns and appends to. */
+  readonly stream: string;
+  /** Every stream the decision needs, the owned one included. */
+  readonly readStreams: readonly string[];
+  readonly recordedBy: string;
+  readonly correlationId?: string;
+  readonly idempotencyKey?: string;
+  /** Method, route and body: a same key with another request is refused. */
+  readonly request: unknown;
+  /** The revision from an `If-Match` header. */
+  readonly ifMatch?: number;
+  readonly decide: (state: S, now: number) => readonly EventToAppend[];
+  /** Builds the answer from what was stored — also used to answer a retry whose first answer was lost. */
+  readonly respond: (
+    appended: readonly EventEnvelope[],
+    result: { position: string; revision: number },
+  ) => {
+    readonly status: number;
+    readonly body: Record<string, unknown>;
+  };
+}
+
+export type WriteFailure =
+  | { readonly kind: 'idempotency_key_reused'; readonly detail: string }
+  | { readonly kind: 'idempotency_key_in_flight'; readonly detail: string }
+  | { readonly kind: 'precondition_failed'; readonly expected: number; readonly actual: number | null };
+
+export class WriteRefused extends Error {
+  constructor(readonly failure: WriteFailure) {
+    super(failure.kind);
+    this.name = 'WriteRefused';
+  }
+}
+
+export interface WriteDeps<S> {
+  readonly store: EventStore;
+  readonly ledgers: LedgerRepository<S>;
+  readonly idempotency: IdempotencyStore;
+  readonly now?: () => number;
+}
+
+const etagOf = (revision: number) => `"${revision}"`;
+
+/**
+ * Load, decide, append, answer — once, or twice when another writer appended to the same
+ * stream in between and the command is still valid on the new state (DESIGN.md: retry once
+ * on a revision conflict, else 409 through the decider's own refusal or the conflict).
+ */
+export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<S>): Promise<WriteAnswer> {
+  const now = deps.now ?? Date.now;
+  if (command.idempotencyKey === undefined) return decideAndAppend(deps, command, now, undefined);
+
+  const key = `${command.recordedBy}\u0000${command.idempotencyKey}`;
+  const fingerprint = createHash('sha256').update(canonicalJson(command.request)).digest('hex');
+  const existing = await deps.idempotency.get(key);
+  if (existing && existing.fingerprint !== fingerprint) {
+    throw new WriteRefused({
+      kind: 'idempotency_key_reused',
+      detail: `Idempotency-Key "${command.idempotencyKey}" was first used with another request`,
+    });
+  }
+  if (existing?.state === 'done' && existing.response) {
+    const { status, body, etag } = existing.response;
+    return { status, body: body as Record<string, unknown>, etag: etag ?? '' };
+  }
+  const pending: IdempotencyRecord = {
+    fingerprint,
+    state: 'pending',
+    stream: command.stream,
+    createdAt: now(),
+  };
+  if (!existing && !(await deps.idempotency.reserve(key, pending))) {
+    throw new WriteRefused({
+      kind: 'idempotency_key_in_flight',
+      detail: `a request with Idempotency-Key "${command.idempotencyKey}" is being processed`,
+    });
+  }
+  try {
+    // A pending record left by a crash: the first attempt may have appended before dying.
+    const recovered = existing ? await recoverAppended(deps.store, command) : undefined;
+    const answer = recovered ?? (await decideAndAppend(deps, command, now, key));
+    await deps.idempotency.complete(key, { ...pending, state: 'done', response: answer });
+    return answer;
+  } catch (error) {
+    await deps.idempotency.release(key).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function decideAndAppend<S>(
+  deps: WriteDeps<S>,
+  command: WriteCommand<S>,
+  now: () => number,
+  idempotencyScope: string | undefined,
+): Promise<WriteAnswer> {
+  for (let attempt = 0; ; attempt++) {
+    const loaded: LoadedLedger<S> = await deps.ledgers.load(command.readStreams);
+    const current = loaded.revisions[command.stream] ?? null;
+    if (command.ifMatch !== undefined && command.ifMatch !== current) {
+      throw new WriteRefused({ kind: 'precondition_failed', expected: command.ifMatch, actual: current });
+    }
+    const toAppend = command.decide(loaded.state, now());
+    const events = toAppend.map((event, index) => ({
+      eventId:
+        idempotencyScope === undefined ? newEventId() : deterministicEventId(idempotencyScope, String(index)),
+      type: event.type,
+      schemaVersion: 1,
+      ptceId: command.ptceId,
+      occurredAt: event.occurredAt,
+      recordedBy: command.recordedBy,
+      data: event.data,
+      ...(event.evidence ? { evidence: event.evidence } : {}),
+      ...(command.correlationId ? { correlationId: command.correlationId } : {}),
+      ...(command.idempotencyKey ? { idempotencyKey: command.idempotencyKey } : {}),
+    }));
+    let result: AppendResult;
+    try {
+      result = await deps.store.append(command.stream, events, {
+        expectedRevision: current === null ? 'no_stream' : current,
+      });
+    } catch (error) {
+      if (error instanceof RevisionConflictError && attempt === 0 && command.ifMatch === undefined) continue;
+      throw error;
+    }
+    return answerFrom(command, result.events, result.position, result.nextRevision);
+  }
+}
+
+function answerFrom<S>(
+  command: WriteCommand<S>,
+  events: readonly EventEnvelope[],
+  position: string,
+  revision: number,
+): WriteAnswer {
+  const { status, body } = command.respond(events, { position, revision });
+  return {
+    status,
+    body: { ...body, eventIds: events.map((e) => e.eventId), position, revision },
+    etag: etagOf(revision),
+  };
+}
+
+/** Scans the newest events of the stream for those the lost attempt appended under this key. */
+async function recoverAppended<S>(
+  store: EventStore,
+  command: WriteCommand<S>,
+): Promise<WriteAnswer | undefined> {
+  const recent = await store.readStream(command.stream, { direction: 'backwards', limit: 1_000 });
+  const mine = recent
+    .filter((e) => e.idempotencyKey === command.idempotencyKey && e.recordedBy === command.recordedBy)
+    .sort((a, b) => a.revision - b.revision);
+  const last = mine.at(-1);
+  if (!last) return undefined;
+  return answerFrom(command, mine, last.position, last.revision);
+}

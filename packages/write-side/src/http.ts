@@ -1,0 +1,142 @@
+import type { EventStore } from '@ptce/event-store';
+import { type EventEnvelope, evidenceSchema, slugSchema, validTimeSchema } from '@ptce/events';
+import {
+  conflict,
+  ProblemError,
+  preconditionFailed,
+  requirePtceScope,
+  requireRole,
+  unprocessable,
+} from '@ptce/platform';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { type EventToAppend, executeWrite, type WriteDeps, WriteRefused } from './execute.ts';
+import type { IdempotencyStore } from './idempotency.ts';
+
+/** Writes carry these headers (API.md "Conventions"); others pass through untouched. */
+export const writeHeadersSchema = z
+  .object({
+    'idempotency-key': z.string().min(1).max(200).optional(),
+    'if-match': z
+      .string()
+      .regex(/^(W\/)?"\d+"$/, 'a revision returned earlier as ETag, e.g. "3"')
+      .optional(),
+  })
+  .loose();
+
+export const writeResultSchema = z.object({
+  eventIds: z.array(z.string()).describe('ids of the events recorded, in order'),
+  position: z.string().describe('opaque, ordered position of the last event in the log'),
+  revision: z.number().int().describe('revision of the stream written; send it back as If-Match'),
+});
+
+export const occurredAtSchema = validTimeSchema.describe(
+  'when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant',
+);
+
+/** `occurredAt` and `evidence`, common to every write body that records a fact. */
+export const factFields = {
+  occurredAt: occurredAtSchema,
+  evidence: evidenceSchema.optional(),
+};
+
+/** Corrections and retractions act in transaction time: a reason, no occurredAt. */
+export const correctionFields = {
+  reason: z.string().trim().min(1).max(2000).describe('why the record is corrected'),
+};
+
+export const ptceParamsSchema = z.strictObject({ ptceId: slugSchema });
+
+/** Raised by deciders; rendered as problem+json with the decider's stable code. */
+export interface DomainRefusal {
+  readonly name: 'DomainError';
+  readonly code: string;
+  readonly status: number;
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+function isDomainRefusal(error: unknown): error is DomainRefusal {
+  return error instanceof Error && error.name === 'DomainError' && 'code' in error && 'status' in error;
+}
+
+export interface WriteRouteInput<S> {
+  readonly ptceId: string;
+  readonly stream: string;
+  readonly readStreams: readonly string[];
+  readonly body: unknown;
+  readonly decide: (state: S, now: number) => readonly EventToAppend[];
+  readonly respond: (
+    appended: readonly EventEnvelope[],
+    result: { position: string; revision: number },
+  ) => { status: number; body: Record<string, unknown> };
+}
+
+/**
+ * The whole of a write route once its schemas have validated the request: role and scope,
+ * Idempotency-Key and If-Match, decide and append, problem+json for every refusal, ETag.
+ */
+export async function handleWrite<S>(
+  deps: WriteDeps<S>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  input: WriteRouteInput<S>,
+): Promise<FastifyReply> {
+  const principal = requireRole(request, 'admin', 'secretary');
+  requirePtceScope(request, input.ptceId);
+  const headers = writeHeadersSchema.parse(request.headers);
+  const ifMatch = headers['if-match']
+    ? Number(headers['if-match'].replace(/^W\//, '').slice(1, -1))
+    : undefined;
+  try {
+    const answer = await executeWrite(deps, {
+      ptceId: input.ptceId,
+      stream: input.stream,
+      readStreams: input.readStreams,
+      recordedBy: principal.sub,
+      correlationId: request.id,
+      ...(headers['idempotency-key'] ? { idempotencyKey: headers['idempotency-key'] } : {}),
+      ...(ifMatch !== undefined ? { ifMatch } : {}),
+      request: { method: request.method, url: request.url.split('?')[0], body: input.body ?? null },
+      decide: input.decide,
+      respond: input.respond,
+    });
+    return reply.code(answer.status).header('etag', answer.etag).send(answer.body);
+  } catch (error) {
+    throw toProblem(error);
+  }
+}
+
+function toProblem(error: unknown): unknown {
+  if (isDomainRefusal(error)) {
+    return new ProblemError(
+      error.status,
+      error.code,
+      error.message,
+      error.details ? { ...error.details } : undefined,
+    );
+  }
+  if (error instanceof WriteRefused) {
+    const failure = error.failure;
+    switch (failure.kind) {
+      case 'idempotency_key_reused':
+        return unprocessable(failure.detail, 'idempotency_key_reused');
+      case 'idempotency_key_in_flight':
+        return conflict(failure.detail, 'idempotency_key_in_flight');
+      case 'precondition_failed':
+        return preconditionFailed(
+          `If-Match expected revision ${failure.expected} but the stream is at ${failure.actual ?? 'no revision (empty)'}.`,
+        );
+      default: {
+        const unreachable: never = failure;
+        return unreachable;
+      }
+    }
+  }
+  return error;
+}
+
+export interface WriteServiceOptions {
+  readonly store: EventStore;
+  readonly idempotency: IdempotencyStore;
+}

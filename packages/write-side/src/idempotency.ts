@@ -1,0 +1,186 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Redis } from 'ioredis';
+import pg from 'pg';
+
+/**
+ * What a write answered, kept under its Idempotency-Key so that a retry — even after a
+ * restart — gets the very same answer. `pending` marks a command that was started but whose
+ * answer was never saved (a crash between the append and the save): the retry then looks for
+ * the events the first attempt may have appended before running the command again.
+ */
+export interface IdempotencyRecord {
+  readonly fingerprint: string;
+  readonly state: 'pending' | 'done';
+  readonly stream: string;
+  readonly createdAt: number;
+  readonly response?: { readonly status: number; readonly body: unknown; readonly etag?: string };
+}
+
+export interface IdempotencyStore {
+  get(key: string): Promise<IdempotencyRecord | null>;
+  /** Inserts only when the key is absent; false when another request holds it already. */
+  reserve(key: string, record: IdempotencyRecord): Promise<boolean>;
+  complete(key: string, record: IdempotencyRecord): Promise<void>;
+  release(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** API.md: keys are kept at least 24 hours. We keep them for 48 to outlive a long weekend retry loop. */
+export const IDEMPOTENCY_TTL_MS = 48 * 60 * 60 * 1000;
+
+export class SqliteIdempotencyStore implements IdempotencyStore {
+  private readonly db: Database.Database;
+  private readonly getStmt: Database.Statement<[string, number], { record: string }>;
+  private readonly reserveStmt: Database.Statement<[string, string, number]>;
+  private readonly completeStmt: Database.Statement<[string, string, number]>;
+  private readonly releaseStmt: Database.Statement<[string]>;
+
+  constructor(
+    file: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at INTEGER NOT NULL)',
+    );
+    this.db.prepare('DELETE FROM idempotency_keys WHERE expires_at < ?').run(this.now());
+    this.getStmt = this.db.prepare('SELECT record FROM idempotency_keys WHERE key = ? AND expires_at >= ?');
+    this.reserveStmt = this.db.prepare(
+      'INSERT INTO idempotency_keys (key, record, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING',
+    );
+    this.completeStmt = this.db.prepare(
+      'INSERT INTO idempotency_keys (key, record, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at',
+    );
+    this.releaseStmt = this.db.prepare('DELETE FROM idempotency_keys WHERE key = ?');
+  }
+
+  async get(key: string): Promise<IdempotencyRecord | null> {
+    const row = this.getStmt.get(key, this.now());
+    return row ? (JSON.parse(row.record) as IdempotencyRecord) : null;
+  }
+
+  async reserve(key: string, record: IdempotencyRecord): Promise<boolean> {
+    this.releaseExpired(key);
+    return this.reserveStmt.run(key, JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS).changes === 1;
+  }
+
+  async complete(key: string, record: IdempotencyRecord): Promise<void> {
+    this.completeStmt.run(key, JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS);
+  }
+
+  async release(key: string): Promise<void> {
+    this.releaseStmt.run(key);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  private releaseExpired(key: string): void {
+    this.db.prepare('DELETE FROM idempotency_keys WHERE key = ? AND expires_at < ?').run(key, this.now());
+  }
+}
+
+export class PostgresIdempotencyStore implements IdempotencyStore {
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly ownsPool = false,
+  ) {}
+
+  static fromUrl(url: string): PostgresIdempotencyStore {
+    return new PostgresIdempotencyStore(new pg.Pool({ connectionString: url, max: 4 }), true);
+  }
+
+  private migrate(): Promise<void> {
+    this.ready ??= this.pool
+      .query(
+        `CREATE TABLE IF NOT EXISTS idempotency_keys (
+           key text PRIMARY KEY, record jsonb NOT NULL, expires_at timestamptz NOT NULL)`,
+      )
+      .then(() => undefined);
+    return this.ready;
+  }
+
+  async get(key: string): Promise<IdempotencyRecord | null> {
+    await this.migrate();
+    const { rows } = await this.pool.query<{ record: IdempotencyRecord }>(
+      'SELECT record FROM idempotency_keys WHERE key = $1 AND expires_at >= now()',
+      [key],
+    );
+    return rows[0]?.record ?? null;
+  }
+
+  async reserve(key: string, record: IdempotencyRecord): Promise<boolean> {
+    await this.migrate();
+    await this.pool.query('DELETE FROM idempotency_keys WHERE key = $1 AND expires_at < now()', [key]);
+    const result = await this.pool.query(
+      `INSERT INTO idempotency_keys (key, record, expires_at)
+       VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval) ON CONFLICT (key) DO NOTHING`,
+      [key, JSON.stringify(record), String(IDEMPOTENCY_TTL_MS)],
+    );
+    return result.rowCount === 1;
+  }
+
+  async complete(key: string, record: IdempotencyRecord): Promise<void> {
+    await this.migrate();
+    await this.pool.query(
+      `INSERT INTO idempotency_keys (key, record, expires_at)
+       VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval)
+       ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`,
+      [key, JSON.stringify(record), String(IDEMPOTENCY_TTL_MS)],
+    );
+  }
+
+  async release(key: string): Promise<void> {
+    await this.migrate();
+    await this.pool.query('DELETE FROM idempotency_keys WHERE key = $1', [key]);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end();
+  }
+}
+
+/**
+ * For KurrentDB deployments, which have no table to put keys in. Redis here must persist
+ * (AOF) for keys to survive a Redis restart; a server restart alone never loses them.
+ */
+export class RedisIdempotencyStore implements IdempotencyStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'ptce:idem:',
+  ) {}
+
+  async get(key: string): Promise<IdempotencyRecord | null> {
+    const raw = await this.redis.get(this.prefix + key);
+    return raw ? (JSON.parse(raw) as IdempotencyRecord) : null;
+  }
+
+  async reserve(key: string, record: IdempotencyRecord): Promise<boolean> {
+    const ok = await this.redis.set(
+      this.prefix + key,
+      JSON.stringify(record),
+      'PX',
+      IDEMPOTENCY_TTL_MS,
+      'NX',
+    );
+    return ok === 'OK';
+  }
+
+  async complete(key: string, record: IdempotencyRecord): Promise<void> {
+    await this.redis.set(this.prefix + key, JSON.stringify(record), 'PX', IDEMPOTENCY_TTL_MS);
+  }
+
+  async release(key: string): Promise<void> {
+    await this.redis.del(this.prefix + key);
+  }
+
+  async close(): Promise<void> {}
+}

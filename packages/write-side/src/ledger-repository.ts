@@ -1,0 +1,97 @@
+import type { EventStore } from '@ptce/event-store';
+import type { EventEnvelope } from '@ptce/events';
+
+export interface Fold<S> {
+  initial(): S;
+  evolve(state: S, event: EventEnvelope): S;
+}
+
+export interface LoadedLedger<S> {
+  readonly state: S;
+  /** Revision of each stream's last event folded in, null where the stream does not exist yet. */
+  readonly revisions: Readonly<Record<string, number | null>>;
+}
+
+interface CacheEntry<S> {
+  state: S;
+  revisions: Record<string, number | null>;
+}
+
+/**
+ * Folds the streams a command needs, keeping the folded state per PTCE in memory so that a
+ * command only reads the events appended since the last one: a PTCE with a long history must
+ * not replay it on every write. The tail is always read from the store, so several processes
+ * writing the same streams stay correct; the cache only saves the replay.
+ */
+export class LedgerRepository<S> {
+  private readonly cache = new Map<string, CacheEntry<S>>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly fold: Fold<S>,
+    private readonly maxEntries = 2_000,
+    private readonly pageSize = 5_000,
+  ) {}
+
+  load(streams: readonly string[]): Promise<LoadedLedger<S>> {
+    const key = streams.join('|');
+    return this.exclusive(key, () => this.catchUp(key, streams));
+  }
+
+  /** Forget a cached fold, e.g. after an event the fold could not apply. */
+  evict(streams: readonly string[]): void {
+    this.cache.delete(streams.join('|'));
+  }
+
+  private async catchUp(key: string, streams: readonly string[]): Promise<LoadedLedger<S>> {
+    const cached = this.cache.get(key);
+    const entry: CacheEntry<S> = cached ?? {
+      state: this.fold.initial(),
+      revisions: Object.fromEntries(streams.map((s) => [s, null])),
+    };
+    const fresh: EventEnvelope[] = [];
+    for (const stream of streams) {
+      fresh.push(...(await this.readAfter(stream, entry.revisions[stream] ?? null)));
+    }
+    // Streams are read one after the other, so merge by global position to evolve in log order.
+    fresh.sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+    let state = entry.state;
+    const revisions = { ...entry.revisions };
+    for (const event of fresh) {
+      state = this.fold.evolve(state, event);
+      revisions[event.stream] = event.revision;
+    }
+    const next = { state, revisions };
+    this.cache.delete(key);
+    this.cache.set(key, next);
+    if (this.cache.size > this.maxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    return next;
+  }
+
+  private async readAfter(stream: string, revision: number | null): Promise<EventEnvelope[]> {
+    const out: EventEnvelope[] = [];
+    let from = revision === null ? 0 : revision + 1;
+    for (;;) {
+      const page = await this.store.readStream(stream, { fromRevision: from, limit: this.pageSize });
+      out.push(...page);
+      if (page.length < this.pageSize) return out;
+      from = (page.at(-1)?.revision ?? from) + 1;
+    }
+  }
+
+  /** One catch-up per key at a time: two concurrent ones would fold the same events twice. */
+  private exclusive<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const settled = run.catch(() => undefined);
+    this.locks.set(key, settled);
+    void settled.then(() => {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    });
+    return run;
+  }
+}
