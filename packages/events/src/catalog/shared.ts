@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { slugSchema } from '../ids.ts';
 
-// Kept local until ids.ts exports `slugSchema`; same pattern as the API contract.
-export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-export const catalogSlugSchema = z.string().regex(SLUG_PATTERN, 'expected a slug ^[a-z0-9][a-z0-9-]{0,62}$');
+// The catalog's ids are the API's slugs.
+export const catalogSlugSchema = slugSchema;
 
 /** Article 9 of law n° 2014-856: the natures of PTCE members. */
 export const categorySchema = z.enum([

@@ -1,0 +1,3 @@
+export * from './ledger.ts';
+export * from './queries.ts';
+export * from './state.ts';

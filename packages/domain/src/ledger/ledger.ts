@@ -1,0 +1,375 @@
+import {
+  type EventEnvelope,
+  type EventType,
+  endInstant,
+  isDateOnly,
+  isValidTime,
+  type LedgerEvent,
+  parseEvent,
+  startInstant,
+  TRANSACTION_TIME_TYPES,
+  type ValidTime,
+} from '@ptce/events';
+
+/**
+ * The bitemporal model of one PTCE: the log as received (in log order), from which facts with
+ * their corrected valid times are compiled lazily and replayed in valid time on demand.
+ *
+ * The log is a persistent list so `evolveLedger` is O(1) and every earlier ledger stays valid;
+ * the compiled facts and replays are memoized per ledger value.
+ */
+export interface Ledger {
+  readonly size: number;
+  readonly last: LogNode | null;
+}
+
+export interface LogNode {
+  readonly event: EventEnvelope;
+  readonly prev: LogNode | null;
+}
+
+const EMPTY: Ledger = Object.freeze({ size: 0, last: null });
+
+export function initialLedger(): Ledger {
+  return EMPTY;
+}
+
+/** Events must be given in log order (ascending position); the fold never reorders the log. */
+export function evolveLedger(ledger: Ledger, event: EventEnvelope): Ledger {
+  return { size: ledger.size + 1, last: { event, prev: ledger.last } };
+}
+
+export function foldLedger(events: Iterable<EventEnvelope>, from: Ledger = initialLedger()): Ledger {
+  let l = from;
+  for (const e of events) l = evolveLedger(l, e);
+  return l;
+}
+
+export function ledgerEvents(ledger: Ledger): EventEnvelope[] {
+  const out: EventEnvelope[] = new Array(ledger.size);
+  let i = ledger.size - 1;
+  for (let n = ledger.last; n; n = n.prev) out[i--] = n.event;
+  return out;
+}
+
+export interface LedgerWarning {
+  readonly eventId: string;
+  readonly type: string;
+  readonly code: string;
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** A valid-time fact: an event of the log, with its corrections applied and not retracted. */
+export type Fact = LedgerEvent & {
+  readonly eventId: string;
+  /** Valid time, as corrected. */
+  readonly occurredAt: ValidTime;
+  readonly position: string;
+  readonly recordedAt: string;
+  readonly logIndex: number;
+  /** Event ids of the corrections applied, in log order. */
+  readonly correctedBy: readonly string[];
+  readonly start: number;
+  readonly isDate: boolean;
+};
+
+export interface KnownEvent {
+  readonly eventId: string;
+  readonly type: string;
+  readonly logIndex: number;
+  readonly occurredAt: string;
+  /** Set when a later retraction in the log names it. */
+  readonly retractedBy?: string;
+}
+
+export interface CompiledLedger {
+  readonly ptceId: string | null;
+  /** Facts in valid-time order: (start, date before instant, log order). */
+  readonly facts: readonly Fact[];
+  readonly factsById: ReadonlyMap<string, Fact>;
+  /** Every event of the log by id, including corrections, retractions and retracted events. */
+  readonly known: ReadonlyMap<string, KnownEvent>;
+  /** Problems found while compiling (invalid data, corrections naming nothing…), whatever the valid time. */
+  readonly warnings: readonly LedgerWarning[];
+  readonly lastPosition: string | null;
+}
+
+const CORRECTION_TARGETS: Partial<Record<EventType, readonly EventType[]>> = {
+  MembershipCorrected: ['MemberJoined', 'PtceRegistered'],
+  LegalEntityCorrected: ['LegalEntityRegistered'],
+  MeetingCorrected: ['MeetingHeld'],
+  DecisionCorrected: ['DecisionRecorded'],
+};
+
+interface MutableFact {
+  event: LedgerEvent;
+  eventId: string;
+  occurredAt: string;
+  position: string;
+  recordedAt: string;
+  logIndex: number;
+  correctedBy: string[];
+}
+
+const compiledCache = new WeakMap<Ledger, CompiledLedger>();
+
+export function compileLedger(ledger: Ledger): CompiledLedger {
+  const hit = compiledCache.get(ledger);
+  if (hit) return hit;
+  const compiled = compile(ledgerEvents(ledger));
+  compiledCache.set(ledger, compiled);
+  return compiled;
+}
+
+function compile(events: readonly EventEnvelope[]): CompiledLedger {
+  const warnings: LedgerWarning[] = [];
+  const warn = (
+    e: { eventId: string; type: string },
+    code: string,
+    message: string,
+    details?: Record<string, unknown>,
+  ) => warnings.push({ eventId: e.eventId, type: e.type, code, message, ...(details ? { details } : {}) });
+
+  const known = new Map<
+    string,
+    { eventId: string; type: string; logIndex: number; occurredAt: string; retractedBy?: string }
+  >();
+  const parsed: { env: EventEnvelope; event: LedgerEvent; logIndex: number }[] = [];
+  events.forEach((env, logIndex) => {
+    if (known.has(env.eventId)) {
+      warn(env, 'duplicate_event', `event ${env.eventId} appears twice in the log; the second is ignored`);
+      return;
+    }
+    let event: LedgerEvent;
+    try {
+      event = parseEvent(env);
+    } catch (err) {
+      warn(env, 'invalid_event', err instanceof Error ? err.message : String(err));
+      return;
+    }
+    if (!TRANSACTION_TIME_TYPES.has(event.type) && !isValidTime(env.occurredAt)) {
+      warn(env, 'invalid_valid_time', `occurredAt ${JSON.stringify(env.occurredAt)} is not a valid time`);
+      return;
+    }
+    known.set(env.eventId, { eventId: env.eventId, type: env.type, logIndex, occurredAt: env.occurredAt });
+    parsed.push({ env, event, logIndex });
+  });
+
+  // Retractions act in transaction time: they name an event recorded before them in the log.
+  for (const { env, event, logIndex } of parsed) {
+    if (event.type !== 'EventRetracted') continue;
+    const target = known.get(event.data.retractedEventId);
+    if (!target || target.logIndex > logIndex) {
+      warn(
+        env,
+        'retraction_target_unknown',
+        `retracts ${event.data.retractedEventId}, which is not in this ledger`,
+      );
+    } else if (target.type === 'EventRetracted') {
+      warn(env, 'cannot_retract_retraction', `retracts ${target.eventId}, itself a retraction`);
+    } else if (target.retractedBy) {
+      warn(env, 'already_retracted', `${target.eventId} was already retracted by ${target.retractedBy}`);
+    } else {
+      target.retractedBy = env.eventId;
+    }
+  }
+
+  const facts = new Map<string, MutableFact>();
+  for (const { env, event, logIndex } of parsed) {
+    if (TRANSACTION_TIME_TYPES.has(event.type) || known.get(env.eventId)?.retractedBy) continue;
+    facts.set(env.eventId, {
+      event,
+      eventId: env.eventId,
+      occurredAt: env.occurredAt,
+      position: env.position,
+      recordedAt: env.recordedAt,
+      logIndex,
+      correctedBy: [],
+    });
+  }
+
+  // Corrections act in transaction time too: applied in log order, a later one overriding an earlier one.
+  for (const { env, event } of parsed) {
+    const targets = CORRECTION_TARGETS[event.type];
+    if (!targets || known.get(env.eventId)?.retractedBy) continue;
+    if (
+      event.type !== 'MembershipCorrected' &&
+      event.type !== 'LegalEntityCorrected' &&
+      event.type !== 'MeetingCorrected' &&
+      event.type !== 'DecisionCorrected'
+    ) {
+      continue;
+    }
+    const fact = facts.get(event.data.correctsEventId);
+    if (!fact) {
+      const k = known.get(event.data.correctsEventId);
+      warn(
+        env,
+        k?.retractedBy ? 'correction_of_retracted' : 'correction_target_unknown',
+        k?.retractedBy
+          ? `corrects ${event.data.correctsEventId}, which was retracted`
+          : `corrects ${event.data.correctsEventId}, which is not a fact of this ledger`,
+      );
+      continue;
+    }
+    if (!targets.includes(fact.event.type)) {
+      warn(env, 'correction_target_mismatch', `a ${event.type} cannot correct a ${fact.event.type}`);
+      continue;
+    }
+    const applied = applyCorrection(fact, event);
+    if (applied) warn(env, applied.code, applied.message);
+    else fact.correctedBy.push(env.eventId);
+  }
+
+  const list: Fact[] = [...facts.values()].map(
+    (f) =>
+      ({
+        ...f.event,
+        eventId: f.eventId,
+        occurredAt: f.occurredAt,
+        position: f.position,
+        recordedAt: f.recordedAt,
+        logIndex: f.logIndex,
+        correctedBy: f.correctedBy,
+        start: startInstant(f.occurredAt),
+        isDate: isDateOnly(f.occurredAt),
+      }) as Fact,
+  );
+  list.sort(compareFacts);
+  const first = events[0];
+  return {
+    ptceId: first ? first.ptceId : null,
+    facts: list,
+    factsById: new Map(list.map((f) => [f.eventId, f])),
+    known: known as ReadonlyMap<string, KnownEvent>,
+    warnings,
+    lastPosition: events.length ? (events[events.length - 1]?.position ?? null) : null,
+  };
+}
+
+function compareFacts(a: Fact, b: Fact): number {
+  if (a.start !== b.start) return a.start - b.start;
+  if (a.isDate !== b.isDate) return a.isDate ? -1 : 1;
+  return a.logIndex - b.logIndex;
+}
+
+function applyCorrection(
+  fact: MutableFact,
+  correction: LedgerEvent,
+): { code: string; message: string } | null {
+  const target = fact.event;
+  switch (correction.type) {
+    case 'MembershipCorrected': {
+      const f = correction.data.fields;
+      if (target.type === 'MemberJoined') {
+        if (target.data.organisationId !== correction.data.organisationId) {
+          return {
+            code: 'correction_target_mismatch',
+            message: `names ${correction.data.organisationId}, not the joiner`,
+          };
+        }
+        fact.event = {
+          type: 'MemberJoined',
+          data: {
+            ...target.data,
+            ...(f.name ? { name: f.name } : {}),
+            ...(f.category ? { category: f.category } : {}),
+          },
+        };
+      } else if (target.type === 'PtceRegistered') {
+        if (target.data.pilot.organisationId !== correction.data.organisationId) {
+          return {
+            code: 'correction_target_mismatch',
+            message: `names ${correction.data.organisationId}, not the pilot`,
+          };
+        }
+        fact.event = {
+          type: 'PtceRegistered',
+          data: {
+            ...target.data,
+            pilot: {
+              ...target.data.pilot,
+              ...(f.name ? { name: f.name } : {}),
+              ...(f.category ? { category: f.category } : {}),
+            },
+          },
+        };
+      }
+      if (f.joinedAt) fact.occurredAt = f.joinedAt;
+      return null;
+    }
+    case 'LegalEntityCorrected': {
+      if (target.type !== 'LegalEntityRegistered') return null;
+      const { registeredAt, ...fields } = correction.data.fields;
+      fact.event = { type: 'LegalEntityRegistered', data: { ...target.data, ...fields } };
+      if (registeredAt) fact.occurredAt = registeredAt;
+      return null;
+    }
+    case 'MeetingCorrected': {
+      if (target.type !== 'MeetingHeld') return null;
+      if (target.data.meetingId !== correction.data.meetingId) {
+        return { code: 'correction_target_mismatch', message: `names meeting ${correction.data.meetingId}` };
+      }
+      const { heldAt, attendees } = correction.data.fields;
+      fact.event = { type: 'MeetingHeld', data: { ...target.data, ...(attendees ? { attendees } : {}) } };
+      if (heldAt) fact.occurredAt = heldAt;
+      return null;
+    }
+    case 'DecisionCorrected': {
+      if (target.type !== 'DecisionRecorded') return null;
+      if (target.data.decisionId !== correction.data.decisionId) {
+        return {
+          code: 'correction_target_mismatch',
+          message: `names decision ${correction.data.decisionId}`,
+        };
+      }
+      const { decidedAt, vote, present, title } = correction.data.fields;
+      fact.event = {
+        type: 'DecisionRecorded',
+        data: {
+          ...target.data,
+          ...(vote ? { vote } : {}),
+          ...(present ? { present } : {}),
+          ...(title ? { title } : {}),
+          rules: correction.data.rules,
+          enrolledCount: correction.data.enrolledCount,
+          outcome: correction.data.outcome,
+        },
+      };
+      if (decidedAt) fact.occurredAt = decidedAt;
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** Where a replay in valid time stops. */
+export type Cut =
+  /** The state as of a valid time: a date includes its whole Paris day. */
+  | { readonly kind: 'asOf'; readonly at: ValidTime }
+  /** The state a new fact at `at` would meet: every fact ordered before it (it is appended last in the log). */
+  | { readonly kind: 'before'; readonly at: ValidTime }
+  | { readonly kind: 'all' };
+
+export function cutAccepts(cut: Cut): (f: Fact) => boolean {
+  switch (cut.kind) {
+    case 'all':
+      return () => true;
+    case 'asOf': {
+      const end = endInstant(cut.at);
+      return (f) => f.start <= end;
+    }
+    case 'before': {
+      const start = startInstant(cut.at);
+      const date = isDateOnly(cut.at);
+      // Same start: a date fact precedes anything; an instant fact precedes only an instant.
+      return (f) => f.start < start || (f.start === start && (f.isDate || !date));
+    }
+    default: {
+      const never: never = cut;
+      return never;
+    }
+  }
+}

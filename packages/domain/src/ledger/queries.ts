@@ -1,0 +1,191 @@
+import type { Category, SpaceKind, SpaceRules, ValidTime } from '@ptce/events';
+import { compileLedger, type Fact, type Ledger, type LedgerWarning } from './ledger.ts';
+import {
+  type ActivityState,
+  type AssociateState,
+  type DecisionState,
+  type EnrolmentState,
+  type LedgerState,
+  type LegalEntityState,
+  type MeetingState,
+  type RecognitionState,
+  replayLedger,
+} from './state.ts';
+
+/** The state as of valid time `t` (a date includes its whole Paris day). */
+export function ledgerAt(ledger: Ledger, t: ValidTime): LedgerState {
+  return replayLedger(ledger, { kind: 'asOf', at: t });
+}
+
+/** The state once every fact is applied, whatever its valid time. */
+export function ledgerFinal(ledger: Ledger): LedgerState {
+  return replayLedger(ledger, { kind: 'all' });
+}
+
+export interface ActiveMember {
+  readonly organisationId: string;
+  readonly name: string;
+  readonly category: Category;
+  readonly joinedAt: ValidTime;
+  readonly joinEventId: string;
+  readonly isPilot: boolean;
+  readonly isAssociate: boolean;
+}
+
+const byId =
+  <T>(key: (x: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+
+export function activeMembersOf(state: LedgerState): ActiveMember[] {
+  return [...state.members.values()]
+    .map((m) => ({
+      organisationId: m.organisationId,
+      name: m.name,
+      category: m.category,
+      joinedAt: m.joinedAt,
+      joinEventId: m.joinEventId,
+      isPilot: state.pilotId === m.organisationId,
+      isAssociate: state.associates.has(m.organisationId),
+    }))
+    .sort(byId((m) => m.organisationId));
+}
+
+export function isRegistered(ledger: Ledger, t: ValidTime): boolean {
+  return ledgerAt(ledger, t).registration !== null;
+}
+
+/** The registration's valid time as corrected, or null when the PTCE was never (validly) registered. */
+export function registeredAt(ledger: Ledger): ValidTime | null {
+  return ledgerFinal(ledger).registration?.at ?? null;
+}
+
+export function ptceIdOf(ledger: Ledger): string | null {
+  return compileLedger(ledger).ptceId;
+}
+
+export function activeMembers(ledger: Ledger, t: ValidTime): ActiveMember[] {
+  return activeMembersOf(ledgerAt(ledger, t));
+}
+
+export function isActiveMember(ledger: Ledger, organisationId: string, t: ValidTime): boolean {
+  return ledgerAt(ledger, t).members.has(organisationId);
+}
+
+export function pilotAt(ledger: Ledger, t: ValidTime): string | null {
+  return ledgerAt(ledger, t).pilotId;
+}
+
+export interface OpenSpace {
+  readonly spaceId: string;
+  readonly kind: SpaceKind;
+  readonly name: string;
+  readonly themes: readonly string[];
+  readonly rules: SpaceRules;
+  readonly openedAt: ValidTime;
+  readonly enrolled: readonly EnrolmentState[];
+}
+
+export function openSpacesOf(state: LedgerState): OpenSpace[] {
+  return [...state.spaces.values()]
+    .filter((s) => !s.closedAt)
+    .map((s) => ({
+      spaceId: s.spaceId,
+      kind: s.kind,
+      name: s.name,
+      themes: s.themes,
+      rules: s.rules,
+      openedAt: s.openedAt,
+      enrolled: enrolledOf(state, s.spaceId),
+    }))
+    .sort(byId((s) => s.spaceId));
+}
+
+export function openSpaces(ledger: Ledger, t: ValidTime): OpenSpace[] {
+  return openSpacesOf(ledgerAt(ledger, t));
+}
+
+export function spaceRulesAt(ledger: Ledger, spaceId: string, t: ValidTime): SpaceRules | null {
+  return ledgerAt(ledger, t).spaces.get(spaceId)?.rules ?? null;
+}
+
+function enrolledOf(state: LedgerState, spaceId: string): EnrolmentState[] {
+  const space = state.spaces.get(spaceId);
+  if (!space || space.closedAt) return [];
+  return [...space.enrolled.values()]
+    .filter((e) => state.members.has(e.organisationId))
+    .sort(byId((e) => e.organisationId));
+}
+
+/** Enrolled members of an open space at `t`, only while they are also active PTCE members. */
+export function enrolledMembers(ledger: Ledger, spaceId: string, t: ValidTime): EnrolmentState[] {
+  return enrolledOf(ledgerAt(ledger, t), spaceId);
+}
+
+export function meetings(ledger: Ledger, t: ValidTime): MeetingState[] {
+  return [...ledgerAt(ledger, t).meetings.values()];
+}
+
+export interface ActivityView {
+  readonly activityId: string;
+  readonly name: string;
+  readonly theme?: string;
+  readonly spaceId?: string;
+  readonly launchedAt: ValidTime;
+  readonly carriers: readonly string[];
+  readonly eventId: string;
+}
+
+export function activitiesOf(state: LedgerState): ActivityView[] {
+  return [...state.activities.values()]
+    .filter((a: ActivityState) => !a.endedAt)
+    .map((a) => ({
+      activityId: a.activityId,
+      name: a.name,
+      ...(a.theme ? { theme: a.theme } : {}),
+      ...(a.spaceId ? { spaceId: a.spaceId } : {}),
+      launchedAt: a.launchedAt,
+      carriers: [...a.carriers.keys()].filter((c) => state.members.has(c)).sort(),
+      eventId: a.eventId,
+    }))
+    .sort(byId((a) => a.activityId));
+}
+
+/** Activities running at `t` (not ended) with their carriers that are active members. */
+export function activitiesAt(ledger: Ledger, t: ValidTime): ActivityView[] {
+  return activitiesOf(ledgerAt(ledger, t));
+}
+
+export function legalEntityAt(ledger: Ledger, t: ValidTime): LegalEntityState | null {
+  return ledgerAt(ledger, t).legalEntity;
+}
+
+export function associatesOf(state: LedgerState): AssociateState[] {
+  return [...state.associates.values()]
+    .filter((a) => state.members.has(a.organisationId))
+    .sort(byId((a) => a.organisationId));
+}
+
+/** Associates of the shared entity at `t` that are active PTCE members. */
+export function associatesAt(ledger: Ledger, t: ValidTime): AssociateState[] {
+  return associatesOf(ledgerAt(ledger, t));
+}
+
+/** Decisions taken at or before `t`, in valid-time order, annulled ones flagged (annulment at or before `t`). */
+export function decisions(ledger: Ledger, t: ValidTime): DecisionState[] {
+  return [...ledgerAt(ledger, t).decisions.values()];
+}
+
+export function recognitions(ledger: Ledger, t: ValidTime): RecognitionState[] {
+  return [...ledgerAt(ledger, t).recognitions];
+}
+
+/** What was skipped and why, for the state as of `t` (default: every fact). */
+export function warnings(ledger: Ledger, t?: ValidTime): readonly LedgerWarning[] {
+  return (t === undefined ? ledgerFinal(ledger) : ledgerAt(ledger, t)).warnings;
+}
+
+/** Every fact in valid-time order with its corrected valid time: the change points of any timeline. */
+export function facts(ledger: Ledger): readonly Fact[] {
+  return compileLedger(ledger).facts;
+}

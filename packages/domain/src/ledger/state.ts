@@ -1,0 +1,519 @@
+import type {
+  Category,
+  DecisionKind,
+  DecisionSubject,
+  LegalForm,
+  Outcome,
+  SpaceKind,
+  SpaceRole,
+  SpaceRules,
+  ValidTime,
+  Vote,
+} from '@ptce/events';
+import {
+  type CompiledLedger,
+  type Cut,
+  compileLedger,
+  cutAccepts,
+  type Fact,
+  type Ledger,
+  type LedgerWarning,
+} from './ledger.ts';
+
+export interface MemberState {
+  readonly organisationId: string;
+  readonly name: string;
+  readonly category: Category;
+  readonly joinedAt: ValidTime;
+  readonly joinEventId: string;
+}
+
+export interface MembershipPeriod {
+  readonly joinedAt: ValidTime;
+  readonly joinEventId: string;
+  readonly leftAt?: ValidTime;
+  readonly leaveEventId?: string;
+}
+
+export interface EnrolmentState {
+  readonly organisationId: string;
+  readonly role: SpaceRole;
+  readonly enrolledAt: ValidTime;
+  readonly eventId: string;
+}
+
+export interface SpaceState {
+  readonly spaceId: string;
+  readonly kind: SpaceKind;
+  readonly name: string;
+  readonly themes: readonly string[];
+  readonly rules: SpaceRules;
+  readonly openedAt: ValidTime;
+  readonly eventId: string;
+  readonly closedAt?: ValidTime;
+  readonly enrolled: ReadonlyMap<string, EnrolmentState>;
+}
+
+export interface MeetingState {
+  readonly meetingId: string;
+  readonly spaceId: string;
+  readonly heldAt: ValidTime;
+  readonly attendees: readonly string[];
+  readonly guests?: number;
+  readonly minutes?: { readonly sha256: string; readonly uri?: string };
+  readonly eventId: string;
+  readonly correctedBy: readonly string[];
+}
+
+export interface ActivityState {
+  readonly activityId: string;
+  readonly name: string;
+  readonly theme?: string;
+  readonly spaceId?: string;
+  readonly launchedAt: ValidTime;
+  readonly eventId: string;
+  readonly carriers: ReadonlyMap<string, ValidTime>;
+  readonly endedAt?: ValidTime;
+}
+
+export interface LegalEntityState {
+  readonly name: string;
+  readonly legalForm: LegalForm;
+  readonly registrationId?: string;
+  readonly registeredAt: ValidTime;
+  readonly eventId: string;
+}
+
+export interface AssociateState {
+  readonly organisationId: string;
+  readonly college?: string;
+  readonly admittedAt: ValidTime;
+  readonly eventId: string;
+}
+
+export interface DecisionState {
+  readonly decisionId: string;
+  readonly spaceId: string;
+  readonly meetingId?: string;
+  readonly present: readonly string[];
+  readonly title: string;
+  readonly kind: DecisionKind;
+  readonly subject?: DecisionSubject;
+  readonly vote: Vote;
+  readonly rules: SpaceRules;
+  readonly enrolledCount: number;
+  readonly outcome: Outcome;
+  readonly decidedAt: ValidTime;
+  readonly eventId: string;
+  readonly correctedBy: readonly string[];
+  readonly annulled?: { readonly at: ValidTime; readonly reason: string; readonly eventId: string };
+}
+
+export interface RecognitionState {
+  readonly programme: string;
+  readonly grantor: string;
+  readonly amountEur?: number;
+  readonly grantedAt: ValidTime;
+  readonly eventId: string;
+}
+
+export interface Registration {
+  readonly at: ValidTime;
+  readonly eventId: string;
+  readonly name: string;
+  readonly territory: {
+    readonly name: string;
+    readonly department?: string;
+    readonly rural?: boolean;
+    readonly priorityUrbanArea?: boolean;
+  };
+  readonly founderId: string;
+}
+
+/** The state of the PTCE reached by replaying its facts in valid time up to a cut. */
+export interface LedgerState {
+  readonly registration: Registration | null;
+  readonly pilotId: string | null;
+  readonly members: ReadonlyMap<string, MemberState>;
+  readonly periods: ReadonlyMap<string, readonly MembershipPeriod[]>;
+  readonly spaces: ReadonlyMap<string, SpaceState>;
+  readonly meetings: ReadonlyMap<string, MeetingState>;
+  readonly activities: ReadonlyMap<string, ActivityState>;
+  readonly legalEntity: LegalEntityState | null;
+  readonly associates: ReadonlyMap<string, AssociateState>;
+  readonly decisions: ReadonlyMap<string, DecisionState>;
+  readonly recognitions: readonly RecognitionState[];
+  /** Facts applied, in valid-time order (the cause of each change, for timelines). */
+  readonly applied: readonly Fact[];
+  /** Compile warnings, then the facts skipped during this replay and why. */
+  readonly warnings: readonly LedgerWarning[];
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+interface Work {
+  registration: Registration | null;
+  pilotId: string | null;
+  members: Map<string, MemberState>;
+  periods: Map<string, Mutable<MembershipPeriod>[]>;
+  spaces: Map<string, Mutable<SpaceState> & { enrolled: Map<string, EnrolmentState> }>;
+  meetings: Map<string, MeetingState>;
+  activities: Map<string, Mutable<ActivityState> & { carriers: Map<string, ValidTime> }>;
+  legalEntity: LegalEntityState | null;
+  associates: Map<string, AssociateState>;
+  decisions: Map<string, Mutable<DecisionState>>;
+  recognitions: RecognitionState[];
+  applied: Fact[];
+  warnings: LedgerWarning[];
+}
+
+const replayCache = new WeakMap<CompiledLedger, Map<string, LedgerState>>();
+const MAX_CACHED_CUTS = 512;
+
+function cutKey(cut: Cut): string {
+  return cut.kind === 'all' ? 'all' : `${cut.kind}:${cut.at}`;
+}
+
+/** Replays the ledger's facts in valid time up to `cut`; memoized per ledger and cut. */
+export function replayLedger(ledger: Ledger, cut: Cut = { kind: 'all' }): LedgerState {
+  const compiled = compileLedger(ledger);
+  let cache = replayCache.get(compiled);
+  if (!cache) {
+    cache = new Map();
+    replayCache.set(compiled, cache);
+  }
+  const key = cutKey(cut);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const state = replay(compiled, cut);
+  if (cache.size >= MAX_CACHED_CUTS) cache.clear();
+  cache.set(key, state);
+  return state;
+}
+
+export function replay(compiled: CompiledLedger, cut: Cut): LedgerState {
+  const w: Work = {
+    registration: null,
+    pilotId: null,
+    members: new Map(),
+    periods: new Map(),
+    spaces: new Map(),
+    meetings: new Map(),
+    activities: new Map(),
+    legalEntity: null,
+    associates: new Map(),
+    decisions: new Map(),
+    recognitions: [],
+    applied: [],
+    warnings: [...compiled.warnings],
+  };
+  const accepts = cutAccepts(cut);
+  for (const fact of compiled.facts) {
+    if (!accepts(fact)) break;
+    const skipped = apply(w, fact);
+    if (skipped) {
+      w.warnings.push({
+        eventId: fact.eventId,
+        type: fact.type,
+        code: skipped.code,
+        message: `${fact.type} at ${fact.occurredAt} skipped: ${skipped.message}`,
+        ...(skipped.details ? { details: skipped.details } : {}),
+      });
+    } else {
+      w.applied.push(fact);
+    }
+  }
+  return w;
+}
+
+interface Skip {
+  readonly code: string;
+  readonly message: string;
+  readonly details?: Record<string, unknown>;
+}
+
+const skip = (code: string, message: string, details?: Record<string, unknown>): Skip => ({
+  code,
+  message,
+  ...(details ? { details } : {}),
+});
+
+function addMember(w: Work, m: MemberState): void {
+  w.members.set(m.organisationId, m);
+  const periods = w.periods.get(m.organisationId) ?? [];
+  periods.push({ joinedAt: m.joinedAt, joinEventId: m.joinEventId });
+  w.periods.set(m.organisationId, periods);
+}
+
+/** Applies one fact, or says why it cannot apply. A note (a warning on an applied fact) is pushed directly. */
+function apply(w: Work, f: Fact): Skip | null {
+  if (f.type === 'PtceRegistered') {
+    if (w.registration)
+      return skip('ptce_already_registered', `the PTCE was registered at ${w.registration.at}`);
+    const { pilot } = f.data;
+    w.registration = {
+      at: f.occurredAt,
+      eventId: f.eventId,
+      name: f.data.name,
+      territory: f.data.territory,
+      founderId: pilot.organisationId,
+    };
+    w.pilotId = pilot.organisationId;
+    addMember(w, {
+      organisationId: pilot.organisationId,
+      name: pilot.name,
+      category: pilot.category,
+      joinedAt: f.occurredAt,
+      joinEventId: f.eventId,
+    });
+    return null;
+  }
+  if (!w.registration) return skip('before_registration', 'the PTCE is not registered at that date');
+  const notMember = (org: string) =>
+    skip('not_a_member', `${org} is not an active member at that date`, { organisationId: org });
+  switch (f.type) {
+    case 'MemberJoined': {
+      const org = f.data.organisationId;
+      if (w.members.has(org))
+        return skip('already_member', `${org} is already an active member`, { organisationId: org });
+      addMember(w, {
+        organisationId: org,
+        name: f.data.name,
+        category: f.data.category,
+        joinedAt: f.occurredAt,
+        joinEventId: f.eventId,
+      });
+      return null;
+    }
+    case 'MemberLeft': {
+      const org = f.data.organisationId;
+      if (!w.members.has(org)) return notMember(org);
+      w.members.delete(org);
+      const period = w.periods.get(org)?.at(-1);
+      if (period) {
+        period.leftAt = f.occurredAt;
+        period.leaveEventId = f.eventId;
+      }
+      // Leaving the PTCE ends every seat in its spaces: a later return starts from none.
+      for (const s of w.spaces.values()) s.enrolled.delete(org);
+      if (w.pilotId === org) {
+        w.pilotId = null;
+        w.warnings.push({
+          eventId: f.eventId,
+          type: f.type,
+          code: 'pilot_left',
+          message: `the pilot ${org} left; no pilot from ${f.occurredAt}`,
+        });
+      }
+      return null;
+    }
+    case 'PilotHandedOver': {
+      if (!w.members.has(f.data.organisationId)) return notMember(f.data.organisationId);
+      w.pilotId = f.data.organisationId;
+      return null;
+    }
+    case 'LegalEntityRegistered': {
+      if (w.legalEntity)
+        return skip(
+          'legal_entity_already_registered',
+          `a legal entity was registered at ${w.legalEntity.registeredAt}`,
+        );
+      w.legalEntity = { ...f.data, registeredAt: f.occurredAt, eventId: f.eventId };
+      return null;
+    }
+    case 'AssociateAdmitted': {
+      const org = f.data.organisationId;
+      if (!w.legalEntity) return skip('no_legal_entity', 'no shared legal entity is registered at that date');
+      if (!w.members.has(org)) return notMember(org);
+      if (w.associates.has(org))
+        return skip('already_associate', `${org} is already an associate`, { organisationId: org });
+      w.associates.set(org, {
+        organisationId: org,
+        ...(f.data.college ? { college: f.data.college } : {}),
+        admittedAt: f.occurredAt,
+        eventId: f.eventId,
+      });
+      return null;
+    }
+    case 'AssociateWithdrew': {
+      const org = f.data.organisationId;
+      if (!w.associates.delete(org))
+        return skip('not_an_associate', `${org} is not an associate`, { organisationId: org });
+      return null;
+    }
+    case 'RecognitionGranted':
+      w.recognitions.push({ ...f.data, grantedAt: f.occurredAt, eventId: f.eventId });
+      return null;
+    case 'SpaceOpened': {
+      if (w.spaces.has(f.data.spaceId))
+        return skip('space_already_opened', `space ${f.data.spaceId} already exists`);
+      w.spaces.set(f.data.spaceId, {
+        spaceId: f.data.spaceId,
+        kind: f.data.kind,
+        name: f.data.name,
+        themes: f.data.themes ?? [],
+        rules: f.data.rules,
+        openedAt: f.occurredAt,
+        eventId: f.eventId,
+        enrolled: new Map(),
+      });
+      return null;
+    }
+    case 'MemberEnrolled': {
+      const { spaceId, organisationId: org } = f.data;
+      const space = w.spaces.get(spaceId);
+      if (!space) return skip('space_not_found', `space ${spaceId} is not open at that date`);
+      if (space.closedAt) return skip('space_closed', `space ${spaceId} was closed at ${space.closedAt}`);
+      if (!w.members.has(org))
+        return skip('not_a_member_at_date', `${org} is not an active member at that date`, {
+          organisationId: org,
+        });
+      if (space.enrolled.has(org))
+        return skip('already_enrolled', `${org} is already enrolled in ${spaceId}`);
+      space.enrolled.set(org, {
+        organisationId: org,
+        role: f.data.role,
+        enrolledAt: f.occurredAt,
+        eventId: f.eventId,
+      });
+      return null;
+    }
+    case 'MemberWithdrawnFromSpace': {
+      const space = w.spaces.get(f.data.spaceId);
+      if (!space) return skip('space_not_found', `space ${f.data.spaceId} is not open at that date`);
+      if (!space.enrolled.delete(f.data.organisationId)) {
+        return skip('not_enrolled', `${f.data.organisationId} is not enrolled in ${f.data.spaceId}`);
+      }
+      return null;
+    }
+    case 'MeetingHeld': {
+      const { spaceId, meetingId, attendees } = f.data;
+      const space = w.spaces.get(spaceId);
+      if (!space) return skip('space_not_found', `space ${spaceId} is not open at that date`);
+      if (space.closedAt) return skip('space_closed', `space ${spaceId} was closed at ${space.closedAt}`);
+      if (w.meetings.has(meetingId))
+        return skip('meeting_already_held', `meeting ${meetingId} already exists`);
+      const offenders = attendees.filter((a) => !space.enrolled.has(a));
+      if (offenders.length) {
+        // The meeting did take place: keep it, but say who was not enrolled.
+        w.warnings.push({
+          eventId: f.eventId,
+          type: f.type,
+          code: 'attendees_not_enrolled',
+          message: `meeting ${meetingId}: ${offenders.join(', ')} not enrolled in ${spaceId} at ${f.occurredAt}`,
+          details: { offenders },
+        });
+      }
+      w.meetings.set(meetingId, {
+        meetingId,
+        spaceId,
+        heldAt: f.occurredAt,
+        attendees,
+        ...(f.data.guests !== undefined ? { guests: f.data.guests } : {}),
+        ...(f.data.minutes ? { minutes: f.data.minutes } : {}),
+        eventId: f.eventId,
+        correctedBy: f.correctedBy,
+      });
+      return null;
+    }
+    case 'SpaceClosed': {
+      const space = w.spaces.get(f.data.spaceId);
+      if (!space) return skip('space_not_found', `space ${f.data.spaceId} is not open at that date`);
+      if (space.closedAt)
+        return skip('space_closed', `space ${f.data.spaceId} was already closed at ${space.closedAt}`);
+      space.closedAt = f.occurredAt;
+      return null;
+    }
+    case 'ActivityLaunched': {
+      const { activityId, carriers } = f.data;
+      if (w.activities.has(activityId))
+        return skip('activity_already_launched', `activity ${activityId} already exists`);
+      const offenders = carriers.filter((c) => !w.members.has(c));
+      if (offenders.length === carriers.length) {
+        return skip('not_a_member_at_date', `no carrier of ${activityId} is an active member`, { offenders });
+      }
+      if (offenders.length) {
+        w.warnings.push({
+          eventId: f.eventId,
+          type: f.type,
+          code: 'carriers_not_members',
+          message: `activity ${activityId}: ${offenders.join(', ')} not active members at ${f.occurredAt}, left out`,
+          details: { offenders },
+        });
+      }
+      w.activities.set(activityId, {
+        activityId,
+        name: f.data.name,
+        ...(f.data.theme ? { theme: f.data.theme } : {}),
+        ...(f.data.spaceId ? { spaceId: f.data.spaceId } : {}),
+        launchedAt: f.occurredAt,
+        eventId: f.eventId,
+        carriers: new Map(carriers.filter((c) => w.members.has(c)).map((c) => [c, f.occurredAt])),
+      });
+      return null;
+    }
+    case 'CarrierJoined': {
+      const a = w.activities.get(f.data.activityId);
+      if (!a) return skip('activity_not_found', `activity ${f.data.activityId} does not exist at that date`);
+      if (a.endedAt) return skip('activity_ended', `activity ${f.data.activityId} ended at ${a.endedAt}`);
+      if (!w.members.has(f.data.organisationId)) {
+        return skip('not_a_member_at_date', `${f.data.organisationId} is not an active member at that date`);
+      }
+      if (a.carriers.has(f.data.organisationId))
+        return skip('already_carrier', `${f.data.organisationId} already carries it`);
+      a.carriers.set(f.data.organisationId, f.occurredAt);
+      return null;
+    }
+    case 'ActivityEnded': {
+      const a = w.activities.get(f.data.activityId);
+      if (!a) return skip('activity_not_found', `activity ${f.data.activityId} does not exist at that date`);
+      if (a.endedAt)
+        return skip('activity_ended', `activity ${f.data.activityId} already ended at ${a.endedAt}`);
+      a.endedAt = f.occurredAt;
+      return null;
+    }
+    case 'DecisionRecorded': {
+      const d = f.data;
+      const space = w.spaces.get(d.spaceId);
+      if (!space) return skip('space_not_found', `space ${d.spaceId} is not open at that date`);
+      if (w.decisions.has(d.decisionId))
+        return skip('decision_already_recorded', `decision ${d.decisionId} already exists`);
+      const offenders = d.present.filter((p) => !space.enrolled.has(p));
+      if (offenders.length) {
+        w.warnings.push({
+          eventId: f.eventId,
+          type: f.type,
+          code: 'present_not_enrolled',
+          message: `decision ${d.decisionId}: ${offenders.join(', ')} not enrolled in ${d.spaceId} at ${f.occurredAt}`,
+          details: { offenders },
+        });
+      }
+      w.decisions.set(d.decisionId, {
+        ...d,
+        decidedAt: f.occurredAt,
+        eventId: f.eventId,
+        correctedBy: f.correctedBy,
+      });
+      return null;
+    }
+    case 'DecisionAnnulled': {
+      const d = w.decisions.get(f.data.decisionId);
+      if (!d) return skip('decision_not_found', `decision ${f.data.decisionId} does not exist at that date`);
+      if (d.annulled)
+        return skip('already_annulled', `decision ${f.data.decisionId} was annulled at ${d.annulled.at}`);
+      d.annulled = { at: f.occurredAt, reason: f.data.reason, eventId: f.eventId };
+      return null;
+    }
+    // Transaction-time events never become facts (see compileLedger).
+    case 'MembershipCorrected':
+    case 'LegalEntityCorrected':
+    case 'MeetingCorrected':
+    case 'DecisionCorrected':
+    case 'EventRetracted':
+      return null;
+    default: {
+      const never: never = f;
+      return never;
+    }
+  }
+}
