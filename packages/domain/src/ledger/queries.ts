@@ -109,7 +109,7 @@ export function spaceRulesAt(ledger: Ledger, spaceId: string, t: ValidTime): Spa
   return ledgerAt(ledger, t).spaces.get(spaceId)?.rules ?? null;
 }
 
-function enrolledOf(state: LedgerState, spaceId: string): EnrolmentState[] {
+export function enrolledOf(state: LedgerState, spaceId: string): EnrolmentState[] {
   const space = state.spaces.get(spaceId);
   if (!space || space.closedAt) return [];
   return [...space.enrolled.values()]

@@ -1,0 +1,239 @@
+import {
+  compareValidTime,
+  type DecisionKind,
+  type DecisionSubject,
+  type EvidenceData,
+  type ValidTime,
+  type Vote,
+} from '@ptce/events';
+import type { Ledger } from '../ledger/ledger.ts';
+import { enrolledOf, ledgerFinal } from '../ledger/queries.ts';
+import type { LedgerState } from '../ledger/state.ts';
+import {
+  assertNoNewContradiction,
+  assertRegistered,
+  assertRegisteredAt,
+  conflict,
+  type DecideContext,
+  type DomainEventToAppend,
+  hasFields,
+  notFound,
+  transactionTime,
+  unprocessable,
+  withEvidence,
+} from '../shared/decider.ts';
+import { assertEnrolledAt, openSpaceAt } from '../shared/guards.ts';
+import { deriveOutcome, votesCast } from './outcome.ts';
+
+export type DecisionsCommand =
+  | {
+      readonly type: 'RecordDecision';
+      readonly decisionId: string;
+      readonly spaceId: string;
+      readonly meetingId?: string;
+      readonly present?: readonly string[];
+      readonly title: string;
+      readonly kind: DecisionKind;
+      readonly subject?: DecisionSubject;
+      readonly vote: Vote;
+      readonly occurredAt: ValidTime;
+      readonly evidence?: EvidenceData;
+    }
+  | {
+      readonly type: 'CorrectDecision';
+      readonly decisionId: string;
+      readonly fields: {
+        readonly vote?: Vote;
+        readonly present?: readonly string[];
+        readonly decidedAt?: ValidTime;
+        readonly title?: string;
+      };
+      readonly reason: string;
+      readonly evidence?: EvidenceData;
+    }
+  | {
+      readonly type: 'AnnulDecision';
+      readonly decisionId: string;
+      readonly reason: string;
+      readonly occurredAt: ValidTime;
+      readonly evidence?: EvidenceData;
+    };
+
+const strip = <T extends Record<string, unknown>>(o: T): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+function assertSubject(kind: DecisionKind, subject: DecisionSubject | undefined): void {
+  if (kind === 'shared_legal_structure' && !(subject && 'step' in subject)) {
+    throw unprocessable(
+      'invalid_subject',
+      'a shared_legal_structure decision needs subject { step, legalForm }',
+    );
+  }
+  if (kind === 'admission' && !(subject && 'organisationId' in subject)) {
+    throw unprocessable('invalid_subject', 'an admission decision needs subject { organisationId }');
+  }
+  if (subject && kind !== 'shared_legal_structure' && kind !== 'admission') {
+    throw unprocessable('invalid_subject', `a ${kind} decision takes no subject`);
+  }
+}
+
+/** Checks the present members and the tally, then reads the outcome under the space's rules at `at`. */
+function derive(state: LedgerState, spaceId: string, present: readonly string[], vote: Vote, at: ValidTime) {
+  if (present.length === 0) throw unprocessable('present_required', 'give present members or a meeting');
+  if (new Set(present).size !== present.length)
+    throw unprocessable('duplicate_present', 'a member is listed twice as present');
+  assertEnrolledAt(state, spaceId, present, at);
+  const cast = votesCast(vote);
+  if (cast > present.length) {
+    throw unprocessable('tally_exceeds_present', `${cast} votes for ${present.length} present`, {
+      votes: cast,
+      present: present.length,
+    });
+  }
+  const space = state.spaces.get(spaceId)!;
+  const enrolledCount = enrolledOf(state, spaceId).length;
+  return {
+    rules: space.rules,
+    enrolledCount,
+    outcome: deriveOutcome(space.rules, enrolledCount, present.length, vote),
+  };
+}
+
+export function decideDecisions(
+  command: DecisionsCommand,
+  ledger: Ledger,
+  ctx: DecideContext,
+): DomainEventToAppend[] {
+  const events = decide(command, ledger, ctx);
+  if (command.type !== 'CorrectDecision') assertNoNewContradiction(ledger, events, ctx);
+  return events;
+}
+
+function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): DomainEventToAppend[] {
+  const ev = withEvidence(command.evidence);
+  switch (command.type) {
+    case 'RecordDecision': {
+      const at = command.occurredAt;
+      const state = assertRegisteredAt(ledger, at, ctx);
+      const final = ledgerFinal(ledger);
+      if (final.decisions.has(command.decisionId)) {
+        throw conflict('decision_already_exists', `decision ${command.decisionId} already exists`, {
+          decisionId: command.decisionId,
+        });
+      }
+      openSpaceAt(ledger, state, command.spaceId, at);
+      assertSubject(command.kind, command.subject);
+      let present = command.present ?? [];
+      if (command.meetingId) {
+        const meeting = final.meetings.get(command.meetingId);
+        if (!meeting)
+          throw notFound('meeting_not_found', `meeting ${command.meetingId} does not exist`, {
+            meetingId: command.meetingId,
+          });
+        if (meeting.spaceId !== command.spaceId) {
+          throw unprocessable(
+            'meeting_not_in_space',
+            `meeting ${command.meetingId} is a meeting of ${meeting.spaceId}`,
+          );
+        }
+        if (!state.meetings.has(command.meetingId)) {
+          throw unprocessable(
+            'before_meeting',
+            `meeting ${command.meetingId} is held on ${meeting.heldAt}, after ${at}`,
+          );
+        }
+        // The meeting's attendance is the record of who was present.
+        present = meeting.attendees;
+      }
+      const derived = derive(state, command.spaceId, present, command.vote, at);
+      return [
+        {
+          type: 'DecisionRecorded',
+          data: strip({
+            decisionId: command.decisionId,
+            spaceId: command.spaceId,
+            meetingId: command.meetingId,
+            present: [...present],
+            title: command.title,
+            kind: command.kind,
+            subject: command.subject,
+            vote: command.vote,
+            ...derived,
+          }),
+          occurredAt: at,
+          ...ev,
+        },
+      ];
+    }
+    case 'CorrectDecision': {
+      assertRegistered(ledger);
+      if (!hasFields(command.fields))
+        throw unprocessable('nothing_to_correct', 'give at least one of vote, present, decidedAt, title');
+      const decision = ledgerFinal(ledger).decisions.get(command.decisionId);
+      if (!decision)
+        throw notFound('decision_not_found', `decision ${command.decisionId} does not exist`, {
+          decisionId: command.decisionId,
+        });
+      const at = command.fields.decidedAt ?? decision.decidedAt;
+      const state = assertRegisteredAt(ledger, at, ctx);
+      openSpaceAt(ledger, state, decision.spaceId, at);
+      const derived = derive(
+        state,
+        decision.spaceId,
+        command.fields.present ?? decision.present,
+        command.fields.vote ?? decision.vote,
+        at,
+      );
+      return [
+        {
+          type: 'DecisionCorrected',
+          data: {
+            correctsEventId: decision.eventId,
+            decisionId: command.decisionId,
+            fields: strip({
+              vote: command.fields.vote,
+              present: command.fields.present ? [...command.fields.present] : undefined,
+              decidedAt: command.fields.decidedAt,
+              title: command.fields.title,
+            }),
+            reason: command.reason,
+            ...derived,
+          },
+          occurredAt: transactionTime(ctx),
+          ...ev,
+        },
+      ];
+    }
+    case 'AnnulDecision': {
+      assertRegisteredAt(ledger, command.occurredAt, ctx);
+      const decision = ledgerFinal(ledger).decisions.get(command.decisionId);
+      if (!decision)
+        throw notFound('decision_not_found', `decision ${command.decisionId} does not exist`, {
+          decisionId: command.decisionId,
+        });
+      if (decision.annulled)
+        throw conflict(
+          'already_annulled',
+          `decision ${command.decisionId} was annulled on ${decision.annulled.at}`,
+        );
+      if (compareValidTime(command.occurredAt, decision.decidedAt) < 0) {
+        throw unprocessable(
+          'before_decision',
+          `decision ${command.decisionId} was taken on ${decision.decidedAt}`,
+        );
+      }
+      return [
+        {
+          type: 'DecisionAnnulled',
+          data: { decisionId: command.decisionId, reason: command.reason },
+          occurredAt: command.occurredAt,
+          ...ev,
+        },
+      ];
+    }
+    default: {
+      const never: never = command;
+      return never;
+    }
+  }
+}

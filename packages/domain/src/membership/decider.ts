@@ -1,0 +1,378 @@
+import {
+  type Category,
+  compareValidTime,
+  type EvidenceData,
+  type LegalForm,
+  type ValidTime,
+} from '@ptce/events';
+import type { Ledger } from '../ledger/ledger.ts';
+import { compileLedger } from '../ledger/ledger.ts';
+import { ledgerFinal } from '../ledger/queries.ts';
+import {
+  assertNoNewContradiction,
+  assertNotFuture,
+  assertRegistered,
+  assertRegisteredAt,
+  conflict,
+  type DecideContext,
+  type DomainEventToAppend,
+  hasFields,
+  notFound,
+  transactionTime,
+  unprocessable,
+  withEvidence,
+} from '../shared/decider.ts';
+
+interface Dated {
+  readonly occurredAt: ValidTime;
+  readonly evidence?: EvidenceData;
+}
+interface Undated {
+  readonly evidence?: EvidenceData;
+}
+
+export type MembershipCommand =
+  | (Dated & {
+      readonly type: 'RegisterPtce';
+      readonly ptceId: string;
+      readonly name: string;
+      readonly territory: {
+        readonly name: string;
+        readonly department?: string;
+        readonly rural?: boolean;
+        readonly priorityUrbanArea?: boolean;
+      };
+      readonly pilot: { readonly organisationId: string; readonly name: string; readonly category: Category };
+    })
+  | (Dated & {
+      readonly type: 'JoinMember';
+      readonly organisationId: string;
+      readonly name: string;
+      readonly category: Category;
+    })
+  | (Dated & { readonly type: 'LeaveMember'; readonly organisationId: string; readonly reason?: string })
+  | (Undated & {
+      readonly type: 'CorrectMembership';
+      readonly organisationId: string;
+      readonly fields: {
+        readonly name?: string;
+        readonly category?: Category;
+        readonly joinedAt?: ValidTime;
+      };
+      readonly reason: string;
+    })
+  | (Dated & { readonly type: 'HandOverPilot'; readonly organisationId: string })
+  | (Dated & {
+      readonly type: 'RegisterLegalEntity';
+      readonly name: string;
+      readonly legalForm: LegalForm;
+      readonly registrationId?: string;
+    })
+  | (Undated & {
+      readonly type: 'CorrectLegalEntity';
+      readonly fields: {
+        readonly name?: string;
+        readonly legalForm?: LegalForm;
+        readonly registrationId?: string;
+        readonly registeredAt?: ValidTime;
+      };
+      readonly reason: string;
+    })
+  | (Dated & { readonly type: 'AdmitAssociate'; readonly organisationId: string; readonly college?: string })
+  | (Dated & { readonly type: 'WithdrawAssociate'; readonly organisationId: string })
+  | (Dated & {
+      readonly type: 'GrantRecognition';
+      readonly programme: string;
+      readonly grantor: string;
+      readonly amountEur?: number;
+    })
+  | (Undated & { readonly type: 'RetractEvent'; readonly eventId: string; readonly reason: string });
+
+const strip = <T extends Record<string, unknown>>(o: T): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+export function decideMembership(
+  command: MembershipCommand,
+  ledger: Ledger,
+  ctx: DecideContext,
+): DomainEventToAppend[] {
+  const events = decide(command, ledger, ctx);
+  if (
+    command.type !== 'RetractEvent' &&
+    command.type !== 'CorrectMembership' &&
+    command.type !== 'CorrectLegalEntity'
+  ) {
+    assertNoNewContradiction(ledger, events, ctx);
+  }
+  return events;
+}
+
+function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext): DomainEventToAppend[] {
+  const ev = withEvidence(command.evidence);
+  switch (command.type) {
+    case 'RegisterPtce': {
+      assertNotFuture(command.occurredAt, ctx);
+      if (
+        ledgerFinal(ledger).registration ||
+        compileLedger(ledger).facts.some((f) => f.type === 'PtceRegistered')
+      ) {
+        throw conflict('ptce_already_registered', `PTCE ${command.ptceId} is already registered`);
+      }
+      return [
+        {
+          type: 'PtceRegistered',
+          data: strip({
+            name: command.name,
+            territory: strip({ ...command.territory }),
+            pilot: command.pilot,
+          }),
+          occurredAt: command.occurredAt,
+          ...ev,
+        },
+      ];
+    }
+    case 'JoinMember': {
+      const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
+      const org = command.organisationId;
+      const later = (ledgerFinal(ledger).periods.get(org) ?? []).find(
+        (p) => compareValidTime(p.joinedAt, command.occurredAt) > 0,
+      );
+      if (state.members.has(org) || later) {
+        throw conflict(
+          'already_member',
+          `${org} is already a member at ${command.occurredAt}${later ? ` (it joins on ${later.joinedAt} with no leave in between)` : ''}`,
+          {
+            organisationId: org,
+          },
+        );
+      }
+      return [
+        {
+          type: 'MemberJoined',
+          data: { organisationId: org, name: command.name, category: command.category },
+          occurredAt: command.occurredAt,
+          ...ev,
+        },
+      ];
+    }
+    case 'LeaveMember': {
+      const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
+      const org = command.organisationId;
+      if (!state.members.has(org))
+        throw conflict('not_a_member', `${org} is not an active member at ${command.occurredAt}`, {
+          organisationId: org,
+        });
+      if (state.pilotId === org) {
+        throw conflict(
+          'pilot_cannot_leave',
+          `${org} is the pilot: hand the pilot role over before it leaves`,
+          { organisationId: org },
+        );
+      }
+      return [
+        {
+          type: 'MemberLeft',
+          data: strip({ organisationId: org, reason: command.reason }),
+          occurredAt: command.occurredAt,
+          ...ev,
+        },
+      ];
+    }
+    case 'CorrectMembership': {
+      assertRegistered(ledger);
+      const org = command.organisationId;
+      if (!hasFields(command.fields))
+        throw unprocessable('nothing_to_correct', 'give at least one of name, category, joinedAt');
+      const final = ledgerFinal(ledger);
+      const period = final.periods.get(org)?.at(-1);
+      if (!period)
+        throw notFound('member_not_found', `${org} has no membership record in this PTCE`, {
+          organisationId: org,
+        });
+      const joinedAt = command.fields.joinedAt;
+      if (joinedAt) {
+        assertNotFuture(joinedAt, ctx);
+        const registration = final.registration!;
+        if (period.joinEventId !== registration.eventId && compareValidTime(joinedAt, registration.at) < 0) {
+          throw unprocessable(
+            'before_registration',
+            `${joinedAt} is before the PTCE's registration on ${registration.at}`,
+          );
+        }
+        if (period.leftAt && compareValidTime(joinedAt, period.leftAt) > 0) {
+          throw unprocessable('joined_after_leaving', `${org} left on ${period.leftAt}, before ${joinedAt}`);
+        }
+      }
+      return [
+        {
+          type: 'MembershipCorrected',
+          data: {
+            correctsEventId: period.joinEventId,
+            organisationId: org,
+            fields: strip({ ...command.fields }),
+            reason: command.reason,
+          },
+          occurredAt: transactionTime(ctx),
+          ...ev,
+        },
+      ];
+    }
+    case 'HandOverPilot': {
+      const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
+      const org = command.organisationId;
+      if (!state.members.has(org))
+        throw unprocessable(
+          'not_a_member_at_date',
+          `${org} is not an active member at ${command.occurredAt}`,
+          { organisationId: org },
+        );
+      if (state.pilotId === org)
+        throw conflict('already_pilot', `${org} is already the pilot`, { organisationId: org });
+      return [
+        {
+          type: 'PilotHandedOver',
+          data: { organisationId: org, previousPilotId: state.pilotId ?? org },
+          occurredAt: command.occurredAt,
+          ...ev,
+        },
+      ];
+    }
+    case 'RegisterLegalEntity': {
+      assertRegisteredAt(ledger, command.occurredAt, ctx);
+      const existing = ledgerFinal(ledger).legalEntity;
+      if (existing)
+        throw conflict(
+          'legal_entity_already_registered',
+          `a shared legal entity was registered on ${existing.registeredAt}`,
+        );
+      return [
+        {
+          type: 'LegalEntityRegistered',
+          data: strip({
+            name: command.name,
+            legalForm: command.legalForm,
+            registrationId: command.registrationId,
+          }),
+          occurredAt: command.occurredAt,
+          ...ev,
+        },
+      ];
+    }
+    case 'CorrectLegalEntity': {
+      assertRegistered(ledger);
+      if (!hasFields(command.fields))
+        throw unprocessable(
+          'nothing_to_correct',
+          'give at least one of name, legalForm, registrationId, registeredAt',
+        );
+      const final = ledgerFinal(ledger);
+      const entity = final.legalEntity;
+      if (!entity) throw notFound('legal_entity_not_found', 'no shared legal entity is registered');
+      const at = command.fields.registeredAt;
+      if (at) {
+        assertNotFuture(at, ctx);
+        if (compareValidTime(at, final.registration!.at) < 0) {
+          throw unprocessable(
+            'before_registration',
+            `${at} is before the PTCE's registration on ${final.registration!.at}`,
+          );
+        }
+      }
+      return [
+        {
+          type: 'LegalEntityCorrected',
+          data: {
+            correctsEventId: entity.eventId,
+            fields: strip({ ...command.fields }),
+            reason: command.reason,
+          },
+          occurredAt: transactionTime(ctx),
+          ...ev,
+        },
+      ];
+    }
+    case 'AdmitAssociate': {
+      const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
+      const org = command.organisationId;
+      if (!state.legalEntity)
+        throw unprocessable(
+          'no_legal_entity',
+          `no shared legal entity is registered at ${command.occurredAt}`,
+        );
+      if (!state.members.has(org))
+        throw unprocessable(
+          'not_a_member_at_date',
+          `${org} is not an active member at ${command.occurredAt}`,
+          { organisationId: org },
+        );
+      if (state.associates.has(org))
+        throw conflict('already_associate', `${org} is already an associate`, { organisationId: org });
+      return [
+        {
+          type: 'AssociateAdmitted',
+          data: strip({ organisationId: org, college: command.college }),
+          occurredAt: command.occurredAt,
+          ...ev,
+        },
+      ];
+    }
+    case 'WithdrawAssociate': {
+      const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
+      const org = command.organisationId;
+      if (!state.associates.has(org))
+        throw conflict('not_an_associate', `${org} is not an associate at ${command.occurredAt}`, {
+          organisationId: org,
+        });
+      return [
+        { type: 'AssociateWithdrew', data: { organisationId: org }, occurredAt: command.occurredAt, ...ev },
+      ];
+    }
+    case 'GrantRecognition': {
+      assertRegisteredAt(ledger, command.occurredAt, ctx);
+      return [
+        {
+          type: 'RecognitionGranted',
+          data: strip({
+            programme: command.programme,
+            grantor: command.grantor,
+            amountEur: command.amountEur,
+          }),
+          occurredAt: command.occurredAt,
+          ...ev,
+        },
+      ];
+    }
+    case 'RetractEvent': {
+      assertRegistered(ledger);
+      const target = compileLedger(ledger).known.get(command.eventId);
+      if (!target)
+        throw notFound('event_not_found', `event ${command.eventId} is not an event of this PTCE`, {
+          eventId: command.eventId,
+        });
+      if (target.retractedBy)
+        throw conflict('already_retracted', `event ${command.eventId} was already retracted`, {
+          eventId: command.eventId,
+        });
+      if (target.type === 'EventRetracted')
+        throw unprocessable('cannot_retract_retraction', 'a retraction cannot itself be retracted');
+      if (target.type === 'PtceRegistered') {
+        throw unprocessable(
+          'cannot_retract_registration',
+          "the PTCE's registration cannot be retracted; correct it instead",
+        );
+      }
+      return [
+        {
+          type: 'EventRetracted',
+          data: { retractedEventId: command.eventId, retractedType: target.type, reason: command.reason },
+          occurredAt: transactionTime(ctx),
+          ...ev,
+        },
+      ];
+    }
+    default: {
+      const never: never = command;
+      return never;
+    }
+  }
+}
