@@ -1,1 +1,6 @@
+export * from './errors.ts';
+export { openKurrentEventStore } from './kurrentdb.ts';
+export { type OpenEventStoreOptions, openEventStore } from './open.ts';
 export * from './port.ts';
+export { openPostgresEventStore, type PostgresOptions } from './postgres.ts';
+export { openSqliteEventStore, type SqliteOptions } from './sqlite.ts';

@@ -1,0 +1,295 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type EventEnvelope, GENESIS_HASH, type NewEvent } from '@ptce/events';
+import Database from 'better-sqlite3';
+import {
+  assertAppendable,
+  checkExpected,
+  formatPosition,
+  type Metadata,
+  metadataOf,
+  nowInstant,
+  pollingSubscription,
+  replayOrRefuse,
+  type StreamHead,
+  sealEvent,
+  Waker,
+} from './common.ts';
+import { StoreUnavailableError } from './errors.ts';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  ReadAllOptions,
+  ReadStreamOptions,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionHandler,
+} from './port.ts';
+
+export interface SqliteOptions {
+  /** FULL (default) makes every acknowledged append survive a power cut; NORMAL may lose the last ones. */
+  readonly synchronous?: 'FULL' | 'NORMAL';
+  /** How often a subscription looks for events written by another process. */
+  readonly pollMs?: number;
+}
+
+interface Row {
+  global_position: number;
+  stream: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  ptce_id: string;
+  occurred_at: string;
+  recorded_at: string;
+  recorded_by: string;
+  data: string;
+  metadata: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  global_position INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  event_id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  schema_version INTEGER NOT NULL,
+  ptce_id TEXT NOT NULL,
+  occurred_at TEXT NOT NULL,
+  recorded_at TEXT NOT NULL,
+  recorded_by TEXT NOT NULL,
+  data TEXT NOT NULL,
+  metadata TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  UNIQUE (stream, revision)
+);`;
+
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|READONLY|CANTOPEN|FULL|NOTADB|CORRUPT|PERM|NOMEM)/;
+
+function toStoreError(error: unknown): unknown {
+  if (error instanceof StoreUnavailableError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
+    return new StoreUnavailableError(`sqlite: ${(error as Error).message}`, { cause: error });
+  }
+  // The file's directory cannot be created or reached (ENOENT, EACCES, ENOTDIR, EROFS, ENOSPC…).
+  if (error instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    return new StoreUnavailableError(`sqlite: ${error.message}`, { cause: error });
+  }
+  if (error instanceof TypeError && /database connection is not open/.test(error.message)) {
+    return new StoreUnavailableError('sqlite: the store is closed', { cause: error });
+  }
+  return error;
+}
+
+export function toEnvelope(row: Row): EventEnvelope {
+  const meta = row.metadata === null ? {} : (JSON.parse(row.metadata) as Metadata);
+  return {
+    eventId: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    ptceId: row.ptce_id,
+    occurredAt: row.occurred_at,
+    recordedBy: row.recorded_by,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    ...meta,
+    stream: row.stream,
+    revision: row.revision,
+    position: formatPosition(row.global_position),
+    recordedAt: row.recorded_at,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+/** `path` is a file path or `:memory:`. The parent directory is created when missing. */
+export function openSqliteEventStore(path: string, options: SqliteOptions = {}): EventStore {
+  let db: Database.Database;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    // Another process (the CLI, a crashed-and-restarted server) may hold the write lock briefly.
+    db.pragma('busy_timeout = 5000');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`sqlite: schema version ${version} is newer than this code (${SCHEMA_VERSION})`);
+    }
+    if (version < SCHEMA_VERSION) {
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+  } catch (error) {
+    throw toStoreError(error);
+  }
+  return new SqliteEventStore(db, options.pollMs ?? 200);
+}
+
+class SqliteEventStore implements EventStore {
+  readonly kind = 'sqlite';
+  private readonly waker = new Waker();
+  private readonly subscriptions = new Set<Subscription>();
+  private closed = false;
+  private readonly byId: Database.Statement<[string], Row>;
+  private readonly head: Database.Statement<[string], StreamHead>;
+  private readonly insert: Database.Statement<unknown[]>;
+  private readonly forwards: Database.Statement<[string, number, number], Row>;
+  private readonly backwards: Database.Statement<[string, number, number], Row>;
+  private readonly all: Database.Statement<[number, number], Row>;
+  private readonly appendTx: (
+    stream: string,
+    events: readonly NewEvent[],
+    expected: ExpectedRevision,
+  ) => AppendResult;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly pollMs: number,
+  ) {
+    this.byId = db.prepare('SELECT * FROM events WHERE event_id = ?');
+    this.head = db.prepare(
+      'SELECT revision, hash FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1',
+    );
+    this.insert = db.prepare(
+      `INSERT INTO events (stream, revision, event_id, type, schema_version, ptce_id, occurred_at, recorded_at,
+         recorded_by, data, metadata, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.forwards = db.prepare(
+      'SELECT * FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?',
+    );
+    this.backwards = db.prepare(
+      'SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?',
+    );
+    this.all = db.prepare(
+      'SELECT * FROM events WHERE global_position > ? ORDER BY global_position ASC LIMIT ?',
+    );
+    const tx = db.transaction((stream: string, events: readonly NewEvent[], expected: ExpectedRevision) =>
+      this.appendInTransaction(stream, events, expected),
+    );
+    // BEGIN IMMEDIATE takes the write lock before reading the head, so no other process can
+    // slip an event in between the check and the insert.
+    this.appendTx = (stream, events, expected) => tx.immediate(stream, events, expected);
+  }
+
+  private appendInTransaction(
+    stream: string,
+    events: readonly NewEvent[],
+    expected: ExpectedRevision,
+  ): AppendResult {
+    const existing: EventEnvelope[] = [];
+    for (const event of events) {
+      const row = this.byId.get(event.eventId);
+      if (row !== undefined) existing.push(toEnvelope(row));
+    }
+    if (existing.length > 0) return replayOrRefuse(stream, events, existing);
+    const head = this.head.get(stream) ?? null;
+    checkExpected(stream, expected, head);
+    const recordedAt = nowInstant();
+    let revision = head === null ? -1 : head.revision;
+    let prevHash = head === null ? GENESIS_HASH : head.hash;
+    const stored: EventEnvelope[] = [];
+    for (const event of events) {
+      revision++;
+      const sealed = sealEvent(stream, revision, recordedAt, prevHash, event);
+      const meta = metadataOf(event);
+      const info = this.insert.run(
+        stream,
+        revision,
+        sealed.eventId,
+        sealed.type,
+        sealed.schemaVersion,
+        sealed.ptceId,
+        sealed.occurredAt,
+        recordedAt,
+        sealed.recordedBy,
+        JSON.stringify(sealed.data),
+        Object.keys(meta).length === 0 ? null : JSON.stringify(meta),
+        prevHash,
+        sealed.hash,
+      );
+      stored.push({ ...sealed, position: formatPosition(info.lastInsertRowid) });
+      prevHash = sealed.hash;
+    }
+    return { events: stored, nextRevision: revision, position: stored[stored.length - 1]!.position };
+  }
+
+  private guard<T>(work: () => T): T {
+    if (this.closed) throw new StoreUnavailableError('sqlite: the store is closed');
+    try {
+      return work();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  async append(
+    stream: string,
+    events: readonly NewEvent[],
+    options: { readonly expectedRevision: ExpectedRevision },
+  ): Promise<AppendResult> {
+    assertAppendable(stream, events);
+    const result = this.guard(() => this.appendTx(stream, events, options.expectedRevision));
+    this.waker.wake();
+    return result;
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<EventEnvelope[]> {
+    const limit = options.limit ?? -1;
+    return this.guard(() => {
+      const rows =
+        options.direction === 'backwards'
+          ? this.backwards.all(stream, options.fromRevision ?? Number.MAX_SAFE_INTEGER, limit)
+          : this.forwards.all(stream, options.fromRevision ?? 0, limit);
+      return rows.map(toEnvelope);
+    });
+  }
+
+  async streamRevision(stream: string): Promise<number | null> {
+    return this.guard(() => this.head.get(stream)?.revision ?? null);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<EventEnvelope[]> {
+    return this.readAfter(options.after, options.limit ?? -1);
+  }
+
+  private async readAfter(after: string | undefined, limit: number): Promise<EventEnvelope[]> {
+    const from = after === undefined ? 0 : Number(after);
+    return this.guard(() => this.all.all(from, limit).map(toEnvelope));
+  }
+
+  subscribe(handler: SubscriptionHandler, options?: SubscribeOptions): Subscription {
+    const subscription = pollingSubscription(
+      (after, limit) => this.readAfter(after, limit),
+      this.waker,
+      this.pollMs,
+      handler,
+      options,
+    );
+    this.subscriptions.add(subscription);
+    subscription.done.then(
+      () => this.subscriptions.delete(subscription),
+      () => this.subscriptions.delete(subscription),
+    );
+    return subscription;
+  }
+
+  async ping(): Promise<void> {
+    this.guard(() => this.db.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    this.closed = true;
+    this.db.close();
+  }
+}

@@ -1,0 +1,373 @@
+import { randomUUID } from 'node:crypto';
+import { type EventEnvelope, GENESIS_HASH, type NewEvent, verifyChain } from '@ptce/events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuplicateEventIdError, RevisionConflictError, StoreUnavailableError } from '../src/errors.ts';
+import type { EventStore } from '../src/port.ts';
+
+export interface ContractFactory {
+  /** Opens the log under test; called again to check that a reopened store sees the same log. */
+  open(): Promise<EventStore>;
+  /** A store whose backend has gone away (closed, unreachable). */
+  unavailable(): Promise<EventStore>;
+  /** False where the store cannot refuse an event id already used in another stream (KurrentDB). */
+  readonly globalEventIds?: boolean;
+}
+
+export function newEvent(overrides: Partial<NewEvent> = {}): NewEvent {
+  return {
+    eventId: randomUUID(),
+    type: 'MemberJoined',
+    schemaVersion: 1,
+    ptceId: 'val-coop',
+    occurredAt: '2024-01-15',
+    recordedBy: 'secretary@val-coop',
+    data: { organisationId: 'org-1', n: Math.random() },
+    ...overrides,
+  };
+}
+
+export function streamName(prefix = 's'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Events of these streams in the log after `after`, waiting until `count` are visible. */
+async function logOf(
+  store: EventStore,
+  streams: ReadonlySet<string>,
+  after: string | undefined,
+  count: number,
+) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const events = (await store.readAll({ after })).filter((e) => streams.has(e.stream));
+    // PostgreSQL withholds rows of transactions younger than the oldest open one: wait them out.
+    if (events.length >= count || Date.now() > deadline) return events;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function lastPosition(store: EventStore): Promise<string | undefined> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.readAll({ after, limit: 1000 });
+    if (page.length === 0) return after;
+    after = page[page.length - 1]!.position;
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+export function describeEventStoreContract(name: string, factory: ContractFactory): void {
+  describe(`${name} event store contract`, () => {
+    let store: EventStore;
+
+    beforeAll(async () => {
+      store = await factory.open();
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    describe('append with an expected revision', () => {
+      it('no_stream creates the stream and refuses an existing one, writing nothing', async () => {
+        const stream = streamName();
+        const first = await store.append(stream, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+        expect(first.nextRevision).toBe(1);
+        expect(first.events.map((e) => e.revision)).toEqual([0, 1]);
+        const error = await rejection(store.append(stream, [newEvent()], { expectedRevision: 'no_stream' }));
+        expect(error).toBeInstanceOf(RevisionConflictError);
+        expect(error).toMatchObject({
+          name: 'RevisionConflictError',
+          stream,
+          expected: 'no_stream',
+          actual: 1,
+        });
+        expect(await store.readStream(stream)).toHaveLength(2);
+      });
+
+      it('an exact revision appends after it and refuses a stale or future one', async () => {
+        const stream = streamName();
+        await store.append(stream, [newEvent()], { expectedRevision: 'no_stream' });
+        const second = await store.append(stream, [newEvent()], { expectedRevision: 0 });
+        expect(second.nextRevision).toBe(1);
+        for (const expected of [0, 5]) {
+          const error = await rejection(store.append(stream, [newEvent()], { expectedRevision: expected }));
+          expect(error).toMatchObject({ name: 'RevisionConflictError', stream, expected, actual: 1 });
+        }
+        const missing = streamName();
+        const error = await rejection(store.append(missing, [newEvent()], { expectedRevision: 0 }));
+        expect(error).toMatchObject({ name: 'RevisionConflictError', expected: 0, actual: null });
+        expect(await store.streamRevision(stream)).toBe(1);
+        expect(await store.streamRevision(missing)).toBeNull();
+        expect(await store.readStream(missing)).toEqual([]);
+      });
+
+      it('any appends whatever the stream holds', async () => {
+        const stream = streamName();
+        expect((await store.append(stream, [newEvent()], { expectedRevision: 'any' })).nextRevision).toBe(0);
+        expect((await store.append(stream, [newEvent()], { expectedRevision: 'any' })).nextRevision).toBe(1);
+      });
+
+      it('fills revision, position, recordedAt and the hash chain, as read back', async () => {
+        const stream = streamName();
+        const before = Date.now();
+        const a = await store.append(stream, [newEvent({ correlationId: 'c-1', evidence: { note: 'PV' } })], {
+          expectedRevision: 'no_stream',
+        });
+        const b = await store.append(stream, [newEvent(), newEvent({ idempotencyKey: 'k-1' })], {
+          expectedRevision: 0,
+        });
+        const all = [...a.events, ...b.events];
+        expect(all[0]!.prevHash).toBe(GENESIS_HASH);
+        expect(all[1]!.prevHash).toBe(all[0]!.hash);
+        expect(all[2]!.prevHash).toBe(all[1]!.hash);
+        for (const e of all) {
+          expect(e.stream).toBe(stream);
+          expect(e.recordedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+          expect(Date.parse(e.recordedAt)).toBeGreaterThanOrEqual(before - 1000);
+          expect(e.position).toMatch(/^\d+$/);
+          expect(e.position.length).toBe(all[0]!.position.length);
+        }
+        expect(all[0]!.position < all[1]!.position && all[1]!.position < all[2]!.position).toBe(true);
+        expect(b.position).toBe(all[2]!.position);
+        expect(verifyChain(all)).toEqual({ ok: true });
+        expect(await store.readStream(stream)).toEqual(all);
+        expect(all[0]).toMatchObject({ correlationId: 'c-1', evidence: { note: 'PV' } });
+        expect(all[2]!.idempotencyKey).toBe('k-1');
+      });
+
+      it('writes all events of an append or none', async () => {
+        const stream = streamName();
+        await store.append(stream, [newEvent()], { expectedRevision: 'no_stream' });
+        const unstorable = newEvent({ data: { amount: 10n } as unknown as Record<string, unknown> });
+        await expect(
+          store.append(stream, [newEvent(), unstorable], { expectedRevision: 0 }),
+        ).rejects.toThrow();
+        expect(await store.readStream(stream)).toHaveLength(1);
+        expect(await store.streamRevision(stream)).toBe(0);
+      });
+    });
+
+    describe('idempotency on event ids', () => {
+      it('a re-append of the same events records nothing and answers as the first time', async () => {
+        const stream = streamName();
+        const events = [newEvent(), newEvent()];
+        const first = await store.append(stream, events, { expectedRevision: 'no_stream' });
+        const mark = await lastPosition(store);
+        await store.append(stream, [newEvent()], { expectedRevision: 1 });
+        for (const expectedRevision of ['no_stream', 0, 'any'] as const) {
+          expect(await store.append(stream, events, { expectedRevision })).toEqual(first);
+        }
+        expect(await store.streamRevision(stream)).toBe(2);
+        expect(await logOf(store, new Set([stream]), mark, 1)).toHaveLength(1);
+      });
+
+      it('refuses a partial overlap and a changed content, writing nothing', async () => {
+        const stream = streamName();
+        const events = [newEvent(), newEvent()];
+        await store.append(stream, events, { expectedRevision: 'no_stream' });
+        for (const attempt of [
+          [events[1]!, newEvent()],
+          [newEvent(), events[0]!],
+          [{ ...events[0]!, data: { changed: true } }, events[1]!],
+          [events[1]!, events[0]!],
+        ]) {
+          const error = await rejection(store.append(stream, attempt, { expectedRevision: 'any' }));
+          expect(error).toBeInstanceOf(DuplicateEventIdError);
+          expect(error).toMatchObject({ name: 'DuplicateEventIdError' });
+        }
+        expect(await store.streamRevision(stream)).toBe(1);
+      });
+
+      it.runIf(factory.globalEventIds !== false)(
+        'refuses an event id already stored in another stream',
+        async () => {
+          const event = newEvent();
+          await store.append(streamName(), [event], { expectedRevision: 'no_stream' });
+          const other = streamName();
+          await expect(store.append(other, [event], { expectedRevision: 'any' })).rejects.toBeInstanceOf(
+            DuplicateEventIdError,
+          );
+          expect(await store.streamRevision(other)).toBeNull();
+        },
+      );
+    });
+
+    describe('reads', () => {
+      it('reads a stream forwards and backwards from a revision, with a limit', async () => {
+        const stream = streamName();
+        const { events } = await store.append(
+          stream,
+          Array.from({ length: 10 }, () => newEvent()),
+          { expectedRevision: 'no_stream' },
+        );
+        const revisions = (list: EventEnvelope[]) => list.map((e) => e.revision);
+        expect(await store.readStream(stream)).toEqual(events);
+        expect(revisions(await store.readStream(stream, { fromRevision: 7 }))).toEqual([7, 8, 9]);
+        expect(revisions(await store.readStream(stream, { fromRevision: 2, limit: 3 }))).toEqual([2, 3, 4]);
+        expect(revisions(await store.readStream(stream, { direction: 'backwards', limit: 2 }))).toEqual([
+          9, 8,
+        ]);
+        expect(
+          revisions(await store.readStream(stream, { direction: 'backwards', fromRevision: 3 })),
+        ).toEqual([3, 2, 1, 0]);
+        expect(await store.readStream(stream, { fromRevision: 10 })).toEqual([]);
+        expect(await store.streamRevision(stream)).toBe(9);
+      });
+
+      it('reads the log after a position, with a limit', async () => {
+        const mark = await lastPosition(store);
+        const a = streamName();
+        const b = streamName();
+        const appended: EventEnvelope[] = [];
+        appended.push(
+          ...(await store.append(a, [newEvent(), newEvent()], { expectedRevision: 'no_stream' })).events,
+        );
+        appended.push(...(await store.append(b, [newEvent()], { expectedRevision: 'no_stream' })).events);
+        appended.push(...(await store.append(a, [newEvent()], { expectedRevision: 1 })).events);
+        const log = await logOf(store, new Set([a, b]), mark, 4);
+        expect(log).toEqual(appended);
+        const page = await store.readAll({ after: log[0]!.position, limit: 2 });
+        expect(page).toEqual(appended.slice(1, 3));
+        expect(await store.readAll({ after: log[3]!.position })).not.toContainEqual(appended[3]);
+      });
+
+      it('round-trips a 1 MB payload and non-ASCII text', async () => {
+        const stream = streamName();
+        const big = 'é中文😀'.repeat(65_536).slice(0, 1_000_000);
+        const event = newEvent({
+          type: 'DocumentAttached',
+          ptceId: 'pôle-é',
+          recordedBy: 'Zoé 中文',
+          data: { text: big, name: 'Coopérative « Les Étoiles » 中文 😀', nested: { list: [1.5, -0, 'ü'] } },
+          evidence: { note: 'procès-verbal 😀' },
+        });
+        const { events } = await store.append(stream, [event], { expectedRevision: 'no_stream' });
+        const [read] = await store.readStream(stream);
+        expect(read).toEqual(events[0]);
+        expect(read!.data).toEqual(JSON.parse(JSON.stringify(event.data)));
+        expect(read!.recordedBy).toBe('Zoé 中文');
+        expect(verifyChain([read!])).toEqual({ ok: true });
+      });
+    });
+
+    describe('subscriptions', () => {
+      it('catches up from a checkpoint, then goes live', async () => {
+        const mark = await lastPosition(store);
+        const stream = streamName();
+        const early = await store.append(stream, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+        const seen: EventEnvelope[] = [];
+        let resolveLive: () => void = () => {};
+        const live = new Promise<void>((r) => {
+          resolveLive = r;
+        });
+        const sub = store.subscribe(
+          (event) => {
+            if (event.stream !== stream) return;
+            seen.push(event);
+            if (seen.length === 4) resolveLive();
+          },
+          { after: mark },
+        );
+        const deadline = Date.now() + 10_000;
+        while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(seen).toEqual(early.events);
+        const late = await store.append(stream, [newEvent(), newEvent()], { expectedRevision: 1 });
+        await Promise.race([live, new Promise((r) => setTimeout(r, 10_000))]);
+        await sub.stop();
+        await sub.done;
+        expect(seen).toEqual([...early.events, ...late.events]);
+      });
+
+      it('with many concurrent writers, a subscriber sees every event once, in log order', async () => {
+        const mark = await lastPosition(store);
+        const writers = 12;
+        const appendsEach = 15;
+        const own = Array.from({ length: writers }, () => streamName('w'));
+        const shared = streamName('shared');
+        const mine = new Set([...own, shared]);
+        const seen: EventEnvelope[] = [];
+        const positions: string[] = [];
+        const total = writers * appendsEach * 2;
+        let resolveAll: () => void = () => {};
+        const all = new Promise<void>((r) => {
+          resolveAll = r;
+        });
+        const sub = store.subscribe(
+          async (event) => {
+            positions.push(event.position);
+            if (!mine.has(event.stream)) return;
+            seen.push(event);
+            if (seen.length === total) resolveAll();
+          },
+          { after: mark },
+        );
+        const acknowledged: string[] = [];
+        await Promise.all(
+          own.map(async (stream, w) => {
+            for (let i = 0; i < appendsEach; i++) {
+              const own = await store.append(stream, [newEvent({ data: { w, i } })], {
+                expectedRevision: i === 0 ? 'no_stream' : i - 1,
+              });
+              const contended = await store.append(shared, [newEvent({ data: { w, i, shared: true } })], {
+                expectedRevision: 'any',
+              });
+              acknowledged.push(own.events[0]!.eventId, contended.events[0]!.eventId);
+            }
+          }),
+        );
+        await Promise.race([all, new Promise((r) => setTimeout(r, 20_000))]);
+        await sub.stop();
+        expect(seen.length).toBe(total);
+        expect(new Set(seen.map((e) => e.eventId))).toEqual(new Set(acknowledged));
+        for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!).toBe(true);
+        expect(await store.streamRevision(shared)).toBe(writers * appendsEach - 1);
+        expect(verifyChain(await store.readStream(shared))).toEqual({ ok: true });
+        expect(verifyChain(seen)).toEqual({ ok: true });
+      });
+    });
+
+    describe('durability and failure', () => {
+      it('hash chains verify after close and reopen', async () => {
+        const streams = [streamName(), streamName()];
+        for (const stream of streams) {
+          await store.append(stream, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+          await store.append(stream, [newEvent()], { expectedRevision: 1 });
+        }
+        const before = await Promise.all(streams.map((s) => store.readStream(s)));
+        await store.close();
+        store = await factory.open();
+        await store.ping();
+        const after = await Promise.all(streams.map((s) => store.readStream(s)));
+        expect(after).toEqual(before);
+        for (const events of after) expect(verifyChain(events)).toEqual({ ok: true });
+        expect(verifyChain(await store.readAll())).toEqual({ ok: true });
+        const next = await store.append(streams[0]!, [newEvent()], { expectedRevision: 2 });
+        expect(next.events[0]!.prevHash).toBe(after[0]![2]!.hash);
+      });
+
+      it('a store that has gone away answers StoreUnavailableError and writes nothing', async () => {
+        const gone = await factory.unavailable();
+        const stream = streamName();
+        const check = async (work: Promise<unknown>) => {
+          const error = await rejection(work);
+          expect(error).toBeInstanceOf(StoreUnavailableError);
+          expect(error).toMatchObject({ name: 'StoreUnavailableError' });
+        };
+        await check(gone.ping());
+        await check(gone.append(stream, [newEvent(), newEvent()], { expectedRevision: 'any' }));
+        await check(gone.readStream(stream));
+        await check(gone.readAll());
+        await gone.close().catch(() => {});
+        expect(await store.streamRevision(stream)).toBeNull();
+      });
+    });
+  });
+}

@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../src/errors.ts';
+import { openEventStore } from '../src/open.ts';
+import { describeEventStoreContract, newEvent } from './contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ptce-sqlite-contract-'));
+const file = join(dir, 'events.db');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeEventStoreContract('sqlite', {
+  open: () => openEventStore(`sqlite:${file}`),
+  async unavailable() {
+    const store = await openEventStore(`sqlite:${join(dir, 'gone.db')}`);
+    await store.close();
+    return store;
+  },
+});
+
+describe('sqlite specifics', () => {
+  it('opens an in-memory store and a store in the data directory', async () => {
+    const memory = await openEventStore('sqlite::memory:');
+    expect(memory.kind).toBe('sqlite');
+    await memory.append('m', [newEvent()], { expectedRevision: 'no_stream' });
+    expect(await memory.streamRevision('m')).toBe(0);
+    await memory.close();
+    const inDataDir = await openEventStore('sqlite:', { dataDir: join(dir, 'data'), synchronous: 'NORMAL' });
+    await inDataDir.ping();
+    await inDataDir.close();
+  });
+
+  it('refuses a path it cannot create with StoreUnavailableError', async () => {
+    await expect(openEventStore('sqlite:/dev/null/nope/events.db')).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+  });
+});
