@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { type EventEnvelope, GENESIS_HASH, type NewEvent, verifyChain } from '@ptce/events';
+import { type EventEnvelope, GENESIS_HASH, verifyChain } from '@ptce/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuplicateEventIdError, RevisionConflictError, StoreUnavailableError } from '../src/errors.ts';
 import type { EventStore } from '../src/port.ts';
+import { newEvent, streamName } from './fixtures.ts';
+
+export { newEvent, streamName };
 
 export interface ContractFactory {
   /** Opens the log under test; called again to check that a reopened store sees the same log. */
@@ -11,23 +13,6 @@ export interface ContractFactory {
   unavailable(): Promise<EventStore>;
   /** False where the store cannot refuse an event id already used in another stream (KurrentDB). */
   readonly globalEventIds?: boolean;
-}
-
-export function newEvent(overrides: Partial<NewEvent> = {}): NewEvent {
-  return {
-    eventId: randomUUID(),
-    type: 'MemberJoined',
-    schemaVersion: 1,
-    ptceId: 'val-coop',
-    occurredAt: '2024-01-15',
-    recordedBy: 'secretary@val-coop',
-    data: { organisationId: 'org-1', n: Math.random() },
-    ...overrides,
-  };
-}
-
-export function streamName(prefix = 's'): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
 /** Events of these streams in the log after `after`, waiting until `count` are visible. */
