@@ -27,10 +27,10 @@ export function deciderSpec<C>(
         when(command: C, ctx: DecideContext = { now: Date.parse('2024-06-01T12:00:00Z') }) {
           const run = () => decide(command, ledger, ctx);
           return {
-            then(expected: readonly Partial<DomainEventToAppend>[]) {
+            thenEmits(expected: readonly Partial<DomainEventToAppend>[]) {
               const events = run();
               expect(events).toHaveLength(expected.length);
-              expected.forEach((e, i) => expect(events[i]).toMatchObject(e));
+              for (const [i, e] of expected.entries()) expect(events[i]).toMatchObject(e);
               return events;
             },
             thenThrows(code: string, status: number, details?: Record<string, unknown>) {

@@ -42,7 +42,7 @@ describe('RecordDecision: the val-coop outcomes', () => {
           occurredAt: '2020-03-01',
         }),
       )
-      .then([
+      .thenEmits([
         {
           type: 'DecisionRecorded',
           data: {
@@ -57,7 +57,7 @@ describe('RecordDecision: the val-coop outcomes', () => {
     spec
       .given(...council, met('conseil', 'm', ['a', 'b'], '2020-06-01'))
       .when(record({ meetingId: 'm', kind: 'budget', vote: { for: 2, against: 0, abstain: 0 } }))
-      .then([{ data: { outcome: 'no_quorum', enrolledCount: 6 } }]));
+      .thenEmits([{ data: { outcome: 'no_quorum', enrolledCount: 6 } }]));
   it('statuts-scic: adopted 5-1-0 under two_thirds', () =>
     spec
       .given(...council, met('conseil', 'm', all6, '2020-06-01'))
@@ -69,7 +69,7 @@ describe('RecordDecision: the val-coop outcomes', () => {
           vote: { for: 5, against: 1, abstain: 0 },
         }),
       )
-      .then([
+      .thenEmits([
         {
           data: {
             outcome: 'adopted',
@@ -82,7 +82,7 @@ describe('RecordDecision: the val-coop outcomes', () => {
     spec
       .given(...council, met('conseil', 'm', all6, '2020-06-01'))
       .when(record({ meetingId: 'm', vote: { for: 2, against: 3, abstain: 1 } }))
-      .then([{ data: { outcome: 'rejected' } }]));
+      .thenEmits([{ data: { outcome: 'rejected' } }]));
 });
 
 describe('RecordDecision: refusals', () => {
@@ -185,7 +185,7 @@ describe('CorrectDecision / AnnulDecision', () => {
         fields: { present: ['a', 'b', 'c'] },
         reason: 'minutes',
       })
-      .then([
+      .thenEmits([
         {
           type: 'DecisionCorrected',
           data: {
@@ -227,7 +227,7 @@ describe('CorrectDecision / AnnulDecision', () => {
     spec
       .given(...council, recorded)
       .when({ type: 'AnnulDecision', decisionId: 'd1', reason: 'illegal', occurredAt: '2020-07-01' })
-      .then([{ type: 'DecisionAnnulled', data: { decisionId: 'd1', reason: 'illegal' } }]);
+      .thenEmits([{ type: 'DecisionAnnulled', data: { decisionId: 'd1', reason: 'illegal' } }]);
     spec
       .given(...council, recorded, (l) =>
         l.add('DecisionAnnulled', '2020-07-01', { decisionId: 'd1', reason: 'r' }),

@@ -25,7 +25,7 @@ describe('RegisterPtce', () => {
     spec
       .given()
       .when(cmd)
-      .then([
+      .thenEmits([
         {
           type: 'PtceRegistered',
           occurredAt: '2020-01-01',
@@ -49,7 +49,7 @@ describe('RegisterPtce', () => {
     spec
       .given()
       .when({ ...cmd, occurredAt: '2024-06-02' })
-      .then([{ type: 'PtceRegistered' }]));
+      .thenEmits([{ type: 'PtceRegistered' }]));
 });
 
 describe('JoinMember', () => {
@@ -57,7 +57,7 @@ describe('JoinMember', () => {
     spec
       .given(registered)
       .when(join('b', '2020-02-01'))
-      .then([
+      .thenEmits([
         {
           type: 'MemberJoined',
           occurredAt: '2020-02-01',
@@ -72,7 +72,7 @@ describe('JoinMember', () => {
     spec
       .given(registered)
       .when(join('b', '2020-01-01'))
-      .then([{ type: 'MemberJoined' }]));
+      .thenEmits([{ type: 'MemberJoined' }]));
   it('409 when already active at that date', () =>
     spec
       .given(registered, joined('b', '2020-02-01'))
@@ -87,7 +87,7 @@ describe('JoinMember', () => {
     spec
       .given(registered, joined('b', '2020-02-01'), left('b', '2020-03-01'))
       .when(join('b', '2020-04-01'))
-      .then([{ type: 'MemberJoined' }]));
+      .thenEmits([{ type: 'MemberJoined' }]));
   it('refuses a backdated join that would contradict a later one after a leave', () =>
     spec
       .given(registered, joined('b', '2020-02-01'), left('b', '2020-03-01'), joined('b', '2020-04-01'))
@@ -100,7 +100,7 @@ describe('LeaveMember', () => {
     spec
       .given(registered, joined('b', '2020-02-01'))
       .when({ type: 'LeaveMember', organisationId: 'b', reason: 'moved', occurredAt: '2020-03-01' })
-      .then([{ type: 'MemberLeft', data: { organisationId: 'b', reason: 'moved' } }]));
+      .thenEmits([{ type: 'MemberLeft', data: { organisationId: 'b', reason: 'moved' } }]));
   it('409 when not active', () =>
     spec
       .given(registered)
@@ -117,7 +117,7 @@ describe('LeaveMember', () => {
         l.add('PilotHandedOver', '2020-02-15', { organisationId: 'b', previousPilotId: 'a' }),
       )
       .when({ type: 'LeaveMember', organisationId: 'a', occurredAt: '2020-03-01' })
-      .then([{ type: 'MemberLeft' }]));
+      .thenEmits([{ type: 'MemberLeft' }]));
   it('422 when a backdated leave contradicts a later enrolment', () =>
     spec
       .given(
@@ -141,7 +141,7 @@ describe('CorrectMembership', () => {
         reason: 'convention',
       },
       { now: Date.parse('2024-06-01T12:00:00Z') },
-    ).then([
+    ).thenEmits([
       {
         type: 'MembershipCorrected',
         occurredAt: '2024-06-01T12:00:00.000Z',
@@ -192,7 +192,7 @@ describe('HandOverPilot', () => {
     spec
       .given(registered, joined('b', '2020-02-01'))
       .when({ type: 'HandOverPilot', organisationId: 'b', occurredAt: '2020-03-01' })
-      .then([{ type: 'PilotHandedOver', data: { organisationId: 'b', previousPilotId: 'a' } }]));
+      .thenEmits([{ type: 'PilotHandedOver', data: { organisationId: 'b', previousPilotId: 'a' } }]));
   it('422 to a non-member', () =>
     spec
       .given(registered)
@@ -220,7 +220,7 @@ describe('legal entity and associates', () => {
         registrationId: '000',
         occurredAt: '2021-01-05',
       })
-      .then([
+      .thenEmits([
         { type: 'LegalEntityRegistered', data: { name: 'SCIC', legalForm: 'scic', registrationId: '000' } },
       ]));
   it('409 for a second entity', () =>
@@ -232,7 +232,7 @@ describe('legal entity and associates', () => {
     spec
       .given(registered, entity)
       .when({ type: 'CorrectLegalEntity', fields: { registeredAt: '2021-01-06' }, reason: 'Kbis' })
-      .then([
+      .thenEmits([
         {
           type: 'LegalEntityCorrected',
           data: { correctsEventId: 'entity', fields: { registeredAt: '2021-01-06' } },
@@ -247,7 +247,7 @@ describe('legal entity and associates', () => {
     spec
       .given(registered, entity)
       .when({ type: 'AdmitAssociate', organisationId: 'a', college: 'producteurs', occurredAt: '2021-01-05' })
-      .then([{ type: 'AssociateAdmitted', data: { organisationId: 'a', college: 'producteurs' } }]));
+      .thenEmits([{ type: 'AssociateAdmitted', data: { organisationId: 'a', college: 'producteurs' } }]));
   it('422 admitting a non-member', () =>
     spec
       .given(registered, entity)
@@ -267,7 +267,7 @@ describe('legal entity and associates', () => {
     const g = spec.given(registered, entity, (l) =>
       l.add('AssociateAdmitted', '2021-01-05', { organisationId: 'a' }),
     );
-    g.when({ type: 'WithdrawAssociate', organisationId: 'a', occurredAt: '2021-02-01' }).then([
+    g.when({ type: 'WithdrawAssociate', organisationId: 'a', occurredAt: '2021-02-01' }).thenEmits([
       { type: 'AssociateWithdrew' },
     ]);
     g.when({ type: 'WithdrawAssociate', organisationId: 'a', occurredAt: '2021-01-04' }).thenThrows(
@@ -285,7 +285,7 @@ describe('legal entity and associates', () => {
         amountEur: 100000,
         occurredAt: '2021-09-15',
       })
-      .then([
+      .thenEmits([
         { type: 'RecognitionGranted', data: { programme: 'AMI', grantor: 'État', amountEur: 100000 } },
       ]));
 });
@@ -295,7 +295,7 @@ describe('RetractEvent', () => {
   it('retracts an event of the PTCE, naming its type', () =>
     g()
       .when({ type: 'RetractEvent', eventId: 'join-b-2020-02-01', reason: 'wrong PTCE' })
-      .then([
+      .thenEmits([
         {
           type: 'EventRetracted',
           data: {

@@ -25,7 +25,7 @@ describe('OpenSpace', () => {
         themes: ['food'],
         occurredAt: '2020-02-01',
       })
-      .then([
+      .thenEmits([
         {
           type: 'SpaceOpened',
           data: {
@@ -55,7 +55,7 @@ describe('EnrolMember', () => {
     spec
       .given(...base)
       .when(enrol('b', '2020-02-01'))
-      .then([{ type: 'MemberEnrolled', data: { spaceId: 's', organisationId: 'b', role: 'member' } }]));
+      .thenEmits([{ type: 'MemberEnrolled', data: { spaceId: 's', organisationId: 'b', role: 'member' } }]));
   it('422 naming a non-member at that date', () =>
     spec
       .given(...base)
@@ -99,7 +99,7 @@ describe('WithdrawFromSpace / CloseSpace', () => {
     spec
       .given(...base)
       .when({ type: 'WithdrawFromSpace', spaceId: 's', organisationId: 'b', occurredAt: '2020-03-01' })
-      .then([{ type: 'MemberWithdrawnFromSpace' }]));
+      .thenEmits([{ type: 'MemberWithdrawnFromSpace' }]));
   it('409 not enrolled', () =>
     spec
       .given(...base)
@@ -109,7 +109,7 @@ describe('WithdrawFromSpace / CloseSpace', () => {
     spec
       .given(...base)
       .when({ type: 'CloseSpace', spaceId: 's', occurredAt: '2020-03-01' })
-      .then([{ type: 'SpaceClosed', data: { spaceId: 's' } }]));
+      .thenEmits([{ type: 'SpaceClosed', data: { spaceId: 's' } }]));
   it('409 closing twice', () =>
     spec
       .given(...base, closed('s', '2020-03-01'))
@@ -142,7 +142,7 @@ describe('HoldMeeting / CorrectMeeting', () => {
     spec
       .given(...base)
       .when(hold(['a', 'b'], '2020-03-01'))
-      .then([
+      .thenEmits([
         { type: 'MeetingHeld', data: { spaceId: 's', meetingId: 'm1', attendees: ['a', 'b'], guests: 2 } },
       ]));
   it('422 attendees_not_enrolled with the offenders', () =>
@@ -163,7 +163,7 @@ describe('HoldMeeting / CorrectMeeting', () => {
       meetingId: 'm1',
       fields: { attendees: ['a', 'b'], heldAt: '2020-03-02' },
       reason: 'r',
-    }).then([
+    }).thenEmits([
       {
         type: 'MeetingCorrected',
         data: { correctsEventId: 'meet-m1', fields: { attendees: ['a', 'b'], heldAt: '2020-03-02' } },
@@ -203,7 +203,7 @@ describe('activities', () => {
         spaceId: 's',
         occurredAt: '2020-03-01',
       })
-      .then([
+      .thenEmits([
         {
           type: 'ActivityLaunched',
           data: { activityId: 'act', carriers: ['a', 'b'], spaceId: 's', theme: 'mobility' },
@@ -238,7 +238,7 @@ describe('activities', () => {
       activityId: 'act',
       organisationId: 'b',
       occurredAt: '2020-04-01',
-    }).then([{ type: 'CarrierJoined' }]);
+    }).thenEmits([{ type: 'CarrierJoined' }]);
     g.when({
       type: 'JoinActivityCarrier',
       activityId: 'act',
@@ -268,7 +268,7 @@ describe('activities', () => {
     spec
       .given(...base, launched)
       .when({ type: 'EndActivity', activityId: 'act', reason: 'done', occurredAt: '2020-05-01' })
-      .then([{ type: 'ActivityEnded', data: { activityId: 'act', reason: 'done' } }]);
+      .thenEmits([{ type: 'ActivityEnded', data: { activityId: 'act', reason: 'done' } }]);
     spec
       .given(...base, launched, (l) => l.add('ActivityEnded', '2020-05-01', { activityId: 'act' }))
       .when({ type: 'EndActivity', activityId: 'act', occurredAt: '2020-06-01' })
