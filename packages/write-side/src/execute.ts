@@ -5,6 +5,8 @@ import {
   deterministicEventId,
   type EventEnvelope,
   type Evidence,
+  eventCatalog,
+  isEventType,
   newEventId,
 } from '@ptce/events';
 import type { IdempotencyRecord, IdempotencyStore } from './idempotency.ts';
@@ -131,7 +133,7 @@ async function decideAndAppend<S>(
       eventId:
         idempotencyScope === undefined ? newEventId() : deterministicEventId(idempotencyScope, String(index)),
       type: event.type,
-      schemaVersion: 1,
+      schemaVersion: isEventType(event.type) ? eventCatalog[event.type].schemaVersion : 1,
       ptceId: command.ptceId,
       occurredAt: event.occurredAt,
       recordedBy: command.recordedBy,

@@ -81,7 +81,7 @@ export async function handleWrite<S>(
   request: FastifyRequest,
   reply: FastifyReply,
   input: WriteRouteInput<S>,
-): Promise<FastifyReply> {
+): Promise<void> {
   const principal = requireRole(request, 'admin', 'secretary');
   requirePtceScope(request, input.ptceId);
   const headers = writeHeadersSchema.parse(request.headers);
@@ -101,7 +101,7 @@ export async function handleWrite<S>(
       decide: input.decide,
       respond: input.respond,
     });
-    return reply.code(answer.status).header('etag', answer.etag).send(answer.body);
+    await reply.code(answer.status).header('etag', answer.etag).send(answer.body);
   } catch (error) {
     throw toProblem(error);
   }

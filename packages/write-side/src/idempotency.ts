@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
@@ -183,4 +183,23 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Keys live beside the events when the store is SQLite or PostgreSQL, so that they survive a
+ * restart exactly as the events do. KurrentDB has no table for them: Redis when configured,
+ * else a SQLite file in DATA_DIR.
+ */
+export function openIdempotencyStore(options: {
+  readonly eventStoreUrl: string;
+  readonly dataDir: string;
+  readonly redis?: Redis;
+}): IdempotencyStore {
+  const url = options.eventStoreUrl;
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return PostgresIdempotencyStore.fromUrl(url);
+  }
+  if (url === 'sqlite::memory:') return new SqliteIdempotencyStore(':memory:');
+  if (!url.startsWith('sqlite:') && options.redis) return new RedisIdempotencyStore(options.redis);
+  return new SqliteIdempotencyStore(join(options.dataDir, 'idempotency.db'));
 }

@@ -2,3 +2,4 @@ export * from './execute.ts';
 export * from './http.ts';
 export * from './idempotency.ts';
 export * from './ledger-repository.ts';
+export * from './ptce.ts';

@@ -1,12 +1,14 @@
 import fs from 'node:fs';
 import { type EventStore, openEventStore } from '@ptce/event-store';
+import { membershipService } from '@ptce/membership';
 import { type App, type Config, createApp, createRedis, loadJwtKeys, type ZodPlugin } from '@ptce/platform';
+import { ledgerRepository, openIdempotencyStore, type WriteSideOptions } from '@ptce/write-side';
 
 /**
  * The service plugins mounted in the one-process server, in order. Each is the same plugin a
  * split deployment runs alone behind the gateway, so the URLs are identical in both.
  */
-export const servicePlugins: readonly ZodPlugin[] = [];
+export const servicePlugins: readonly ZodPlugin<WriteSideOptions>[] = [membershipService];
 
 export interface StandaloneOptions {
   /** Pino options, or false to silence logs (tests). */
@@ -27,7 +29,13 @@ export async function buildStandalone(config: Config, options: StandaloneOptions
   const eventStore =
     options.eventStore ?? (await openEventStore(config.EVENT_STORE_URL, { dataDir: config.DATA_DIR }));
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL) : undefined;
+  const idempotency = openIdempotencyStore({
+    eventStoreUrl: config.EVENT_STORE_URL,
+    dataDir: config.DATA_DIR,
+    ...(redis ? { redis } : {}),
+  });
   const release = async () => {
+    await idempotency.close();
     if (ownStore) await eventStore.close();
     if (redis) redis.disconnect();
   };
@@ -46,6 +54,8 @@ export async function buildStandalone(config: Config, options: StandaloneOptions
     throw err;
   }
   app.addHook('onClose', release);
-  for (const plugin of servicePlugins) await app.register(plugin);
+  // One ledger cache for every service: each PTCE's history is folded once in this process.
+  const shared: WriteSideOptions = { store: eventStore, idempotency, ledgers: ledgerRepository(eventStore) };
+  for (const plugin of servicePlugins) await app.register(plugin, shared);
   return app;
 }

@@ -1,0 +1,59 @@
+import { evolveLedger, initialLedger, type Ledger } from '@ptce/domain';
+import type { EventStore } from '@ptce/event-store';
+import { streamName } from '@ptce/events';
+import { problemSchema } from '@ptce/platform';
+import type { z } from 'zod';
+import type { WriteDeps } from './execute.ts';
+import type { IdempotencyStore } from './idempotency.ts';
+import { LedgerRepository } from './ledger-repository.ts';
+
+/**
+ * What every write service needs. In one process (the standalone server) the three services
+ * share one instance, so each PTCE's history is folded once for all of them.
+ */
+export interface WriteSideOptions {
+  readonly store: EventStore;
+  readonly idempotency: IdempotencyStore;
+  readonly ledgers?: LedgerRepository<Ledger>;
+  readonly now?: () => number;
+}
+
+export function ledgerRepository(store: EventStore): LedgerRepository<Ledger> {
+  return new LedgerRepository<Ledger>(store, { initial: initialLedger, evolve: evolveLedger });
+}
+
+export function writeDeps(options: WriteSideOptions): WriteDeps<Ledger> {
+  return {
+    store: options.store,
+    idempotency: options.idempotency,
+    ledgers: options.ledgers ?? ledgerRepository(options.store),
+    ...(options.now ? { now: options.now } : {}),
+  };
+}
+
+/**
+ * Every command reads the PTCE's three streams: a membership fact can contradict an enrolment
+ * recorded later (a backdated departure), and the deciders must see it to refuse it.
+ */
+export function ptceStreams(ptceId: string): readonly string[] {
+  return [
+    streamName('membership', ptceId),
+    streamName('workgroups', ptceId),
+    streamName('decisions', ptceId),
+  ];
+}
+
+/** The success answer and every refusal a write can give, for the OpenAPI document. */
+export function writeResponses<S extends z.ZodType>(status: 200 | 201, success: S) {
+  return {
+    [status]: success,
+    400: problemSchema.describe('malformed or schema-invalid request; nothing recorded'),
+    401: problemSchema.describe('no token, or a bad one'),
+    403: problemSchema.describe("outside the caller's role or scope"),
+    404: problemSchema.describe('unknown PTCE or resource'),
+    409: problemSchema.describe('conflicts with the current state'),
+    412: problemSchema.describe('If-Match does not match the current revision'),
+    422: problemSchema.describe('contradicts the recorded history'),
+    503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
+  } as const;
+}
