@@ -3,3 +3,4 @@ export * from './http.ts';
 export * from './idempotency.ts';
 export * from './ledger-repository.ts';
 export * from './ptce.ts';
+export * from './server.ts';
