@@ -4,9 +4,12 @@ import {
   activeMembers,
   activitiesAt,
   associatesAt,
+  compileLedger,
   decisions,
   enrolledMembers,
+  evolveLedger,
   foldLedger,
+  initialLedger,
   isActiveMember,
   isRegistered,
   legalEntityAt,
@@ -480,6 +483,30 @@ describe('ledger fold: properties', () => {
           }
         },
       ),
+    );
+  });
+});
+
+describe('ledger fold: incremental compilation', () => {
+  it('compiling event by event gives what compiling the whole log gives', () => {
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 30 }), (spec) => {
+        const events = build(spec);
+        let stepwise = initialLedger();
+        for (const e of events) {
+          stepwise = evolveLedger(stepwise, e);
+          compileLedger(stepwise);
+        }
+        const whole = foldLedger(events);
+        const a = compileLedger(stepwise);
+        const b = compileLedger(whole);
+        expect(a).not.toBe(b);
+        expect(a.facts).toEqual(b.facts);
+        expect(a.warnings).toEqual(b.warnings);
+        expect([...a.known.keys()]).toEqual([...b.known.keys()]);
+        expect(warnings(stepwise)).toEqual(warnings(whole));
+      }),
+      { numRuns: 200 },
     );
   });
 });

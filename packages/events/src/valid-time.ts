@@ -124,9 +124,18 @@ function parisOffsetMs(ms: number): number {
 /** Midnight in Paris never falls in a DST gap (France switches at 02:00/03:00), so two passes settle it. */
 function parisMidnight(y: number, m: number, d: number): number {
   const wall = Date.UTC(y, m - 1, d);
+  const hit = midnightCache.get(wall);
+  if (hit !== undefined) return hit;
   const guess = wall - parisOffsetMs(wall);
-  return wall - parisOffsetMs(guess);
+  const midnight = wall - parisOffsetMs(guess);
+  // Folds convert the same few thousand days over and over; Intl formatting dominates otherwise.
+  if (midnightCache.size >= MIDNIGHT_CACHE_SIZE) midnightCache.clear();
+  midnightCache.set(wall, midnight);
+  return midnight;
 }
+
+const MIDNIGHT_CACHE_SIZE = 50_000;
+const midnightCache = new Map<number, number>();
 
 /** Epoch ms where the valid time starts: a date starts at 00:00 Europe/Paris that day. */
 export function startInstant(v: ValidTime): number {

@@ -110,16 +110,111 @@ interface MutableFact {
   recordedAt: string;
   logIndex: number;
   correctedBy: string[];
+  env: EventEnvelope;
 }
 
-const compiledCache = new WeakMap<Ledger, CompiledLedger>();
+// Keyed by the log's last node: two ledgers with the same log share one compilation.
+const compiledCache = new WeakMap<LogNode, CompiledLedger>();
+
+// Every new ledger value recompiles its whole log; stored envelopes are immutable, so each is
+// validated against its schema once, not once per command.
+const parsedCache = new WeakMap<EventEnvelope, LedgerEvent | string>();
+
+interface Placed {
+  readonly start: number;
+  readonly isDate: boolean;
+}
+
+const timeCache = new WeakMap<EventEnvelope, Placed | null>();
+
+function timeOfValid(v: string): Placed {
+  return { start: startInstant(v), isDate: isDateOnly(v) };
+}
+
+/** Where the envelope's own valid time sits, or null when it is not a valid time. */
+function timeOf(env: EventEnvelope): Placed | null {
+  const hit = timeCache.get(env);
+  if (hit !== undefined) return hit;
+  const placed = isValidTime(env.occurredAt) ? timeOfValid(env.occurredAt) : null;
+  timeCache.set(env, placed);
+  return placed;
+}
+
+function parseCached(env: EventEnvelope): LedgerEvent | string {
+  const hit = parsedCache.get(env);
+  if (hit !== undefined) return hit;
+  let result: LedgerEvent | string;
+  try {
+    result = parseEvent(env);
+  } catch (err) {
+    result = err instanceof Error ? err.message : String(err);
+  }
+  parsedCache.set(env, result);
+  return result;
+}
+
+const EMPTY_COMPILED: CompiledLedger = {
+  ptceId: null,
+  facts: [],
+  factsById: new Map(),
+  known: new Map(),
+  warnings: [],
+  lastPosition: null,
+};
 
 export function compileLedger(ledger: Ledger): CompiledLedger {
-  const hit = compiledCache.get(ledger);
+  const node = ledger.last;
+  if (!node) return EMPTY_COMPILED;
+  const hit = compiledCache.get(node);
   if (hit) return hit;
-  const compiled = compile(ledgerEvents(ledger));
-  compiledCache.set(ledger, compiled);
+  const parent = node.prev ? compiledCache.get(node.prev) : EMPTY_COMPILED;
+  const compiled = (parent && extend(parent, node.event, ledger.size - 1)) ?? compile(ledgerEvents(ledger));
+  compiledCache.set(node, compiled);
   return compiled;
+}
+
+/**
+ * The common case, a new valid-time fact appended to a compiled log, needs no recompilation:
+ * the fact is inserted at its place. Anything else (a correction, a retraction, an invalid or
+ * duplicate event) recompiles the whole log.
+ */
+function extend(parent: CompiledLedger, env: EventEnvelope, logIndex: number): CompiledLedger | null {
+  if (parent.known.has(env.eventId)) return null;
+  const event = parseCached(env);
+  if (typeof event === 'string' || TRANSACTION_TIME_TYPES.has(event.type)) return null;
+  const placed = timeOf(env);
+  if (!placed) return null;
+  const fact = {
+    ...event,
+    eventId: env.eventId,
+    occurredAt: env.occurredAt,
+    position: env.position,
+    recordedAt: env.recordedAt,
+    logIndex,
+    correctedBy: [],
+    ...placed,
+  } as Fact;
+  const facts = parent.facts.slice();
+  let lo = 0;
+  let hi = facts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareFacts(facts[mid]!, fact) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  facts.splice(lo, 0, fact);
+  const known = new Map(parent.known);
+  known.set(env.eventId, { eventId: env.eventId, type: env.type, logIndex, occurredAt: env.occurredAt });
+  const factsById = new Map(parent.factsById);
+  factsById.set(env.eventId, fact);
+  return {
+    ptceId: parent.ptceId ?? env.ptceId,
+    facts,
+    factsById,
+    known,
+    warnings: parent.warnings,
+    lastPosition: env.position,
+  };
 }
 
 function compile(events: readonly EventEnvelope[]): CompiledLedger {
@@ -141,14 +236,12 @@ function compile(events: readonly EventEnvelope[]): CompiledLedger {
       warn(env, 'duplicate_event', `event ${env.eventId} appears twice in the log; the second is ignored`);
       return;
     }
-    let event: LedgerEvent;
-    try {
-      event = parseEvent(env);
-    } catch (err) {
-      warn(env, 'invalid_event', err instanceof Error ? err.message : String(err));
+    const event = parseCached(env);
+    if (typeof event === 'string') {
+      warn(env, 'invalid_event', event);
       return;
     }
-    if (!TRANSACTION_TIME_TYPES.has(event.type) && !isValidTime(env.occurredAt)) {
+    if (!TRANSACTION_TIME_TYPES.has(event.type) && !timeOf(env)) {
       warn(env, 'invalid_valid_time', `occurredAt ${JSON.stringify(env.occurredAt)} is not a valid time`);
       return;
     }
@@ -186,11 +279,12 @@ function compile(events: readonly EventEnvelope[]): CompiledLedger {
       recordedAt: env.recordedAt,
       logIndex,
       correctedBy: [],
+      env,
     });
   }
 
   // Corrections act in transaction time too: applied in log order, a later one overriding an earlier one.
-  for (const { env, event } of parsed) {
+  for (const { env, event, logIndex } of parsed) {
     const targets = CORRECTION_TARGETS[event.type];
     if (!targets || known.get(env.eventId)?.retractedBy) continue;
     if (
@@ -201,7 +295,9 @@ function compile(events: readonly EventEnvelope[]): CompiledLedger {
     ) {
       continue;
     }
-    const fact = facts.get(event.data.correctsEventId);
+    const named = facts.get(event.data.correctsEventId);
+    // A correction names a record made before it in the log, never one still to come.
+    const fact = named && named.logIndex < logIndex ? named : undefined;
     if (!fact) {
       const k = known.get(event.data.correctsEventId);
       warn(
@@ -232,8 +328,7 @@ function compile(events: readonly EventEnvelope[]): CompiledLedger {
         recordedAt: f.recordedAt,
         logIndex: f.logIndex,
         correctedBy: f.correctedBy,
-        start: startInstant(f.occurredAt),
-        isDate: isDateOnly(f.occurredAt),
+        ...((f.correctedBy.length ? null : timeOf(f.env)) ?? timeOfValid(f.occurredAt)),
       }) as Fact,
   );
   list.sort(compareFacts);
