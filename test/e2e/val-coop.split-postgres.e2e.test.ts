@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openEventStore } from '@ptce/event-store';
+import { verifyChain } from '@ptce/events';
+import { loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
+import {
+  createTempDatabase,
+  failedSteps,
+  runScenarioSteps,
+  type Scenario,
+  type TempDatabase,
+} from '@ptce/testing';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import valCoop from '../scenarios/val-coop.json' with { type: 'json' };
+import { httpSender } from './http.ts';
+import { owningService, type RunningService, startService } from './split.ts';
+
+const scenario = valCoop as Scenario;
+const SERVICES = ['membership', 'working-groups', 'decisions'] as const;
+
+describe('val-coop against the three write services as separate processes on one PostgreSQL store', () => {
+  let database: TempDatabase;
+  let dataDir: string;
+  let services: RunningService[] = [];
+  let authorization: string;
+
+  beforeAll(async () => {
+    database = await createTempDatabase('ptce_split');
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-split-'));
+    const env = { EVENT_STORE_URL: database.url, DATA_DIR: dataDir };
+    // The deployment's keys exist before its services start, as they would in production.
+    const config = loadConfig({ ...env, LOG_LEVEL: 'silent' });
+    const keys = loadJwtKeys(config);
+    if (!keys.privateKey) throw new Error('no signing key');
+    authorization = `Bearer ${await mintToken(
+      { sub: 'secretaire-val-coop', role: 'secretary', ptces: ['val-coop'], ttl: '1h' },
+      keys.privateKey,
+      config,
+    )}`;
+    services = await Promise.all(SERVICES.map((name) => startService(name, env)));
+  }, 90_000);
+
+  afterAll(async () => {
+    const codes = await Promise.all(services.map((s) => s.stop()));
+    expect(codes.every((code) => code === 0)).toBe(true);
+    await database?.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  test('each service answers only its own routes', async () => {
+    const membership = services.find((s) => s.name === 'membership');
+    const response = await fetch(`${membership?.url}/v1/ptces/val-coop/spaces`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(response.status).toBe(404);
+  });
+
+  test('every step answers as the scenario expects, each routed to the service that owns it', async () => {
+    const urlOf = (urlPath: string) => {
+      const owner = services.find((s) => s.name === owningService(urlPath));
+      if (!owner) throw new Error(`no service for ${urlPath}`);
+      return owner.url;
+    };
+    const run = await runScenarioSteps(scenario, httpSender(urlOf, authorization));
+    expect(failedSteps(run)).toEqual([]);
+
+    const store = await openEventStore(database.url);
+    try {
+      for (const family of ['membership', 'workgroups', 'decisions']) {
+        const events = await store.readStream(`${family}-val-coop`);
+        expect(events.length).toBeGreaterThan(0);
+        expect(verifyChain(events)).toEqual({ ok: true });
+      }
+      const all = await store.readAll();
+      const positions = all.map((e) => e.position);
+      expect([...positions].sort()).toEqual(positions);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+});
