@@ -275,3 +275,34 @@ describe('activities', () => {
       .thenThrows('activity_ended', 409);
   });
 });
+
+describe('same-day ordering', () => {
+  // A date is ordered before any instant of that day: an enrolment dated on the day cannot rely
+  // on a join recorded at an hour of that same day.
+  const base = [
+    registered,
+    opened('s', '2020-02-01'),
+    (l: import('./fixtures.ts').LogBuilder) => {
+      l.add('MemberJoined', '2020-03-01T15:00:00+01:00', {
+        organisationId: 'b',
+        name: 'B',
+        category: 'enterprise',
+      });
+    },
+  ];
+  it('refuses a date enrolment on the day of an instant join', () =>
+    spec
+      .given(...base)
+      .when(enrol('b', '2020-03-01'))
+      .thenThrows('not_a_member_at_date', 422));
+  it('accepts an enrolment at a later instant of that day', () =>
+    spec
+      .given(...base)
+      .when(enrol('b', '2020-03-01T16:00:00+01:00'))
+      .thenEmits([{ type: 'MemberEnrolled' }]));
+  it('refuses an enrolment at an earlier instant of that day', () =>
+    spec
+      .given(...base)
+      .when(enrol('b', '2020-03-01T14:00:00+01:00'))
+      .thenThrows('not_a_member_at_date', 422));
+});
