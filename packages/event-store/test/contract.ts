@@ -271,6 +271,24 @@ export function describeEventStoreContract(name: string, factory: ContractFactor
         expect(seen).toEqual([...early.events, ...late.events]);
       });
 
+      it('stops on a handler error: done rejects with it, later events are not delivered', async () => {
+        const mark = await lastPosition(store);
+        const stream = streamName();
+        await store.append(stream, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+        const seen: number[] = [];
+        const sub = store.subscribe(
+          (event) => {
+            if (event.stream !== stream) return;
+            seen.push(event.revision);
+            if (event.revision === 0) throw new Error('projection failed');
+          },
+          { after: mark },
+        );
+        await expect(sub.done).rejects.toThrow('projection failed');
+        expect(seen).toEqual([0]);
+        await sub.stop();
+      });
+
       it('with many concurrent writers, a subscriber sees every event once, in log order', async () => {
         const mark = await lastPosition(store);
         const writers = 12;

@@ -36,4 +36,24 @@ describe('sqlite specifics', () => {
       StoreUnavailableError,
     );
   });
+
+  it('a subscriber sees appends made through another store on the same file', async () => {
+    const shared = join(dir, 'shared.db');
+    const reader = await openEventStore(`sqlite:${shared}`);
+    const writer = await openEventStore(`sqlite:${shared}`);
+    const seen: string[] = [];
+    const sub = reader.subscribe((e) => {
+      seen.push(e.eventId);
+    });
+    const { events } = await writer.append('x', [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+    const deadline = Date.now() + 5000;
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await sub.stop();
+    await Promise.all([reader.close(), writer.close()]);
+    expect(seen).toEqual(events.map((e) => e.eventId));
+  });
+
+  it('refuses an unknown URL scheme', async () => {
+    await expect(openEventStore('mysql://localhost/x')).rejects.toThrow(/unknown event store URL scheme/);
+  });
 });
