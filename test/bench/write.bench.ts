@@ -1,0 +1,162 @@
+/**
+ * The write side over HTTP: joins per second with 32 connections against the standalone server
+ * on SQLite, each request a new member of one of 100 PTCE, against a bare Fastify route doing a
+ * raw SQLite INSERT in the same server process (target ratio ≥ 0.5); the same when the target
+ * PTCE already holds 50,000 events (≥ 0.5 of the first figure: a long history must not be
+ * replayed on every command); the server's peak resident memory (≤ 300 MB).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import type { Report } from './report.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = 32;
+const PTCE_COUNT = 100;
+const LONG_HISTORY = 50_000;
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+interface Ready {
+  type: 'ready';
+  ledgerUrl: string;
+  baselineUrl: string;
+  token: string;
+}
+
+function request<T>(child: ChildProcess, message: unknown, answer: string): Promise<T> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { type: string }) => {
+      if (m.type !== answer) return;
+      child.off('message', onMessage);
+      resolve(m as T);
+    };
+    child.on('message', onMessage);
+    if (message) child.send(message as object);
+  });
+}
+
+function joinBody(n: number) {
+  return JSON.stringify({
+    organisationId: `org-${n}`,
+    name: `Coopérative d'activités n° ${n}`,
+    category: 'ess_enterprise',
+    occurredAt: '2024-03-15',
+    evidence: { source: 'procès-verbal du comité de pilotage' },
+  });
+}
+
+interface Load {
+  readonly perSecond: number;
+  readonly p99: number;
+  readonly errors: number;
+  readonly non2xx: number;
+}
+
+/** 32 connections, each request a new organisation joining one of `ptceIds`, round-robin. */
+async function load(url: string, token: string, ptceIds: readonly string[], seed: number): Promise<Load> {
+  let n = seed;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => {
+          n++;
+          return {
+            ...req,
+            path: `/v1/ptces/${ptceIds[n % ptceIds.length]}/members`,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: joinBody(n),
+          };
+        },
+      },
+    ],
+  });
+  return {
+    perSecond: result.requests.average,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+async function registerPtce(url: string, token: string, ptceId: string): Promise<void> {
+  const response = await fetch(`${url}/v1/ptces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      ptceId,
+      name: `PTCE ${ptceId}`,
+      territory: { name: 'Territoire de banc d’essai' },
+      pilot: { organisationId: 'pilote', name: 'Organisation pilote', category: 'ess_enterprise' },
+      occurredAt: '2018-01-01',
+    }),
+  });
+  if (response.status !== 201)
+    throw new Error(`registering ${ptceId}: ${response.status} ${await response.text()}`);
+}
+
+function assertClean(name: string, run: Load): void {
+  if (run.errors > 0 || run.non2xx > 0) {
+    throw new Error(
+      `${name}: ${run.errors} errors and ${run.non2xx} non-2xx answers: the figure would be meaningless`,
+    );
+  }
+}
+
+export async function run(report: Report): Promise<void> {
+  const child = fork(path.join(here, 'write-server.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  try {
+    const ready = await request<Ready>(child, null, 'ready');
+    const ptceIds = Array.from({ length: PTCE_COUNT }, (_, i) => `bench-${i}`);
+    for (const id of ptceIds) await registerPtce(ready.ledgerUrl, ready.token, id);
+
+    const baseline = await load(ready.baselineUrl, ready.token, ptceIds, 0);
+    assertClean('baseline', baseline);
+    const joins = await load(ready.ledgerUrl, ready.token, ptceIds, 0);
+    assertClean('member_join', joins);
+    report({
+      bench: 'http.write.member_join',
+      value: joins.perSecond,
+      unit: 'req/s',
+      baseline: baseline.perSecond,
+    });
+    report({
+      bench: 'http.write.member_join.p99_ms',
+      value: joins.p99,
+      unit: 'ms',
+      baseline: baseline.p99,
+      better: 'lower',
+    });
+
+    await registerPtce(ready.ledgerUrl, ready.token, 'bench-long');
+    await request(child, { type: 'seed-long', ptceId: 'bench-long', events: LONG_HISTORY }, 'seeded');
+    const long = await load(ready.ledgerUrl, ready.token, ['bench-long'], 10_000_000);
+    assertClean('long_stream', long);
+    report({
+      bench: 'http.write.long_stream',
+      value: long.perSecond,
+      unit: 'req/s',
+      baseline: joins.perSecond,
+    });
+
+    const { peakRss } = await request<{ peakRss: number }>(child, { type: 'rss' }, 'rss');
+    // No baseline process to compare with: the budget itself (300 MB) is the baseline, lower is better.
+    report({
+      bench: 'http.write.rss_mb',
+      value: peakRss / 1_048_576,
+      unit: 'MB',
+      baseline: 300,
+      better: 'lower',
+    });
+  } finally {
+    if (child.connected) await request(child, { type: 'stop' }, 'stopped');
+    child.kill();
+  }
+}
