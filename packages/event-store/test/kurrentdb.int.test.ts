@@ -40,6 +40,7 @@ if (reason !== null) {
         KURRENTDB_RUN_PROJECTIONS: 'None',
         KURRENTDB_MEM_DB: 'true',
         KURRENTDB_ENABLE_ATOM_PUB_OVER_HTTP: 'true',
+        KURRENTDB_MAX_APPEND_SIZE: String(4 * 1024 * 1024),
       })
       .withExposedPorts(2113)
       .withWaitStrategy(Wait.forHttp('/health/live', 2113).forStatusCode(204))
