@@ -1,0 +1,175 @@
+import { type DecisionsCommand, decideDecisions, type Ledger } from '@ptce/domain';
+import {
+  decisionCorrectedSchema,
+  decisionRecordedSchema,
+  type EventEnvelope,
+  evidenceSchema,
+  outcomeSchema,
+  reasonSchema,
+  slugSchema,
+  spaceRulesSchema,
+  streamName,
+} from '@ptce/events';
+import { principalOf, zodPlugin } from '@ptce/platform';
+import {
+  correctionFields,
+  factFields,
+  handleWrite,
+  occurredAtSchema,
+  ptceParamsSchema,
+  ptceStreams,
+  type WriteSideOptions,
+  writeDeps,
+  writeHeadersSchema,
+  writeResponses,
+  writeResultSchema,
+} from '@ptce/write-side';
+import { z } from 'zod';
+import { generatedId } from './ids.ts';
+
+const tags = ['decisions'];
+const decisionParams = ptceParamsSchema.extend({ decisionId: slugSchema });
+
+const recordBody = decisionRecordedSchema.omit({ rules: true, enrolledCount: true, outcome: true }).extend({
+  decisionId: slugSchema.optional().describe('left out: the server makes one and returns it'),
+  meetingId: slugSchema.optional().describe('a meeting of the space: its attendees are the present members'),
+  present: decisionRecordedSchema.shape.present
+    .optional()
+    .describe('members present, enrolled in the space at that date; ignored when meetingId is given'),
+  ...factFields,
+});
+const correctionBody = decisionCorrectedSchema.shape.fields.extend({
+  ...correctionFields,
+  evidence: evidenceSchema.optional(),
+});
+const annulmentBody = z.strictObject({
+  reason: reasonSchema.describe('why the decision is annulled'),
+  occurredAt: occurredAtSchema.optional().describe('when it was annulled; left out: now'),
+  evidence: evidenceSchema.optional(),
+});
+
+const withPtce = writeResultSchema.extend({ ptceId: slugSchema });
+const withDecision = withPtce.extend({ decisionId: slugSchema });
+const withOutcome = withDecision.extend({
+  outcome: outcomeSchema.describe("derived by the server from the space's rules at that date"),
+  rules: spaceRulesSchema.describe('the rules of the space the outcome was derived under'),
+});
+
+/**
+ * What the server derived, read back from the stored event: a retry answered from an
+ * Idempotency-Key record or from recovered events then carries the same outcome.
+ */
+function derivedOf(appended: readonly EventEnvelope[]) {
+  const data = appended[0]?.data ?? {};
+  return { outcome: outcomeSchema.parse(data.outcome), rules: spaceRulesSchema.parse(data.rules) };
+}
+
+/**
+ * Decisions taken in the PTCE's spaces, with the outcome derived by the server, their
+ * corrections and annulments. Owns `decisions-{ptceId}`.
+ */
+export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options) => {
+  const deps = writeDeps(options);
+
+  const run = (command: DecisionsCommand) => (ledger: Ledger, now: number) =>
+    decideDecisions(command, ledger, { now });
+  const target = (ptceId: string) => ({
+    ptceId,
+    stream: streamName('decisions', ptceId),
+    readStreams: ptceStreams(ptceId),
+  });
+
+  app.post(
+    '/v1/ptces/:ptceId/decisions',
+    {
+      schema: {
+        tags,
+        summary: 'Record a decision of a space; the server derives its outcome',
+        params: ptceParamsSchema,
+        headers: writeHeadersSchema,
+        body: recordBody,
+        response: writeResponses(201, withOutcome),
+      },
+    },
+    (request, reply) => {
+      const { ptceId } = request.params;
+      const { decisionId: given, ...body } = request.body;
+      const decisionId =
+        given ??
+        generatedId('dc', {
+          sub: principalOf(request).sub,
+          idempotencyKey: request.headers['idempotency-key'],
+        });
+      return handleWrite(deps, request, reply, {
+        ...target(ptceId),
+        body: request.body,
+        decide: run({ type: 'RecordDecision', decisionId, ...body }),
+        respond: (appended) => ({
+          status: 201,
+          body: { ptceId, decisionId, ...derivedOf(appended) },
+        }),
+      });
+    },
+  );
+
+  app.patch(
+    '/v1/ptces/:ptceId/decisions/:decisionId',
+    {
+      schema: {
+        tags,
+        summary: 'Correct a decision (vote, present members, date, title); its outcome is derived again',
+        params: decisionParams,
+        headers: writeHeadersSchema,
+        body: correctionBody,
+        response: writeResponses(200, withOutcome),
+      },
+    },
+    (request, reply) => {
+      const { ptceId, decisionId } = request.params;
+      const { reason, evidence, ...fields } = request.body;
+      return handleWrite(deps, request, reply, {
+        ...target(ptceId),
+        body: request.body,
+        decide: run({ type: 'CorrectDecision', decisionId, fields, reason, evidence }),
+        respond: (appended) => ({
+          status: 200,
+          body: { ptceId, decisionId, ...derivedOf(appended) },
+        }),
+      });
+    },
+  );
+
+  app.post(
+    '/v1/ptces/:ptceId/decisions/:decisionId/annulment',
+    {
+      schema: {
+        tags,
+        summary: 'Record that a decision was annulled',
+        params: decisionParams,
+        headers: writeHeadersSchema,
+        body: annulmentBody,
+        response: writeResponses(200, withDecision),
+      },
+    },
+    (request, reply) => {
+      const { ptceId, decisionId } = request.params;
+      const { occurredAt, ...body } = request.body;
+      return handleWrite(deps, request, reply, {
+        ...target(ptceId),
+        body: request.body,
+        decide: (ledger, now) =>
+          decideDecisions(
+            {
+              type: 'AnnulDecision',
+              decisionId,
+              ...body,
+              occurredAt: occurredAt ?? new Date(now).toISOString(),
+            },
+            ledger,
+            { now },
+          ),
+        respond: () => ({ status: 200, body: { ptceId, decisionId } }),
+      });
+    },
+  );
+});
