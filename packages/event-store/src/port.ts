@@ -35,7 +35,11 @@ export interface SubscribeOptions {
 }
 
 export interface Subscription {
-  /** Resolves once the subscription has stopped (after `stop()` or on a fatal error). */
+  /**
+   * Settles once the subscription has stopped: resolves after `stop()`; rejects with the error when
+   * the handler throws or the store fails (the subscription is then stopped; the rejection is
+   * pre-handled, so leaving `done` unobserved cannot crash the process).
+   */
   readonly done: Promise<void>;
   stop(): Promise<void>;
 }
