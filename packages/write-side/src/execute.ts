@@ -104,16 +104,19 @@ export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<
       detail: `a request with Idempotency-Key "${command.idempotencyKey}" is being processed`,
     });
   }
+  let answer: WriteAnswer;
   try {
     // A pending record left by a crash: the first attempt may have appended before dying.
     const recovered = existing ? await recoverAppended(deps.store, command) : undefined;
-    const answer = recovered ?? (await decideAndAppend(deps, command, now, key));
-    await deps.idempotency.complete(key, { ...pending, state: 'done', response: answer });
-    return answer;
+    answer = recovered ?? (await decideAndAppend(deps, command, now, key));
   } catch (error) {
     await deps.idempotency.release(key).catch(() => undefined);
     throw error;
   }
+  // Once the events are stored the key must stay pending if the answer cannot be saved:
+  // released, a retry would run the command again on the new state and be refused.
+  await deps.idempotency.complete(key, { ...pending, state: 'done', response: answer });
+  return answer;
 }
 
 async function decideAndAppend<S>(
