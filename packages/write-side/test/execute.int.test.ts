@@ -1,0 +1,263 @@
+import { createHash } from 'node:crypto';
+import { type EventStore, openEventStore, RevisionConflictError } from '@ptce/event-store';
+import { canonicalJson, deterministicEventId, type EventEnvelope } from '@ptce/events';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import {
+  type EventToAppend,
+  executeWrite,
+  type Fold,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  LedgerRepository,
+  SqliteIdempotencyStore,
+  type WriteCommand,
+  type WriteDeps,
+  WriteRefused,
+} from '../src/index.ts';
+
+/** A tally of what was folded: enough to see what a decision was taken on. */
+interface Tally {
+  readonly names: readonly string[];
+}
+const tally: Fold<Tally> = {
+  initial: () => ({ names: [] }),
+  evolve: (state, event) => ({ names: [...state.names, String(event.data.name)] }),
+};
+
+const STREAM = 'membership-p';
+const named = (name: string): EventToAppend => ({ type: 'Named', data: { name }, occurredAt: '2020-01-01' });
+
+let store: EventStore;
+let idempotency: SqliteIdempotencyStore;
+let deps: WriteDeps<Tally>;
+beforeEach(async () => {
+  store = await openEventStore('sqlite::memory:');
+  idempotency = new SqliteIdempotencyStore(':memory:');
+  deps = {
+    store,
+    idempotency,
+    ledgers: new LedgerRepository(store, tally),
+    now: () => Date.parse('2024-05-01'),
+  };
+});
+afterEach(async () => {
+  await idempotency.close();
+  await store.close();
+});
+
+/** A command that adds `name` unless it is already there (as a decider refuses a second join). */
+function command(name: string, overrides: Partial<WriteCommand<Tally>> = {}): WriteCommand<Tally> {
+  return {
+    ptceId: 'p',
+    stream: STREAM,
+    readStreams: [STREAM],
+    recordedBy: 'alice',
+    request: { method: 'POST', url: '/names', body: { name } },
+    decide: (state) => {
+      if (state.names.includes(name)) throw new Error(`${name} already there`);
+      return [named(name)];
+    },
+    respond: (appended) => ({ status: 201, body: { name, count: appended.length } }),
+    ...overrides,
+  };
+}
+
+const names = async () => (await store.readStream(STREAM)).map((e) => e.data.name);
+
+describe('executeWrite', () => {
+  test('appends what the decision returns and answers with ids, position, revision and ETag', async () => {
+    const answer = await executeWrite(deps, command('a'));
+    const [stored] = await store.readStream(STREAM);
+    expect(answer).toEqual({
+      status: 201,
+      body: { name: 'a', count: 1, eventIds: [stored?.eventId], position: stored?.position, revision: 0 },
+      etag: '"0"',
+    });
+    expect(stored).toMatchObject({
+      type: 'Named',
+      ptceId: 'p',
+      recordedBy: 'alice',
+      occurredAt: '2020-01-01',
+    });
+    const second = await executeWrite(deps, command('b'));
+    expect(second.etag).toBe('"1"');
+    expect(second.body.position > answer.body.position).toBe(true);
+  });
+
+  test('a revision conflict between load and append is retried once, on the new state', async () => {
+    const seen: (readonly string[])[] = [];
+    const answer = await executeWrite(
+      deps,
+      command('b', {
+        decide: (state) => {
+          seen.push(state.names);
+          // Another writer slips in between this load and this append, the first time only.
+          if (seen.length === 1)
+            void store.append(STREAM, [rival('a', 'rival-1')], { expectedRevision: 'any' });
+          return [named('b')];
+        },
+      }),
+    );
+    expect(seen).toEqual([[], ['a']]);
+    expect(answer.body.revision).toBe(1);
+    expect(await names()).toEqual(['a', 'b']);
+  });
+
+  test('two conflicts in a row: the typed error propagates and nothing of the command is stored', async () => {
+    let calls = 0;
+    const attempt = executeWrite(
+      deps,
+      command('b', {
+        decide: () => {
+          calls++;
+          void store.append(STREAM, [rival(`r${calls}`, `rival-${calls}`)], { expectedRevision: 'any' });
+          return [named('b')];
+        },
+      }),
+    );
+    await expect(attempt).rejects.toBeInstanceOf(RevisionConflictError);
+    expect(calls).toBe(2);
+    expect(await names()).toEqual(['r1', 'r2']);
+  });
+
+  test('If-Match: a stale revision is refused before deciding; a conflict is then not retried', async () => {
+    await executeWrite(deps, command('a'));
+    let decided = 0;
+    const stale = executeWrite(deps, command('b', { ifMatch: 5, decide: () => (decided++, [named('b')]) }));
+    await expect(stale).rejects.toMatchObject({
+      failure: { kind: 'precondition_failed', expected: 5, actual: 0 },
+    });
+    expect(decided).toBe(0);
+    const raced = executeWrite(
+      deps,
+      command('c', {
+        ifMatch: 0,
+        decide: () => {
+          void store.append(STREAM, [rival('x', 'rival-x')], { expectedRevision: 'any' });
+          return [named('c')];
+        },
+      }),
+    );
+    await expect(raced).rejects.toBeInstanceOf(RevisionConflictError);
+    expect(await names()).toEqual(['a', 'x']);
+  });
+});
+
+function rival(name: string, id: string) {
+  return {
+    eventId: deterministicEventId('rivals', id),
+    type: 'Named',
+    schemaVersion: 1,
+    ptceId: 'p',
+    occurredAt: '2020-01-01',
+    recordedBy: 'bob',
+    data: { name },
+  };
+}
+
+describe('executeWrite with an Idempotency-Key', () => {
+  const keyed = (name: string, key: string, overrides: Partial<WriteCommand<Tally>> = {}) =>
+    command(name, { idempotencyKey: key, ...overrides });
+
+  test('the same key and request answers the first answer again without deciding again', async () => {
+    let decided = 0;
+    const decide = () => (decided++, [named('a')]);
+    const first = await executeWrite(deps, keyed('a', 'k1', { decide }));
+    const again = await executeWrite(deps, keyed('a', 'k1', { decide }));
+    expect(again).toEqual(first);
+    expect(decided).toBe(1);
+    expect(await names()).toEqual(['a']);
+  });
+
+  test('the same key with another request is refused; another principal has its own keys', async () => {
+    await executeWrite(deps, keyed('a', 'k1'));
+    const reused = executeWrite(deps, keyed('b', 'k1'));
+    await expect(reused).rejects.toBeInstanceOf(WriteRefused);
+    await expect(reused).rejects.toMatchObject({ failure: { kind: 'idempotency_key_reused' } });
+    const bob = await executeWrite(deps, keyed('b', 'k1', { recordedBy: 'bob' }));
+    expect(bob.status).toBe(201);
+    expect(await names()).toEqual(['a', 'b']);
+  });
+
+  test('a refused command releases its key', async () => {
+    await executeWrite(deps, command('a'));
+    await expect(executeWrite(deps, keyed('a', 'k2'))).rejects.toThrow('a already there');
+    expect(await idempotency.get('alice\u0000k2')).toBeNull();
+  });
+
+  test('a pending record whose events were appended (a crash before the answer was saved) is answered from them', async () => {
+    const request = { method: 'POST', url: '/names', body: { name: 'a' } };
+    const key = 'alice\u0000k3';
+    const pending: IdempotencyRecord = {
+      fingerprint: createHash('sha256').update(canonicalJson(request)).digest('hex'),
+      state: 'pending',
+      stream: STREAM,
+      createdAt: Date.parse('2024-05-01'),
+    };
+    expect(await idempotency.reserve(key, pending)).toBe(true);
+    const [appended] = (
+      await store.append(
+        STREAM,
+        [
+          {
+            ...rival('a', 'unused'),
+            eventId: deterministicEventId(key, '0'),
+            recordedBy: 'alice',
+            idempotencyKey: 'k3',
+          },
+        ],
+        { expectedRevision: 'no_stream' },
+      )
+    ).events;
+
+    let decided = 0;
+    const answer = await executeWrite(
+      deps,
+      keyed('a', 'k3', { request, decide: () => (decided++, [named('a')]) }),
+    );
+    expect(decided).toBe(0);
+    expect(answer).toMatchObject({
+      status: 201,
+      etag: '"0"',
+      body: { eventIds: [appended?.eventId], revision: 0 },
+    });
+    expect(await names()).toEqual(['a']);
+    expect((await idempotency.get(key))?.state).toBe('done');
+  });
+
+  test('a pending record with nothing appended (a crash before the append) runs the command', async () => {
+    const request = { method: 'POST', url: '/names', body: { name: 'a' } };
+    const fingerprint = createHash('sha256').update(canonicalJson(request)).digest('hex');
+    await idempotency.reserve('alice\u0000k4', {
+      fingerprint,
+      state: 'pending',
+      stream: STREAM,
+      createdAt: 0,
+    });
+    const answer = await executeWrite(deps, keyed('a', 'k4', { request }));
+    expect(answer.status).toBe(201);
+    expect(await names()).toEqual(['a']);
+  });
+
+  test('when saving the answer fails after the append, the retry answers from the stored events', async () => {
+    let failures = 1;
+    const flaky: IdempotencyStore = {
+      get: (key) => idempotency.get(key),
+      reserve: (key, record) => idempotency.reserve(key, record),
+      release: (key) => idempotency.release(key),
+      close: () => idempotency.close(),
+      complete: (key, record) =>
+        failures-- > 0 ? Promise.reject(new Error('disk full')) : idempotency.complete(key, record),
+    };
+    const withFlaky = { ...deps, idempotency: flaky };
+    await expect(executeWrite(withFlaky, keyed('a', 'k5'))).rejects.toThrow('disk full');
+    expect(await names()).toEqual(['a']);
+    // The decision would now refuse ("a already there"): only the stored events can answer.
+    const retry = await executeWrite(withFlaky, keyed('a', 'k5'));
+    expect(retry).toMatchObject({ status: 201, etag: '"0"', body: { revision: 0 } });
+    expect(retry.body.eventIds).toEqual(
+      (await store.readStream(STREAM)).map((e: EventEnvelope) => e.eventId),
+    );
+    expect(await names()).toEqual(['a']);
+  });
+});
