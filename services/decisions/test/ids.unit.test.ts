@@ -1,0 +1,20 @@
+import { expect, test } from 'vitest';
+import { generatedId } from '../src/ids.ts';
+
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+test('under an Idempotency-Key the id is a function of the key and the caller', () => {
+  const id = generatedId('dc', { sub: 'marie', idempotencyKey: 'k-1' });
+  expect(id).toMatch(/^dc-[a-z0-9]{10}$/);
+  expect(id).toMatch(SLUG);
+  expect(generatedId('dc', { sub: 'marie', idempotencyKey: 'k-1' })).toBe(id);
+  expect(generatedId('dc', { sub: 'marie', idempotencyKey: 'k-2' })).not.toBe(id);
+  expect(generatedId('dc', { sub: 'paul', idempotencyKey: 'k-1' })).not.toBe(id);
+  expect(generatedId('ac', { sub: 'marie', idempotencyKey: 'k-1' })).not.toMatch(/^dc-/);
+});
+
+test('without a key the id is random', () => {
+  const ids = new Set(Array.from({ length: 200 }, () => generatedId('ac', { sub: 'marie' })));
+  expect(ids.size).toBe(200);
+  for (const id of ids) expect(id).toMatch(/^ac-[a-z0-9]{10}$/);
+});
