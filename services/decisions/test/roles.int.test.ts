@@ -68,3 +68,17 @@ describe.each(routes)('%s %s', (method, url, body, status) => {
     expect(await server.app.eventStore.readStream(`decisions-${ptceId}`)).toHaveLength(before.length + 1);
   });
 });
+
+test('the OpenAPI document lists every decisions route, with outcome and rules in the success answers', async () => {
+  const res = await server.app.inject({ url: '/docs/json' });
+  expect(res.statusCode).toBe(200);
+  const paths = res.json().paths;
+  const record = paths['/v1/ptces/{ptceId}/decisions']?.post;
+  const correct = paths['/v1/ptces/{ptceId}/decisions/{decisionId}']?.patch;
+  const annul = paths['/v1/ptces/{ptceId}/decisions/{decisionId}/annulment']?.post;
+  expect(record?.responses?.['201']).toBeDefined();
+  expect(correct?.responses?.['200']).toBeDefined();
+  expect(annul?.responses?.['200']).toBeDefined();
+  expect(JSON.stringify(record.responses['201'])).toContain('outcome');
+  expect(JSON.stringify(correct.responses['200'])).toContain('rules');
+});

@@ -56,3 +56,22 @@ describe.each(routes)('%s %s', (method, url, body, status) => {
     expect(await server.app.eventStore.readStream(`workgroups-${ptceId}`)).toHaveLength(before.length + 1);
   });
 });
+
+test('the OpenAPI document lists every working-groups route with its body and problem answers', async () => {
+  const res = await server.app.inject({ url: '/docs/json' });
+  expect(res.statusCode).toBe(200);
+  const paths = res.json().paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  for (const [method, url] of routes.map(([m, u]) => [m.toLowerCase(), u] as const)) {
+    const template = url
+      .replace(`/v1/ptces/${ptceId}`, '/v1/ptces/{ptceId}')
+      .replace('/spaces/gt', '/spaces/{spaceId}')
+      .replace('/members/cc', '/members/{organisationId}')
+      .replace('/meetings/m1', '/meetings/{meetingId}')
+      .replace('/activities/a1', '/activities/{activityId}');
+    const operation = paths[template]?.[method];
+    expect(operation, `${method} ${template}`).toBeDefined();
+    expect(Object.keys(operation?.responses ?? {})).toEqual(
+      expect.arrayContaining(['400', '401', '403', '409', '412', '422']),
+    );
+  }
+});
