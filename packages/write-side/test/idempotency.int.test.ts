@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  IDEMPOTENCY_TTL_MS,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  PostgresIdempotencyStore,
+  RedisIdempotencyStore,
+  SqliteIdempotencyStore,
+} from '../src/index.ts';
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const pending = (fingerprint = 'f1'): IdempotencyRecord => ({
+  fingerprint,
+  state: 'pending',
+  stream: 'membership-p',
+  createdAt: 1_700_000_000_000,
+});
+const done = (fingerprint = 'f1'): IdempotencyRecord => ({
+  ...pending(fingerprint),
+  state: 'done',
+  response: { status: 201, body: { eventIds: ['e1'], position: '1', revision: 0, ptceId: 'p' }, etag: '"0"' },
+});
+
+interface Harness {
+  readonly store: IdempotencyStore;
+  /** Makes the key's record older than the time keys are kept. */
+  expire(key: string): Promise<void>;
+}
+
+/** What every store must do, whatever it keeps its keys in. */
+function contract(name: string, open: () => Promise<Harness>, cleanup: () => Promise<void> = async () => {}) {
+  describe(name, () => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await open();
+    });
+    afterAll(async () => {
+      await h.store.close();
+      await cleanup();
+    });
+
+    test('an absent key is null', async () => {
+      expect(await h.store.get('absent')).toBeNull();
+    });
+
+    test('a key is reserved once; the reservation is what get returns', async () => {
+      expect(await h.store.reserve('k1', pending())).toBe(true);
+      expect(await h.store.reserve('k1', pending('other'))).toBe(false);
+      expect(await h.store.get('k1')).toEqual(pending());
+    });
+
+    test('of concurrent reservations exactly one wins', async () => {
+      const won = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => h.store.reserve('race', pending(`f${i}`))),
+      );
+      expect(won.filter(Boolean)).toHaveLength(1);
+      const winner = won.indexOf(true);
+      expect((await h.store.get('race'))?.fingerprint).toBe(`f${winner}`);
+    });
+
+    test('complete stores the answer; the key then stays taken', async () => {
+      await h.store.reserve('k2', pending());
+      await h.store.complete('k2', done());
+      expect(await h.store.get('k2')).toEqual(done());
+      expect(await h.store.reserve('k2', pending())).toBe(false);
+    });
+
+    test('release frees the key for another reservation', async () => {
+      await h.store.reserve('k3', pending());
+      await h.store.release('k3');
+      expect(await h.store.get('k3')).toBeNull();
+      expect(await h.store.reserve('k3', pending('again'))).toBe(true);
+      expect((await h.store.get('k3'))?.fingerprint).toBe('again');
+    });
+
+    test('after expiry get is null and the key can be reserved again', async () => {
+      await h.store.reserve('k4', pending());
+      await h.store.complete('k4', done());
+      await h.expire('k4');
+      expect(await h.store.get('k4')).toBeNull();
+      expect(await h.store.reserve('k4', pending('fresh'))).toBe(true);
+      expect((await h.store.get('k4'))?.fingerprint).toBe('fresh');
+    });
+  });
+}
+
+// SQLite: a fake clock moved past the time keys are kept.
+let clock = Date.parse('2024-05-01T00:00:00Z');
+contract('SqliteIdempotencyStore', async () => ({
+  store: new SqliteIdempotencyStore(':memory:', () => clock),
+  expire: async () => {
+    clock += IDEMPOTENCY_TTL_MS + 1;
+  },
+}));
+
+describe('SqliteIdempotencyStore on a file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-idem-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('keys survive a reopen, and are kept at least 24 hours', async () => {
+    const file = path.join(dir, 'nested', 'idempotency.db');
+    let now = Date.parse('2024-05-01T00:00:00Z');
+    const first = new SqliteIdempotencyStore(file, () => now);
+    await first.reserve('k', pending());
+    await first.complete('k', done());
+    await first.close();
+    now += 24 * 60 * 60 * 1000;
+    const reopened = new SqliteIdempotencyStore(file, () => now);
+    expect(await reopened.get('k')).toEqual(done());
+    expect(await reopened.reserve('k', pending())).toBe(false);
+    await reopened.close();
+    // Reopening long after removes what has expired.
+    now += IDEMPOTENCY_TTL_MS;
+    const later = new SqliteIdempotencyStore(file, () => now);
+    expect(await later.get('k')).toBeNull();
+    await later.close();
+  });
+});
+
+// PostgreSQL: a database of our own, dropped afterwards, so test files can run in parallel.
+const database = `ptce_idem_${randomBytes(6).toString('hex')}`;
+const admin = new pg.Client({ connectionString: DATABASE_URL });
+let pool: pg.Pool | undefined;
+contract(
+  'PostgresIdempotencyStore',
+  async () => {
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    const url = new URL(DATABASE_URL);
+    url.pathname = `/${database}`;
+    pool = new pg.Pool({ connectionString: url.toString(), max: 8 });
+    const p = pool;
+    return {
+      store: new PostgresIdempotencyStore(p),
+      expire: async (key) => {
+        await p.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`, [
+          key,
+        ]);
+      },
+    };
+  },
+  async () => {
+    await pool?.end();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  },
+);
+
+// Redis: a random key prefix, every key under it deleted afterwards.
+const prefix = `ptce-test-idem:${randomBytes(6).toString('hex')}:`;
+const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+contract(
+  'RedisIdempotencyStore',
+  async () => {
+    await redis.connect();
+    return {
+      store: new RedisIdempotencyStore(redis, prefix),
+      expire: async (key) => {
+        expect(await redis.pttl(prefix + key)).toBeGreaterThan(24 * 60 * 60 * 1000);
+        await redis.pexpire(prefix + key, 1);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      },
+    };
+  },
+  async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  },
+);
