@@ -21,7 +21,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { authFailure, bearerToken, principalSchema, TokenError, verifyToken } from './auth.ts';
+import { authFailure, bearerToken, principalSchema, TokenError, TokenVerifier } from './auth.ts';
 import type { Config } from './config.ts';
 import { installHealth, type ReadinessCheck } from './health.ts';
 import { installMetrics } from './metrics.ts';
@@ -198,14 +198,14 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     }
   });
 
-  const publicKey = options.jwtPublicKey;
+  const tokens = new TokenVerifier(options.jwtPublicKey, config);
   app.addHook('onRequest', async (request) => {
     if (request.is404 || request.routeOptions.config.public) return;
     const token = bearerToken(request);
     if (token === null) throw authFailure('no Authorization header');
     if (token === '') throw authFailure('the Authorization header is not "Bearer <token>"');
     try {
-      request.principal = await verifyToken(token, publicKey, config);
+      request.principal = await tokens.verify(token);
     } catch (err) {
       if (err instanceof TokenError) throw authFailure(err.message);
       throw err;

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Config } from './config.ts';
 import { forbidden, type ProblemError, unauthorized } from './problem.ts';
@@ -73,6 +73,47 @@ export async function verifyToken(
     throw new TokenError(`invalid claims: ${fields.join(', ')}`);
   }
   return claims.data;
+}
+
+/**
+ * Verifies each distinct token once and remembers the result until the token expires: an
+ * EdDSA verification costs more than the rest of a small write, and a secretary's client sends
+ * the same token with every request. Only successes are kept, keyed by the whole token string
+ * (so a forged variant never hits), and a hit past `exp` is verified again (and refused).
+ */
+export class TokenVerifier {
+  private readonly verified = new Map<
+    string,
+    { principal: Principal; expiresAt: number; notBefore: number }
+  >();
+
+  constructor(
+    private readonly publicKey: KeyObject,
+    private readonly config: AuthConfig,
+    private readonly maxEntries = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async verify(token: string): Promise<Principal> {
+    const hit = this.verified.get(token);
+    const now = this.now();
+    if (hit && now < hit.expiresAt && now >= hit.notBefore) return hit.principal;
+    if (hit) this.verified.delete(token);
+    const principal = await verifyToken(token, this.publicKey, this.config);
+    const { exp, nbf } = decodeJwt(token);
+    if (typeof exp === 'number') {
+      if (this.verified.size >= this.maxEntries) {
+        const oldest = this.verified.keys().next().value;
+        if (oldest !== undefined) this.verified.delete(oldest);
+      }
+      this.verified.set(token, {
+        principal,
+        expiresAt: exp * 1000,
+        notBefore: typeof nbf === 'number' ? nbf * 1000 : Number.NEGATIVE_INFINITY,
+      });
+    }
+    return principal;
+  }
 }
 
 const TTL = /^(\d+)(s|m|h|d)$/;
