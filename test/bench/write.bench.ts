@@ -13,6 +13,7 @@ import type { Report } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 32;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PTCE_COUNT = 100;
 const LONG_HISTORY = 50_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -117,10 +118,18 @@ export async function run(report: Report): Promise<void> {
     const ptceIds = Array.from({ length: PTCE_COUNT }, (_, i) => `bench-${i}`);
     for (const id of ptceIds) await registerPtce(ready.ledgerUrl, ready.token, id);
 
-    const baseline = await load(ready.baselineUrl, ready.token, ptceIds, 0);
-    assertClean('baseline', baseline);
-    const joins = await load(ready.ledgerUrl, ready.token, ptceIds, 0);
-    assertClean('member_join', joins);
+    // The machine is shared and noisy: alternate baseline and ledger rounds, keep each one's best.
+    let baseline: Load | undefined;
+    let joins: Load | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      const b = await load(ready.baselineUrl, ready.token, ptceIds, round * 1_000_000);
+      assertClean('baseline', b);
+      const j = await load(ready.ledgerUrl, ready.token, ptceIds, round * 1_000_000);
+      assertClean('member_join', j);
+      if (!baseline || b.perSecond > baseline.perSecond) baseline = b;
+      if (!joins || j.perSecond > joins.perSecond) joins = j;
+    }
+    if (!baseline || !joins) throw new Error('no round ran');
     report({
       bench: 'http.write.member_join',
       value: joins.perSecond,
@@ -137,7 +146,7 @@ export async function run(report: Report): Promise<void> {
 
     await registerPtce(ready.ledgerUrl, ready.token, 'bench-long');
     await request(child, { type: 'seed-long', ptceId: 'bench-long', events: LONG_HISTORY }, 'seeded');
-    const long = await load(ready.ledgerUrl, ready.token, ['bench-long'], 10_000_000);
+    const long = await load(ready.ledgerUrl, ready.token, ['bench-long'], 100_000_000);
     assertClean('long_stream', long);
     report({
       bench: 'http.write.long_stream',
