@@ -149,7 +149,17 @@ contract(
   },
   async () => {
     await pool?.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    // pool.end() resolves before its sockets are closed; dropping with FORCE then would kill
+    // them mid-goodbye and surface as an uncaught error, so wait for them to go first.
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await admin.query(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+        [database],
+      );
+      if (rows[0]?.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await admin.query(`DROP DATABASE IF EXISTS ${database}`);
     await admin.end();
   },
 );
