@@ -15,8 +15,10 @@ import {
  * The bitemporal model of one PTCE: the log as received (in log order), from which facts with
  * their corrected valid times are compiled lazily and replayed in valid time on demand.
  *
- * The log is a persistent list so `evolveLedger` is O(1) and every earlier ledger stays valid;
- * the compiled facts and replays are memoized per ledger value.
+ * The log is a persistent list so `evolveLedger` is O(1) and every earlier ledger stays valid.
+ * The compiled facts are not persistent: only the latest compiled ledger of a log is kept, and it
+ * is handed over (mutated in place) to the next one when a child ledger is compiled. A ledger that
+ * has been extended and compiled since falls back to a from-scratch compile when queried again.
  */
 export interface Ledger {
   readonly size: number;
@@ -113,8 +115,35 @@ interface MutableFact {
   env: EventEnvelope;
 }
 
-// Keyed by the log's last node: two ledgers with the same log share one compilation.
-const compiledCache = new WeakMap<LogNode, CompiledLedger>();
+interface MutableCompiled {
+  ptceId: string | null;
+  facts: Fact[];
+  factsById: Map<string, Fact>;
+  known: Map<string, KnownEvent>;
+  warnings: LedgerWarning[];
+  lastPosition: string | null;
+}
+
+/**
+ * The one compiled ledger kept per log, owned by the latest compiled node. Keeping one per node
+ * (as a memo would) retains every version of a long history: tens of MB per command.
+ */
+const owned = new WeakMap<LogNode, MutableCompiled>();
+/** Nodes whose compiled ledger was handed over to a descendant. */
+const superseded = new WeakSet<LogNode>();
+/** A stale reader's compile, kept for its next query only, so it does not outlive the reader. */
+let staleSlot: { node: LogNode; compiled: MutableCompiled } | null = null;
+
+/**
+ * Bumped whenever facts change other than by a push at the end: a replay that applied a prefix
+ * of the facts may go on from where it stopped only while the generation is unchanged.
+ */
+const generations = new WeakMap<CompiledLedger, number>();
+
+/** Internal to the ledger: see `generations`. */
+export function compiledGeneration(compiled: CompiledLedger): number {
+  return generations.get(compiled) ?? 0;
+}
 
 // Every new ledger value recompiles its whole log; stored envelopes are immutable, so each is
 // validated against its schema once, not once per command.
@@ -162,29 +191,62 @@ const EMPTY_COMPILED: CompiledLedger = {
   lastPosition: null,
 };
 
+/**
+ * The compiled facts of the ledger. The result belongs to the ledger's log: it stays valid until
+ * a ledger extending this one is compiled, which updates it in place (query again after that).
+ */
 export function compileLedger(ledger: Ledger): CompiledLedger {
   const node = ledger.last;
   if (!node) return EMPTY_COMPILED;
-  const hit = compiledCache.get(node);
-  if (hit) return hit;
-  const parent = node.prev ? compiledCache.get(node.prev) : EMPTY_COMPILED;
-  const compiled = (parent && extend(parent, node.event, ledger.size - 1)) ?? compile(ledgerEvents(ledger));
-  compiledCache.set(node, compiled);
+  const own = owned.get(node);
+  if (own) return own;
+  if (staleSlot?.node === node) return staleSlot.compiled;
+
+  // Walk back to the nearest compiled ancestor; the nodes in between are appended to it.
+  const pending: LogNode[] = [];
+  let base: MutableCompiled | undefined;
+  let stale = false;
+  for (let at: LogNode | null = node; at; at = at.prev) {
+    if (superseded.has(at)) {
+      stale = true;
+      break;
+    }
+    base = at === node ? undefined : owned.get(at);
+    if (base) {
+      owned.delete(at);
+      superseded.add(at);
+      break;
+    }
+    pending.push(at);
+  }
+  if (stale) {
+    const compiled = compile(ledgerEvents(ledger));
+    staleSlot = { node, compiled };
+    return compiled;
+  }
+  let compiled: MutableCompiled;
+  if (base) {
+    compiled = base;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      if (!append(compiled, pending[i]!.event, ledger.size - 1 - i)) {
+        compiled = compile(ledgerEvents(ledger));
+        break;
+      }
+    }
+  } else {
+    compiled = compile(ledgerEvents(ledger));
+  }
+  owned.set(node, compiled);
   return compiled;
 }
 
-/**
- * The common case, a new valid-time fact appended to a compiled log, needs no recompilation:
- * the fact is inserted at its place. Anything else (a correction, a retraction, an invalid or
- * duplicate event) recompiles the whole log.
- */
-function extend(parent: CompiledLedger, env: EventEnvelope, logIndex: number): CompiledLedger | null {
-  if (parent.known.has(env.eventId)) return null;
+/** A new valid-time fact, or null when the envelope is anything else (a correction, invalid…). */
+function plainFact(env: EventEnvelope, logIndex: number): Fact | null {
   const event = parseCached(env);
   if (typeof event === 'string' || TRANSACTION_TIME_TYPES.has(event.type)) return null;
   const placed = timeOf(env);
   if (!placed) return null;
-  const fact = {
+  return {
     ...event,
     eventId: env.eventId,
     occurredAt: env.occurredAt,
@@ -194,7 +256,12 @@ function extend(parent: CompiledLedger, env: EventEnvelope, logIndex: number): C
     correctedBy: [],
     ...placed,
   } as Fact;
-  const facts = parent.facts.slice();
+}
+
+/** Where `fact` goes in valid-time order: after every fact ordered before or with it. */
+function insertionIndex(facts: readonly Fact[], fact: Fact): number {
+  const last = facts[facts.length - 1];
+  if (!last || compareFacts(last, fact) <= 0) return facts.length;
   let lo = 0;
   let hi = facts.length;
   while (lo < hi) {
@@ -202,22 +269,61 @@ function extend(parent: CompiledLedger, env: EventEnvelope, logIndex: number): C
     if (compareFacts(facts[mid]!, fact) <= 0) lo = mid + 1;
     else hi = mid;
   }
-  facts.splice(lo, 0, fact);
-  const known = new Map(parent.known);
-  known.set(env.eventId, { eventId: env.eventId, type: env.type, logIndex, occurredAt: env.occurredAt });
-  const factsById = new Map(parent.factsById);
-  factsById.set(env.eventId, fact);
-  return {
-    ptceId: parent.ptceId ?? env.ptceId,
-    facts,
-    factsById,
-    known,
-    warnings: parent.warnings,
-    lastPosition: env.position,
-  };
+  return lo;
 }
 
-function compile(events: readonly EventEnvelope[]): CompiledLedger {
+/**
+ * The common case, a new valid-time fact appended to a compiled log, needs no recompilation:
+ * the fact is inserted at its place (pushed when it is the latest). Anything else (a correction,
+ * a retraction, an invalid or duplicate event) returns false: the caller recompiles the log.
+ */
+function append(c: MutableCompiled, env: EventEnvelope, logIndex: number): boolean {
+  if (c.known.has(env.eventId)) return false;
+  const fact = plainFact(env, logIndex);
+  if (!fact) return false;
+  const at = insertionIndex(c.facts, fact);
+  if (at === c.facts.length) c.facts.push(fact);
+  else {
+    c.facts.splice(at, 0, fact);
+    generations.set(c, compiledGeneration(c) + 1);
+  }
+  c.known.set(env.eventId, { eventId: env.eventId, type: env.type, logIndex, occurredAt: env.occurredAt });
+  c.factsById.set(env.eventId, fact);
+  c.ptceId ??= env.ptceId;
+  c.lastPosition = env.position;
+  return true;
+}
+
+/**
+ * The facts that envelopes not yet in the log would add once appended after it, or null when one
+ * of them would do anything else (a correction, a retraction, an invalid, duplicate or known event).
+ */
+export function pendingFacts(
+  compiled: CompiledLedger,
+  envelopes: readonly EventEnvelope[],
+  size: number,
+): Fact[] | null {
+  const ids = new Set<string>();
+  const out: Fact[] = [];
+  for (const [i, env] of envelopes.entries()) {
+    if (compiled.known.has(env.eventId) || ids.has(env.eventId)) return null;
+    if (compiled.warnings.some((w) => w.eventId === env.eventId)) return null;
+    const fact = plainFact(env, size + i);
+    if (!fact) return null;
+    ids.add(env.eventId);
+    out.push(fact);
+  }
+  return out;
+}
+
+/** The compiled facts with `extra` inserted at their places, as a new array. */
+export function withFacts(facts: readonly Fact[], extra: readonly Fact[]): Fact[] {
+  const out = facts.slice();
+  for (const f of extra) out.splice(insertionIndex(out, f), 0, f);
+  return out;
+}
+
+function compile(events: readonly EventEnvelope[]): MutableCompiled {
   const warnings: LedgerWarning[] = [];
   const warn = (
     e: { eventId: string; type: string },
@@ -337,13 +443,14 @@ function compile(events: readonly EventEnvelope[]): CompiledLedger {
     ptceId: first ? first.ptceId : null,
     facts: list,
     factsById: new Map(list.map((f) => [f.eventId, f])),
-    known: known as ReadonlyMap<string, KnownEvent>,
+    known: known as Map<string, KnownEvent>,
     warnings,
     lastPosition: events.length ? (events[events.length - 1]?.position ?? null) : null,
   };
 }
 
-function compareFacts(a: Fact, b: Fact): number {
+/** Valid-time order: start, then a date before an instant, then log order. */
+export function compareFacts(a: Fact, b: Fact): number {
   if (a.start !== b.start) return a.start - b.start;
   if (a.isDate !== b.isDate) return a.isDate ? -1 : 1;
   return a.logIndex - b.logIndex;

@@ -2,6 +2,7 @@ import type {
   Category,
   DecisionKind,
   DecisionSubject,
+  EventEnvelope,
   LegalForm,
   Outcome,
   SpaceKind,
@@ -13,11 +14,17 @@ import type {
 import {
   type CompiledLedger,
   type Cut,
+  compareFacts,
+  compiledGeneration,
   compileLedger,
   cutAccepts,
   type Fact,
+  foldLedger,
   type Ledger,
   type LedgerWarning,
+  ledgerEvents,
+  pendingFacts,
+  withFacts,
 } from './ledger.ts';
 
 export interface MemberState {
@@ -151,48 +158,47 @@ export interface LedgerState {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** What `apply` needs of a map: a plain Map for a replay, a copy-on-write view for a dry run. */
+interface Table<K, V> {
+  get(key: K): V | undefined;
+  has(key: K): boolean;
+  set(key: K, value: V): unknown;
+  delete(key: K): boolean;
+  values(): Iterable<V>;
+}
+
+type WorkSpace = Mutable<SpaceState> & { enrolled: Map<string, EnrolmentState> };
+type WorkActivity = Mutable<ActivityState> & { carriers: Map<string, ValidTime> };
+
 interface Work {
   registration: Registration | null;
   pilotId: string | null;
-  members: Map<string, MemberState>;
-  periods: Map<string, Mutable<MembershipPeriod>[]>;
-  spaces: Map<string, Mutable<SpaceState> & { enrolled: Map<string, EnrolmentState> }>;
-  meetings: Map<string, MeetingState>;
-  activities: Map<string, Mutable<ActivityState> & { carriers: Map<string, ValidTime> }>;
+  members: Table<string, MemberState>;
+  periods: Table<string, Mutable<MembershipPeriod>[]>;
+  spaces: Table<string, WorkSpace>;
+  meetings: Table<string, MeetingState>;
+  activities: Table<string, WorkActivity>;
   legalEntity: LegalEntityState | null;
-  associates: Map<string, AssociateState>;
-  decisions: Map<string, Mutable<DecisionState>>;
+  associates: Table<string, AssociateState>;
+  decisions: Table<string, Mutable<DecisionState>>;
   recognitions: RecognitionState[];
   applied: Fact[];
   warnings: LedgerWarning[];
 }
 
-const replayCache = new WeakMap<CompiledLedger, Map<string, LedgerState>>();
-const MAX_CACHED_CUTS = 512;
-
-function cutKey(cut: Cut): string {
-  return cut.kind === 'all' ? 'all' : `${cut.kind}:${cut.at}`;
+/** A replay's own state: plain maps, readable as a LedgerState. */
+interface StateWork extends Work {
+  members: Map<string, MemberState>;
+  periods: Map<string, Mutable<MembershipPeriod>[]>;
+  spaces: Map<string, WorkSpace>;
+  meetings: Map<string, MeetingState>;
+  activities: Map<string, WorkActivity>;
+  associates: Map<string, AssociateState>;
+  decisions: Map<string, Mutable<DecisionState>>;
 }
 
-/** Replays the ledger's facts in valid time up to `cut`; memoized per ledger and cut. */
-export function replayLedger(ledger: Ledger, cut: Cut = { kind: 'all' }): LedgerState {
-  const compiled = compileLedger(ledger);
-  let cache = replayCache.get(compiled);
-  if (!cache) {
-    cache = new Map();
-    replayCache.set(compiled, cache);
-  }
-  const key = cutKey(cut);
-  const hit = cache.get(key);
-  if (hit) return hit;
-  const state = replay(compiled, cut);
-  if (cache.size >= MAX_CACHED_CUTS) cache.clear();
-  cache.set(key, state);
-  return state;
-}
-
-export function replay(compiled: CompiledLedger, cut: Cut): LedgerState {
-  const w: Work = {
+function newWork(warnings: readonly LedgerWarning[]): StateWork {
+  return {
     registration: null,
     pilotId: null,
     members: new Map(),
@@ -205,25 +211,189 @@ export function replay(compiled: CompiledLedger, cut: Cut): LedgerState {
     decisions: new Map(),
     recognitions: [],
     applied: [],
-    warnings: [...compiled.warnings],
+    warnings: [...warnings],
   };
+}
+
+/** Applies one fact in valid-time order, recording it as applied or the reason it was skipped. */
+function step(w: Work, fact: Fact): void {
+  const skipped = apply(w, fact);
+  if (skipped) {
+    w.warnings.push({
+      eventId: fact.eventId,
+      type: fact.type,
+      code: skipped.code,
+      message: `${fact.type} at ${fact.occurredAt} skipped: ${skipped.message}`,
+      ...(skipped.details ? { details: skipped.details } : {}),
+    });
+  } else {
+    w.applied.push(fact);
+  }
+}
+
+function replayFacts(facts: readonly Fact[], warnings: readonly LedgerWarning[], cut: Cut): StateWork {
+  const w = newWork(warnings);
   const accepts = cutAccepts(cut);
-  for (const fact of compiled.facts) {
+  for (const fact of facts) {
     if (!accepts(fact)) break;
-    const skipped = apply(w, fact);
-    if (skipped) {
-      w.warnings.push({
-        eventId: fact.eventId,
-        type: fact.type,
-        code: skipped.code,
-        message: `${fact.type} at ${fact.occurredAt} skipped: ${skipped.message}`,
-        ...(skipped.details ? { details: skipped.details } : {}),
-      });
-    } else {
-      w.applied.push(fact);
-    }
+    step(w, fact);
   }
   return w;
+}
+
+export function replay(compiled: CompiledLedger, cut: Cut): LedgerState {
+  return replayFacts(compiled.facts, compiled.warnings, cut);
+}
+
+interface FinalReplay {
+  generation: number;
+  /** Facts applied so far: the final state goes on from there while facts are only pushed. */
+  count: number;
+  readonly state: StateWork;
+}
+
+// One per compiled ledger, i.e. one per log: the latest version's, updated in place.
+const finals = new WeakMap<CompiledLedger, FinalReplay>();
+
+function finalReplay(compiled: CompiledLedger): StateWork {
+  const generation = compiledGeneration(compiled);
+  let f = finals.get(compiled);
+  if (!f || f.generation !== generation || f.count > compiled.facts.length) {
+    f = { generation, count: 0, state: newWork(compiled.warnings) };
+    finals.set(compiled, f);
+  }
+  const { facts } = compiled;
+  for (; f.count < facts.length; f.count++) step(f.state, facts[f.count]!);
+  return f.state;
+}
+
+interface CutReplays {
+  readonly generation: number;
+  readonly count: number;
+  readonly states: Map<string, LedgerState>;
+}
+
+const cutReplays = new WeakMap<CompiledLedger, CutReplays>();
+// Each cached cut holds a whole state: a handful covers a request's repeated reads.
+const MAX_CACHED_CUTS = 16;
+
+function cutKey(cut: Cut): string {
+  return cut.kind === 'all' ? 'all' : `${cut.kind}:${cut.at}`;
+}
+
+/**
+ * Replays the ledger's facts in valid time up to `cut`. A cut that takes every fact (the common
+ * case: a new fact later than all others) is the final state, kept up to date as facts are pushed.
+ * The result belongs to the ledger's log, like `compileLedger`'s.
+ */
+export function replayLedger(ledger: Ledger, cut: Cut = { kind: 'all' }): LedgerState {
+  const compiled = compileLedger(ledger);
+  const last = compiled.facts[compiled.facts.length - 1];
+  if (cut.kind === 'all' || !last || cutAccepts(cut)(last)) return finalReplay(compiled);
+  const generation = compiledGeneration(compiled);
+  const count = compiled.facts.length;
+  let cache = cutReplays.get(compiled);
+  if (!cache || cache.generation !== generation || cache.count !== count) {
+    cache = { generation, count, states: new Map() };
+    cutReplays.set(compiled, cache);
+  }
+  const key = cutKey(cut);
+  const hit = cache.states.get(key);
+  if (hit) {
+    cache.states.delete(key);
+    cache.states.set(key, hit);
+    return hit;
+  }
+  const state = replay(compiled, cut);
+  if (cache.states.size >= MAX_CACHED_CUTS) {
+    const oldest = cache.states.keys().next().value;
+    if (oldest !== undefined) cache.states.delete(oldest);
+  }
+  cache.states.set(key, state);
+  return state;
+}
+
+const DELETED = Symbol('deleted');
+
+/** A copy-on-write view of a map: entries are copied when read, so `apply` can mutate them. */
+class ForkTable<K, V> implements Table<K, V> {
+  private readonly over = new Map<K, V | typeof DELETED>();
+  constructor(
+    private readonly base: ReadonlyMap<K, V>,
+    private readonly copy: (v: V) => V,
+  ) {}
+  get(key: K): V | undefined {
+    const o = this.over.get(key);
+    if (o !== undefined) return o === DELETED ? undefined : o;
+    const b = this.base.get(key);
+    if (b === undefined) return undefined;
+    const c = this.copy(b);
+    this.over.set(key, c);
+    return c;
+  }
+  has(key: K): boolean {
+    const o = this.over.get(key);
+    return o !== undefined ? o !== DELETED : this.base.has(key);
+  }
+  set(key: K, value: V): void {
+    this.over.set(key, value);
+  }
+  delete(key: K): boolean {
+    const had = this.has(key);
+    this.over.set(key, DELETED);
+    return had;
+  }
+  *values(): Iterable<V> {
+    for (const v of this.over.values()) if (v !== DELETED) yield v;
+    for (const [k, v] of this.base) if (!this.over.has(k)) yield v;
+  }
+}
+
+const same = <V>(v: V): V => v;
+
+/** The final state seen through copy-on-write tables: applying facts to it leaves `s` untouched. */
+function fork(s: StateWork): Work {
+  return {
+    registration: s.registration,
+    pilotId: s.pilotId,
+    members: new ForkTable(s.members, same),
+    periods: new ForkTable(s.periods, (ps) => ps.map((p) => ({ ...p }))),
+    spaces: new ForkTable(s.spaces, (sp) => ({ ...sp, enrolled: new Map(sp.enrolled) })),
+    meetings: new ForkTable(s.meetings, same),
+    activities: new ForkTable(s.activities, (a) => ({ ...a, carriers: new Map(a.carriers) })),
+    legalEntity: s.legalEntity,
+    associates: new ForkTable(s.associates, same),
+    decisions: new ForkTable(s.decisions, (d) => ({ ...d })),
+    // Only what the new facts add is read from a fork.
+    recognitions: [],
+    applied: [],
+    warnings: [],
+  };
+}
+
+const warningKey = (w: LedgerWarning) => `${w.eventId}|${w.code}`;
+
+/**
+ * The warnings the replay of every fact would gain if `envelopes` were appended to the log: what
+ * they would make the fold skip or flag that it did not before. New facts later than every fact
+ * are applied to a copy-on-write view of the final state; anything else replays the whole ledger.
+ */
+export function warningsIfAppended(ledger: Ledger, envelopes: readonly EventEnvelope[]): LedgerWarning[] {
+  const compiled = compileLedger(ledger);
+  const final = finalReplay(compiled);
+  const extra = pendingFacts(compiled, envelopes, ledger.size);
+  const last = compiled.facts[compiled.facts.length - 1];
+  if (extra && (!last || extra.every((f) => compareFacts(last, f) < 0))) {
+    // Their ids are new to the log, so nothing they raise was raised before.
+    const w = fork(final);
+    for (const f of [...extra].sort(compareFacts)) step(w, f);
+    return w.warnings;
+  }
+  const before = new Set(final.warnings.map(warningKey));
+  const after = extra
+    ? replayFacts(withFacts(compiled.facts, extra), compiled.warnings, { kind: 'all' })
+    : replay(compileLedger(foldLedger(envelopes, foldLedger(ledgerEvents(ledger)))), { kind: 'all' });
+  return after.warnings.filter((w) => !before.has(warningKey(w)));
 }
 
 interface Skip {
@@ -295,7 +465,8 @@ function apply(w: Work, f: Fact): Skip | null {
         period.leaveEventId = f.eventId;
       }
       // Leaving the PTCE ends every seat in its spaces: a later return starts from none.
-      for (const s of w.spaces.values()) s.enrolled.delete(org);
+      const seated = [...w.spaces.values()].filter((s) => s.enrolled.has(org));
+      for (const s of seated) w.spaces.get(s.spaceId)?.enrolled.delete(org);
       if (w.pilotId === org) {
         w.pilotId = null;
         w.warnings.push({

@@ -6,9 +6,9 @@ import {
   startInstant,
   type ValidTime,
 } from '@ptce/events';
-import { evolveLedger, type Ledger } from '../ledger/ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import { ledgerFinal } from '../ledger/queries.ts';
-import { type LedgerState, replayLedger } from '../ledger/state.ts';
+import { type LedgerState, replayLedger, warningsIfAppended } from '../ledger/state.ts';
 
 export interface DecideContext {
   /** Epoch ms: the clock comes in as an argument so deciders stay pure. */
@@ -91,11 +91,9 @@ export function assertNoNewContradiction(
   events: readonly DomainEventToAppend[],
   ctx: DecideContext,
 ): void {
-  const before = new Set(ledgerFinal(ledger).warnings.map((w) => `${w.eventId}|${w.code}`));
-  let next = ledger;
   const ptceId = ledger.last?.event.ptceId ?? 'pending';
-  events.forEach((e, i) => {
-    const env: EventEnvelope = {
+  const pending = events.map(
+    (e, i): EventEnvelope => ({
       eventId: `pending-${i}`,
       type: e.type,
       schemaVersion: 1,
@@ -109,10 +107,9 @@ export function assertNoNewContradiction(
       recordedAt: new Date(ctx.now).toISOString(),
       prevHash: '',
       hash: '',
-    };
-    next = evolveLedger(next, env);
-  });
-  const fresh = ledgerFinal(next).warnings.filter((w) => !before.has(`${w.eventId}|${w.code}`));
+    }),
+  );
+  const fresh = warningsIfAppended(ledger, pending);
   if (fresh.length) {
     throw unprocessable(
       'contradicts_history',
