@@ -70,6 +70,9 @@ export interface WriteDeps<S> {
 
 const etagOf = (revision: number) => `"${revision}"`;
 
+/** How long a pending Idempotency-Key is taken for a request still running; after that, for a crash. */
+export const PENDING_LEASE_MS = 30_000;
+
 /**
  * Load, decide, append, answer — once, or twice when another writer appended to the same
  * stream in between and the command is still valid on the new state (DESIGN.md: retry once
@@ -98,7 +101,10 @@ export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<
     stream: command.stream,
     createdAt: now(),
   };
-  if (!existing && !(await deps.idempotency.reserve(key, pending))) {
+  // A pending record this young belongs to a request still running, not to a crash: running the
+  // command beside it would append under the same event ids and break the first request.
+  const inFlight = existing?.state === 'pending' && now() - existing.createdAt < PENDING_LEASE_MS;
+  if (inFlight || (!existing && !(await deps.idempotency.reserve(key, pending)))) {
     throw new WriteRefused({
       kind: 'idempotency_key_in_flight',
       detail: `a request with Idempotency-Key "${command.idempotencyKey}" is being processed`,
