@@ -9,6 +9,7 @@ import {
   type IdempotencyRecord,
   type IdempotencyStore,
   LedgerRepository,
+  PENDING_LEASE_MS,
   SqliteIdempotencyStore,
   type WriteCommand,
   type WriteDeps,
@@ -30,14 +31,16 @@ const named = (name: string): EventToAppend => ({ type: 'Named', data: { name },
 let store: EventStore;
 let idempotency: SqliteIdempotencyStore;
 let deps: WriteDeps<Tally>;
+let clock: number;
 beforeEach(async () => {
+  clock = Date.parse('2024-05-01');
   store = await openEventStore('sqlite::memory:');
   idempotency = new SqliteIdempotencyStore(':memory:');
   deps = {
     store,
     idempotency,
     ledgers: new LedgerRepository(store, tally),
-    now: () => Date.parse('2024-05-01'),
+    now: () => clock,
   };
 });
 afterEach(async () => {
@@ -204,7 +207,8 @@ describe('executeWrite with an Idempotency-Key', () => {
       fingerprint: createHash('sha256').update(canonicalJson(request)).digest('hex'),
       state: 'pending',
       stream: STREAM,
-      createdAt: Date.parse('2024-05-01'),
+      // Older than the lease: the request that reserved it is gone.
+      createdAt: clock - PENDING_LEASE_MS - 1,
     };
     expect(await idempotency.reserve(key, pending)).toBe(true);
     const [appended] = (
@@ -257,6 +261,37 @@ describe('executeWrite with an Idempotency-Key', () => {
     expect(await names()).toEqual(['a']);
   });
 
+  test('a request still in flight holds its key: a concurrent same-key request is refused, not run twice', async () => {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let appends = 0;
+    const gated: EventStore = {
+      kind: store.kind,
+      append: async (s, e, o) => {
+        if (appends++ === 0) await gate;
+        return store.append(s, e, o);
+      },
+      readStream: (s, o) => store.readStream(s, o),
+      streamRevision: (s) => store.streamRevision(s),
+      readAll: (o) => store.readAll(o),
+      subscribe: (h, o) => store.subscribe(h, o),
+      ping: () => store.ping(),
+      close: () => store.close(),
+    };
+    const gatedDeps = { ...deps, store: gated, ledgers: new LedgerRepository(gated, tally) };
+    const first = executeWrite(gatedDeps, keyed('a', 'k6', { correlationId: 'request-1' }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = executeWrite(gatedDeps, keyed('a', 'k6', { correlationId: 'request-2' }));
+    await expect(second).rejects.toMatchObject({ failure: { kind: 'idempotency_key_in_flight' } });
+    open();
+    const answer = await first;
+    expect(answer.status).toBe(201);
+    expect(await names()).toEqual(['a']);
+    expect(await executeWrite(gatedDeps, keyed('a', 'k6', { correlationId: 'request-3' }))).toEqual(answer);
+  });
+
   test('when saving the answer fails after the append, the retry answers from the stored events', async () => {
     let failures = 1;
     const flaky: IdempotencyStore = {
@@ -270,6 +305,11 @@ describe('executeWrite with an Idempotency-Key', () => {
     const withFlaky = { ...deps, idempotency: flaky };
     await expect(executeWrite(withFlaky, keyed('a', 'k5'))).rejects.toThrow('disk full');
     expect(await names()).toEqual(['a']);
+    // Right away the key still looks in flight; once the lease is over the retry takes it over.
+    await expect(executeWrite(withFlaky, keyed('a', 'k5'))).rejects.toMatchObject({
+      failure: { kind: 'idempotency_key_in_flight' },
+    });
+    clock += PENDING_LEASE_MS;
     // The decision would now refuse ("a already there"): only the stored events can answer.
     const retry = await executeWrite(withFlaky, keyed('a', 'k5'));
     expect(retry).toMatchObject({ status: 201, etag: '"0"', body: { revision: 0 } });

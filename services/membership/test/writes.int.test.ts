@@ -97,6 +97,23 @@ describe('Idempotency-Key', () => {
     );
   });
 
+  test('concurrent requests with one key: each gets the first answer or 409 in flight, one event stored', async () => {
+    const key = { 'idempotency-key': 'concurrent-retries' };
+    const before = (await membership(p)).length;
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => send(server, valCoop.recognition(p), secretary, key)),
+    );
+    const successes = answers.filter((a) => a.statusCode === 201);
+    expect(successes.length).toBeGreaterThanOrEqual(1);
+    for (const s of successes) expect(s.json()).toEqual(successes[0]?.json());
+    for (const other of answers.filter((a) => a.statusCode !== 201)) {
+      expectProblem(other, 409, 'idempotency_key_in_flight');
+    }
+    expect(await membership(p)).toHaveLength(before + 1);
+    const later = await send(server, valCoop.recognition(p), secretary, key);
+    expect(later.json()).toEqual(successes[0]?.json());
+  });
+
   test('a key longer than 200 characters is malformed (400)', async () => {
     const res = await send(server, valCoop.recognition(p), secretary, { 'idempotency-key': 'k'.repeat(201) });
     expect(res.statusCode).toBe(400);
