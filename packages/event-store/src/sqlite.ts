@@ -27,6 +27,18 @@ import type {
   SubscriptionHandler,
 } from './port.ts';
 
+interface PendingAppend {
+  readonly stream: string;
+  readonly events: readonly NewEvent[];
+  readonly expected: ExpectedRevision;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Settled =
+  | { readonly ok: true; readonly result: AppendResult }
+  | { readonly ok: false; readonly error: unknown };
+
 export interface SqliteOptions {
   /** FULL (default) makes every acknowledged append survive a power cut; NORMAL may lose the last ones. */
   readonly synchronous?: 'FULL' | 'NORMAL';
@@ -145,11 +157,8 @@ class SqliteEventStore implements EventStore {
   private readonly forwards: Database.Statement<[string, number, number], Row>;
   private readonly backwards: Database.Statement<[string, number, number], Row>;
   private readonly all: Database.Statement<[number, number], Row>;
-  private readonly appendTx: (
-    stream: string,
-    events: readonly NewEvent[],
-    expected: ExpectedRevision,
-  ) => AppendResult;
+  private readonly appendBatch: (batch: readonly PendingAppend[]) => Settled[];
+  private pending: PendingAppend[] = [];
 
   constructor(
     private readonly db: Database.Database,
@@ -172,12 +181,48 @@ class SqliteEventStore implements EventStore {
     this.all = db.prepare(
       'SELECT * FROM events WHERE global_position > ? ORDER BY global_position ASC LIMIT ?',
     );
-    const tx = db.transaction((stream: string, events: readonly NewEvent[], expected: ExpectedRevision) =>
-      this.appendInTransaction(stream, events, expected),
+    // Called inside the batch's transaction, better-sqlite3 runs this one as a SAVEPOINT: an
+    // append refused (revision conflict, duplicate id) rolls back alone, the others commit.
+    const one = db.transaction((item: PendingAppend) =>
+      this.appendInTransaction(item.stream, item.events, item.expected),
     );
-    // BEGIN IMMEDIATE takes the write lock before reading the head, so no other process can
-    // slip an event in between the check and the insert.
-    this.appendTx = (stream, events, expected) => tx.immediate(stream, events, expected);
+    const batch = db.transaction((items: readonly PendingAppend[]): Settled[] =>
+      items.map((item) => {
+        try {
+          return { ok: true, result: one(item) };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }),
+    );
+    // BEGIN IMMEDIATE takes the write lock before reading the heads, so no other process can
+    // slip an event in between the checks and the inserts.
+    this.appendBatch = (items) => batch.immediate(items);
+  }
+
+  /**
+   * Group commit: the appends requested during one turn of the event loop are written in one
+   * transaction, so they share one fsync (synchronous=FULL) instead of paying one each. Each is
+   * acknowledged only once that transaction has committed.
+   */
+  private flush(): void {
+    const items = this.pending;
+    this.pending = [];
+    let settled: Settled[];
+    try {
+      if (this.closed) throw new StoreUnavailableError('sqlite: the store is closed');
+      settled = this.appendBatch(items);
+    } catch (error) {
+      const failure = toStoreError(error);
+      for (const item of items) item.reject(failure);
+      return;
+    }
+    settled.forEach((outcome, i) => {
+      const item = items[i]!;
+      if (outcome.ok) item.resolve(outcome.result);
+      else item.reject(toStoreError(outcome.error));
+    });
+    this.waker.wake();
   }
 
   private appendInTransaction(
@@ -237,9 +282,11 @@ class SqliteEventStore implements EventStore {
     options: { readonly expectedRevision: ExpectedRevision },
   ): Promise<AppendResult> {
     assertAppendable(stream, events);
-    const result = this.guard(() => this.appendTx(stream, events, options.expectedRevision));
-    this.waker.wake();
-    return result;
+    if (this.closed) throw new StoreUnavailableError('sqlite: the store is closed');
+    return new Promise<AppendResult>((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(() => this.flush());
+      this.pending.push({ stream, events, expected: options.expectedRevision, resolve, reject });
+    });
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<EventEnvelope[]> {
@@ -289,6 +336,8 @@ class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    // Appends already requested are written, not dropped: their callers are waiting for them.
+    if (this.pending.length > 0) this.flush();
     this.closed = true;
     this.db.close();
   }

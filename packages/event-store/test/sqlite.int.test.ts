@@ -57,3 +57,37 @@ describe('sqlite specifics', () => {
     await expect(openEventStore('mysql://localhost/x')).rejects.toThrow(/unknown event store URL scheme/);
   });
 });
+
+describe('sqlite group commit', () => {
+  it('appends requested in one tick commit together, and a refused one fails alone', async () => {
+    const store = await openEventStore(`sqlite:${join(dir, 'group.db')}`);
+    await store.append('g-taken', [newEvent()], { expectedRevision: 'no_stream' });
+    const attempts = [
+      store.append('g-a', [newEvent()], { expectedRevision: 'no_stream' }),
+      store.append('g-taken', [newEvent()], { expectedRevision: 'no_stream' }),
+      store.append('g-b', [newEvent(), newEvent()], { expectedRevision: 'no_stream' }),
+    ];
+    const [a, conflict, b] = await Promise.allSettled(attempts);
+    expect(a?.status).toBe('fulfilled');
+    expect(conflict?.status).toBe('rejected');
+    expect(conflict?.status === 'rejected' && conflict.reason.name).toBe('RevisionConflictError');
+    expect(b?.status).toBe('fulfilled');
+    expect(await store.streamRevision('g-a')).toBe(0);
+    expect(await store.streamRevision('g-b')).toBe(1);
+    expect(await store.streamRevision('g-taken')).toBe(0);
+    const log = await store.readAll();
+    expect(log.map((e) => e.stream)).toEqual(['g-taken', 'g-a', 'g-b', 'g-b']);
+    await store.close();
+  });
+
+  it('close writes the appends already requested instead of dropping them', async () => {
+    const path = join(dir, 'close.db');
+    const store = await openEventStore(`sqlite:${path}`);
+    const pending = store.append('c', [newEvent()], { expectedRevision: 'no_stream' });
+    await store.close();
+    await expect(pending).resolves.toMatchObject({ nextRevision: 0 });
+    const reopened = await openEventStore(`sqlite:${path}`);
+    expect(await reopened.streamRevision('c')).toBe(0);
+    await reopened.close();
+  });
+});
