@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type AppendResult, type EventStore, RevisionConflictError } from '@ptce/event-store';
+import { type EventStore, RevisionConflictError } from '@ptce/event-store';
 import {
   canonicalJson,
   deterministicEventId,
@@ -132,36 +132,46 @@ async function decideAndAppend<S>(
   idempotencyScope: string | undefined,
 ): Promise<WriteAnswer> {
   for (let attempt = 0; ; attempt++) {
-    const loaded: LoadedLedger<S> = await deps.ledgers.load(command.readStreams);
-    const current = loaded.revisions[command.stream] ?? null;
-    if (command.ifMatch !== undefined && command.ifMatch !== current) {
-      throw new WriteRefused({ kind: 'precondition_failed', expected: command.ifMatch, actual: current });
-    }
-    const toAppend = command.decide(loaded.state, now());
-    const events = toAppend.map((event, index) => ({
-      eventId:
-        idempotencyScope === undefined ? newEventId() : deterministicEventId(idempotencyScope, String(index)),
-      type: event.type,
-      schemaVersion: isEventType(event.type) ? eventCatalog[event.type].schemaVersion : 1,
-      ptceId: command.ptceId,
-      occurredAt: event.occurredAt,
-      recordedBy: command.recordedBy,
-      data: event.data,
-      ...(event.evidence ? { evidence: event.evidence } : {}),
-      ...(command.correlationId ? { correlationId: command.correlationId } : {}),
-      ...(command.idempotencyKey ? { idempotencyKey: command.idempotencyKey } : {}),
-    }));
-    let result: AppendResult;
     try {
-      result = await deps.store.append(command.stream, events, {
-        expectedRevision: current === null ? 'no_stream' : current,
-      });
+      return await deps.ledgers.transact(command.readStreams, (loaded) =>
+        appendDecided(deps, command, loaded, now, idempotencyScope),
+      );
     } catch (error) {
       if (error instanceof RevisionConflictError && attempt === 0 && command.ifMatch === undefined) continue;
       throw error;
     }
-    return answerFrom(command, result.events, result.position, result.nextRevision);
   }
+}
+
+async function appendDecided<S>(
+  deps: WriteDeps<S>,
+  command: WriteCommand<S>,
+  loaded: LoadedLedger<S>,
+  now: () => number,
+  idempotencyScope: string | undefined,
+): Promise<WriteAnswer> {
+  const current = loaded.revisions[command.stream] ?? null;
+  if (command.ifMatch !== undefined && command.ifMatch !== current) {
+    throw new WriteRefused({ kind: 'precondition_failed', expected: command.ifMatch, actual: current });
+  }
+  const toAppend = command.decide(loaded.state, now());
+  const events = toAppend.map((event, index) => ({
+    eventId:
+      idempotencyScope === undefined ? newEventId() : deterministicEventId(idempotencyScope, String(index)),
+    type: event.type,
+    schemaVersion: isEventType(event.type) ? eventCatalog[event.type].schemaVersion : 1,
+    ptceId: command.ptceId,
+    occurredAt: event.occurredAt,
+    recordedBy: command.recordedBy,
+    data: event.data,
+    ...(event.evidence ? { evidence: event.evidence } : {}),
+    ...(command.correlationId ? { correlationId: command.correlationId } : {}),
+    ...(command.idempotencyKey ? { idempotencyKey: command.idempotencyKey } : {}),
+  }));
+  const result = await deps.store.append(command.stream, events, {
+    expectedRevision: current === null ? 'no_stream' : current,
+  });
+  return answerFrom(command, result.events, result.position, result.nextRevision);
 }
 
 function answerFrom<S>(

@@ -39,6 +39,17 @@ export class LedgerRepository<S> {
     return this.exclusive(key, () => this.catchUp(key, streams));
   }
 
+  /**
+   * Runs `work` on the folded state with no other `transact` or `load` of the same streams in
+   * between: in one process, commands on one PTCE then decide one after the other on the state
+   * the previous one appended to, instead of racing to the same expected revision and failing
+   * with a conflict. Writers in other processes still race; their conflicts are retried.
+   */
+  transact<T>(streams: readonly string[], work: (loaded: LoadedLedger<S>) => Promise<T>): Promise<T> {
+    const key = streams.join('|');
+    return this.exclusive(key, async () => work(await this.catchUp(key, streams)));
+  }
+
   /** Forget a cached fold, e.g. after an event the fold could not apply. */
   evict(streams: readonly string[]): void {
     this.cache.delete(streams.join('|'));
