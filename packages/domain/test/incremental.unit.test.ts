@@ -1,0 +1,475 @@
+import type { EventEnvelope } from '@ptce/events';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type CompiledLedger,
+  type Cut,
+  compileLedger,
+  type DecideContext,
+  DomainError,
+  type DomainEventToAppend,
+  decideDecisions,
+  decideMembership,
+  decideWorkingGroups,
+  evolveLedger,
+  foldLedger,
+  initialLedger,
+  type Ledger,
+  ledgerEvents,
+  ledgerFinal,
+  replay,
+  replayLedger,
+  warnings,
+  warningsIfAppended,
+} from '../src/index.ts';
+import { LogBuilder } from './fixtures.ts';
+
+// The reference: a from-scratch fold of the same log, on a fresh list the incremental path never saw.
+const scratch = (l: Ledger): CompiledLedger => compileLedger(foldLedger(ledgerEvents(l)));
+
+const orgs = ['a', 'b', 'c', 'd'];
+const spaces = ['s1', 's2'];
+const dates = [
+  '2019-12-31',
+  '2020-01-01',
+  '2020-02-01',
+  '2020-03-01',
+  '2020-03-01T10:00:00Z',
+  '2020-03-01T10:00:00+01:00',
+  '2020-04-01',
+  '2021-01-01',
+  '2021-01-01T08:00:00Z',
+];
+const dateArb = fc.constantFrom(...dates);
+const cutArb: fc.Arbitrary<Cut> = fc.oneof(
+  fc.constant<Cut>({ kind: 'all' }),
+  dateArb.map((at): Cut => ({ kind: 'asOf', at })),
+  dateArb.map((at): Cut => ({ kind: 'before', at })),
+);
+
+interface Raw {
+  readonly type: string;
+  readonly org: string;
+  readonly space: string;
+  readonly at: string;
+  /** Picks an earlier event (corrections, retractions, duplicates) by index modulo the log size. */
+  readonly ref: number;
+}
+
+const rawArb: fc.Arbitrary<Raw> = fc.record({
+  type: fc.constantFrom(
+    'MemberJoined',
+    'MemberJoined',
+    'MemberLeft',
+    'PilotHandedOver',
+    'SpaceOpened',
+    'SpaceClosed',
+    'MemberEnrolled',
+    'MemberWithdrawnFromSpace',
+    'MeetingHeld',
+    'DecisionRecorded',
+    'DecisionAnnulled',
+    'ActivityLaunched',
+    'CarrierJoined',
+    'ActivityEnded',
+    'LegalEntityRegistered',
+    'AssociateAdmitted',
+    'RecognitionGranted',
+    'MembershipCorrected',
+    'MeetingCorrected',
+    'DecisionCorrected',
+    'EventRetracted',
+    'Duplicate',
+    'Garbage',
+  ),
+  org: fc.constantFrom(...orgs),
+  space: fc.constantFrom(...spaces),
+  at: dateArb,
+  ref: fc.nat(1000),
+});
+
+/** The common case the fast path serves: new facts later than every recorded one. */
+const tailRawArb: fc.Arbitrary<Raw> = fc
+  .tuple(rawArb, fc.constantFrom('2022-06-01', '2022-06-01T09:00:00Z', '2022-06-02'))
+  .map(([r, at]) => ({ ...r, at }));
+const lateRawArb: fc.Arbitrary<Raw> = fc.oneof(rawArb, tailRawArb);
+
+const RULES = { quorum: 0.5, majority: 'simple' };
+const VOTE = { for: 1, against: 0, abstain: 0 };
+
+/** Appends one raw history item to the log (anything goes: contradictions, bad references, garbage). */
+function addRaw(log: LogBuilder, r: Raw): EventEnvelope {
+  const pick = () => log.events[r.ref % log.events.length]!;
+  switch (r.type) {
+    case 'MemberJoined':
+      return log.add(r.type, r.at, { organisationId: r.org, name: r.org, category: 'enterprise' });
+    case 'MemberLeft':
+    case 'AssociateAdmitted':
+      return log.add(r.type, r.at, { organisationId: r.org });
+    case 'PilotHandedOver':
+      return log.add(r.type, r.at, { organisationId: r.org, previousPilotId: 'a' });
+    case 'SpaceOpened':
+      return log.add(r.type, r.at, { spaceId: r.space, kind: 'strategic', name: r.space, rules: RULES });
+    case 'SpaceClosed':
+      return log.add(r.type, r.at, { spaceId: r.space });
+    case 'MemberEnrolled':
+      return log.add(r.type, r.at, { spaceId: r.space, organisationId: r.org, role: 'member' });
+    case 'MemberWithdrawnFromSpace':
+      return log.add(r.type, r.at, { spaceId: r.space, organisationId: r.org });
+    case 'MeetingHeld':
+      return log.add(r.type, r.at, { spaceId: r.space, meetingId: `m-${r.org}`, attendees: [r.org] });
+    case 'DecisionRecorded':
+      return log.add(r.type, r.at, {
+        decisionId: `d-${r.org}`,
+        spaceId: r.space,
+        present: [r.org],
+        title: 't',
+        kind: 'general',
+        vote: VOTE,
+        rules: RULES,
+        enrolledCount: 1,
+        outcome: 'adopted',
+      });
+    case 'DecisionAnnulled':
+      return log.add(r.type, r.at, { decisionId: `d-${r.org}`, reason: 'r' });
+    case 'ActivityLaunched':
+      return log.add(r.type, r.at, { activityId: `x-${r.space}`, name: 'x', carriers: [r.org] });
+    case 'CarrierJoined':
+      return log.add(r.type, r.at, { activityId: `x-${r.space}`, organisationId: r.org });
+    case 'ActivityEnded':
+      return log.add(r.type, r.at, { activityId: `x-${r.space}` });
+    case 'LegalEntityRegistered':
+      return log.add(r.type, r.at, { name: 'E', legalForm: 'scic' });
+    case 'RecognitionGranted':
+      return log.add(r.type, r.at, { programme: 'p', grantor: 'g' });
+    case 'MembershipCorrected': {
+      const target = pick();
+      const data = target.data as { organisationId?: string };
+      return log.now(r.type, {
+        correctsEventId: target.eventId,
+        organisationId: data.organisationId ?? 'a',
+        fields: { joinedAt: r.at },
+        reason: 'r',
+      });
+    }
+    case 'MeetingCorrected': {
+      const target = pick();
+      const data = target.data as { meetingId?: string; spaceId?: string };
+      return log.now(r.type, {
+        correctsEventId: target.eventId,
+        spaceId: data.spaceId ?? r.space,
+        meetingId: data.meetingId ?? 'm',
+        fields: { heldAt: r.at, attendees: [r.org] },
+        reason: 'r',
+      });
+    }
+    case 'DecisionCorrected': {
+      const target = pick();
+      const data = target.data as { decisionId?: string };
+      return log.now(r.type, {
+        correctsEventId: target.eventId,
+        decisionId: data.decisionId ?? 'd',
+        fields: { decidedAt: r.at },
+        reason: 'r',
+        rules: RULES,
+        enrolledCount: 2,
+        outcome: 'rejected',
+      });
+    }
+    case 'EventRetracted': {
+      const target = pick();
+      return log.now(r.type, { retractedEventId: target.eventId, retractedType: target.type, reason: 'r' });
+    }
+    case 'Duplicate': {
+      const target = pick();
+      return log.add(target.type, target.occurredAt, target.data as Record<string, unknown>, target.eventId);
+    }
+    default:
+      return log.add(r.type, '2020-02-30', {});
+  }
+}
+
+function registeredLog(): LogBuilder {
+  const log = new LogBuilder('p');
+  log.add('PtceRegistered', '2020-01-01', {
+    name: 'P',
+    territory: { name: 'T' },
+    pilot: { organisationId: 'a', name: 'A', category: 'enterprise' },
+  });
+  return log;
+}
+
+function expectSameCompiled(a: CompiledLedger, b: CompiledLedger): void {
+  expect(a.facts).toEqual(b.facts);
+  expect(a.warnings).toEqual(b.warnings);
+  expect([...a.known.values()]).toEqual([...b.known.values()]);
+  // A map by id: its iteration order is no part of the contract.
+  expect(a.factsById).toEqual(b.factsById);
+  expect(a.ptceId).toBe(b.ptceId);
+  expect(a.lastPosition).toBe(b.lastPosition);
+}
+
+/** What a step of the simulated service does with the ledger between two appends. */
+type Probe =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'replay'; readonly cut: Cut }
+  | { readonly kind: 'stale'; readonly back: number };
+
+const probeArb: fc.Arbitrary<Probe> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant<Probe>({ kind: 'none' }) },
+  { weight: 3, arbitrary: cutArb.map((cut): Probe => ({ kind: 'replay', cut })) },
+  { weight: 1, arbitrary: fc.nat(5).map((back): Probe => ({ kind: 'stale', back })) },
+);
+
+describe('incremental ledger = from-scratch fold (properties)', () => {
+  it('compiled facts, warnings and replayed states match at every step, including stale readers', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(lateRawArb, probeArb), { maxLength: 40 }),
+        fc.array(cutArb, { minLength: 1, maxLength: 4 }),
+        (steps, cuts) => {
+          const log = registeredLog();
+          let ledger = evolveLedger(initialLedger(), log.events[0]!);
+          const history: Ledger[] = [ledger];
+          for (const [raw, probe] of steps) {
+            ledger = evolveLedger(ledger, addRaw(log, raw));
+            history.push(ledger);
+            if (probe.kind === 'replay') {
+              expect(replayLedger(ledger, probe.cut)).toEqual(replay(scratch(ledger), probe.cut));
+            } else if (probe.kind === 'stale') {
+              const old = history[Math.max(0, history.length - 1 - probe.back)]!;
+              expectSameCompiled(compileLedger(old), scratch(old));
+              expect(ledgerFinal(old)).toEqual(replay(scratch(old), { kind: 'all' }));
+            }
+          }
+          const reference = scratch(ledger);
+          expectSameCompiled(compileLedger(ledger), reference);
+          expect(warnings(ledger)).toEqual(replay(reference, { kind: 'all' }).warnings);
+          for (const cut of cuts) expect(replayLedger(ledger, cut)).toEqual(replay(reference, cut));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the warnings that appending events would raise are those of a full refold, tail or backdated', () => {
+    fc.assert(
+      fc.property(
+        fc.array(rawArb, { maxLength: 30 }),
+        fc.oneof(
+          fc.array(tailRawArb, { minLength: 1, maxLength: 2 }),
+          fc.array(lateRawArb, { minLength: 1, maxLength: 3 }),
+        ),
+        fc.boolean(),
+        (history, extra, warm) => {
+          const log = registeredLog();
+          let ledger = evolveLedger(initialLedger(), log.events[0]!);
+          for (const r of history) {
+            ledger = evolveLedger(ledger, addRaw(log, r));
+            if (warm) ledgerFinal(ledger);
+          }
+          const size = log.events.length;
+          for (const r of extra) addRaw(log, r);
+          const pending = log.events.slice(size);
+          const before = new Set(
+            warnings(foldLedger(log.events.slice(0, size))).map((w) => `${w.eventId}|${w.code}`),
+          );
+          const naive = warnings(foldLedger(log.events)).filter((w) => !before.has(`${w.eventId}|${w.code}`));
+          const finalBefore = replay(scratch(ledger), { kind: 'all' });
+          expect(warningsIfAppended(ledger, pending)).toEqual(naive);
+          // The dry run leaves the ledger's own state untouched.
+          expect(ledgerFinal(ledger)).toEqual(finalBefore);
+        },
+      ),
+      { numRuns: 600 },
+    );
+  });
+});
+
+// Commands a secretary might send, valid or not: the deciders must answer as on a fresh fold.
+type Cmd =
+  | { readonly family: 'membership'; readonly command: Parameters<typeof decideMembership>[0] }
+  | { readonly family: 'groups'; readonly command: Parameters<typeof decideWorkingGroups>[0] }
+  | { readonly family: 'decisions'; readonly command: Parameters<typeof decideDecisions>[0] };
+
+const orgArb = fc.constantFrom(...orgs);
+const spaceArb = fc.constantFrom(...spaces);
+const commandDateArb = fc.constantFrom(
+  ...dates,
+  '2022-06-01',
+  '2024-06-01',
+  '2024-06-01T09:00:00Z',
+  '2024-06-05',
+);
+
+// A RetractEvent names `ref`, replaced at run time by an event of the log picked by index.
+const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  fc.record({ org: orgArb, at: commandDateArb }).map(
+    ({ org, at }): Cmd => ({
+      family: 'membership',
+      command: { type: 'JoinMember', organisationId: org, name: org, category: 'enterprise', occurredAt: at },
+    }),
+  ),
+  fc.record({ org: orgArb, at: commandDateArb }).map(
+    ({ org, at }): Cmd => ({
+      family: 'membership',
+      command: { type: 'LeaveMember', organisationId: org, occurredAt: at },
+    }),
+  ),
+  fc.record({ org: orgArb, at: commandDateArb }).map(
+    ({ org, at }): Cmd => ({
+      family: 'membership',
+      command: { type: 'HandOverPilot', organisationId: org, occurredAt: at },
+    }),
+  ),
+  fc.record({ org: orgArb, at: commandDateArb }).map(
+    ({ org, at }): Cmd => ({
+      family: 'membership',
+      command: { type: 'CorrectMembership', organisationId: org, fields: { joinedAt: at }, reason: 'r' },
+    }),
+  ),
+  fc.constant<Cmd>({ family: 'membership', command: { type: 'RetractEvent', eventId: 'ref', reason: 'r' } }),
+  fc.record({ space: spaceArb, at: commandDateArb }).map(
+    ({ space, at }): Cmd => ({
+      family: 'groups',
+      command: { type: 'OpenSpace', spaceId: space, kind: 'strategic', name: space, occurredAt: at },
+    }),
+  ),
+  fc.record({ space: spaceArb, at: commandDateArb }).map(
+    ({ space, at }): Cmd => ({
+      family: 'groups',
+      command: { type: 'CloseSpace', spaceId: space, occurredAt: at },
+    }),
+  ),
+  fc.record({ space: spaceArb, org: orgArb, at: commandDateArb }).map(
+    ({ space, org, at }): Cmd => ({
+      family: 'groups',
+      command: { type: 'EnrolMember', spaceId: space, organisationId: org, occurredAt: at },
+    }),
+  ),
+  fc.record({ space: spaceArb, org: orgArb, at: commandDateArb }).map(
+    ({ space, org, at }): Cmd => ({
+      family: 'groups',
+      command: { type: 'WithdrawFromSpace', spaceId: space, organisationId: org, occurredAt: at },
+    }),
+  ),
+  fc.record({ space: spaceArb, org: orgArb, at: commandDateArb }).map(
+    ({ space, org, at }): Cmd => ({
+      family: 'groups',
+      command: {
+        type: 'HoldMeeting',
+        spaceId: space,
+        meetingId: `m-${org}`,
+        attendees: [org],
+        occurredAt: at,
+      },
+    }),
+  ),
+  fc.record({ space: spaceArb, org: orgArb, at: commandDateArb }).map(
+    ({ space, org, at }): Cmd => ({
+      family: 'groups',
+      command: {
+        type: 'LaunchActivity',
+        activityId: `x-${space}`,
+        name: 'x',
+        carriers: [org],
+        occurredAt: at,
+      },
+    }),
+  ),
+  fc.record({ space: spaceArb, at: commandDateArb }).map(
+    ({ space, at }): Cmd => ({
+      family: 'groups',
+      command: { type: 'EndActivity', activityId: `x-${space}`, occurredAt: at },
+    }),
+  ),
+  fc.record({ space: spaceArb, org: orgArb, at: commandDateArb }).map(
+    ({ space, org, at }): Cmd => ({
+      family: 'decisions',
+      command: {
+        type: 'RecordDecision',
+        decisionId: `d-${org}`,
+        spaceId: space,
+        present: [org],
+        title: 't',
+        kind: 'general',
+        vote: VOTE,
+        occurredAt: at,
+      },
+    }),
+  ),
+  fc.record({ org: orgArb, at: commandDateArb }).map(
+    ({ org, at }): Cmd => ({
+      family: 'decisions',
+      command: { type: 'CorrectDecision', decisionId: `d-${org}`, fields: { decidedAt: at }, reason: 'r' },
+    }),
+  ),
+  fc.record({ org: orgArb, at: commandDateArb }).map(
+    ({ org, at }): Cmd => ({
+      family: 'decisions',
+      command: { type: 'AnnulDecision', decisionId: `d-${org}`, reason: 'r', occurredAt: at },
+    }),
+  ),
+);
+
+function decide(cmd: Cmd, ledger: Ledger, ctx: DecideContext): DomainEventToAppend[] {
+  switch (cmd.family) {
+    case 'membership':
+      return decideMembership(cmd.command, ledger, ctx);
+    case 'groups':
+      return decideWorkingGroups(cmd.command, ledger, ctx);
+    case 'decisions':
+      return decideDecisions(cmd.command, ledger, ctx);
+  }
+}
+
+type Outcome =
+  | { readonly events: DomainEventToAppend[] }
+  | { readonly refused: string }
+  | { readonly threw: string };
+
+function outcome(run: () => DomainEventToAppend[]): Outcome {
+  try {
+    return { events: run() };
+  } catch (err) {
+    return err instanceof DomainError ? { refused: err.code } : { threw: String(err) };
+  }
+}
+
+describe('deciders on the incremental ledger (properties)', () => {
+  it('answer every command as on a fresh fold of the same log, and the log they grow folds the same', () => {
+    const ctx: DecideContext = { now: Date.parse('2024-06-01T12:00:00Z') };
+    fc.assert(
+      fc.property(
+        fc.array(rawArb, { maxLength: 12 }),
+        fc.array(fc.tuple(cmdArb, fc.nat(1000)), { maxLength: 30 }),
+        (history, commands) => {
+          const log = registeredLog();
+          for (const r of history) addRaw(log, r);
+          let ledger = foldLedger(log.events);
+          for (const [given, ref] of commands) {
+            const cmd: Cmd =
+              given.family === 'membership' && given.command.type === 'RetractEvent'
+                ? {
+                    ...given,
+                    command: { ...given.command, eventId: log.events[ref % log.events.length]!.eventId },
+                  }
+                : given;
+            const incremental = outcome(() => decide(cmd, ledger, ctx));
+            const fresh = outcome(() => decide(cmd, foldLedger(log.events), ctx));
+            expect(incremental).toEqual(fresh);
+            if ('events' in incremental) {
+              for (const e of incremental.events) {
+                ledger = evolveLedger(ledger, log.add(e.type, e.occurredAt, { ...e.data }));
+              }
+            }
+          }
+          const reference = scratch(ledger);
+          expectSameCompiled(compileLedger(ledger), reference);
+          expect(ledgerFinal(ledger)).toEqual(replay(reference, { kind: 'all' }));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
