@@ -25,35 +25,101 @@ import {
   writeResultSchema,
 } from '@ptce/write-side';
 import { z } from 'zod';
+import { withExamples } from './examples.ts';
 import { generatedId } from './ids.ts';
 
 const tags = ['decisions'];
 const decisionParams = ptceParamsSchema.extend({ decisionId: slugSchema });
 
-const recordBody = decisionRecordedSchema.omit({ rules: true, enrolledCount: true, outcome: true }).extend({
-  decisionId: slugSchema.optional().describe('left out: the server makes one and returns it'),
-  meetingId: slugSchema.optional().describe('a meeting of the space: its attendees are the present members'),
-  present: decisionRecordedSchema.shape.present
-    .optional()
-    .describe('members present, enrolled in the space at that date; ignored when meetingId is given'),
-  ...factFields,
-});
-const correctionBody = decisionCorrectedSchema.shape.fields.extend({
-  ...correctionFields,
-  evidence: evidenceSchema.optional(),
-});
-const annulmentBody = z.strictObject({
-  reason: reasonSchema.describe('why the decision is annulled'),
-  occurredAt: occurredAtSchema.optional().describe('when it was annulled; left out: now'),
-  evidence: evidenceSchema.optional(),
-});
+// Examples come from the val-coop history (test/scenarios/val-coop.json) where it has the step.
+const recordBody = withExamples(
+  decisionRecordedSchema.omit({ rules: true, enrolledCount: true, outcome: true }).extend({
+    decisionId: slugSchema.optional().describe('left out: the server makes one and returns it'),
+    meetingId: slugSchema
+      .optional()
+      .describe('a meeting of the space: its attendees are the present members'),
+    present: decisionRecordedSchema.shape.present
+      .optional()
+      .describe('members present, enrolled in the space at that date; ignored when meetingId is given'),
+    ...factFields,
+  }),
+  [
+    {
+      decisionId: 'statuts-scic',
+      spaceId: 'conseil',
+      meetingId: 'conseil-2020-11-15',
+      title: 'Adoption des statuts de la SCIC',
+      kind: 'shared_legal_structure',
+      subject: { step: 'statutes_adopted', legalForm: 'scic' },
+      vote: { for: 5, against: 1, abstain: 0 },
+      occurredAt: '2020-11-15',
+      evidence: { source: 'procès-verbal du conseil de coopération du 15 novembre 2020' },
+    },
+    {
+      decisionId: 'tarifs-garage',
+      spaceId: 'gt-mobilite',
+      present: ['asso-mobilite', 'cc-val', 'garage-martin'],
+      title: 'Grille de tarifs solidaires du garage',
+      kind: 'activity',
+      vote: { method: 'consensus', objections: 0 },
+      occurredAt: '2018-05-15',
+    },
+  ],
+);
+const correctionBody = withExamples(
+  decisionCorrectedSchema.shape.fields.extend({
+    ...correctionFields,
+    evidence: evidenceSchema.optional(),
+  }),
+  [
+    {
+      vote: { for: 2, against: 4, abstain: 0 },
+      reason: 'une voix contre mal reportée comme abstention',
+      evidence: { source: 'feuille de vote du conseil du 15 novembre 2020' },
+    },
+  ],
+);
+const annulmentBody = withExamples(
+  z.strictObject({
+    reason: reasonSchema.describe('why the decision is annulled'),
+    occurredAt: occurredAtSchema.optional().describe('when it was annulled; left out: now'),
+    evidence: evidenceSchema.optional(),
+  }),
+  [
+    {
+      reason: 'délibération prise sans quorum, reprise au conseil suivant',
+      occurredAt: '2020-07-01',
+      evidence: { source: 'relevé de décisions du conseil du 1er juillet 2020' },
+    },
+  ],
+);
 
+const resultExample = {
+  eventIds: ['9e2c4a71-3b5d-4f08-a6c2-1d7e8f9a0b34'],
+  position: '00000000000000000040',
+  revision: 4,
+  ptceId: 'val-coop',
+};
 const withPtce = writeResultSchema.extend({ ptceId: slugSchema });
-const withDecision = withPtce.extend({ decisionId: slugSchema });
-const withOutcome = withDecision.extend({
-  outcome: outcomeSchema.describe("derived by the server from the space's rules at that date"),
-  rules: spaceRulesSchema.describe('the rules of the space the outcome was derived under'),
-});
+const withDecision = withExamples(withPtce.extend({ decisionId: slugSchema }), [
+  { ...resultExample, decisionId: 'budget-2020' },
+]);
+const withOutcome = withExamples(
+  withDecision.extend({
+    outcome: outcomeSchema.describe("derived by the server from the space's rules at that date"),
+    rules: spaceRulesSchema.describe('the rules of the space the outcome was derived under'),
+  }),
+  [
+    {
+      ...resultExample,
+      position: '00000000000000000038',
+      revision: 3,
+      decisionId: 'statuts-scic',
+      outcome: 'adopted',
+      rules: { quorum: 0.5, majority: 'two_thirds' },
+    },
+  ],
+);
 
 /**
  * What the server derived, read back from the stored event: a retry answered from an

@@ -26,47 +26,150 @@ import {
   writeResultSchema,
 } from '@ptce/write-side';
 import { z } from 'zod';
+import { withExamples } from './examples.ts';
 
 const tags = ['membership'];
 const orgParams = ptceParamsSchema.extend({ organisationId: slugSchema });
 
-const registerBody = ptceRegisteredSchema.extend({
-  ptceId: slugSchema.optional().describe('left out: the server makes one from the name'),
-  ...factFields,
-});
-const joinBody = memberJoinedSchema.extend(factFields);
-const departureBody = z.strictObject({ reason: reasonSchema.optional(), ...factFields });
-const membershipCorrectionBody = z.strictObject({
-  name: nameSchema.optional(),
-  category: categorySchema.optional(),
-  joinedAt: validTimeSchema.optional(),
-  ...correctionFields,
-});
-const pilotBody = z.strictObject({ organisationId: slugSchema, ...factFields });
-const legalEntityBody = z.strictObject({
-  name: nameSchema,
-  legalForm: legalFormSchema,
-  registrationId: z.string().min(1).max(50).optional(),
-  ...factFields,
-});
-const legalEntityCorrectionBody = z.strictObject({
-  name: nameSchema.optional(),
-  legalForm: legalFormSchema.optional(),
-  registrationId: z.string().min(1).max(50).optional(),
-  registeredAt: validTimeSchema.optional(),
-  ...correctionFields,
-});
-const associateBody = associateAdmittedSchema.extend(factFields);
-const withdrawalBody = z.strictObject(factFields);
-const recognitionBody = recognitionGrantedSchema.extend(factFields);
-const retractionBody = z.strictObject({
-  eventId: z.uuid().describe('the event to treat as never made'),
-  ...correctionFields,
-});
+// Examples come from the val-coop history (test/scenarios/val-coop.json) where it has the step.
+const registerBody = withExamples(
+  ptceRegisteredSchema.extend({
+    ptceId: slugSchema.optional().describe('left out: the server makes one from the name'),
+    ...factFields,
+  }),
+  [
+    {
+      ptceId: 'val-coop',
+      name: 'Val de Sèvre Coopérations',
+      territory: { name: 'Pays du Val (fictif)', department: '79', rural: true },
+      pilot: {
+        organisationId: 'asso-mobilite',
+        name: 'Mobilité Solidaire du Val',
+        category: 'ess_enterprise',
+      },
+      occurredAt: '2017-03-01',
+      evidence: { source: 'compte rendu de la réunion de lancement' },
+    },
+  ],
+);
+const joinBody = withExamples(memberJoinedSchema.extend(factFields), [
+  {
+    organisationId: 'cc-val',
+    name: 'Communauté de communes du Val',
+    category: 'local_authority',
+    occurredAt: '2017-06-15',
+  },
+  {
+    organisationId: 'lycee-agricole',
+    name: 'Lycée agricole du Val',
+    category: 'training_body',
+    occurredAt: '2018-01-01',
+  },
+]);
+const departureBody = withExamples(z.strictObject({ reason: reasonSchema.optional(), ...factFields }), [
+  {
+    reason: "cessation d'activité de la boulangerie",
+    occurredAt: '2022-06-30',
+    evidence: { source: 'courrier de départ adressé au conseil de coopération' },
+  },
+]);
+const membershipCorrectionBody = withExamples(
+  z.strictObject({
+    name: nameSchema.optional(),
+    category: categorySchema.optional(),
+    joinedAt: validTimeSchema.optional(),
+    ...correctionFields,
+  }),
+  [
+    { joinedAt: '2018-01-10', reason: "date corrigée d'après la convention signée" },
+    { name: 'Lycée agricole et horticole du Val', reason: "nouvelle dénomination de l'établissement" },
+  ],
+);
+const pilotBody = withExamples(z.strictObject({ organisationId: slugSchema, ...factFields }), [
+  {
+    organisationId: 'epicerie-coop',
+    occurredAt: '2022-01-15',
+    evidence: { source: 'procès-verbal du conseil de coopération du 15 janvier 2022' },
+  },
+]);
+const legalEntityBody = withExamples(
+  z.strictObject({
+    name: nameSchema,
+    legalForm: legalFormSchema,
+    registrationId: z.string().min(1).max(50).optional(),
+    ...factFields,
+  }),
+  [
+    {
+      name: 'SCIC Val Coopérations',
+      legalForm: 'scic',
+      registrationId: '000000000',
+      occurredAt: '2021-01-05',
+    },
+  ],
+);
+const legalEntityCorrectionBody = withExamples(
+  z.strictObject({
+    name: nameSchema.optional(),
+    legalForm: legalFormSchema.optional(),
+    registrationId: z.string().min(1).max(50).optional(),
+    registeredAt: validTimeSchema.optional(),
+    ...correctionFields,
+  }),
+  [
+    {
+      registrationId: '901234567',
+      registeredAt: '2021-01-12',
+      reason: "SIREN et date d'immatriculation corrigés d'après l'avis de situation INSEE",
+    },
+  ],
+);
+const associateBody = withExamples(associateAdmittedSchema.extend(factFields), [
+  { organisationId: 'asso-mobilite', college: 'producteurs', occurredAt: '2021-01-05' },
+  { organisationId: 'cc-val', college: 'collectivites', occurredAt: '2021-01-05' },
+]);
+const withdrawalBody = withExamples(z.strictObject(factFields), [
+  {
+    occurredAt: '2023-06-30',
+    evidence: { source: "lettre de retrait de l'associé, remboursement des parts" },
+  },
+]);
+const recognitionBody = withExamples(recognitionGrantedSchema.extend(factFields), [
+  { programme: 'AMI PTCE émergents — phase 1', grantor: 'État', occurredAt: '2021-09-15' },
+  {
+    programme: 'Appel à projets ESS du département',
+    grantor: 'Conseil départemental (fictif)',
+    amountEur: 25000,
+    occurredAt: '2022-03-10',
+  },
+]);
+const retractionBody = withExamples(
+  z.strictObject({
+    eventId: z.uuid().describe('the event to treat as never made'),
+    ...correctionFields,
+  }),
+  [{ eventId: '0190c4e2-7b3a-7c1e-9f4d-2a6b8c0d1e3f', reason: 'adhésion saisie en double par erreur' }],
+);
 
-const withPtce = writeResultSchema.extend({ ptceId: slugSchema });
-const withOrganisation = withPtce.extend({ organisationId: slugSchema });
-const withEvent = withPtce.extend({ retractedEventId: z.string() });
+const resultExample = {
+  eventIds: ['342eaa88-03e7-4c91-b26b-8a00e3a0fcc2'],
+  position: '00000000000000000001',
+  revision: 0,
+  ptceId: 'val-coop',
+};
+const withPtce = withExamples(writeResultSchema.extend({ ptceId: slugSchema }), [resultExample]);
+const withOrganisation = withExamples(withPtce.extend({ organisationId: slugSchema }), [
+  { ...resultExample, position: '00000000000000000002', revision: 1, organisationId: 'cc-val' },
+]);
+const withEvent = withExamples(withPtce.extend({ retractedEventId: z.string() }), [
+  {
+    ...resultExample,
+    eventIds: ['7d1f0b52-4c1e-4a8e-b0e9-5b8f3c2a6d14'],
+    position: '00000000000000000058',
+    revision: 31,
+    retractedEventId: '0190c4e2-7b3a-7c1e-9f4d-2a6b8c0d1e3f',
+  },
+]);
 
 /** A slug from a display name, for a PTCE registered without an id. */
 function slugFrom(name: string): string {

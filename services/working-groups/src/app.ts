@@ -27,6 +27,7 @@ import {
   writeResultSchema,
 } from '@ptce/write-side';
 import { z } from 'zod';
+import { withExamples } from './examples.ts';
 import { generatedId } from './ids.ts';
 
 const tags = ['working groups'];
@@ -35,39 +36,168 @@ const spaceMemberParams = spaceParams.extend({ organisationId: slugSchema });
 const meetingParams = spaceParams.extend({ meetingId: slugSchema });
 const activityParams = ptceParamsSchema.extend({ activityId: slugSchema });
 
-const openSpaceBody = spaceOpenedSchema.extend({
-  spaceId: slugSchema.optional().describe('left out: the server makes one and returns it'),
-  rules: spaceRulesSchema.optional().describe('left out: quorum 0.5, simple majority'),
-  ...factFields,
-});
-const enrolBody = memberEnrolledSchema.omit({ spaceId: true }).extend({
-  role: spaceRoleSchema.optional().describe('left out: member'),
-  ...factFields,
-});
-const factOnlyBody = z.strictObject(factFields);
-const meetingBody = meetingHeldSchema.omit({ spaceId: true }).extend({
-  meetingId: slugSchema.optional().describe('left out: the server makes one and returns it'),
-  ...factFields,
-});
-const meetingCorrectionBody = z.strictObject({
-  attendees: meetingHeldSchema.shape.attendees.optional(),
-  heldAt: validTimeSchema.optional(),
-  ...correctionFields,
-  evidence: evidenceSchema.optional(),
-});
-const launchBody = activityLaunchedSchema.extend({
-  activityId: slugSchema.optional().describe('left out: the server makes one and returns it'),
-  ...factFields,
-});
-const carrierBody = carrierJoinedSchema.omit({ activityId: true }).extend(factFields);
-const endBody = activityEndedSchema.omit({ activityId: true }).extend(factFields);
+// Examples come from the val-coop history (test/scenarios/val-coop.json) where it has the step.
+const openSpaceBody = withExamples(
+  spaceOpenedSchema.extend({
+    spaceId: slugSchema.optional().describe('left out: the server makes one and returns it'),
+    rules: spaceRulesSchema.optional().describe('left out: quorum 0.5, simple majority'),
+    ...factFields,
+  }),
+  [
+    {
+      spaceId: 'gt-mobilite',
+      kind: 'operational',
+      name: 'Groupe de travail mobilité rurale',
+      themes: ['mobility'],
+      rules: { quorum: 0.5, majority: 'simple' },
+      occurredAt: '2017-09-01',
+    },
+    {
+      spaceId: 'conseil',
+      kind: 'governance',
+      name: 'Conseil de coopération',
+      rules: { quorum: 0.5, majority: 'two_thirds' },
+      occurredAt: '2019-03-01',
+    },
+  ],
+);
+const enrolBody = withExamples(
+  memberEnrolledSchema.omit({ spaceId: true }).extend({
+    role: spaceRoleSchema.optional().describe('left out: member'),
+    ...factFields,
+  }),
+  [
+    { organisationId: 'cc-val', occurredAt: '2017-09-01' },
+    {
+      organisationId: 'asso-mobilite',
+      role: 'chair',
+      occurredAt: '2019-03-01',
+      evidence: { source: "procès-verbal de la séance d'installation du conseil" },
+    },
+  ],
+);
+const factOnlyBody = withExamples(z.strictObject(factFields), [
+  { occurredAt: '2022-09-01', evidence: { source: 'courriel du garage au groupe de travail' } },
+  { occurredAt: '2023-12-31', evidence: { source: 'relevé de décisions du comité de pilotage' } },
+]);
+const meetingBody = withExamples(
+  meetingHeldSchema.omit({ spaceId: true }).extend({
+    meetingId: slugSchema.optional().describe('left out: the server makes one and returns it'),
+    ...factFields,
+  }),
+  [
+    {
+      meetingId: 'copil-2018-03-01',
+      attendees: ['asso-mobilite', 'epicerie-coop'],
+      occurredAt: '2018-03-01',
+    },
+    {
+      meetingId: 'conseil-2020-11-15',
+      attendees: [
+        'asso-mobilite',
+        'cc-val',
+        'epicerie-coop',
+        'garage-martin',
+        'lycee-agricole',
+        'boulangerie-dupont',
+      ],
+      guests: 2,
+      occurredAt: '2020-11-15',
+    },
+  ],
+);
+const meetingCorrectionBody = withExamples(
+  z.strictObject({
+    attendees: meetingHeldSchema.shape.attendees.optional(),
+    heldAt: validTimeSchema.optional(),
+    ...correctionFields,
+    evidence: evidenceSchema.optional(),
+  }),
+  [
+    {
+      attendees: ['asso-mobilite', 'cc-val', 'epicerie-coop'],
+      reason: "l'épicerie coopérative était présente mais absente de la feuille d'émargement",
+      evidence: { source: "feuille d'émargement signée, retrouvée aux archives" },
+    },
+  ],
+);
+const launchBody = withExamples(
+  activityLaunchedSchema.extend({
+    activityId: slugSchema.optional().describe('left out: the server makes one and returns it'),
+    ...factFields,
+  }),
+  [
+    {
+      activityId: 'garage-solidaire',
+      name: 'Garage solidaire',
+      theme: 'mobility',
+      carriers: ['asso-mobilite', 'garage-martin'],
+      spaceId: 'gt-mobilite',
+      occurredAt: '2018-06-01',
+    },
+    {
+      activityId: 'cjs',
+      name: 'Coopérative jeunesse de services',
+      theme: 'youth',
+      carriers: ['lycee-agricole', 'cc-val', 'asso-mobilite'],
+      occurredAt: '2019-01-20',
+    },
+  ],
+);
+const carrierBody = withExamples(carrierJoinedSchema.omit({ activityId: true }).extend(factFields), [
+  {
+    organisationId: 'boulangerie-dupont',
+    occurredAt: '2020-01-15',
+    evidence: { source: 'convention de partenariat du magasin partagé' },
+  },
+]);
+const endBody = withExamples(activityEndedSchema.omit({ activityId: true }).extend(factFields), [
+  {
+    reason: 'fin du financement jeunesse ; activité reprise par la mission locale',
+    occurredAt: '2023-08-31',
+  },
+]);
 
+const resultExample = {
+  eventIds: ['5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10'],
+  position: '00000000000000000003',
+  revision: 0,
+  ptceId: 'val-coop',
+};
 const withPtce = writeResultSchema.extend({ ptceId: slugSchema });
-const withSpace = withPtce.extend({ spaceId: slugSchema });
-const withSpaceMember = withSpace.extend({ organisationId: slugSchema });
-const withMeeting = withSpace.extend({ meetingId: slugSchema });
-const withActivity = withPtce.extend({ activityId: slugSchema });
-const withCarrier = withActivity.extend({ organisationId: slugSchema });
+const withSpace = withExamples(withPtce.extend({ spaceId: slugSchema }), [
+  { ...resultExample, spaceId: 'gt-mobilite' },
+]);
+const withSpaceMember = withExamples(withSpace.extend({ organisationId: slugSchema }), [
+  {
+    ...resultExample,
+    position: '00000000000000000005',
+    revision: 2,
+    spaceId: 'gt-mobilite',
+    organisationId: 'cc-val',
+  },
+]);
+const withMeeting = withExamples(withSpace.extend({ meetingId: slugSchema }), [
+  {
+    ...resultExample,
+    position: '00000000000000000019',
+    revision: 14,
+    spaceId: 'copil',
+    meetingId: 'copil-2018-03-01',
+  },
+]);
+const withActivity = withExamples(withPtce.extend({ activityId: slugSchema }), [
+  { ...resultExample, position: '00000000000000000021', revision: 15, activityId: 'garage-solidaire' },
+]);
+const withCarrier = withExamples(withActivity.extend({ organisationId: slugSchema }), [
+  {
+    ...resultExample,
+    position: '00000000000000000031',
+    revision: 25,
+    activityId: 'magasin-partage',
+    organisationId: 'boulangerie-dupont',
+  },
+]);
 
 /**
  * Working groups: the PTCE's spaces (working groups, steering committee, council), their
