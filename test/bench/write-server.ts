@@ -5,11 +5,9 @@
  * parses the same body and does a raw better-sqlite3 INSERT with the same durability.
  * Talks to the parent over IPC.
  */
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { streamName } from '@ptce/events';
 import { loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { buildStandalone } from '@ptce/standalone';
 import Database from 'better-sqlite3';
@@ -55,35 +53,8 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 50);
 
-/** A long history, appended straight to the store: 50,000 joins take seconds, not minutes over HTTP. */
-async function seedLongHistory(ptceId: string, events: number): Promise<void> {
-  const stream = streamName('membership', ptceId);
-  let revision = (await app.eventStore.streamRevision(stream)) ?? -1;
-  for (let done = 0; done < events; ) {
-    const batch = Array.from({ length: Math.min(1_000, events - done) }, (_, i) => ({
-      eventId: randomUUID(),
-      type: 'MemberJoined',
-      schemaVersion: 1,
-      ptceId,
-      occurredAt: '2019-01-01',
-      recordedBy: 'bench-seed',
-      data: {
-        organisationId: `seed-${done + i}`,
-        name: `Membre historique ${done + i}`,
-        category: 'ess_enterprise',
-      },
-    }));
-    const result = await app.eventStore.append(stream, batch, { expectedRevision: revision });
-    revision = result.nextRevision;
-    done += batch.length;
-  }
-}
-
-process.on('message', async (message: { type: string; ptceId?: string; events?: number }) => {
-  if (message.type === 'seed-long' && message.ptceId && message.events) {
-    await seedLongHistory(message.ptceId, message.events);
-    send({ type: 'seeded' });
-  } else if (message.type === 'rss') {
+process.on('message', async (message: { type: string }) => {
+  if (message.type === 'rss') {
     send({ type: 'rss', peakRss });
   } else if (message.type === 'stop') {
     clearInterval(sampler);
@@ -96,4 +67,4 @@ process.on('message', async (message: { type: string; ptceId?: string; events?: 
   }
 });
 
-send({ type: 'ready', ledgerUrl, baselineUrl, token });
+send({ type: 'ready', ledgerUrl, baselineUrl, token, eventStoreUrl: config.EVENT_STORE_URL });

@@ -6,8 +6,11 @@
  * replayed on every command); the server's peak resident memory (≤ 300 MB).
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openEventStore } from '@ptce/event-store';
+import { streamName } from '@ptce/events';
 import autocannon from 'autocannon';
 import type { Report } from './report.ts';
 
@@ -23,6 +26,39 @@ interface Ready {
   ledgerUrl: string;
   baselineUrl: string;
   token: string;
+  eventStoreUrl: string;
+}
+
+/**
+ * A long history written straight into the server's SQLite file from this process, as another
+ * writer would: 50,000 joins take seconds this way, not minutes over HTTP, and the server's
+ * memory figure then counts what it needs to serve that PTCE, not the seeding's garbage.
+ */
+async function seedLongHistory(eventStoreUrl: string, ptceId: string, events: number): Promise<void> {
+  const store = await openEventStore(eventStoreUrl);
+  try {
+    const stream = streamName('membership', ptceId);
+    let revision = (await store.streamRevision(stream)) ?? -1;
+    for (let done = 0; done < events; ) {
+      const batch = Array.from({ length: Math.min(1_000, events - done) }, (_, i) => ({
+        eventId: randomUUID(),
+        type: 'MemberJoined',
+        schemaVersion: 1,
+        ptceId,
+        occurredAt: '2019-01-01',
+        recordedBy: 'bench-seed',
+        data: {
+          organisationId: `seed-${done + i}`,
+          name: `Membre historique ${done + i}`,
+          category: 'ess_enterprise',
+        },
+      }));
+      revision = (await store.append(stream, batch, { expectedRevision: revision })).nextRevision;
+      done += batch.length;
+    }
+  } finally {
+    await store.close();
+  }
 }
 
 function request<T>(child: ChildProcess, message: unknown, answer: string): Promise<T> {
@@ -144,8 +180,20 @@ export async function run(report: Report): Promise<void> {
       better: 'lower',
     });
 
+    // Commands on one PTCE decide one after the other, so a single PTCE's throughput is bounded
+    // by one command's latency whatever its history: measure that bound on a short history too,
+    // to tell what the 50,000 events cost from what writing to a single PTCE costs.
+    const peakSoFar = async () =>
+      Math.round((await request<{ peakRss: number }>(child, { type: 'rss' }, 'rss')).peakRss / 1_048_576);
+    process.stderr.write(`write: peak RSS ${await peakSoFar()} MB after the joins on 100 PTCE\n`);
+    process.stderr.write('write: one PTCE with a short history…\n');
+    await registerPtce(ready.ledgerUrl, ready.token, 'bench-short');
+    const short = await load(ready.ledgerUrl, ready.token, ['bench-short'], 200_000_000);
+    assertClean('single_ptce', short);
+    process.stderr.write(`write: seeding ${LONG_HISTORY} events…\n`);
     await registerPtce(ready.ledgerUrl, ready.token, 'bench-long');
-    await request(child, { type: 'seed-long', ptceId: 'bench-long', events: LONG_HISTORY }, 'seeded');
+    await seedLongHistory(ready.eventStoreUrl, 'bench-long', LONG_HISTORY);
+    process.stderr.write(`write: peak RSS ${await peakSoFar()} MB; one PTCE with a long history…\n`);
     const long = await load(ready.ledgerUrl, ready.token, ['bench-long'], 100_000_000);
     assertClean('long_stream', long);
     report({
@@ -153,6 +201,12 @@ export async function run(report: Report): Promise<void> {
       value: long.perSecond,
       unit: 'req/s',
       baseline: joins.perSecond,
+    });
+    report({
+      bench: 'http.write.long_stream.vs_single_short_ptce',
+      value: long.perSecond,
+      unit: 'req/s',
+      baseline: short.perSecond,
     });
 
     const { peakRss } = await request<{ peakRss: number }>(child, { type: 'rss' }, 'rss');
