@@ -14,6 +14,7 @@ import { principalOf, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
+  generatedId,
   handleWrite,
   occurredAtSchema,
   ptceParamsSchema,
@@ -26,7 +27,6 @@ import {
 } from '@ptce/write-side';
 import { z } from 'zod';
 import { withExamples } from './examples.ts';
-import { generatedId } from './ids.ts';
 
 const tags = ['decisions'];
 const decisionParams = ptceParamsSchema.extend({ decisionId: slugSchema });

@@ -17,6 +17,7 @@ import { principalOf, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
+  generatedId,
   handleWrite,
   ptceParamsSchema,
   ptceStreams,
@@ -28,7 +29,6 @@ import {
 } from '@ptce/write-side';
 import { z } from 'zod';
 import { withExamples } from './examples.ts';
-import { generatedId } from './ids.ts';
 
 const tags = ['working groups'];
 const spaceParams = ptceParamsSchema.extend({ spaceId: slugSchema });
