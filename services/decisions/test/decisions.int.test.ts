@@ -1,6 +1,14 @@
-import { startTestServer, type TestServer } from '@ptce/testing';
+import {
+  type Client,
+  clientFor,
+  expectProblem,
+  expectWritten,
+  SLUG,
+  seedPtce,
+  startTestServer,
+  type TestServer,
+} from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Client, clientFor, expectProblem, expectWritten, SLUG, seedPtce } from './helpers.ts';
 
 let server: TestServer;
 let secretary: Client;

@@ -1,6 +1,12 @@
-import { startTestServer, type TestServer } from '@ptce/testing';
+import {
+  type Client,
+  clientFor,
+  expectProblem,
+  seedPtce,
+  startTestServer,
+  type TestServer,
+} from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Client, clientFor, expectProblem, seedPtce } from './helpers.ts';
 
 const ptceId = 'dc-roles';
 let server: TestServer;

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import { startTestServer, type TestServer } from '@ptce/testing';
+import { type Client, clientFor, startTestServer, type TestServer } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Client, clientFor } from './helpers.ts';
 
 interface Step {
   readonly method: 'POST' | 'PATCH' | null;

@@ -1,5 +1,5 @@
-import type { TestServer } from '@ptce/testing';
 import { expect } from 'vitest';
+import type { TestServer } from './server.ts';
 
 export interface Answer {
   readonly status: number;
