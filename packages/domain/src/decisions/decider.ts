@@ -21,6 +21,7 @@ import {
   transactionTime,
   unprocessable,
   withEvidence,
+  withoutUndefined,
 } from '../shared/decider.ts';
 import { assertEnrolledAt, openSpaceAt } from '../shared/guards.ts';
 import { deriveOutcome, votesCast } from './outcome.ts';
@@ -58,9 +59,6 @@ export type DecisionsCommand =
       readonly occurredAt: ValidTime;
       readonly evidence?: EvidenceData;
     };
-
-const strip = <T extends Record<string, unknown>>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
 function assertSubject(kind: DecisionKind, subject: DecisionSubject | undefined): void {
   if (kind === 'shared_legal_structure' && !(subject && 'step' in subject)) {
@@ -149,7 +147,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       return [
         {
           type: 'DecisionRecorded',
-          data: strip({
+          data: withoutUndefined({
             decisionId: command.decisionId,
             spaceId: command.spaceId,
             meetingId: command.meetingId,
@@ -190,7 +188,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
           data: {
             correctsEventId: decision.eventId,
             decisionId: command.decisionId,
-            fields: strip({
+            fields: withoutUndefined({
               vote: command.fields.vote,
               present: command.fields.present ? [...command.fields.present] : undefined,
               decidedAt: command.fields.decidedAt,

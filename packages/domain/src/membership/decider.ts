@@ -1,10 +1,4 @@
-import {
-  type Category,
-  compareValidTime,
-  type EvidenceData,
-  type LegalForm,
-  type ValidTime,
-} from '@ptce/events';
+import { type Category, compareValidTime, type LegalForm, type ValidTime } from '@ptce/events';
 import type { Ledger } from '../ledger/ledger.ts';
 import { compileLedger } from '../ledger/ledger.ts';
 import { ledgerFinal } from '../ledger/queries.ts';
@@ -14,22 +8,17 @@ import {
   assertRegistered,
   assertRegisteredAt,
   conflict,
+  type Dated,
   type DecideContext,
   type DomainEventToAppend,
   hasFields,
   notFound,
   transactionTime,
+  type Undated,
   unprocessable,
   withEvidence,
+  withoutUndefined,
 } from '../shared/decider.ts';
-
-interface Dated {
-  readonly occurredAt: ValidTime;
-  readonly evidence?: EvidenceData;
-}
-interface Undated {
-  readonly evidence?: EvidenceData;
-}
 
 export type MembershipCommand =
   | (Dated & {
@@ -88,9 +77,6 @@ export type MembershipCommand =
     })
   | (Undated & { readonly type: 'RetractEvent'; readonly eventId: string; readonly reason: string });
 
-const strip = <T extends Record<string, unknown>>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-
 export function decideMembership(
   command: MembershipCommand,
   ledger: Ledger,
@@ -121,9 +107,9 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       return [
         {
           type: 'PtceRegistered',
-          data: strip({
+          data: withoutUndefined({
             name: command.name,
-            territory: strip({ ...command.territory }),
+            territory: withoutUndefined({ ...command.territory }),
             pilot: command.pilot,
           }),
           occurredAt: command.occurredAt,
@@ -172,7 +158,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       return [
         {
           type: 'MemberLeft',
-          data: strip({ organisationId: org, reason: command.reason }),
+          data: withoutUndefined({ organisationId: org, reason: command.reason }),
           occurredAt: command.occurredAt,
           ...ev,
         },
@@ -209,7 +195,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
           data: {
             correctsEventId: period.joinEventId,
             organisationId: org,
-            fields: strip({ ...command.fields }),
+            fields: withoutUndefined({ ...command.fields }),
             reason: command.reason,
           },
           occurredAt: transactionTime(ctx),
@@ -248,7 +234,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       return [
         {
           type: 'LegalEntityRegistered',
-          data: strip({
+          data: withoutUndefined({
             name: command.name,
             legalForm: command.legalForm,
             registrationId: command.registrationId,
@@ -283,7 +269,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
           type: 'LegalEntityCorrected',
           data: {
             correctsEventId: entity.eventId,
-            fields: strip({ ...command.fields }),
+            fields: withoutUndefined({ ...command.fields }),
             reason: command.reason,
           },
           occurredAt: transactionTime(ctx),
@@ -310,7 +296,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       return [
         {
           type: 'AssociateAdmitted',
-          data: strip({ organisationId: org, college: command.college }),
+          data: withoutUndefined({ organisationId: org, college: command.college }),
           occurredAt: command.occurredAt,
           ...ev,
         },
@@ -332,7 +318,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       return [
         {
           type: 'RecognitionGranted',
-          data: strip({
+          data: withoutUndefined({
             programme: command.programme,
             grantor: command.grantor,
             amountEur: command.amountEur,

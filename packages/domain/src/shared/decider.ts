@@ -23,6 +23,17 @@ export interface DomainEventToAppend {
   readonly evidence?: EvidenceData;
 }
 
+/** A command that records a fact: when it happened, and on what evidence. */
+export interface Dated {
+  readonly occurredAt: ValidTime;
+  readonly evidence?: EvidenceData;
+}
+
+/** A command acting in transaction time (a correction, a retraction): no occurredAt of its own. */
+export interface Undated {
+  readonly evidence?: EvidenceData;
+}
+
 export type DomainErrorStatus = 404 | 409 | 422;
 
 export class DomainError extends Error {
@@ -131,4 +142,9 @@ export function transactionTime(ctx: DecideContext): ValidTime {
 
 export function hasFields(fields: Readonly<Record<string, unknown>>): boolean {
   return Object.values(fields).some((v) => v !== undefined);
+}
+
+/** The object without its undefined fields, so that event data never carries a `key: undefined`. */
+export function withoutUndefined<T extends Record<string, unknown>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

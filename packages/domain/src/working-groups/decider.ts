@@ -14,6 +14,7 @@ import {
   assertRegistered,
   assertRegisteredAt,
   conflict,
+  type Dated,
   type DecideContext,
   type DomainEventToAppend,
   hasFields,
@@ -21,13 +22,9 @@ import {
   transactionTime,
   unprocessable,
   withEvidence,
+  withoutUndefined,
 } from '../shared/decider.ts';
 import { assertEnrolledAt, assertMembersAt, openSpaceAt } from '../shared/guards.ts';
-
-interface Dated {
-  readonly occurredAt: ValidTime;
-  readonly evidence?: EvidenceData;
-}
 
 export type WorkingGroupsCommand =
   | (Dated & {
@@ -81,9 +78,6 @@ export type WorkingGroupsCommand =
     })
   | (Dated & { readonly type: 'EndActivity'; readonly activityId: string; readonly reason?: string });
 
-const strip = <T extends Record<string, unknown>>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-
 export function decideWorkingGroups(
   command: WorkingGroupsCommand,
   ledger: Ledger,
@@ -107,7 +101,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       return [
         {
           type: 'SpaceOpened',
-          data: strip({
+          data: withoutUndefined({
             spaceId: command.spaceId,
             kind: command.kind,
             name: command.name,
@@ -180,7 +174,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       return [
         {
           type: 'MeetingHeld',
-          data: strip({
+          data: withoutUndefined({
             spaceId: command.spaceId,
             meetingId: command.meetingId,
             attendees: [...command.attendees],
@@ -217,7 +211,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
             correctsEventId: meeting.eventId,
             spaceId: command.spaceId,
             meetingId: command.meetingId,
-            fields: strip({
+            fields: withoutUndefined({
               attendees: command.fields.attendees ? [...command.fields.attendees] : undefined,
               heldAt: command.fields.heldAt,
             }),
@@ -254,7 +248,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       return [
         {
           type: 'ActivityLaunched',
-          data: strip({
+          data: withoutUndefined({
             activityId: command.activityId,
             name: command.name,
             theme: command.theme,
@@ -290,7 +284,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
         return [
           {
             type: 'ActivityEnded',
-            data: strip({ activityId: command.activityId, reason: command.reason }),
+            data: withoutUndefined({ activityId: command.activityId, reason: command.reason }),
             occurredAt: command.occurredAt,
             ...ev,
           },
