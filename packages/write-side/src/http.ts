@@ -4,6 +4,7 @@ import {
   conflict,
   ProblemError,
   preconditionFailed,
+  principalOf,
   requirePtceScope,
   requireRole,
   unprocessable,
@@ -12,6 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type EventToAppend, executeWrite, type WriteDeps, WriteRefused } from './execute.ts';
 import type { IdempotencyStore } from './idempotency.ts';
+import { generatedId } from './ids.ts';
 
 /** Writes carry these headers (API.md "Conventions"); others pass through untouched. */
 export const writeHeadersSchema = z
@@ -46,6 +48,17 @@ export const correctionFields = {
 };
 
 export const ptceParamsSchema = z.strictObject({ ptceId: slugSchema });
+
+/**
+ * The id of a resource a create request left unnamed, from the caller and its Idempotency-Key
+ * (see `generatedId`): a retry of the request names the same resource.
+ */
+export function generatedIdFor(prefix: string, request: FastifyRequest): string {
+  return generatedId(prefix, {
+    sub: principalOf(request).sub,
+    idempotencyKey: writeHeadersSchema.parse(request.headers)['idempotency-key'],
+  });
+}
 
 /** Raised by deciders; rendered as problem+json with the decider's stable code. */
 export interface DomainRefusal {

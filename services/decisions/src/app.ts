@@ -10,11 +10,11 @@ import {
   spaceRulesSchema,
   streamName,
 } from '@ptce/events';
-import { principalOf, zodPlugin } from '@ptce/platform';
+import { zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
-  generatedId,
+  generatedIdFor,
   handleWrite,
   occurredAtSchema,
   ptceParamsSchema,
@@ -160,12 +160,7 @@ export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options)
     (request, reply) => {
       const { ptceId } = request.params;
       const { decisionId: given, ...body } = request.body;
-      const decisionId =
-        given ??
-        generatedId('dc', {
-          sub: principalOf(request).sub,
-          idempotencyKey: request.headers['idempotency-key'],
-        });
+      const decisionId = given ?? generatedIdFor('dc', request);
       return handleWrite(deps, request, reply, {
         ...target(ptceId),
         body: request.body,

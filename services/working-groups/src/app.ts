@@ -13,11 +13,11 @@ import {
   streamName,
   validTimeSchema,
 } from '@ptce/events';
-import { principalOf, zodPlugin } from '@ptce/platform';
+import { zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
-  generatedId,
+  generatedIdFor,
   handleWrite,
   ptceParamsSchema,
   ptceStreams,
@@ -235,12 +235,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
     (request, reply) => {
       const { ptceId } = request.params;
       const { spaceId: given, ...body } = request.body;
-      const spaceId =
-        given ??
-        generatedId('sp', {
-          sub: principalOf(request).sub,
-          idempotencyKey: request.headers['idempotency-key'],
-        });
+      const spaceId = given ?? generatedIdFor('sp', request);
       return handleWrite(deps, request, reply, {
         ...target(ptceId),
         body: request.body,
@@ -311,12 +306,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
     (request, reply) => {
       const { ptceId, spaceId } = request.params;
       const { meetingId: given, ...body } = request.body;
-      const meetingId =
-        given ??
-        generatedId('mt', {
-          sub: principalOf(request).sub,
-          idempotencyKey: request.headers['idempotency-key'],
-        });
+      const meetingId = given ?? generatedIdFor('mt', request);
       return handleWrite(deps, request, reply, {
         ...target(ptceId),
         body: request.body,
@@ -388,12 +378,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
     (request, reply) => {
       const { ptceId } = request.params;
       const { activityId: given, ...body } = request.body;
-      const activityId =
-        given ??
-        generatedId('ac', {
-          sub: principalOf(request).sub,
-          idempotencyKey: request.headers['idempotency-key'],
-        });
+      const activityId = given ?? generatedIdFor('ac', request);
       return handleWrite(deps, request, reply, {
         ...target(ptceId),
         body: request.body,
