@@ -49,6 +49,11 @@ export const correctionFields = {
 
 export const ptceParamsSchema = z.strictObject({ ptceId: slugSchema });
 
+/** A write's `respond` that names the PTCE and the ids of what it wrote; nothing derived. */
+export function respondNaming(status: 200 | 201, ptceId: string, ids: Record<string, unknown> = {}) {
+  return () => ({ status, body: { ptceId, ...ids } });
+}
+
 /**
  * The id of a resource a create request left unnamed, from the caller and its Idempotency-Key
  * (see `generatedId`): a retry of the request names the same resource.

@@ -1,6 +1,6 @@
 import { evolveLedger, initialLedger, type Ledger } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
-import { streamName } from '@ptce/events';
+import { type StreamFamily, streamName } from '@ptce/events';
 import { problemSchema } from '@ptce/platform';
 import type { z } from 'zod';
 import type { WriteDeps } from './execute.ts';
@@ -41,6 +41,11 @@ export function ptceStreams(ptceId: string): readonly string[] {
     streamName('workgroups', ptceId),
     streamName('decisions', ptceId),
   ];
+}
+
+/** Where a command of that family on a PTCE appends, and what it reads first (`ptceStreams`). */
+export function ptceTarget(family: StreamFamily, ptceId: string) {
+  return { ptceId, stream: streamName(family, ptceId), readStreams: ptceStreams(ptceId) };
 }
 
 /** The success answer and every refusal a write can give, for the OpenAPI document. */

@@ -8,7 +8,6 @@ import {
   reasonSchema,
   slugSchema,
   spaceRulesSchema,
-  streamName,
 } from '@ptce/events';
 import { zodPlugin } from '@ptce/platform';
 import {
@@ -18,7 +17,7 @@ import {
   handleWrite,
   occurredAtSchema,
   ptceParamsSchema,
-  ptceStreams,
+  ptceTarget,
   type WriteSideOptions,
   writeDeps,
   writeHeadersSchema,
@@ -139,11 +138,7 @@ export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options)
 
   const run = (command: DecisionsCommand) => (ledger: Ledger, now: number) =>
     decideDecisions(command, ledger, { now });
-  const target = (ptceId: string) => ({
-    ptceId,
-    stream: streamName('decisions', ptceId),
-    readStreams: ptceStreams(ptceId),
-  });
+  const target = (ptceId: string) => ptceTarget('decisions', ptceId);
 
   app.post(
     '/v1/ptces/:ptceId/decisions',

@@ -9,7 +9,6 @@ import {
   reasonSchema,
   recognitionGrantedSchema,
   slugSchema,
-  streamName,
   validTimeSchema,
 } from '@ptce/events';
 import { zodPlugin } from '@ptce/platform';
@@ -18,7 +17,8 @@ import {
   factFields,
   handleWrite,
   ptceParamsSchema,
-  ptceStreams,
+  ptceTarget,
+  respondNaming,
   type WriteSideOptions,
   writeDeps,
   writeHeadersSchema,
@@ -192,17 +192,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
 
   const run = (command: MembershipCommand) => (ledger: Ledger, now: number) =>
     decideMembership(command, ledger, { now });
-  const write =
-    (status: 200 | 201, ptceId: string, extra: Record<string, unknown> = {}) =>
-    () => ({
-      status,
-      body: { ptceId, ...extra },
-    });
-  const target = (ptceId: string) => ({
-    ptceId,
-    stream: streamName('membership', ptceId),
-    readStreams: ptceStreams(ptceId),
-  });
+  const target = (ptceId: string) => ptceTarget('membership', ptceId);
 
   app.post(
     '/v1/ptces',
@@ -222,7 +212,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'RegisterPtce', ptceId, ...body }),
-        respond: write(201, ptceId),
+        respond: respondNaming(201, ptceId),
       });
     },
   );
@@ -245,7 +235,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'JoinMember', ...request.body }),
-        respond: write(201, ptceId, { organisationId: request.body.organisationId }),
+        respond: respondNaming(201, ptceId, { organisationId: request.body.organisationId }),
       });
     },
   );
@@ -268,7 +258,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'LeaveMember', organisationId, ...request.body }),
-        respond: write(200, ptceId, { organisationId }),
+        respond: respondNaming(200, ptceId, { organisationId }),
       });
     },
   );
@@ -292,7 +282,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'CorrectMembership', organisationId, fields, reason }),
-        respond: write(200, ptceId, { organisationId }),
+        respond: respondNaming(200, ptceId, { organisationId }),
       });
     },
   );
@@ -315,7 +305,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'HandOverPilot', ...request.body }),
-        respond: write(200, ptceId, { organisationId: request.body.organisationId }),
+        respond: respondNaming(200, ptceId, { organisationId: request.body.organisationId }),
       });
     },
   );
@@ -338,7 +328,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'RegisterLegalEntity', ...request.body }),
-        respond: write(201, ptceId),
+        respond: respondNaming(201, ptceId),
       });
     },
   );
@@ -362,7 +352,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'CorrectLegalEntity', fields, reason }),
-        respond: write(200, ptceId),
+        respond: respondNaming(200, ptceId),
       });
     },
   );
@@ -385,7 +375,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'AdmitAssociate', ...request.body }),
-        respond: write(201, ptceId, { organisationId: request.body.organisationId }),
+        respond: respondNaming(201, ptceId, { organisationId: request.body.organisationId }),
       });
     },
   );
@@ -408,7 +398,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'WithdrawAssociate', organisationId, ...request.body }),
-        respond: write(200, ptceId, { organisationId }),
+        respond: respondNaming(200, ptceId, { organisationId }),
       });
     },
   );
@@ -431,7 +421,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'GrantRecognition', ...request.body }),
-        respond: write(201, ptceId),
+        respond: respondNaming(201, ptceId),
       });
     },
   );
@@ -454,7 +444,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'RetractEvent', ...request.body }),
-        respond: write(200, ptceId, { retractedEventId: request.body.eventId }),
+        respond: respondNaming(200, ptceId, { retractedEventId: request.body.eventId }),
       });
     },
   );

@@ -10,7 +10,6 @@ import {
   spaceOpenedSchema,
   spaceRoleSchema,
   spaceRulesSchema,
-  streamName,
   validTimeSchema,
 } from '@ptce/events';
 import { zodPlugin } from '@ptce/platform';
@@ -20,7 +19,8 @@ import {
   generatedIdFor,
   handleWrite,
   ptceParamsSchema,
-  ptceStreams,
+  ptceTarget,
+  respondNaming,
   type WriteSideOptions,
   writeDeps,
   writeHeadersSchema,
@@ -208,17 +208,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
 
   const run = (command: WorkingGroupsCommand) => (ledger: Ledger, now: number) =>
     decideWorkingGroups(command, ledger, { now });
-  const write =
-    (status: 200 | 201, ptceId: string, extra: Record<string, unknown> = {}) =>
-    () => ({
-      status,
-      body: { ptceId, ...extra },
-    });
-  const target = (ptceId: string) => ({
-    ptceId,
-    stream: streamName('workgroups', ptceId),
-    readStreams: ptceStreams(ptceId),
-  });
+  const target = (ptceId: string) => ptceTarget('workgroups', ptceId);
 
   app.post(
     '/v1/ptces/:ptceId/spaces',
@@ -240,7 +230,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'OpenSpace', spaceId, ...body }),
-        respond: write(201, ptceId, { spaceId }),
+        respond: respondNaming(201, ptceId, { spaceId }),
       });
     },
   );
@@ -263,7 +253,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'EnrolMember', spaceId, ...request.body }),
-        respond: write(201, ptceId, { spaceId, organisationId: request.body.organisationId }),
+        respond: respondNaming(201, ptceId, { spaceId, organisationId: request.body.organisationId }),
       });
     },
   );
@@ -286,7 +276,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'WithdrawFromSpace', spaceId, organisationId, ...request.body }),
-        respond: write(200, ptceId, { spaceId, organisationId }),
+        respond: respondNaming(200, ptceId, { spaceId, organisationId }),
       });
     },
   );
@@ -311,7 +301,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'HoldMeeting', spaceId, meetingId, ...body }),
-        respond: write(201, ptceId, { spaceId, meetingId }),
+        respond: respondNaming(201, ptceId, { spaceId, meetingId }),
       });
     },
   );
@@ -335,7 +325,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'CorrectMeeting', spaceId, meetingId, fields, reason, evidence }),
-        respond: write(200, ptceId, { spaceId, meetingId }),
+        respond: respondNaming(200, ptceId, { spaceId, meetingId }),
       });
     },
   );
@@ -358,7 +348,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'CloseSpace', spaceId, ...request.body }),
-        respond: write(200, ptceId, { spaceId }),
+        respond: respondNaming(200, ptceId, { spaceId }),
       });
     },
   );
@@ -383,7 +373,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'LaunchActivity', activityId, ...body }),
-        respond: write(201, ptceId, { activityId }),
+        respond: respondNaming(201, ptceId, { activityId }),
       });
     },
   );
@@ -406,7 +396,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'JoinActivityCarrier', activityId, ...request.body }),
-        respond: write(200, ptceId, { activityId, organisationId: request.body.organisationId }),
+        respond: respondNaming(200, ptceId, { activityId, organisationId: request.body.organisationId }),
       });
     },
   );
@@ -429,7 +419,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
         ...target(ptceId),
         body: request.body,
         decide: run({ type: 'EndActivity', activityId, ...request.body }),
-        respond: write(200, ptceId, { activityId }),
+        respond: respondNaming(200, ptceId, { activityId }),
       });
     },
   );
