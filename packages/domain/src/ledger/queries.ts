@@ -1,4 +1,4 @@
-import type { Category, SpaceKind, SpaceRules, ValidTime } from '@ptce/events';
+import type { Category, SpaceRules, ValidTime } from '@ptce/events';
 import { compileLedger, type Fact, type Ledger, type LedgerWarning } from './ledger.ts';
 import {
   type ActivityState,
@@ -10,6 +10,7 @@ import {
   type MeetingState,
   type RecognitionState,
   replayLedger,
+  type SpaceState,
 } from './state.ts';
 
 /** The state as of valid time `t` (a date includes its whole Paris day). */
@@ -76,13 +77,8 @@ export function pilotAt(ledger: Ledger, t: ValidTime): string | null {
   return ledgerAt(ledger, t).pilotId;
 }
 
-export interface OpenSpace {
-  readonly spaceId: string;
-  readonly kind: SpaceKind;
-  readonly name: string;
-  readonly themes: readonly string[];
-  readonly rules: SpaceRules;
-  readonly openedAt: ValidTime;
+export interface OpenSpace
+  extends Pick<SpaceState, 'spaceId' | 'kind' | 'name' | 'themes' | 'rules' | 'openedAt'> {
   readonly enrolled: readonly EnrolmentState[];
 }
 

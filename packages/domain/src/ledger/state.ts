@@ -124,16 +124,18 @@ export interface RecognitionState {
   readonly eventId: string;
 }
 
+export interface Territory {
+  readonly name: string;
+  readonly department?: string;
+  readonly rural?: boolean;
+  readonly priorityUrbanArea?: boolean;
+}
+
 export interface Registration {
   readonly at: ValidTime;
   readonly eventId: string;
   readonly name: string;
-  readonly territory: {
-    readonly name: string;
-    readonly department?: string;
-    readonly rural?: boolean;
-    readonly priorityUrbanArea?: boolean;
-  };
+  readonly territory: Territory;
   readonly founderId: string;
 }
 

@@ -2,6 +2,7 @@ import { type Category, compareValidTime, type LegalForm, type ValidTime } from 
 import type { Ledger } from '../ledger/ledger.ts';
 import { compileLedger } from '../ledger/ledger.ts';
 import { ledgerFinal } from '../ledger/queries.ts';
+import type { Territory } from '../ledger/state.ts';
 import {
   assertNoNewContradiction,
   assertNotFuture,
@@ -25,12 +26,7 @@ export type MembershipCommand =
       readonly type: 'RegisterPtce';
       readonly ptceId: string;
       readonly name: string;
-      readonly territory: {
-        readonly name: string;
-        readonly department?: string;
-        readonly rural?: boolean;
-        readonly priorityUrbanArea?: boolean;
-      };
+      readonly territory: Territory;
       readonly pilot: { readonly organisationId: string; readonly name: string; readonly category: Category };
     })
   | (Dated & {
