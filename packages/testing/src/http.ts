@@ -76,3 +76,49 @@ export function expectWritten(answer: Answer, status: number, fields: Record<str
 }
 
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export type WriteCaller = 'none' | 'auditor' | 'funder' | 'outOfScope' | 'admin';
+
+/** A write route to call: method, url, body, and the status an allowed caller gets. */
+export type WriteRoute = [
+  method: 'POST' | 'PATCH',
+  url: string,
+  body: Record<string, unknown>,
+  status: number,
+];
+
+/**
+ * The callers a write route must refuse on `ptceId` (no token, read-only roles, a secretary of
+ * another PTCE), and an admin scoped elsewhere, who must pass: scope does not bind an admin.
+ */
+export async function writeCallers(server: TestServer, ptceId: string): Promise<Record<WriteCaller, Client>> {
+  return {
+    none: clientFor(server, ''),
+    auditor: clientFor(server, await server.bearer('auditor', [ptceId])),
+    funder: clientFor(server, await server.bearer('funder', [ptceId])),
+    outOfScope: clientFor(server, await server.bearer('secretary', ['another-ptce'])),
+    admin: clientFor(server, await server.bearer('admin', ['another-ptce'])),
+  };
+}
+
+/** Refused with no token, as auditor, funder or out-of-scope secretary, recording nothing in `stream`; the admin's call records one event. */
+export async function expectWritersOnly(
+  server: TestServer,
+  callers: Record<WriteCaller, Client>,
+  stream: string,
+  [method, url, body, status]: WriteRoute,
+): Promise<void> {
+  const before = await server.app.eventStore.readStream(stream);
+  const none = await callers.none.send(method, url, body);
+  expectProblem(none, 401, 'unauthorized');
+  expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+  expectProblem(await callers.auditor.send(method, url, body), 403, 'role_forbidden');
+  expectProblem(await callers.funder.send(method, url, body), 403, 'role_forbidden');
+  expectProblem(await callers.outOfScope.send(method, url, body), 403, 'out_of_scope');
+  expect(await server.app.eventStore.readStream(stream)).toHaveLength(before.length);
+
+  const admin = await callers.admin.send(method, url, body);
+  expect(admin.status, JSON.stringify(admin.body)).toBe(status);
+  expect(admin.body.eventIds).toEqual([expect.any(String)]);
+  expect(await server.app.eventStore.readStream(stream)).toHaveLength(before.length + 1);
+}

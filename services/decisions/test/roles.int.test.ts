@@ -1,26 +1,23 @@
 import {
   type Client,
   clientFor,
-  expectProblem,
+  expectWritersOnly,
   seedPtce,
   startTestServer,
   type TestServer,
+  type WriteCaller,
+  type WriteRoute,
+  writeCallers,
 } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 const ptceId = 'dc-roles';
 let server: TestServer;
-let callers: Record<'none' | 'auditor' | 'funder' | 'outOfScope' | 'admin', Client>;
+let callers: Record<WriteCaller, Client>;
 
 beforeAll(async () => {
   server = await startTestServer();
-  callers = {
-    none: clientFor(server, ''),
-    auditor: clientFor(server, await server.bearer('auditor', [ptceId])),
-    funder: clientFor(server, await server.bearer('funder', [ptceId])),
-    outOfScope: clientFor(server, await server.bearer('secretary', ['another-ptce'])),
-    admin: clientFor(server, await server.bearer('admin', ['another-ptce'])),
-  };
+  callers = await writeCallers(server, ptceId);
   const secretary = clientFor(server, await server.bearer('secretary', [ptceId]));
   await seedPtce(secretary, ptceId);
   const steps: [string, unknown][] = [
@@ -38,7 +35,7 @@ afterAll(() => server.close());
 const p = `/v1/ptces/${ptceId}/decisions`;
 
 /** Every write route, in an order where each admin call succeeds on the state the previous ones left. */
-const routes: [method: 'POST' | 'PATCH', url: string, body: Record<string, unknown>, status: number][] = [
+const routes: WriteRoute[] = [
   [
     'POST',
     p,
@@ -57,22 +54,9 @@ const routes: [method: 'POST' | 'PATCH', url: string, body: Record<string, unkno
   ['POST', `${p}/d1/annulment`, { reason: 'vice de forme', occurredAt: '2020-05-01' }, 200],
 ];
 
-describe.each(routes)('%s %s', (method, url, body, status) => {
-  test('no token 401, auditor 403, funder 403, secretary out of scope 403, nothing recorded; admin succeeds', async () => {
-    const before = await server.app.eventStore.readStream(`decisions-${ptceId}`);
-    const none = await callers.none.send(method, url, body);
-    expectProblem(none, 401, 'unauthorized');
-    expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
-    expectProblem(await callers.auditor.send(method, url, body), 403, 'role_forbidden');
-    expectProblem(await callers.funder.send(method, url, body), 403, 'role_forbidden');
-    expectProblem(await callers.outOfScope.send(method, url, body), 403, 'out_of_scope');
-    expect(await server.app.eventStore.readStream(`decisions-${ptceId}`)).toHaveLength(before.length);
-
-    const admin = await callers.admin.send(method, url, body);
-    expect(admin.status, JSON.stringify(admin.body)).toBe(status);
-    expect(admin.body.eventIds).toEqual([expect.any(String)]);
-    expect(await server.app.eventStore.readStream(`decisions-${ptceId}`)).toHaveLength(before.length + 1);
-  });
+describe.each(routes)('%s %s', (...route) => {
+  test('no token 401, auditor 403, funder 403, secretary out of scope 403, nothing recorded; admin succeeds', () =>
+    expectWritersOnly(server, callers, `decisions-${ptceId}`, route));
 });
 
 test('the OpenAPI document lists every decisions route, with outcome and rules in the success answers', async () => {

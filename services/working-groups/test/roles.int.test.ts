@@ -1,26 +1,23 @@
 import {
   type Client,
   clientFor,
-  expectProblem,
+  expectWritersOnly,
   seedPtce,
   startTestServer,
   type TestServer,
+  type WriteCaller,
+  type WriteRoute,
+  writeCallers,
 } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 const ptceId = 'wg-roles';
 let server: TestServer;
-let callers: Record<'none' | 'auditor' | 'funder' | 'outOfScope' | 'admin', Client>;
+let callers: Record<WriteCaller, Client>;
 
 beforeAll(async () => {
   server = await startTestServer();
-  callers = {
-    none: clientFor(server, ''),
-    auditor: clientFor(server, await server.bearer('auditor', [ptceId])),
-    funder: clientFor(server, await server.bearer('funder', [ptceId])),
-    outOfScope: clientFor(server, await server.bearer('secretary', ['another-ptce'])),
-    admin: clientFor(server, await server.bearer('admin', ['another-ptce'])),
-  };
+  callers = await writeCallers(server, ptceId);
   await seedPtce(clientFor(server, await server.bearer('secretary', [ptceId])), ptceId);
 });
 afterAll(() => server.close());
@@ -28,7 +25,7 @@ afterAll(() => server.close());
 const p = `/v1/ptces/${ptceId}`;
 
 /** Every write route, in an order where each admin call succeeds on the state the previous ones left. */
-const routes: [method: 'POST' | 'PATCH', url: string, body: Record<string, unknown>, status: number][] = [
+const routes: WriteRoute[] = [
   ['POST', `${p}/spaces`, { spaceId: 'gt', kind: 'operational', name: 'GT', occurredAt: '2020-03-01' }, 201],
   ['POST', `${p}/spaces/gt/members`, { organisationId: 'cc', occurredAt: '2020-03-01' }, 201],
   ['POST', `${p}/spaces/gt/meetings`, { meetingId: 'm1', attendees: ['cc'], occurredAt: '2020-04-01' }, 201],
@@ -45,22 +42,9 @@ const routes: [method: 'POST' | 'PATCH', url: string, body: Record<string, unkno
   ['POST', `${p}/spaces/gt/closure`, { occurredAt: '2020-06-01' }, 200],
 ];
 
-describe.each(routes)('%s %s', (method, url, body, status) => {
-  test('no token 401, auditor 403, funder 403, secretary out of scope 403, nothing recorded; admin succeeds', async () => {
-    const before = await server.app.eventStore.readStream(`workgroups-${ptceId}`);
-    const none = await callers.none.send(method, url, body);
-    expectProblem(none, 401, 'unauthorized');
-    expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
-    expectProblem(await callers.auditor.send(method, url, body), 403, 'role_forbidden');
-    expectProblem(await callers.funder.send(method, url, body), 403, 'role_forbidden');
-    expectProblem(await callers.outOfScope.send(method, url, body), 403, 'out_of_scope');
-    expect(await server.app.eventStore.readStream(`workgroups-${ptceId}`)).toHaveLength(before.length);
-
-    const admin = await callers.admin.send(method, url, body);
-    expect(admin.status, JSON.stringify(admin.body)).toBe(status);
-    expect(admin.body.eventIds).toEqual([expect.any(String)]);
-    expect(await server.app.eventStore.readStream(`workgroups-${ptceId}`)).toHaveLength(before.length + 1);
-  });
+describe.each(routes)('%s %s', (...route) => {
+  test('no token 401, auditor 403, funder 403, secretary out of scope 403, nothing recorded; admin succeeds', () =>
+    expectWritersOnly(server, callers, `workgroups-${ptceId}`, route));
 });
 
 test('the OpenAPI document lists every working-groups route with its body and problem answers', async () => {
