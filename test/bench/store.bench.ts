@@ -11,6 +11,7 @@ import { openPostgresEventStore, openSqliteEventStore } from '@ptce/event-store'
 import { computeEventHash, GENESIS_HASH, type NewEvent } from '@ptce/events';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { appendEmmettPostgres } from './emmett.ts';
 import type { Report } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -127,7 +128,7 @@ async function appendSqlite(dir: string, r: number): Promise<{ value: number; ba
   return { value, baseline };
 }
 
-async function appendPostgres(): Promise<{ value: number; baseline: number }> {
+async function appendPostgres(): Promise<{ value: number; baseline: number; emmett: number }> {
   const maintenanceUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const database = `ptce_bench_${randomBytes(6).toString('hex')}`;
   const url = new URL(maintenanceUrl);
@@ -137,7 +138,15 @@ async function appendPostgres(): Promise<{ value: number; baseline: number }> {
   await admin.query(`CREATE DATABASE ${database}`);
   const writers = 16;
   try {
-    return await bestOf((r) => appendPostgresRound(url.toString(), writers, r));
+    const ours = await bestOf((r) => appendPostgresRound(url.toString(), writers, r));
+    let emmett = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      emmett = Math.max(
+        emmett,
+        await appendEmmettPostgres(url.toString(), writers, SECONDS, (i) => event(i).data),
+      );
+    }
+    return { ...ours, emmett };
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
@@ -247,7 +256,18 @@ export async function run(report: Report): Promise<void> {
     const sqlite = await bestOf((r) => appendSqlite(dir, r));
     report({ bench: 'store.append.sqlite', unit: 'events/s', ...sqlite });
     const postgres = await appendPostgres();
-    report({ bench: 'store.append.postgres.c16', unit: 'events/s', ...postgres });
+    report({
+      bench: 'store.append.postgres.c16',
+      unit: 'events/s',
+      value: postgres.value,
+      baseline: postgres.baseline,
+    });
+    report({
+      bench: 'store.append.postgres.c16.vs_emmett',
+      unit: 'events/s',
+      value: postgres.value,
+      baseline: postgres.emmett,
+    });
     const reads = await readSqlite(dir);
     report({ bench: 'store.read.sqlite', unit: 'events/s', value: reads.read, baseline: reads.baseline });
     report({
