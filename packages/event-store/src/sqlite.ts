@@ -191,6 +191,16 @@ class SqliteEventStore implements EventStore {
         try {
           return { ok: true, result: one(item) };
         } catch (error) {
+          // SQLITE_FULL, SQLITE_IOERR or RAISE(ROLLBACK) may make SQLite roll back the whole
+          // transaction by itself. Going on would run the next item as a transaction of its own
+          // that commits, while the outer COMMIT fails and every caller is told nothing was
+          // written: a retry without a key would then duplicate it. Abort the whole batch.
+          if (!db.inTransaction) {
+            throw new StoreUnavailableError(
+              `sqlite: the batch transaction was rolled back (${(error as Error).message})`,
+              { cause: error },
+            );
+          }
           return { ok: false, error };
         }
       }),

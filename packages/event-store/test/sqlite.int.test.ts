@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.ts';
 import { openEventStore } from '../src/open.ts';
@@ -77,6 +78,37 @@ describe('sqlite group commit', () => {
     expect(await store.streamRevision('g-taken')).toBe(0);
     const log = await store.readAll();
     expect(log.map((e) => e.stream)).toEqual(['g-taken', 'g-a', 'g-b', 'g-b']);
+    await store.close();
+  });
+
+  // An automatic rollback of the whole transaction (SQLITE_FULL, SQLITE_IOERR) is simulated by a
+  // trigger that raises ROLLBACK: SQLite then ends the batch's transaction exactly as it does on
+  // those errors, in the middle of the batch.
+  it('a batch whose transaction SQLite rolled back by itself writes nothing after the rollback', async () => {
+    const path = join(dir, 'rollback.db');
+    const store = await openEventStore(`sqlite:${path}`);
+    await store.ping();
+    const admin = new Database(path);
+    admin.exec(
+      "CREATE TRIGGER fail_whole_tx BEFORE INSERT ON events WHEN NEW.stream = 'r-boom' BEGIN SELECT RAISE(ROLLBACK, 'simulated disk full'); END",
+    );
+    admin.close();
+    const outcomes = await Promise.allSettled([
+      store.append('r-before', [newEvent()], { expectedRevision: 'no_stream' }),
+      store.append('r-boom', [newEvent()], { expectedRevision: 'no_stream' }),
+      store.append('r-after', [newEvent()], { expectedRevision: 'no_stream' }),
+    ]);
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect(outcome.status === 'rejected' && outcome.reason).toBeInstanceOf(StoreUnavailableError);
+    }
+    expect(await store.readAll()).toEqual([]);
+    // The store keeps working once the cause is gone.
+    await expect(
+      store.append('r-after', [newEvent()], { expectedRevision: 'no_stream' }),
+    ).resolves.toMatchObject({
+      nextRevision: 0,
+    });
     await store.close();
   });
 
