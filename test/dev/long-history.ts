@@ -1,7 +1,8 @@
 // Dev probe (not a test, not a bench figure): per-command latency and RSS of joins on a PTCE with a long history.
 // Run: cd test && HIST=50000 N=10 node --import tsx dev/long-history.ts
 import { randomUUID } from 'node:crypto';
-import { startTestServer } from '@ptce/testing';
+// The server alone: the package's index also exports vitest assertions, which only load under vitest.
+import { startTestServer } from '@ptce/testing/server';
 
 const server = await startTestServer({ EVENT_STORE_URL: 'sqlite::memory:' });
 const auth = await server.bearer('admin');

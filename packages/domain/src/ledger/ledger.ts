@@ -25,8 +25,18 @@ export interface Ledger {
   readonly last: LogNode | null;
 }
 
+/**
+ * What the fold reads of an envelope, and all the ledger keeps of it. Hashes, the recorder and
+ * correlation ids belong to the audit, which reads the store: kept here they would triple the
+ * memory of a long history (measured: 164 MB against 44 MB for 50,000 joins).
+ */
+export type FoldedEvent = Pick<
+  EventEnvelope,
+  'eventId' | 'type' | 'schemaVersion' | 'ptceId' | 'occurredAt' | 'data' | 'position' | 'recordedAt'
+>;
+
 export interface LogNode {
-  readonly event: EventEnvelope;
+  readonly event: FoldedEvent;
   readonly prev: LogNode | null;
 }
 
@@ -37,18 +47,28 @@ export function initialLedger(): Ledger {
 }
 
 /** Events must be given in log order (ascending position); the fold never reorders the log. */
-export function evolveLedger(ledger: Ledger, event: EventEnvelope): Ledger {
-  return { size: ledger.size + 1, last: { event, prev: ledger.last } };
+export function evolveLedger(ledger: Ledger, event: FoldedEvent): Ledger {
+  const kept: FoldedEvent = {
+    eventId: event.eventId,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    ptceId: event.ptceId,
+    occurredAt: event.occurredAt,
+    data: event.data,
+    position: event.position,
+    recordedAt: event.recordedAt,
+  };
+  return { size: ledger.size + 1, last: { event: kept, prev: ledger.last } };
 }
 
-export function foldLedger(events: Iterable<EventEnvelope>, from: Ledger = initialLedger()): Ledger {
+export function foldLedger(events: Iterable<FoldedEvent>, from: Ledger = initialLedger()): Ledger {
   let l = from;
   for (const e of events) l = evolveLedger(l, e);
   return l;
 }
 
-export function ledgerEvents(ledger: Ledger): EventEnvelope[] {
-  const out: EventEnvelope[] = new Array(ledger.size);
+export function ledgerEvents(ledger: Ledger): FoldedEvent[] {
+  const out: FoldedEvent[] = new Array(ledger.size);
   let i = ledger.size - 1;
   for (let n = ledger.last; n; n = n.prev) out[i--] = n.event;
   return out;
@@ -112,7 +132,7 @@ interface MutableFact {
   recordedAt: string;
   logIndex: number;
   correctedBy: string[];
-  env: EventEnvelope;
+  env: FoldedEvent;
 }
 
 interface MutableCompiled {
@@ -147,21 +167,21 @@ export function compiledGeneration(compiled: CompiledLedger): number {
 
 // Every new ledger value recompiles its whole log; stored envelopes are immutable, so each is
 // validated against its schema once, not once per command.
-const parsedCache = new WeakMap<EventEnvelope, LedgerEvent | string>();
+const parsedCache = new WeakMap<FoldedEvent, LedgerEvent | string>();
 
 interface Placed {
   readonly start: number;
   readonly isDate: boolean;
 }
 
-const timeCache = new WeakMap<EventEnvelope, Placed | null>();
+const timeCache = new WeakMap<FoldedEvent, Placed | null>();
 
 function timeOfValid(v: string): Placed {
   return { start: startInstant(v), isDate: isDateOnly(v) };
 }
 
 /** Where the envelope's own valid time sits, or null when it is not a valid time. */
-function timeOf(env: EventEnvelope): Placed | null {
+function timeOf(env: FoldedEvent): Placed | null {
   const hit = timeCache.get(env);
   if (hit !== undefined) return hit;
   const placed = isValidTime(env.occurredAt) ? timeOfValid(env.occurredAt) : null;
@@ -169,7 +189,7 @@ function timeOf(env: EventEnvelope): Placed | null {
   return placed;
 }
 
-function parseCached(env: EventEnvelope): LedgerEvent | string {
+function parseCached(env: FoldedEvent): LedgerEvent | string {
   const hit = parsedCache.get(env);
   if (hit !== undefined) return hit;
   let result: LedgerEvent | string;
@@ -241,7 +261,7 @@ export function compileLedger(ledger: Ledger): CompiledLedger {
 }
 
 /** A new valid-time fact, or null when the envelope is anything else (a correction, invalid…). */
-function plainFact(env: EventEnvelope, logIndex: number): Fact | null {
+function plainFact(env: FoldedEvent, logIndex: number): Fact | null {
   const event = parseCached(env);
   if (typeof event === 'string' || TRANSACTION_TIME_TYPES.has(event.type)) return null;
   const placed = timeOf(env);
@@ -277,7 +297,7 @@ function insertionIndex(facts: readonly Fact[], fact: Fact): number {
  * the fact is inserted at its place (pushed when it is the latest). Anything else (a correction,
  * a retraction, an invalid or duplicate event) returns false: the caller recompiles the log.
  */
-function append(c: MutableCompiled, env: EventEnvelope, logIndex: number): boolean {
+function append(c: MutableCompiled, env: FoldedEvent, logIndex: number): boolean {
   if (c.known.has(env.eventId)) return false;
   const fact = plainFact(env, logIndex);
   if (!fact) return false;
@@ -300,7 +320,7 @@ function append(c: MutableCompiled, env: EventEnvelope, logIndex: number): boole
  */
 export function pendingFacts(
   compiled: CompiledLedger,
-  envelopes: readonly EventEnvelope[],
+  envelopes: readonly FoldedEvent[],
   size: number,
 ): Fact[] | null {
   const ids = new Set<string>();
@@ -323,7 +343,7 @@ export function withFacts(facts: readonly Fact[], extra: readonly Fact[]): Fact[
   return out;
 }
 
-function compile(events: readonly EventEnvelope[]): MutableCompiled {
+function compile(events: readonly FoldedEvent[]): MutableCompiled {
   const warnings: LedgerWarning[] = [];
   const warn = (
     e: { eventId: string; type: string },
@@ -336,7 +356,7 @@ function compile(events: readonly EventEnvelope[]): MutableCompiled {
     string,
     { eventId: string; type: string; logIndex: number; occurredAt: string; retractedBy?: string }
   >();
-  const parsed: { env: EventEnvelope; event: LedgerEvent; logIndex: number }[] = [];
+  const parsed: { env: FoldedEvent; event: LedgerEvent; logIndex: number }[] = [];
   events.forEach((env, logIndex) => {
     if (known.has(env.eventId)) {
       warn(env, 'duplicate_event', `event ${env.eventId} appears twice in the log; the second is ignored`);

@@ -2,7 +2,6 @@ import type {
   Category,
   DecisionKind,
   DecisionSubject,
-  EventEnvelope,
   LegalForm,
   Outcome,
   SpaceKind,
@@ -19,6 +18,7 @@ import {
   compileLedger,
   cutAccepts,
   type Fact,
+  type FoldedEvent,
   foldLedger,
   type Ledger,
   type LedgerWarning,
@@ -380,7 +380,7 @@ const warningKey = (w: LedgerWarning) => `${w.eventId}|${w.code}`;
  * they would make the fold skip or flag that it did not before. New facts later than every fact
  * are applied to a copy-on-write view of the final state; anything else replays the whole ledger.
  */
-export function warningsIfAppended(ledger: Ledger, envelopes: readonly EventEnvelope[]): LedgerWarning[] {
+export function warningsIfAppended(ledger: Ledger, envelopes: readonly FoldedEvent[]): LedgerWarning[] {
   const compiled = compileLedger(ledger);
   const final = finalReplay(compiled);
   const extra = pendingFacts(compiled, envelopes, ledger.size);
