@@ -2,5 +2,5 @@ export * from './errors.ts';
 export { openKurrentEventStore } from './kurrentdb.ts';
 export { type OpenEventStoreOptions, openEventStore } from './open.ts';
 export * from './port.ts';
-export { openPostgresEventStore, type PostgresOptions } from './postgres.ts';
-export { openSqliteEventStore, type SqliteOptions } from './sqlite.ts';
+export { isPostgresUnavailable, openPostgresEventStore, type PostgresOptions } from './postgres.ts';
+export { isSqliteUnavailable, openSqliteEventStore, type SqliteOptions } from './sqlite.ts';

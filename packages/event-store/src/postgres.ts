@@ -131,7 +131,8 @@ const NETWORK_CODES = new Set([
 // 53300 too many connections, 3D000 database gone.
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '3D000']);
 
-function isUnavailable(error: unknown): boolean {
+/** A connection-level failure (network, server shutdown, pool closed): the store cannot be reached. */
+export function isPostgresUnavailable(error: unknown): boolean {
   if (error instanceof StoreUnavailableError) return true;
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
@@ -147,7 +148,7 @@ function isUnavailable(error: unknown): boolean {
 }
 
 function toStoreError(error: unknown): unknown {
-  if (error instanceof StoreUnavailableError || !isUnavailable(error)) return error;
+  if (error instanceof StoreUnavailableError || !isPostgresUnavailable(error)) return error;
   return new StoreUnavailableError(`postgres: ${(error as Error).message}`, { cause: error });
 }
 

@@ -86,20 +86,21 @@ CREATE TABLE IF NOT EXISTS events (
 
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|READONLY|CANTOPEN|FULL|NOTADB|CORRUPT|PERM|NOMEM)/;
 
-function toStoreError(error: unknown): unknown {
-  if (error instanceof StoreUnavailableError) return error;
+/** The database file cannot be reached, locked too long, full or broken: not a bug of the caller. */
+export function isSqliteUnavailable(error: unknown): boolean {
+  if (error instanceof StoreUnavailableError) return true;
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
-    return new StoreUnavailableError(`sqlite: ${(error as Error).message}`, { cause: error });
-  }
+  if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) return true;
   // The file's directory cannot be created or reached (ENOENT, EACCES, ENOTDIR, EROFS, ENOSPC…).
-  if (error instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
-    return new StoreUnavailableError(`sqlite: ${error.message}`, { cause: error });
-  }
-  if (error instanceof TypeError && /database connection is not open/.test(error.message)) {
+  if (error instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;
+  return error instanceof TypeError && /database connection is not open/.test(error.message);
+}
+
+function toStoreError(error: unknown): unknown {
+  if (error instanceof StoreUnavailableError || !isSqliteUnavailable(error)) return error;
+  if (error instanceof TypeError)
     return new StoreUnavailableError('sqlite: the store is closed', { cause: error });
-  }
-  return error;
+  return new StoreUnavailableError(`sqlite: ${(error as Error).message}`, { cause: error });
 }
 
 export function toEnvelope(row: Row): EventEnvelope {

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isPostgresUnavailable, isSqliteUnavailable, StoreUnavailableError } from '@ptce/event-store';
 import Database from 'better-sqlite3';
-import type { Redis } from 'ioredis';
+import { type Redis, ReplyError } from 'ioredis';
 import pg from 'pg';
 
 /**
@@ -27,6 +28,36 @@ export interface IdempotencyStore {
   close(): Promise<void>;
 }
 
+/**
+ * The keys live beside the events: when their store cannot be reached, the write must answer
+ * 503 with Retry-After like an unreachable event store, not 500.
+ */
+function unavailable(backend: string, error: unknown, isUnavailable: (error: unknown) => boolean): unknown {
+  if (error instanceof StoreUnavailableError || !isUnavailable(error)) return error;
+  return new StoreUnavailableError(`idempotency keys (${backend}): ${(error as Error).message}`, {
+    cause: error,
+  });
+}
+
+async function guarded<T>(
+  backend: string,
+  isUnavailable: (error: unknown) => boolean,
+  work: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw unavailable(backend, error, isUnavailable);
+  }
+}
+
+const sqliteGuard = <T>(work: () => T) => guarded('sqlite', isSqliteUnavailable, work);
+const postgresGuard = <T>(work: () => Promise<T>) => guarded('postgres', isPostgresUnavailable, work);
+// A ReplyError is Redis refusing a command (a bug of ours); every other ioredis error means the
+// server could not be reached: offline queue disabled, connection closed, command timeout.
+const redisGuard = <T>(work: () => Promise<T>) =>
+  guarded('redis', (error) => error instanceof Error && !(error instanceof ReplyError), work);
+
 /** API.md: keys are kept at least 24 hours. We keep them for 48 to outlive a long weekend retry loop. */
 export const IDEMPOTENCY_TTL_MS = 48 * 60 * 60 * 1000;
 
@@ -45,6 +76,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
+    // Every service process of a deployment shares this file: wait for a writer instead of failing.
+    this.db.pragma('busy_timeout = 5000');
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at INTEGER NOT NULL)',
     );
@@ -59,22 +92,30 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.releaseStmt = this.db.prepare('DELETE FROM idempotency_keys WHERE key = ?');
   }
 
-  async get(key: string): Promise<IdempotencyRecord | null> {
-    const row = this.getStmt.get(key, this.now());
-    return row ? (JSON.parse(row.record) as IdempotencyRecord) : null;
+  get(key: string): Promise<IdempotencyRecord | null> {
+    return sqliteGuard(() => {
+      const row = this.getStmt.get(key, this.now());
+      return row ? (JSON.parse(row.record) as IdempotencyRecord) : null;
+    });
   }
 
-  async reserve(key: string, record: IdempotencyRecord): Promise<boolean> {
-    this.releaseExpired(key);
-    return this.reserveStmt.run(key, JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS).changes === 1;
+  reserve(key: string, record: IdempotencyRecord): Promise<boolean> {
+    return sqliteGuard(() => {
+      this.releaseExpired(key);
+      return this.reserveStmt.run(key, JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS).changes === 1;
+    });
   }
 
-  async complete(key: string, record: IdempotencyRecord): Promise<void> {
-    this.completeStmt.run(key, JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS);
+  complete(key: string, record: IdempotencyRecord): Promise<void> {
+    return sqliteGuard(() => {
+      this.completeStmt.run(key, JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS);
+    });
   }
 
-  async release(key: string): Promise<void> {
-    this.releaseStmt.run(key);
+  release(key: string): Promise<void> {
+    return sqliteGuard(() => {
+      this.releaseStmt.run(key);
+    });
   }
 
   async close(): Promise<void> {
@@ -95,22 +136,37 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   ) {}
 
   static fromUrl(url: string): PostgresIdempotencyStore {
-    return new PostgresIdempotencyStore(new pg.Pool({ connectionString: url, max: 4 }), true);
+    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
+    // An idle client whose backend goes away (pg_terminate_backend, a PostgreSQL restart) emits
+    // 'error' on the pool; unheard, that is an uncaught exception ending the process. The pool
+    // drops that client by itself and the next query connects again.
+    pool.on('error', () => undefined);
+    return new PostgresIdempotencyStore(pool, true);
+  }
+
+  /** Every query goes through here: a connection failure becomes StoreUnavailableError (503). */
+  private query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return postgresGuard(() => this.pool.query<R>(text, values));
   }
 
   private migrate(): Promise<void> {
-    this.ready ??= this.pool
-      .query(
-        `CREATE TABLE IF NOT EXISTS idempotency_keys (
-           key text PRIMARY KEY, record jsonb NOT NULL, expires_at timestamptz NOT NULL)`,
-      )
-      .then(() => undefined);
+    this.ready ??= this.query(
+      `CREATE TABLE IF NOT EXISTS idempotency_keys (
+         key text PRIMARY KEY, record jsonb NOT NULL, expires_at timestamptz NOT NULL)`,
+    ).then(
+      () => undefined,
+      (error: unknown) => {
+        // Not kept: PostgreSQL down at the first request must not fail every later one.
+        this.ready = undefined;
+        throw error;
+      },
+    );
     return this.ready;
   }
 
   async get(key: string): Promise<IdempotencyRecord | null> {
     await this.migrate();
-    const { rows } = await this.pool.query<{ record: IdempotencyRecord }>(
+    const { rows } = await this.query<{ record: IdempotencyRecord }>(
       'SELECT record FROM idempotency_keys WHERE key = $1 AND expires_at >= now()',
       [key],
     );
@@ -119,8 +175,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   async reserve(key: string, record: IdempotencyRecord): Promise<boolean> {
     await this.migrate();
-    await this.pool.query('DELETE FROM idempotency_keys WHERE key = $1 AND expires_at < now()', [key]);
-    const result = await this.pool.query(
+    await this.query('DELETE FROM idempotency_keys WHERE key = $1 AND expires_at < now()', [key]);
+    const result = await this.query(
       `INSERT INTO idempotency_keys (key, record, expires_at)
        VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval) ON CONFLICT (key) DO NOTHING`,
       [key, JSON.stringify(record), String(IDEMPOTENCY_TTL_MS)],
@@ -130,7 +186,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   async complete(key: string, record: IdempotencyRecord): Promise<void> {
     await this.migrate();
-    await this.pool.query(
+    await this.query(
       `INSERT INTO idempotency_keys (key, record, expires_at)
        VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval)
        ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`,
@@ -140,7 +196,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   async release(key: string): Promise<void> {
     await this.migrate();
-    await this.pool.query('DELETE FROM idempotency_keys WHERE key = $1', [key]);
+    await this.query('DELETE FROM idempotency_keys WHERE key = $1', [key]);
   }
 
   async close(): Promise<void> {
@@ -158,28 +214,36 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly prefix = 'ptce:idem:',
   ) {}
 
-  async get(key: string): Promise<IdempotencyRecord | null> {
-    const raw = await this.redis.get(this.prefix + key);
-    return raw ? (JSON.parse(raw) as IdempotencyRecord) : null;
+  get(key: string): Promise<IdempotencyRecord | null> {
+    return redisGuard(async () => {
+      const raw = await this.redis.get(this.prefix + key);
+      return raw ? (JSON.parse(raw) as IdempotencyRecord) : null;
+    });
   }
 
-  async reserve(key: string, record: IdempotencyRecord): Promise<boolean> {
-    const ok = await this.redis.set(
-      this.prefix + key,
-      JSON.stringify(record),
-      'PX',
-      IDEMPOTENCY_TTL_MS,
-      'NX',
-    );
-    return ok === 'OK';
+  reserve(key: string, record: IdempotencyRecord): Promise<boolean> {
+    return redisGuard(async () => {
+      const ok = await this.redis.set(
+        this.prefix + key,
+        JSON.stringify(record),
+        'PX',
+        IDEMPOTENCY_TTL_MS,
+        'NX',
+      );
+      return ok === 'OK';
+    });
   }
 
-  async complete(key: string, record: IdempotencyRecord): Promise<void> {
-    await this.redis.set(this.prefix + key, JSON.stringify(record), 'PX', IDEMPOTENCY_TTL_MS);
+  complete(key: string, record: IdempotencyRecord): Promise<void> {
+    return redisGuard(async () => {
+      await this.redis.set(this.prefix + key, JSON.stringify(record), 'PX', IDEMPOTENCY_TTL_MS);
+    });
   }
 
-  async release(key: string): Promise<void> {
-    await this.redis.del(this.prefix + key);
+  release(key: string): Promise<void> {
+    return redisGuard(async () => {
+      await this.redis.del(this.prefix + key);
+    });
   }
 
   async close(): Promise<void> {}

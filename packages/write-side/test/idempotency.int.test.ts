@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StoreUnavailableError } from '@ptce/event-store';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -186,3 +189,85 @@ contract(
     await redis.quit();
   },
 );
+
+describe('idempotency stores when their backend is unreachable', () => {
+  test('PostgreSQL: a terminated idle backend does not crash the process; the next call reconnects', async () => {
+    const name = `ptce_idem_term_${randomBytes(6).toString('hex')}`;
+    const maintenance = new pg.Client({ connectionString: DATABASE_URL });
+    await maintenance.connect();
+    await maintenance.query(`CREATE DATABASE ${name}`);
+    const url = new URL(DATABASE_URL);
+    url.pathname = `/${name}`;
+    const store = PostgresIdempotencyStore.fromUrl(url.toString());
+    try {
+      expect(await store.reserve('t', pending())).toBe(true);
+      const { rows } = await maintenance.query<{ n: number }>(
+        'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1',
+        [name],
+      );
+      expect(rows[0]?.n).toBeGreaterThan(0);
+      // Let the pool see its idle client die: unheard, that 'error' event is an uncaught exception.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await store.get('t')).toEqual(pending());
+    } finally {
+      await store.close();
+      await maintenance.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await maintenance.end();
+    }
+  });
+
+  test('PostgreSQL: a closed port is StoreUnavailableError, and a later call tries again', async () => {
+    const store = PostgresIdempotencyStore.fromUrl('postgres://postgres@127.0.0.1:1/postgres');
+    try {
+      await expect(store.get('k')).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.reserve('k', pending())).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('Redis: an unreachable server is StoreUnavailableError', async () => {
+    const offline = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+    });
+    const store = new RedisIdempotencyStore(offline, 'ptce-test-offline:');
+    try {
+      await expect(store.get('k')).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.reserve('k', pending())).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      offline.disconnect();
+    }
+  });
+
+  test('SQLite: another process holding the write lock is waited for; a closed file is StoreUnavailableError', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-idem-busy-'));
+    const file = path.join(dir, 'idempotency.db');
+    const store = new SqliteIdempotencyStore(file);
+    // better-sqlite3 waits synchronously: the lock holder must be another process.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE');
+         process.stdout.write('locked'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 300);`,
+      ],
+      { cwd: path.dirname(fileURLToPath(import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.once('data', () => resolve());
+        holder.once('exit', (code) => reject(new Error(`lock holder exited (${code})`)));
+      });
+      // Without busy_timeout this is SQLITE_BUSY at once.
+      expect(await store.reserve('b', pending())).toBe(true);
+      await store.close();
+      await expect(store.get('b')).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      holder.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

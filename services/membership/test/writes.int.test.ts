@@ -250,3 +250,37 @@ describe('the event store unreachable', () => {
     expect(await inner.readStream('membership-down')).toHaveLength(countBefore + 1);
   });
 });
+
+describe('the idempotency keys unreachable (PostgreSQL down, the events elsewhere)', () => {
+  let app: App;
+  let inner: EventStore;
+  let auth: string;
+  let dir: string;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-idem-503-'));
+    // The keys go to the PostgreSQL of EVENT_STORE_URL, here a closed port.
+    const config = loadConfig({
+      DATA_DIR: dir,
+      LOG_LEVEL: 'silent',
+      EVENT_STORE_URL: 'postgres://postgres@127.0.0.1:1/postgres',
+    });
+    inner = await openEventStore('sqlite::memory:');
+    app = await buildServer(config, { plugins: [membershipService], eventStore: inner, logger: false });
+    await app.ready();
+    const keys = loadJwtKeys(config);
+    if (!keys.privateKey) throw new Error('no private key');
+    auth = `Bearer ${await mintToken({ sub: 's', role: 'secretary', ptces: ['*'], ttl: '1h' }, keys.privateKey, config)}`;
+  });
+  afterAll(async () => {
+    await app.close();
+    await inner.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a write with an Idempotency-Key answers 503 with Retry-After, not 500, and records nothing', async () => {
+    const res = await send({ app }, valCoop.register('idem-down'), auth, { 'idempotency-key': 'register-1' });
+    expectProblem(res, 503, 'store_unavailable');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(await inner.readAll()).toEqual([]);
+  });
+});
