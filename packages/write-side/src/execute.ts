@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type EventStore, RevisionConflictError } from '@ptce/event-store';
 import {
   canonicalJson,
@@ -100,11 +100,18 @@ export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<
     state: 'pending',
     stream: command.stream,
     createdAt: now(),
+    owner: randomUUID(),
   };
   // A pending record this young belongs to a request still running, not to a crash: running the
-  // command beside it would append under the same event ids and break the first request.
+  // command beside it would append under the same event ids and break the first request. An
+  // older one is taken over atomically: of several retries racing for it, one runs the command.
   const inFlight = existing?.state === 'pending' && now() - existing.createdAt < PENDING_LEASE_MS;
-  if (inFlight || (!existing && !(await deps.idempotency.reserve(key, pending)))) {
+  const held =
+    !inFlight &&
+    (existing
+      ? await deps.idempotency.takeOver(key, existing, pending)
+      : await deps.idempotency.reserve(key, pending));
+  if (!held) {
     throw new WriteRefused({
       kind: 'idempotency_key_in_flight',
       detail: `a request with Idempotency-Key "${command.idempotencyKey}" is being processed`,
@@ -116,7 +123,7 @@ export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<
     const recovered = existing ? await recoverAppended(deps.store, command) : undefined;
     answer = recovered ?? (await decideAndAppend(deps, command, now, key));
   } catch (error) {
-    await deps.idempotency.release(key).catch(() => undefined);
+    await deps.idempotency.release(key, pending.owner).catch(() => undefined);
     throw error;
   }
   // Once the events are stored the key must stay pending if the answer cannot be saved:

@@ -16,6 +16,11 @@ export interface IdempotencyRecord {
   readonly state: 'pending' | 'done';
   readonly stream: string;
   readonly createdAt: number;
+  /**
+   * A nonce of the attempt that holds the key. A retry may take over a pending record left by a
+   * crash; the attempt it replaced, if still alive, must then neither complete nor release it.
+   */
+  readonly owner: string;
   readonly response?: { readonly status: number; readonly body: unknown; readonly etag?: string };
 }
 
@@ -23,8 +28,15 @@ export interface IdempotencyStore {
   get(key: string): Promise<IdempotencyRecord | null>;
   /** Inserts only when the key is absent; false when another request holds it already. */
   reserve(key: string, record: IdempotencyRecord): Promise<boolean>;
-  complete(key: string, record: IdempotencyRecord): Promise<void>;
-  release(key: string): Promise<void>;
+  /**
+   * Replaces `stale` — the record as `get` returned it — by `record`, only if the key still holds
+   * exactly `stale`: of concurrent takeovers of an abandoned record, one wins.
+   */
+  takeOver(key: string, stale: IdempotencyRecord, record: IdempotencyRecord): Promise<boolean>;
+  /** Saves the answer, only if `record.owner` still holds the key; false when it does not. */
+  complete(key: string, record: IdempotencyRecord): Promise<boolean>;
+  /** Frees the key, only if `owner` still holds it. */
+  release(key: string, owner: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,8 +77,9 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   private readonly db: Database.Database;
   private readonly getStmt: Database.Statement<[string, number], { record: string }>;
   private readonly reserveStmt: Database.Statement<[string, string, number]>;
-  private readonly completeStmt: Database.Statement<[string, string, number]>;
-  private readonly releaseStmt: Database.Statement<[string]>;
+  private readonly takeOverStmt: Database.Statement<[string, number, string, string, number]>;
+  private readonly completeStmt: Database.Statement<[string, number, string, string]>;
+  private readonly releaseStmt: Database.Statement<[string, string]>;
 
   constructor(
     file: string,
@@ -86,10 +99,16 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.reserveStmt = this.db.prepare(
       'INSERT INTO idempotency_keys (key, record, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING',
     );
-    this.completeStmt = this.db.prepare(
-      'INSERT INTO idempotency_keys (key, record, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at',
+    // The record text is compared as stored: `get` parses it and JSON.stringify gives it back.
+    this.takeOverStmt = this.db.prepare(
+      'UPDATE idempotency_keys SET record = ?, expires_at = ? WHERE key = ? AND record = ? AND expires_at >= ?',
     );
-    this.releaseStmt = this.db.prepare('DELETE FROM idempotency_keys WHERE key = ?');
+    this.completeStmt = this.db.prepare(
+      "UPDATE idempotency_keys SET record = ?, expires_at = ? WHERE key = ? AND json_extract(record, '$.owner') = ?",
+    );
+    this.releaseStmt = this.db.prepare(
+      "DELETE FROM idempotency_keys WHERE key = ? AND json_extract(record, '$.owner') = ?",
+    );
   }
 
   get(key: string): Promise<IdempotencyRecord | null> {
@@ -106,15 +125,27 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     });
   }
 
-  complete(key: string, record: IdempotencyRecord): Promise<void> {
+  takeOver(key: string, stale: IdempotencyRecord, record: IdempotencyRecord): Promise<boolean> {
     return sqliteGuard(() => {
-      this.completeStmt.run(key, JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS);
+      const expiresAt = this.now() + IDEMPOTENCY_TTL_MS;
+      return (
+        this.takeOverStmt.run(JSON.stringify(record), expiresAt, key, JSON.stringify(stale), this.now())
+          .changes === 1
+      );
     });
   }
 
-  release(key: string): Promise<void> {
+  complete(key: string, record: IdempotencyRecord): Promise<boolean> {
+    return sqliteGuard(
+      () =>
+        this.completeStmt.run(JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS, key, record.owner)
+          .changes === 1,
+    );
+  }
+
+  release(key: string, owner: string): Promise<void> {
     return sqliteGuard(() => {
-      this.releaseStmt.run(key);
+      this.releaseStmt.run(key, owner);
     });
   }
 
@@ -184,25 +215,57 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     return result.rowCount === 1;
   }
 
-  async complete(key: string, record: IdempotencyRecord): Promise<void> {
+  async takeOver(key: string, stale: IdempotencyRecord, record: IdempotencyRecord): Promise<boolean> {
     await this.migrate();
-    await this.query(
-      `INSERT INTO idempotency_keys (key, record, expires_at)
-       VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval)
-       ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`,
-      [key, JSON.stringify(record), String(IDEMPOTENCY_TTL_MS)],
+    // One UPDATE: PostgreSQL re-checks the WHERE on the row a concurrent takeover just changed.
+    const result = await this.query(
+      `UPDATE idempotency_keys SET record = $2, expires_at = now() + ($4 || ' milliseconds')::interval
+       WHERE key = $1 AND record = $3::jsonb AND expires_at >= now()`,
+      [key, JSON.stringify(record), JSON.stringify(stale), String(IDEMPOTENCY_TTL_MS)],
     );
+    return result.rowCount === 1;
   }
 
-  async release(key: string): Promise<void> {
+  async complete(key: string, record: IdempotencyRecord): Promise<boolean> {
     await this.migrate();
-    await this.query('DELETE FROM idempotency_keys WHERE key = $1', [key]);
+    const result = await this.query(
+      `UPDATE idempotency_keys SET record = $2, expires_at = now() + ($4 || ' milliseconds')::interval
+       WHERE key = $1 AND record->>'owner' = $3`,
+      [key, JSON.stringify(record), record.owner, String(IDEMPOTENCY_TTL_MS)],
+    );
+    return result.rowCount === 1;
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    await this.migrate();
+    await this.query(`DELETE FROM idempotency_keys WHERE key = $1 AND record->>'owner' = $2`, [key, owner]);
   }
 
   async close(): Promise<void> {
     if (this.ownsPool) await this.pool.end();
   }
 }
+
+// Lua scripts run atomically in Redis: the check and the write cannot be split by another client.
+const TAKE_OVER_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`;
+const COMPLETE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current).owner == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`;
+const RELEASE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current).owner == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 0`;
 
 /**
  * For KurrentDB deployments, which have no table to put keys in. Redis here must persist
@@ -234,15 +297,37 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     });
   }
 
-  complete(key: string, record: IdempotencyRecord): Promise<void> {
+  takeOver(key: string, stale: IdempotencyRecord, record: IdempotencyRecord): Promise<boolean> {
     return redisGuard(async () => {
-      await this.redis.set(this.prefix + key, JSON.stringify(record), 'PX', IDEMPOTENCY_TTL_MS);
+      const swapped = await this.redis.eval(
+        TAKE_OVER_SCRIPT,
+        1,
+        this.prefix + key,
+        JSON.stringify(stale),
+        JSON.stringify(record),
+        IDEMPOTENCY_TTL_MS,
+      );
+      return swapped === 1;
     });
   }
 
-  release(key: string): Promise<void> {
+  complete(key: string, record: IdempotencyRecord): Promise<boolean> {
     return redisGuard(async () => {
-      await this.redis.del(this.prefix + key);
+      const saved = await this.redis.eval(
+        COMPLETE_SCRIPT,
+        1,
+        this.prefix + key,
+        record.owner,
+        JSON.stringify(record),
+        IDEMPOTENCY_TTL_MS,
+      );
+      return saved === 1;
+    });
+  }
+
+  release(key: string, owner: string): Promise<void> {
+    return redisGuard(async () => {
+      await this.redis.eval(RELEASE_SCRIPT, 1, this.prefix + key, owner);
     });
   }
 

@@ -209,6 +209,7 @@ describe('executeWrite with an Idempotency-Key', () => {
       stream: STREAM,
       // Older than the lease: the request that reserved it is gone.
       createdAt: clock - PENDING_LEASE_MS - 1,
+      owner: 'crashed-attempt',
     };
     expect(await idempotency.reserve(key, pending)).toBe(true);
     const [appended] = (
@@ -255,6 +256,7 @@ describe('executeWrite with an Idempotency-Key', () => {
       state: 'pending',
       stream: STREAM,
       createdAt: 0,
+      owner: 'crashed-attempt',
     });
     const answer = await executeWrite(deps, keyed('a', 'k4', { request }));
     expect(answer.status).toBe(201);
@@ -292,12 +294,55 @@ describe('executeWrite with an Idempotency-Key', () => {
     expect(await executeWrite(gatedDeps, keyed('a', 'k6', { correlationId: 'request-3' }))).toEqual(answer);
   });
 
+  test('takeover race: two concurrent retries of an abandoned key run the command once and keep its answer', async () => {
+    const request = { method: 'POST', url: '/names', body: { name: 'a' } };
+    const key = 'alice\u0000k7';
+    await idempotency.reserve(key, {
+      fingerprint: createHash('sha256').update(canonicalJson(request)).digest('hex'),
+      state: 'pending',
+      stream: STREAM,
+      createdAt: clock - PENDING_LEASE_MS - 1_000,
+      owner: 'crashed-attempt',
+    });
+    let decided = 0;
+    const retry = () =>
+      executeWrite(
+        deps,
+        keyed('a', 'k7', {
+          request,
+          decide: (state) => {
+            decided++;
+            if (state.names.includes('a')) throw new Error('a already there');
+            return [named('a')];
+          },
+        }),
+      );
+    const [one, two] = await Promise.allSettled([retry(), retry()]);
+    const outcomes = [one, two];
+    const answered = outcomes.filter((o) => o.status === 'fulfilled');
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(answered).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.status === 'rejected' && refused[0].reason).toMatchObject({
+      failure: { kind: 'idempotency_key_in_flight' },
+    });
+    expect(decided).toBe(1);
+    expect(await names()).toEqual(['a']);
+    const record = await idempotency.get(key);
+    expect(record?.state).toBe('done');
+    expect(record?.createdAt).toBe(clock);
+    // A third retry gets the first answer back, not a refusal.
+    const third = await retry();
+    expect(answered[0]?.status === 'fulfilled' && answered[0].value).toEqual(third);
+  });
+
   test('when saving the answer fails after the append, the retry answers from the stored events', async () => {
     let failures = 1;
     const flaky: IdempotencyStore = {
       get: (key) => idempotency.get(key),
       reserve: (key, record) => idempotency.reserve(key, record),
-      release: (key) => idempotency.release(key),
+      takeOver: (key, stale, record) => idempotency.takeOver(key, stale, record),
+      release: (key, owner) => idempotency.release(key, owner),
       close: () => idempotency.close(),
       complete: (key, record) =>
         failures-- > 0 ? Promise.reject(new Error('disk full')) : idempotency.complete(key, record),

@@ -25,6 +25,7 @@ const pending = (fingerprint = 'f1'): IdempotencyRecord => ({
   state: 'pending',
   stream: 'membership-p',
   createdAt: 1_700_000_000_000,
+  owner: 'attempt-1',
 });
 const done = (fingerprint = 'f1'): IdempotencyRecord => ({
   ...pending(fingerprint),
@@ -78,10 +79,43 @@ function contract(name: string, open: () => Promise<Harness>, cleanup: () => Pro
 
     test('release frees the key for another reservation', async () => {
       await h.store.reserve('k3', pending());
-      await h.store.release('k3');
+      await h.store.release('k3', 'attempt-1');
       expect(await h.store.get('k3')).toBeNull();
       expect(await h.store.reserve('k3', pending('again'))).toBe(true);
       expect((await h.store.get('k3'))?.fingerprint).toBe('again');
+    });
+
+    test('takeover race: of concurrent takeovers of an abandoned record exactly one wins', async () => {
+      await h.store.reserve('stale', pending());
+      const stale = await h.store.get('stale');
+      if (!stale) throw new Error('no record');
+      const attempts = Array.from({ length: 6 }, (_, i) => ({
+        ...pending(),
+        owner: `retry-${i}`,
+        createdAt: stale.createdAt + 31_000,
+      }));
+      const won = await Promise.all(attempts.map((record) => h.store.takeOver('stale', stale, record)));
+      expect(won.filter(Boolean)).toHaveLength(1);
+      const winner = attempts[won.indexOf(true)];
+      expect(await h.store.get('stale')).toEqual(winner);
+      // The record it replaced is gone: taking it over again from that stale copy fails.
+      expect(await h.store.takeOver('stale', stale, { ...pending(), owner: 'late' })).toBe(false);
+    });
+
+    test('takeover race: complete and release act only for the owner still holding the key', async () => {
+      await h.store.reserve('owned', pending());
+      const stale = await h.store.get('owned');
+      if (!stale) throw new Error('no record');
+      const successor = { ...pending(), owner: 'attempt-2' };
+      expect(await h.store.takeOver('owned', stale, successor)).toBe(true);
+      // The first attempt, still alive, can neither free nor overwrite what the successor holds.
+      await h.store.release('owned', 'attempt-1');
+      expect(await h.store.complete('owned', done())).toBe(false);
+      expect(await h.store.get('owned')).toEqual(successor);
+      const answered = { ...done(), owner: 'attempt-2' };
+      expect(await h.store.complete('owned', answered)).toBe(true);
+      await h.store.release('owned', 'attempt-1');
+      expect(await h.store.get('owned')).toEqual(answered);
     });
 
     test('after expiry get is null and the key can be reserved again', async () => {

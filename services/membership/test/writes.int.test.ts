@@ -1,13 +1,15 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type EventStore, openEventStore, StoreUnavailableError } from '@ptce/event-store';
+import { canonicalJson } from '@ptce/events';
 import { type App, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { startTestServer, type TestServer } from '@ptce/testing';
-import { buildServer } from '@ptce/write-side';
+import { buildServer, SqliteIdempotencyStore } from '@ptce/write-side';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { membershipService } from '../src/app.ts';
-import { expectProblem, expectWritten, send, valCoop } from './helpers.ts';
+import { expectProblem, expectWritten, type Response, send, valCoop } from './helpers.ts';
 
 let server: TestServer;
 let secretary: string;
@@ -282,5 +284,60 @@ describe('the idempotency keys unreachable (PostgreSQL down, the events elsewher
     expectProblem(res, 503, 'store_unavailable');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     expect(await inner.readAll()).toEqual([]);
+  });
+});
+
+describe('takeover race over HTTP (SQLite keys in DATA_DIR)', () => {
+  let app: App;
+  let auth: string;
+  let dir: string;
+  let keys: SqliteIdempotencyStore;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-takeover-'));
+    const config = loadConfig({
+      DATA_DIR: dir,
+      LOG_LEVEL: 'silent',
+      EVENT_STORE_URL: `sqlite:${path.join(dir, 'events.db')}`,
+      RATE_LIMIT_MAX: '100000',
+    });
+    app = await buildServer(config, { plugins: [membershipService], logger: false });
+    await app.ready();
+    // The server's own key file, opened beside it as another process would.
+    keys = new SqliteIdempotencyStore(path.join(dir, 'idempotency.db'));
+    const jwt = loadJwtKeys(config);
+    if (!jwt.privateKey) throw new Error('no private key');
+    auth = `Bearer ${await mintToken({ sub: 's', role: 'secretary', ptces: ['*'], ttl: '1h' }, jwt.privateKey, config)}`;
+    expect((await send({ app }, valCoop.register('takeover'), auth)).statusCode).toBe(201);
+  });
+  afterAll(async () => {
+    await keys.close();
+    await app.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('two concurrent retries of a key abandoned 31 s ago: one 201, one 409 in flight, and the answer is kept', async () => {
+    const join = valCoop.joinCcVal('takeover');
+    const request = { method: join.method, url: join.url, body: join.payload };
+    await keys.reserve('s\u0000join-after-crash', {
+      fingerprint: createHash('sha256').update(canonicalJson(request)).digest('hex'),
+      state: 'pending',
+      stream: 'membership-takeover',
+      createdAt: Date.now() - 31_000,
+      owner: 'crashed-process',
+    });
+    const header = { 'idempotency-key': 'join-after-crash' };
+    const answers = await Promise.all([send({ app }, join, auth, header), send({ app }, join, auth, header)]);
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([201, 409]);
+    const winner = answers.find((a) => a.statusCode === 201);
+    expectProblem(answers.find((a) => a.statusCode === 409) as Response, 409, 'idempotency_key_in_flight');
+    expect((await keys.get('s\u0000join-after-crash'))?.state).toBe('done');
+    // A third retry answers the first answer again instead of a refusal forever.
+    const third = await send({ app }, join, auth, header);
+    expect(third.statusCode, third.body).toBe(201);
+    expect(third.json()).toEqual(winner?.json());
+    const joins = (await app.eventStore.readStream('membership-takeover')).filter(
+      (e) => e.type === 'MemberJoined',
+    );
+    expect(joins).toHaveLength(1);
   });
 });
