@@ -178,6 +178,10 @@ export function toProblem(error: unknown): ProblemError {
   if (error.name === 'RevisionConflictError') {
     return conflict('The record changed meanwhile; reload and retry.', 'revision_conflict');
   }
+  // Event ids are derived from an Idempotency-Key: a clash is a client reusing one, never a 500.
+  if (error.name === 'DuplicateEventIdError') {
+    return conflict('These events were already recorded with another content.', 'duplicate_event');
+  }
 
   const fastifyError = error as Partial<FastifyError>;
   if (Array.isArray(fastifyError.validation))

@@ -70,6 +70,11 @@ export interface WriteDeps<S> {
 
 const etagOf = (revision: number) => `"${revision}"`;
 
+/** What a same Idempotency-Key must be sent with again: the canonical method, route and body. */
+export function requestFingerprint(request: unknown): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
+
 /** How long a pending Idempotency-Key is taken for a request still running; after that, for a crash. */
 export const PENDING_LEASE_MS = 30_000;
 
@@ -83,7 +88,10 @@ export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<
   if (command.idempotencyKey === undefined) return decideAndAppend(deps, command, now, undefined);
 
   const key = `${command.recordedBy}\u0000${command.idempotencyKey}`;
-  const fingerprint = createHash('sha256').update(canonicalJson(command.request)).digest('hex');
+  const fingerprint = requestFingerprint(command.request);
+  // Event ids derive from the request too: a key reused after it expired, with another body, must
+  // not produce the ids of its first use (the store would refuse them as duplicates).
+  const scope = `${key}\u0000${fingerprint}`;
   const existing = await deps.idempotency.get(key);
   if (existing && existing.fingerprint !== fingerprint) {
     throw new WriteRefused({
@@ -120,8 +128,8 @@ export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<
   let answer: WriteAnswer;
   try {
     // A pending record left by a crash: the first attempt may have appended before dying.
-    const recovered = existing ? await recoverAppended(deps.store, command) : undefined;
-    answer = recovered ?? (await decideAndAppend(deps, command, now, key));
+    const recovered = existing ? await recoverAppended(deps.store, command, scope) : undefined;
+    answer = recovered ?? (await decideAndAppend(deps, command, now, scope));
   } catch (error) {
     await deps.idempotency.release(key, pending.owner).catch(() => undefined);
     throw error;
@@ -195,15 +203,21 @@ function answerFrom<S>(
   };
 }
 
-/** Scans the newest events of the stream for those the lost attempt appended under this key. */
+/**
+ * Scans the newest events of the stream for those the lost attempt appended: the ids it would
+ * have given them, not the key alone, which an earlier use of the same key may share.
+ */
 async function recoverAppended<S>(
   store: EventStore,
   command: WriteCommand<S>,
+  scope: string,
 ): Promise<WriteAnswer | undefined> {
   const recent = await store.readStream(command.stream, { direction: 'backwards', limit: 1_000 });
-  const mine = recent
-    .filter((e) => e.idempotencyKey === command.idempotencyKey && e.recordedBy === command.recordedBy)
-    .sort((a, b) => a.revision - b.revision);
+  const candidates = recent.filter(
+    (e) => e.idempotencyKey === command.idempotencyKey && e.recordedBy === command.recordedBy,
+  );
+  const expected = new Set(candidates.map((_, index) => deterministicEventId(scope, String(index))));
+  const mine = candidates.filter((e) => expected.has(e.eventId)).sort((a, b) => a.revision - b.revision);
   const last = mine.at(-1);
   if (!last) return undefined;
   return answerFrom(command, mine, last.position, last.revision);

@@ -11,7 +11,13 @@ import {
 } from '@ptce/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { type EventToAppend, executeWrite, type WriteDeps, WriteRefused } from './execute.ts';
+import {
+  type EventToAppend,
+  executeWrite,
+  requestFingerprint,
+  type WriteDeps,
+  WriteRefused,
+} from './execute.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { generatedId } from './ids.ts';
 
@@ -56,13 +62,20 @@ export function respondNaming(status: 200 | 201, ptceId: string, ids: Record<str
 
 /**
  * The id of a resource a create request left unnamed, from the caller and its Idempotency-Key
- * (see `generatedId`): a retry of the request names the same resource.
+ * (see `generatedId`): a retry of the request names the same resource, a reuse of an
+ * expired key with another body another one.
  */
 export function generatedIdFor(prefix: string, request: FastifyRequest): string {
   return generatedId(prefix, {
     sub: principalOf(request).sub,
     idempotencyKey: writeHeadersSchema.parse(request.headers)['idempotency-key'],
+    fingerprint: requestFingerprint(writeRequestOf(request, request.body)),
   });
+}
+
+/** What an Idempotency-Key is bound to: method, path (no query) and body. */
+function writeRequestOf(request: FastifyRequest, body: unknown) {
+  return { method: request.method, url: request.url.split('?')[0], body: body ?? null };
 }
 
 /** Raised by deciders; rendered as problem+json with the decider's stable code. */
@@ -115,7 +128,7 @@ export async function handleWrite<S>(
       correlationId: request.id,
       ...(headers['idempotency-key'] ? { idempotencyKey: headers['idempotency-key'] } : {}),
       ...(ifMatch !== undefined ? { ifMatch } : {}),
-      request: { method: request.method, url: request.url.split('?')[0], body: input.body ?? null },
+      request: writeRequestOf(request, input.body),
       decide: input.decide,
       respond: input.respond,
     });

@@ -10,6 +10,7 @@ import {
   type IdempotencyStore,
   LedgerRepository,
   PENDING_LEASE_MS,
+  requestFingerprint,
   SqliteIdempotencyStore,
   type WriteCommand,
   type WriteDeps,
@@ -218,7 +219,8 @@ describe('executeWrite with an Idempotency-Key', () => {
         [
           {
             ...rival('a', 'unused'),
-            eventId: deterministicEventId(key, '0'),
+            // The id the lost attempt gave it: derived from the key and the request.
+            eventId: deterministicEventId(`${key}\u0000${pending.fingerprint}`, '0'),
             recordedBy: 'alice',
             idempotencyKey: 'k3',
           },
@@ -334,6 +336,37 @@ describe('executeWrite with an Idempotency-Key', () => {
     // A third retry gets the first answer back, not a refusal.
     const third = await retry();
     expect(answered[0]?.status === 'fulfilled' && answered[0].value).toEqual(third);
+  });
+
+  test('key reused after expiry with another body: new event ids, recorded, not a duplicate-id 500', async () => {
+    const first = await executeWrite(deps, keyed('a', 'k8'));
+    const record = await idempotency.get('alice\u0000k8');
+    if (!record) throw new Error('no record');
+    // What 48 hours do to the key.
+    await idempotency.release('alice\u0000k8', record.owner);
+    const reused = await executeWrite(deps, keyed('b', 'k8'));
+    expect(reused.status).toBe(201);
+    expect(reused.body.eventIds).not.toEqual(first.body.eventIds);
+    expect(await names()).toEqual(['a', 'b']);
+  });
+
+  test("key reused after expiry: a crash recovery does not take the first use's events for its own", async () => {
+    await executeWrite(deps, keyed('a', 'k9'));
+    const record = await idempotency.get('alice\u0000k9');
+    if (!record) throw new Error('no record');
+    await idempotency.release('alice\u0000k9', record.owner);
+    const request = { method: 'POST', url: '/names', body: { name: 'b' } };
+    // The second use crashed before appending anything.
+    await idempotency.reserve('alice\u0000k9', {
+      fingerprint: requestFingerprint(request),
+      state: 'pending',
+      stream: STREAM,
+      createdAt: clock - PENDING_LEASE_MS - 1,
+      owner: 'crashed-attempt',
+    });
+    const answer = await executeWrite(deps, keyed('b', 'k9', { request }));
+    expect(answer.body).toMatchObject({ name: 'b', revision: 1 });
+    expect(await names()).toEqual(['a', 'b']);
   });
 
   test('when saving the answer fails after the append, the retry answers from the stored events', async () => {

@@ -18,3 +18,10 @@ test('without a key the id is random', () => {
   expect(ids.size).toBe(200);
   for (const id of ids) expect(id).toMatch(/^ac-[a-z0-9]{10}$/);
 });
+
+test("key reused after expiry with another request: another id, not the first use's", () => {
+  const first = generatedId('sp', { sub: 'marie', idempotencyKey: 'k-1', fingerprint: 'body-1' });
+  expect(generatedId('sp', { sub: 'marie', idempotencyKey: 'k-1', fingerprint: 'body-1' })).toBe(first);
+  expect(generatedId('sp', { sub: 'marie', idempotencyKey: 'k-1', fingerprint: 'body-2' })).not.toBe(first);
+  expect(first).toMatch(/^sp-[a-z0-9]{10}$/);
+});
