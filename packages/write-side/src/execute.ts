@@ -152,7 +152,17 @@ async function decideAndAppend<S>(
         appendDecided(deps, command, loaded, now, idempotencyScope),
       );
     } catch (error) {
-      if (error instanceof RevisionConflictError && attempt === 0 && command.ifMatch === undefined) continue;
+      if (!(error instanceof RevisionConflictError)) throw error;
+      // Another process appended between our load and our append: under If-Match the client's
+      // revision is stale, which API.md answers with 412, never a retry on a state it did not see.
+      if (command.ifMatch !== undefined) {
+        throw new WriteRefused({
+          kind: 'precondition_failed',
+          expected: command.ifMatch,
+          actual: error.actual,
+        });
+      }
+      if (attempt === 0) continue;
       throw error;
     }
   }

@@ -151,9 +151,32 @@ describe('executeWrite', () => {
         },
       }),
     );
-    await expect(raced).rejects.toBeInstanceOf(RevisionConflictError);
+    // If-Match with a cross-process conflict: 412, not a 409 revision conflict.
+    await expect(raced).rejects.toMatchObject({
+      failure: { kind: 'precondition_failed', expected: 0, actual: 1 },
+    });
     expect(await names()).toEqual(['a', 'x']);
   });
+});
+
+test('If-Match with a cross-process conflict answers 412 precondition_failed, not 409', async () => {
+  await executeWrite(deps, command('a'));
+  // Another process on the same log: its append lands between our load and our append.
+  const answer = executeWrite(
+    deps,
+    command('b', {
+      ifMatch: 0,
+      decide: () => {
+        void store.append(STREAM, [rival('x', 'other-process')], { expectedRevision: 0 });
+        return [named('b')];
+      },
+    }),
+  );
+  await expect(answer).rejects.toBeInstanceOf(WriteRefused);
+  await expect(answer).rejects.toMatchObject({
+    failure: { kind: 'precondition_failed', expected: 0, actual: 1 },
+  });
+  expect(await names()).toEqual(['a', 'x']);
 });
 
 function rival(name: string, id: string) {
