@@ -116,9 +116,14 @@ export async function handleWrite<S>(
   const principal = requireRole(request, 'admin', 'secretary');
   requirePtceScope(request, input.ptceId);
   const headers = writeHeadersSchema.parse(request.headers);
-  const ifMatch = headers['if-match']
-    ? Number(headers['if-match'].replace(/^W\//, '').slice(1, -1))
-    : undefined;
+  // RFC 9110 §13.1.1: If-Match compares strongly, and a weak tag never matches. Well-formed, so
+  // not a 400: the precondition is simply false.
+  if (headers['if-match']?.startsWith('W/')) {
+    throw preconditionFailed(
+      `If-Match ${headers['if-match']} is a weak entity tag, which never matches; send the ETag as returned, e.g. "3".`,
+    );
+  }
+  const ifMatch = headers['if-match'] ? Number(headers['if-match'].slice(1, -1)) : undefined;
   try {
     const answer = await executeWrite(deps, {
       ptceId: input.ptceId,

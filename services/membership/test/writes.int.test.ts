@@ -148,6 +148,16 @@ describe('If-Match', () => {
     const res = await send(server, valCoop.register('if-none'), secretary, { 'if-match': 'three' });
     expect(res.statusCode).toBe(400);
   });
+
+  test('a weak ETag W/"n" as If-Match never matches (strong comparison): 412, nothing recorded', async () => {
+    const p = 'if-match-weak';
+    const registered = await send(server, valCoop.register(p), secretary);
+    expect(registered.headers.etag).toBe('"0"');
+    const weak = await send(server, valCoop.joinCcVal(p), secretary, { 'if-match': 'W/"0"' });
+    expectProblem(weak, 412, 'precondition_failed');
+    expect(await membership(p)).toHaveLength(1);
+    expectWritten(await send(server, valCoop.joinCcVal(p), secretary, { 'if-match': '"0"' }), 201, 1);
+  });
 });
 
 describe('a retry after a restart still gets the first answer', () => {
