@@ -15,6 +15,8 @@ export interface LoadedLedger<S> {
 interface CacheEntry<S> {
   state: S;
   revisions: Record<string, number | null>;
+  /** Position of the last event folded in, undefined while nothing is. */
+  lastPosition: string | undefined;
 }
 
 /**
@@ -55,11 +57,16 @@ export class LedgerRepository<S> {
     this.cache.delete(streams.join('|'));
   }
 
-  private async catchUp(key: string, streams: readonly string[]): Promise<LoadedLedger<S>> {
-    const cached = this.cache.get(key);
+  private async catchUp(
+    key: string,
+    streams: readonly string[],
+    fromScratch = false,
+  ): Promise<LoadedLedger<S>> {
+    const cached = fromScratch ? undefined : this.cache.get(key);
     const entry: CacheEntry<S> = cached ?? {
       state: this.fold.initial(),
       revisions: Object.fromEntries(streams.map((s) => [s, null])),
+      lastPosition: undefined,
     };
     const fresh: EventEnvelope[] = [];
     for (const stream of streams) {
@@ -67,20 +74,28 @@ export class LedgerRepository<S> {
     }
     // Streams are read one after the other, so merge by global position to evolve in log order.
     fresh.sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+    // On PostgreSQL positions follow transaction ids, and transactions do not commit in that
+    // order: an event of another stream may become visible after a later one was folded. The
+    // cached state then misses it in the middle of its history; fold everything again (rare).
+    const first = fresh[0];
+    if (cached && first && entry.lastPosition !== undefined && first.position < entry.lastPosition) {
+      this.cache.delete(key);
+      return this.catchUp(key, streams, true);
+    }
     let state = entry.state;
     const revisions = { ...entry.revisions };
     for (const event of fresh) {
       state = this.fold.evolve(state, event);
       revisions[event.stream] = event.revision;
     }
-    const next = { state, revisions };
+    const next = { state, revisions, lastPosition: fresh.at(-1)?.position ?? entry.lastPosition };
     this.cache.delete(key);
     this.cache.set(key, next);
     if (this.cache.size > this.maxEntries) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
-    return next;
+    return { state, revisions };
   }
 
   private async readAfter(stream: string, revision: number | null): Promise<EventEnvelope[]> {
