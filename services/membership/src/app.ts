@@ -11,10 +11,11 @@ import {
   slugSchema,
   validTimeSchema,
 } from '@ptce/events';
-import { zodPlugin } from '@ptce/platform';
+import { principalOf, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
+  generatedIdFor,
   handleWrite,
   ptceParamsSchema,
   ptceTarget,
@@ -34,7 +35,9 @@ const orgParams = ptceParamsSchema.extend({ organisationId: slugSchema });
 // Examples come from the val-coop history (test/scenarios/val-coop.json) where it has the step.
 const registerBody = withExamples(
   ptceRegisteredSchema.extend({
-    ptceId: slugSchema.optional().describe('left out: the server makes one from the name'),
+    ptceId: slugSchema
+      .optional()
+      .describe('left out: the server makes one from the name and a suffix, e.g. coop-val-x3k9a2b7c1'),
     ...factFields,
   }),
   [
@@ -184,6 +187,20 @@ function slugFrom(name: string): string {
 }
 
 /**
+ * The id of a PTCE registered without one: the slug of its name alone would make two PTCE of
+ * near names ("Coop Val", "Coop-Val") collide, so it gets a suffix — derived from the
+ * Idempotency-Key and the request when there is one, random otherwise (`generatedIdFor`). A
+ * secretary whose token lists that very slug meant it: that one is kept as it is. Any other id
+ * is still checked against the caller's scope by handleWrite.
+ */
+function ptceIdFor(request: Parameters<typeof generatedIdFor>[1], name: string): string {
+  const slug = slugFrom(name);
+  const { ptces } = principalOf(request);
+  if (!ptces.includes('*') && ptces.includes(slug)) return slug;
+  return generatedIdFor(slug, request);
+}
+
+/**
  * Membership: the PTCE itself, its members and pilot, the shared legal entity and its
  * associates, recognitions, and retractions of any record of the PTCE. Owns `membership-{ptceId}`.
  */
@@ -207,7 +224,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
     },
     (request, reply) => {
       const { ptceId: given, ...body } = request.body;
-      const ptceId = given ?? slugFrom(body.name);
+      const ptceId = given ?? ptceIdFor(request, body.name);
       return handleWrite(deps, request, reply, {
         ...target(ptceId),
         body: request.body,

@@ -220,6 +220,26 @@ describe('registering a PTCE needs its id in the secretary scope', () => {
     expect(inside.json()).toMatchObject({ ptceId: 'val-coop-bis' });
   });
 
+  test('PTCE slug collision fix: a generated id outside a listed scope is still refused (403)', async () => {
+    const { ptceId: _omitted, ...payload } = valCoop.register('x').payload;
+    const scoped = await server.bearer('secretary', ['coop-nord']);
+    // Only coop-nord is in scope; this name gets coop-nord-bis-<suffix>, outside it.
+    const near = await send(
+      server,
+      { method: 'POST', url: '/v1/ptces', payload: { ...payload, name: 'Coop Nord Bis' } },
+      scoped,
+    );
+    expectProblem(near, 403, 'out_of_scope');
+    const wildcard = await server.bearer('secretary', ['*']);
+    const anywhere = await send(
+      server,
+      { method: 'POST', url: '/v1/ptces', payload: { ...payload, name: 'Coop Nord Bis' } },
+      wildcard,
+    );
+    expect(anywhere.statusCode, anywhere.body).toBe(201);
+    expect(String(anywhere.json().ptceId)).toMatch(/^coop-nord-bis-[a-z0-9]{10}$/);
+  });
+
   test('a token signed by another key is refused', async () => {
     const other = await startTestServer();
     try {

@@ -141,8 +141,35 @@ describe('every membership route answers its success with ids, position, revisio
       { method: 'POST', url: '/v1/ptces', payload: { ...payload, name: 'Pôle Écô Sud' } },
       admin,
     );
-    expectWritten(res, 201, 0, { ptceId: 'pole-eco-sud' });
-    expect(await membership('pole-eco-sud')).toHaveLength(1);
+    // The slug of the name, and a suffix so that near names do not collide.
+    const ptceId = String(res.json().ptceId);
+    expect(ptceId).toMatch(/^pole-eco-sud-[a-z0-9]{10}$/);
+    expectWritten(res, 201, 0, { ptceId });
+    expect(await membership(ptceId)).toHaveLength(1);
+  });
+
+  test('PTCE slug collision: "Coop Val" then "Coop-Val" registered without ids are two PTCE, not a 409', async () => {
+    const { ptceId: _, ...payload } = valCoop.register('unused').payload;
+    const register = (name: string, headers: Record<string, string> = {}) =>
+      send(server, { method: 'POST', url: '/v1/ptces', payload: { ...payload, name } }, admin, headers);
+    const first = await register('Coop Val');
+    const second = await register('Coop-Val');
+    expect(first.statusCode, first.body).toBe(201);
+    expect(second.statusCode, second.body).toBe(201);
+    const [a, b] = [String(first.json().ptceId), String(second.json().ptceId)];
+    expect(a).toMatch(/^coop-val-[a-z0-9]{10}$/);
+    expect(b).toMatch(/^coop-val-[a-z0-9]{10}$/);
+    expect(a).not.toBe(b);
+    // Under an Idempotency-Key the id is derived: the retry names the same PTCE, records nothing new.
+    const keyed = await register('Coop Val', { 'idempotency-key': 'register-coop-val' });
+    const retry = await register('Coop Val', { 'idempotency-key': 'register-coop-val' });
+    expect(keyed.statusCode, keyed.body).toBe(201);
+    expect(retry.json()).toEqual(keyed.json());
+    expect(await membership(String(keyed.json().ptceId))).toHaveLength(1);
+    // A very long name still gives a slug.
+    const long = await register('Pôle '.repeat(30));
+    expect(long.statusCode, long.body).toBe(201);
+    expect(String(long.json().ptceId)).toMatch(/^[a-z0-9][a-z0-9-]{0,62}$/);
   });
 });
 
