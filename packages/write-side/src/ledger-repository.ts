@@ -68,45 +68,35 @@ export class LedgerRepository<S> {
       revisions: Object.fromEntries(streams.map((s) => [s, null])),
       lastPosition: undefined,
     };
-    const fresh: EventEnvelope[] = [];
-    for (const stream of streams) {
-      fresh.push(...(await this.readAfter(stream, entry.revisions[stream] ?? null)));
-    }
-    // Streams are read one after the other, so merge by global position to evolve in log order.
-    fresh.sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
-    // On PostgreSQL positions follow transaction ids, and transactions do not commit in that
-    // order: an event of another stream may become visible after a later one was folded. The
-    // cached state then misses it in the middle of its history; fold everything again (rare).
-    const first = fresh[0];
-    if (cached && first && entry.lastPosition !== undefined && first.position < entry.lastPosition) {
-      this.cache.delete(key);
-      return this.catchUp(key, streams, true);
-    }
+    // Streams are merged by global position so the fold sees the log order, a page at a time:
+    // a first load of a long history never holds more than one page per stream of envelopes.
+    const cursors = streams.map(
+      (stream) => new StreamCursor(this.store, stream, entry.revisions[stream] ?? null, this.pageSize),
+    );
     let state = entry.state;
     const revisions = { ...entry.revisions };
-    for (const event of fresh) {
-      state = this.fold.evolve(state, event);
-      revisions[event.stream] = event.revision;
+    let lastPosition = entry.lastPosition;
+    for (let folded = 0; ; folded++) {
+      const next = await nextInLogOrder(cursors);
+      if (!next) break;
+      // On PostgreSQL positions follow transaction ids, and transactions do not commit in that
+      // order: an event of another stream may become visible after a later one was folded. The
+      // cached state then misses it in the middle of its history; fold everything again (rare).
+      if (folded === 0 && cached && lastPosition !== undefined && next.position < lastPosition) {
+        this.cache.delete(key);
+        return this.catchUp(key, streams, true);
+      }
+      state = this.fold.evolve(state, next);
+      revisions[next.stream] = next.revision;
+      lastPosition = next.position;
     }
-    const next = { state, revisions, lastPosition: fresh.at(-1)?.position ?? entry.lastPosition };
     this.cache.delete(key);
-    this.cache.set(key, next);
+    this.cache.set(key, { state, revisions, lastPosition });
     if (this.cache.size > this.maxEntries) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
     return { state, revisions };
-  }
-
-  private async readAfter(stream: string, revision: number | null): Promise<EventEnvelope[]> {
-    const out: EventEnvelope[] = [];
-    let from = revision === null ? 0 : revision + 1;
-    for (;;) {
-      const page = await this.store.readStream(stream, { fromRevision: from, limit: this.pageSize });
-      out.push(...page);
-      if (page.length < this.pageSize) return out;
-      from = (page.at(-1)?.revision ?? from) + 1;
-    }
   }
 
   /** One catch-up per key at a time: two concurrent ones would fold the same events twice. */
@@ -120,4 +110,46 @@ export class LedgerRepository<S> {
     });
     return run;
   }
+}
+
+/** Reads one stream forwards a page at a time, from just after the revision already folded. */
+class StreamCursor {
+  private buffer: EventEnvelope[] = [];
+  private index = 0;
+  private exhausted = false;
+  private from: number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly stream: string,
+    folded: number | null,
+    private readonly pageSize: number,
+  ) {
+    this.from = folded === null ? 0 : folded + 1;
+  }
+
+  async peek(): Promise<EventEnvelope | undefined> {
+    if (this.index < this.buffer.length) return this.buffer[this.index];
+    if (this.exhausted) return undefined;
+    this.buffer = await this.store.readStream(this.stream, { fromRevision: this.from, limit: this.pageSize });
+    this.index = 0;
+    if (this.buffer.length < this.pageSize) this.exhausted = true;
+    const last = this.buffer.at(-1);
+    if (last) this.from = last.revision + 1;
+    return this.buffer[0];
+  }
+
+  take(): void {
+    this.index++;
+  }
+}
+
+async function nextInLogOrder(cursors: readonly StreamCursor[]): Promise<EventEnvelope | undefined> {
+  let best: { cursor: StreamCursor; event: EventEnvelope } | undefined;
+  for (const cursor of cursors) {
+    const event = await cursor.peek();
+    if (event && (!best || event.position < best.event.position)) best = { cursor, event };
+  }
+  best?.cursor.take();
+  return best?.event;
 }
