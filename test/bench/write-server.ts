@@ -55,7 +55,7 @@ const sampler = setInterval(() => {
 
 process.on('message', async (message: { type: string }) => {
   if (message.type === 'rss') {
-    send({ type: 'rss', peakRss });
+    send({ type: 'rss', peakRss, now: process.memoryUsage() });
   } else if (message.type === 'stop') {
     clearInterval(sampler);
     await app.close();

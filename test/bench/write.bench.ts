@@ -183,8 +183,15 @@ export async function run(report: Report): Promise<void> {
     // Commands on one PTCE decide one after the other, so a single PTCE's throughput is bounded
     // by one command's latency whatever its history: measure that bound on a short history too,
     // to tell what the 50,000 events cost from what writing to a single PTCE costs.
-    const peakSoFar = async () =>
-      Math.round((await request<{ peakRss: number }>(child, { type: 'rss' }, 'rss')).peakRss / 1_048_576);
+    const peakSoFar = async () => {
+      const { peakRss, now } = await request<{ peakRss: number; now: NodeJS.MemoryUsage }>(
+        child,
+        { type: 'rss' },
+        'rss',
+      );
+      const mb = (n: number) => Math.round(n / 1_048_576);
+      return `${mb(peakRss)} (now: rss ${mb(now.rss)}, heap ${mb(now.heapUsed)}/${mb(now.heapTotal)}, external ${mb(now.external)})`;
+    };
     process.stderr.write(`write: peak RSS ${await peakSoFar()} MB after the joins on 100 PTCE\n`);
     process.stderr.write('write: one PTCE with a short history…\n');
     await registerPtce(ready.ledgerUrl, ready.token, 'bench-short');
