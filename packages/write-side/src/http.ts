@@ -1,5 +1,5 @@
-import type { EventStore } from '@ptce/event-store';
-import { type EventEnvelope, evidenceSchema, slugSchema, validTimeSchema } from '@ptce/events';
+import { DomainError } from '@ptce/domain';
+import { type EventEnvelope, evidenceSchema, reasonSchema, slugSchema, validTimeSchema } from '@ptce/events';
 import {
   conflict,
   ProblemError,
@@ -18,7 +18,6 @@ import {
   type WriteDeps,
   WriteRefused,
 } from './execute.ts';
-import type { IdempotencyStore } from './idempotency.ts';
 import { generatedId } from './ids.ts';
 
 /** Writes carry these headers (API.md "Conventions"); others pass through untouched. */
@@ -50,7 +49,7 @@ export const factFields = {
 
 /** Corrections and retractions act in transaction time: a reason, no occurredAt. */
 export const correctionFields = {
-  reason: z.string().trim().min(1).max(2000).describe('why the record is corrected'),
+  reason: reasonSchema.describe('why the record is corrected'),
 };
 
 export const ptceParamsSchema = z.strictObject({ ptceId: slugSchema });
@@ -76,19 +75,6 @@ export function generatedIdFor(prefix: string, request: FastifyRequest): string 
 /** What an Idempotency-Key is bound to: method, path (no query) and body. */
 function writeRequestOf(request: FastifyRequest, body: unknown) {
   return { method: request.method, url: request.url.split('?')[0], body: body ?? null };
-}
-
-/** Raised by deciders; rendered as problem+json with the decider's stable code. */
-export interface DomainRefusal {
-  readonly name: 'DomainError';
-  readonly code: string;
-  readonly status: number;
-  readonly message: string;
-  readonly details?: Readonly<Record<string, unknown>>;
-}
-
-function isDomainRefusal(error: unknown): error is DomainRefusal {
-  return error instanceof Error && error.name === 'DomainError' && 'code' in error && 'status' in error;
 }
 
 export interface WriteRouteInput<S> {
@@ -144,7 +130,8 @@ export async function handleWrite<S>(
 }
 
 function toProblem(error: unknown): unknown {
-  if (isDomainRefusal(error)) {
+  // The deciders' refusals keep their stable code and status.
+  if (error instanceof DomainError) {
     return new ProblemError(
       error.status,
       error.code,
@@ -170,9 +157,4 @@ function toProblem(error: unknown): unknown {
     }
   }
   return error;
-}
-
-export interface WriteServiceOptions {
-  readonly store: EventStore;
-  readonly idempotency: IdempotencyStore;
 }
