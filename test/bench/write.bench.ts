@@ -146,7 +146,12 @@ function assertClean(name: string, run: Load): void {
 
 export async function run(report: Report): Promise<void> {
   const child = fork(path.join(here, 'write-server.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_PROFILE_DIR=dir: the server writes a V8 CPU profile there when it stops.
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -226,7 +231,12 @@ export async function run(report: Report): Promise<void> {
       better: 'lower',
     });
   } finally {
-    if (child.connected) await request(child, { type: 'stop' }, 'stopped');
+    if (child.connected) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await request(child, { type: 'stop' }, 'stopped');
+      // Let it exit on its own first: a CPU profile is written at exit, not on a kill.
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    }
     child.kill();
   }
 }
