@@ -5,6 +5,7 @@ import {
   isDateOnly,
   isValidTime,
   type LedgerEvent,
+  type LedgerEventOf,
   parseEvent,
   startInstant,
   TRANSACTION_TIME_TYPES,
@@ -36,29 +37,76 @@ export type FoldedEvent = Pick<
 >;
 
 export interface LogNode {
-  readonly event: FoldedEvent;
+  readonly event: LoggedEvent;
   readonly prev: LogNode | null;
 }
 
+/**
+ * An event as the log keeps it: parsed and placed in valid time once, when it is folded in. A
+ * valid fact that no correction touches is its own `Fact` — one object per event, and one copy of
+ * its data (the parsed one), however many times the log is compiled.
+ */
+export type LoggedEvent = FoldedEvent & {
+  readonly logIndex: number;
+  /** Why the envelope is not a usable event (unknown type, invalid data or valid time), if it is not. */
+  readonly invalid:
+    | { readonly code: 'invalid_event' | 'invalid_valid_time'; readonly message: string }
+    | undefined;
+  readonly start: number;
+  readonly isDate: boolean;
+  readonly correctedBy: readonly string[];
+};
+
 const EMPTY: Ledger = Object.freeze({ size: 0, last: null });
+const NONE: readonly string[] = Object.freeze([]);
 
 export function initialLedger(): Ledger {
   return EMPTY;
 }
 
-/** Events must be given in log order (ascending position); the fold never reorders the log. */
-export function evolveLedger(ledger: Ledger, event: FoldedEvent): Ledger {
-  const kept: FoldedEvent = {
+/** Parses and places an envelope at `logIndex` of a log; an already logged one at that index is reused. */
+function logged(event: FoldedEvent, logIndex: number): LoggedEvent {
+  const already = event as Partial<LoggedEvent>;
+  if (already.logIndex === logIndex && already.correctedBy === NONE) return event as LoggedEvent;
+  let data = event.data;
+  let invalid: LoggedEvent['invalid'];
+  let start = 0;
+  let isDate = false;
+  try {
+    const parsed = parseEvent(event);
+    data = parsed.data;
+    if (isValidTime(event.occurredAt)) {
+      start = startInstant(event.occurredAt);
+      isDate = isDateOnly(event.occurredAt);
+    } else if (!TRANSACTION_TIME_TYPES.has(parsed.type)) {
+      // Corrections and retractions act in transaction time: their own occurredAt places nothing.
+      const message = `occurredAt ${JSON.stringify(event.occurredAt)} is not a valid time`;
+      invalid = { code: 'invalid_valid_time', message };
+    }
+  } catch (err) {
+    invalid = { code: 'invalid_event', message: err instanceof Error ? err.message : String(err) };
+  }
+  // One literal, always the same fields in the same order: every logged event shares one shape.
+  return {
     eventId: event.eventId,
     type: event.type,
     schemaVersion: event.schemaVersion,
     ptceId: event.ptceId,
     occurredAt: event.occurredAt,
-    data: event.data,
+    data,
     position: event.position,
     recordedAt: event.recordedAt,
+    logIndex,
+    invalid,
+    start,
+    isDate,
+    correctedBy: NONE,
   };
-  return { size: ledger.size + 1, last: { event: kept, prev: ledger.last } };
+}
+
+/** Events must be given in log order (ascending position); the fold never reorders the log. */
+export function evolveLedger(ledger: Ledger, event: FoldedEvent): Ledger {
+  return { size: ledger.size + 1, last: { event: logged(event, ledger.size), prev: ledger.last } };
 }
 
 export function foldLedger(events: Iterable<FoldedEvent>, from: Ledger = initialLedger()): Ledger {
@@ -67,8 +115,8 @@ export function foldLedger(events: Iterable<FoldedEvent>, from: Ledger = initial
   return l;
 }
 
-export function ledgerEvents(ledger: Ledger): FoldedEvent[] {
-  const out: FoldedEvent[] = new Array(ledger.size);
+export function ledgerEvents(ledger: Ledger): LoggedEvent[] {
+  const out: LoggedEvent[] = new Array(ledger.size);
   let i = ledger.size - 1;
   for (let n = ledger.last; n; n = n.prev) out[i--] = n.event;
   return out;
@@ -111,10 +159,26 @@ export interface CompiledLedger {
   readonly facts: readonly Fact[];
   readonly factsById: ReadonlyMap<string, Fact>;
   /** Every event of the log by id, including corrections, retractions and retracted events. */
-  readonly known: ReadonlyMap<string, KnownEvent>;
+  readonly known: ReadonlyMap<string, LoggedEvent>;
+  /** Retracted event id → the retraction's event id. */
+  readonly retractions: ReadonlyMap<string, string>;
   /** Problems found while compiling (invalid data, corrections naming nothing…), whatever the valid time. */
   readonly warnings: readonly LedgerWarning[];
   readonly lastPosition: string | null;
+}
+
+/** An event of the log by id, with the retraction that names it, if any. */
+export function knownEvent(compiled: CompiledLedger, eventId: string): KnownEvent | undefined {
+  const event = compiled.known.get(eventId);
+  if (!event) return undefined;
+  const retractedBy = compiled.retractions.get(eventId);
+  return {
+    eventId,
+    type: event.type,
+    logIndex: event.logIndex,
+    occurredAt: event.occurredAt,
+    ...(retractedBy ? { retractedBy } : {}),
+  };
 }
 
 const CORRECTION_TARGETS: Partial<Record<EventType, readonly EventType[]>> = {
@@ -124,22 +188,20 @@ const CORRECTION_TARGETS: Partial<Record<EventType, readonly EventType[]>> = {
   DecisionCorrected: ['DecisionRecorded'],
 };
 
+/** A fact being corrected: a copy of the logged event, which stays as it was recorded. */
 interface MutableFact {
   event: LedgerEvent;
-  eventId: string;
   occurredAt: string;
-  position: string;
-  recordedAt: string;
-  logIndex: number;
   correctedBy: string[];
-  env: FoldedEvent;
+  readonly logged: LoggedEvent;
 }
 
 interface MutableCompiled {
   ptceId: string | null;
   facts: Fact[];
   factsById: Map<string, Fact>;
-  known: Map<string, KnownEvent>;
+  known: Map<string, LoggedEvent>;
+  retractions: Map<string, string>;
   warnings: LedgerWarning[];
   lastPosition: string | null;
 }
@@ -165,41 +227,13 @@ export function compiledGeneration(compiled: CompiledLedger): number {
   return generations.get(compiled) ?? 0;
 }
 
-// Every new ledger value recompiles its whole log; stored envelopes are immutable, so each is
-// validated against its schema once, not once per command.
-const parsedCache = new WeakMap<FoldedEvent, LedgerEvent | string>();
-
 interface Placed {
   readonly start: number;
   readonly isDate: boolean;
 }
 
-const timeCache = new WeakMap<FoldedEvent, Placed | null>();
-
 function timeOfValid(v: string): Placed {
   return { start: startInstant(v), isDate: isDateOnly(v) };
-}
-
-/** Where the envelope's own valid time sits, or null when it is not a valid time. */
-function timeOf(env: FoldedEvent): Placed | null {
-  const hit = timeCache.get(env);
-  if (hit !== undefined) return hit;
-  const placed = isValidTime(env.occurredAt) ? timeOfValid(env.occurredAt) : null;
-  timeCache.set(env, placed);
-  return placed;
-}
-
-function parseCached(env: FoldedEvent): LedgerEvent | string {
-  const hit = parsedCache.get(env);
-  if (hit !== undefined) return hit;
-  let result: LedgerEvent | string;
-  try {
-    result = parseEvent(env);
-  } catch (err) {
-    result = err instanceof Error ? err.message : String(err);
-  }
-  parsedCache.set(env, result);
-  return result;
 }
 
 const EMPTY_COMPILED: CompiledLedger = {
@@ -207,6 +241,7 @@ const EMPTY_COMPILED: CompiledLedger = {
   facts: [],
   factsById: new Map(),
   known: new Map(),
+  retractions: new Map(),
   warnings: [],
   lastPosition: null,
 };
@@ -248,7 +283,7 @@ export function compileLedger(ledger: Ledger): CompiledLedger {
   if (base) {
     compiled = base;
     for (let i = pending.length - 1; i >= 0; i--) {
-      if (!append(compiled, pending[i]!.event, ledger.size - 1 - i)) {
+      if (!append(compiled, pending[i]!.event)) {
         compiled = compile(ledgerEvents(ledger));
         break;
       }
@@ -260,22 +295,10 @@ export function compileLedger(ledger: Ledger): CompiledLedger {
   return compiled;
 }
 
-/** A new valid-time fact, or null when the envelope is anything else (a correction, invalid…). */
-function plainFact(env: FoldedEvent, logIndex: number): Fact | null {
-  const event = parseCached(env);
-  if (typeof event === 'string' || TRANSACTION_TIME_TYPES.has(event.type)) return null;
-  const placed = timeOf(env);
-  if (!placed) return null;
-  return {
-    ...event,
-    eventId: env.eventId,
-    occurredAt: env.occurredAt,
-    position: env.position,
-    recordedAt: env.recordedAt,
-    logIndex,
-    correctedBy: [],
-    ...placed,
-  } as Fact;
+/** The logged event as a new valid-time fact, or null when it is anything else (a correction, invalid…). */
+function asPlainFact(event: LoggedEvent): Fact | null {
+  if (event.invalid || TRANSACTION_TIME_TYPES.has(event.type as EventType)) return null;
+  return event as unknown as Fact;
 }
 
 /** Where `fact` goes in valid-time order: after every fact ordered before or with it. */
@@ -297,9 +320,9 @@ function insertionIndex(facts: readonly Fact[], fact: Fact): number {
  * the fact is inserted at its place (pushed when it is the latest). Anything else (a correction,
  * a retraction, an invalid or duplicate event) returns false: the caller recompiles the log.
  */
-function append(c: MutableCompiled, env: FoldedEvent, logIndex: number): boolean {
-  if (c.known.has(env.eventId)) return false;
-  const fact = plainFact(env, logIndex);
+function append(c: MutableCompiled, event: LoggedEvent): boolean {
+  if (c.known.has(event.eventId)) return false;
+  const fact = asPlainFact(event);
   if (!fact) return false;
   const at = insertionIndex(c.facts, fact);
   if (at === c.facts.length) c.facts.push(fact);
@@ -307,10 +330,10 @@ function append(c: MutableCompiled, env: FoldedEvent, logIndex: number): boolean
     c.facts.splice(at, 0, fact);
     generations.set(c, compiledGeneration(c) + 1);
   }
-  c.known.set(env.eventId, { eventId: env.eventId, type: env.type, logIndex, occurredAt: env.occurredAt });
-  c.factsById.set(env.eventId, fact);
-  c.ptceId ??= env.ptceId;
-  c.lastPosition = env.position;
+  c.known.set(event.eventId, event);
+  c.factsById.set(event.eventId, fact);
+  c.ptceId ??= event.ptceId;
+  c.lastPosition = event.position;
   return true;
 }
 
@@ -328,7 +351,7 @@ export function pendingFacts(
   for (const [i, env] of envelopes.entries()) {
     if (compiled.known.has(env.eventId) || ids.has(env.eventId)) return null;
     if (compiled.warnings.some((w) => w.eventId === env.eventId)) return null;
-    const fact = plainFact(env, size + i);
+    const fact = asPlainFact(logged(env, size + i));
     if (!fact) return null;
     ids.add(env.eventId);
     out.push(fact);
@@ -343,7 +366,7 @@ export function withFacts(facts: readonly Fact[], extra: readonly Fact[]): Fact[
   return out;
 }
 
-function compile(events: readonly FoldedEvent[]): MutableCompiled {
+function compile(events: readonly LoggedEvent[]): MutableCompiled {
   const warnings: LedgerWarning[] = [];
   const warn = (
     e: { eventId: string; type: string },
@@ -352,121 +375,125 @@ function compile(events: readonly FoldedEvent[]): MutableCompiled {
     details?: Record<string, unknown>,
   ) => warnings.push({ eventId: e.eventId, type: e.type, code, message, ...(details ? { details } : {}) });
 
-  const known = new Map<
-    string,
-    { eventId: string; type: string; logIndex: number; occurredAt: string; retractedBy?: string }
-  >();
-  const parsed: { env: FoldedEvent; event: LedgerEvent; logIndex: number }[] = [];
-  events.forEach((env, logIndex) => {
-    if (known.has(env.eventId)) {
-      warn(env, 'duplicate_event', `event ${env.eventId} appears twice in the log; the second is ignored`);
-      return;
+  const known = new Map<string, LoggedEvent>();
+  // The events the fold reads, in log order: neither duplicates nor invalid ones.
+  const usable: LoggedEvent[] = [];
+  for (const event of events) {
+    if (known.has(event.eventId)) {
+      warn(
+        event,
+        'duplicate_event',
+        `event ${event.eventId} appears twice in the log; the second is ignored`,
+      );
+    } else if (event.invalid) {
+      warn(event, event.invalid.code, event.invalid.message);
+    } else {
+      known.set(event.eventId, event);
+      usable.push(event);
     }
-    const event = parseCached(env);
-    if (typeof event === 'string') {
-      warn(env, 'invalid_event', event);
-      return;
-    }
-    if (!TRANSACTION_TIME_TYPES.has(event.type) && !timeOf(env)) {
-      warn(env, 'invalid_valid_time', `occurredAt ${JSON.stringify(env.occurredAt)} is not a valid time`);
-      return;
-    }
-    known.set(env.eventId, { eventId: env.eventId, type: env.type, logIndex, occurredAt: env.occurredAt });
-    parsed.push({ env, event, logIndex });
-  });
+  }
 
   // Retractions act in transaction time: they name an event recorded before them in the log.
-  for (const { env, event, logIndex } of parsed) {
+  const retractions = new Map<string, string>();
+  for (const event of usable) {
     if (event.type !== 'EventRetracted') continue;
-    const target = known.get(event.data.retractedEventId);
-    if (!target || target.logIndex > logIndex) {
-      warn(
-        env,
-        'retraction_target_unknown',
-        `retracts ${event.data.retractedEventId}, which is not in this ledger`,
-      );
+    const retracted = (event as unknown as LedgerEventOf<'EventRetracted'>).data.retractedEventId;
+    const target = known.get(retracted);
+    const already = retractions.get(retracted);
+    if (!target || target.logIndex > event.logIndex) {
+      warn(event, 'retraction_target_unknown', `retracts ${retracted}, which is not in this ledger`);
     } else if (target.type === 'EventRetracted') {
-      warn(env, 'cannot_retract_retraction', `retracts ${target.eventId}, itself a retraction`);
-    } else if (target.retractedBy) {
-      warn(env, 'already_retracted', `${target.eventId} was already retracted by ${target.retractedBy}`);
+      warn(event, 'cannot_retract_retraction', `retracts ${target.eventId}, itself a retraction`);
+    } else if (already) {
+      warn(event, 'already_retracted', `${target.eventId} was already retracted by ${already}`);
     } else {
-      target.retractedBy = env.eventId;
+      retractions.set(retracted, event.eventId);
     }
   }
 
-  const facts = new Map<string, MutableFact>();
-  for (const { env, event, logIndex } of parsed) {
-    if (TRANSACTION_TIME_TYPES.has(event.type) || known.get(env.eventId)?.retractedBy) continue;
-    facts.set(env.eventId, {
-      event,
-      eventId: env.eventId,
-      occurredAt: env.occurredAt,
-      position: env.position,
-      recordedAt: env.recordedAt,
-      logIndex,
-      correctedBy: [],
-      env,
-    });
-  }
+  const isFact = (event: LoggedEvent) =>
+    !TRANSACTION_TIME_TYPES.has(event.type as EventType) && !retractions.has(event.eventId);
 
-  // Corrections act in transaction time too: applied in log order, a later one overriding an earlier one.
-  for (const { env, event, logIndex } of parsed) {
-    const targets = CORRECTION_TARGETS[event.type];
-    if (!targets || known.get(env.eventId)?.retractedBy) continue;
+  // Corrections act in transaction time too: applied in log order, a later one overriding an
+  // earlier one. Only the facts they touch are copied.
+  const corrected = new Map<string, MutableFact>();
+  for (const event of usable) {
+    const targets = CORRECTION_TARGETS[event.type as EventType];
+    if (!targets || retractions.has(event.eventId)) continue;
+    const correction = event as unknown as LedgerEvent;
     if (
-      event.type !== 'MembershipCorrected' &&
-      event.type !== 'LegalEntityCorrected' &&
-      event.type !== 'MeetingCorrected' &&
-      event.type !== 'DecisionCorrected'
+      correction.type !== 'MembershipCorrected' &&
+      correction.type !== 'LegalEntityCorrected' &&
+      correction.type !== 'MeetingCorrected' &&
+      correction.type !== 'DecisionCorrected'
     ) {
       continue;
     }
-    const named = facts.get(event.data.correctsEventId);
+    const correctsId = correction.data.correctsEventId;
+    const named = known.get(correctsId);
     // A correction names a record made before it in the log, never one still to come.
-    const fact = named && named.logIndex < logIndex ? named : undefined;
-    if (!fact) {
-      const k = known.get(event.data.correctsEventId);
+    if (!named || !isFact(named) || named.logIndex >= event.logIndex) {
+      const retracted = named && retractions.has(correctsId);
       warn(
-        env,
-        k?.retractedBy ? 'correction_of_retracted' : 'correction_target_unknown',
-        k?.retractedBy
-          ? `corrects ${event.data.correctsEventId}, which was retracted`
-          : `corrects ${event.data.correctsEventId}, which is not a fact of this ledger`,
+        event,
+        retracted ? 'correction_of_retracted' : 'correction_target_unknown',
+        retracted
+          ? `corrects ${correctsId}, which was retracted`
+          : `corrects ${correctsId}, which is not a fact of this ledger`,
       );
       continue;
     }
+    const fact = corrected.get(correctsId) ?? {
+      event: { type: named.type, data: named.data } as LedgerEvent,
+      occurredAt: named.occurredAt,
+      correctedBy: [],
+      logged: named,
+    };
     if (!targets.includes(fact.event.type)) {
-      warn(env, 'correction_target_mismatch', `a ${event.type} cannot correct a ${fact.event.type}`);
+      warn(event, 'correction_target_mismatch', `a ${correction.type} cannot correct a ${fact.event.type}`);
       continue;
     }
-    const applied = applyCorrection(fact, event);
-    if (applied) warn(env, applied.code, applied.message);
-    else fact.correctedBy.push(env.eventId);
+    const refused = applyCorrection(fact, correction);
+    if (refused) {
+      warn(event, refused.code, refused.message);
+      continue;
+    }
+    fact.correctedBy.push(event.eventId);
+    corrected.set(correctsId, fact);
   }
 
-  const list: Fact[] = [...facts.values()].map(
-    (f) =>
-      ({
-        ...f.event,
-        eventId: f.eventId,
-        occurredAt: f.occurredAt,
-        position: f.position,
-        recordedAt: f.recordedAt,
-        logIndex: f.logIndex,
-        correctedBy: f.correctedBy,
-        ...((f.correctedBy.length ? null : timeOf(f.env)) ?? timeOfValid(f.occurredAt)),
-      }) as Fact,
-  );
+  const list: Fact[] = [];
+  for (const event of usable) {
+    if (!isFact(event)) continue;
+    const fact = corrected.get(event.eventId);
+    list.push(fact ? correctedFact(fact) : (event as unknown as Fact));
+  }
   list.sort(compareFacts);
   const first = events[0];
   return {
     ptceId: first ? first.ptceId : null,
     facts: list,
     factsById: new Map(list.map((f) => [f.eventId, f])),
-    known: known as Map<string, KnownEvent>,
+    known,
+    retractions,
     warnings,
     lastPosition: events.length ? (events[events.length - 1]?.position ?? null) : null,
   };
+}
+
+function correctedFact(f: MutableFact): Fact {
+  const { logged: event } = f;
+  return {
+    type: f.event.type,
+    data: f.event.data,
+    eventId: event.eventId,
+    occurredAt: f.occurredAt,
+    position: event.position,
+    recordedAt: event.recordedAt,
+    logIndex: event.logIndex,
+    correctedBy: f.correctedBy,
+    ...timeOfValid(f.occurredAt),
+  } as Fact;
 }
 
 /** Valid-time order: start, then a date before an instant, then log order. */

@@ -1,6 +1,6 @@
 import { type Category, compareValidTime, type LegalForm, type ValidTime } from '@ptce/events';
 import type { Ledger } from '../ledger/ledger.ts';
-import { compileLedger } from '../ledger/ledger.ts';
+import { compileLedger, knownEvent } from '../ledger/ledger.ts';
 import { ledgerFinal } from '../ledger/queries.ts';
 import type { Territory } from '../ledger/state.ts';
 import {
@@ -326,7 +326,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
     }
     case 'RetractEvent': {
       assertRegistered(ledger);
-      const target = compileLedger(ledger).known.get(command.eventId);
+      const target = knownEvent(compileLedger(ledger), command.eventId);
       if (!target)
         throw notFound('event_not_found', `event ${command.eventId} is not an event of this PTCE`, {
           eventId: command.eventId,
