@@ -1,6 +1,7 @@
+// The adapters are subpath exports (`@ptce/event-store/sqlite`, `/postgres`, `/kurrentdb`) and
+// `openEventStore` imports the one its URL names: importing this entry loads no database driver,
+// so a process on SQLite does not carry pg and the KurrentDB gRPC client in memory.
 export * from './errors.ts';
-export { openKurrentEventStore } from './kurrentdb.ts';
 export { type OpenEventStoreOptions, openEventStore } from './open.ts';
 export * from './port.ts';
-export { isPostgresUnavailable, openPostgresEventStore, type PostgresOptions } from './postgres.ts';
-export { isSqliteUnavailable, openSqliteEventStore, type SqliteOptions } from './sqlite.ts';
+export { isPostgresUnavailable, isSqliteUnavailable } from './unavailable.ts';

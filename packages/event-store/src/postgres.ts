@@ -25,6 +25,9 @@ import type {
   Subscription,
   SubscriptionHandler,
 } from './port.ts';
+import { isPostgresUnavailable } from './unavailable.ts';
+
+export { isPostgresUnavailable };
 
 export interface PostgresOptions {
   /** Pool size (default 10). */
@@ -115,36 +118,6 @@ function toEnvelope(row: Row): EventEnvelope {
     prevHash: row.prev_hash,
     hash: row.hash,
   };
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-]);
-// 57P01 admin shutdown (pg_terminate_backend), 57P02 crash shutdown, 57P03 cannot connect now,
-// 53300 too many connections, 3D000 database gone.
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '3D000']);
-
-/** A connection-level failure (network, server shutdown, pool closed): the store cannot be reached. */
-export function isPostgresUnavailable(error: unknown): boolean {
-  if (error instanceof StoreUnavailableError) return true;
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (
-    typeof code === 'string' &&
-    (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))
-  ) {
-    return true;
-  }
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Client was closed/i.test(
-    error.message,
-  );
 }
 
 function toStoreError(error: unknown): unknown {

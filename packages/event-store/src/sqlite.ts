@@ -26,6 +26,9 @@ import type {
   Subscription,
   SubscriptionHandler,
 } from './port.ts';
+import { isSqliteUnavailable } from './unavailable.ts';
+
+export { isSqliteUnavailable };
 
 interface PendingAppend {
   readonly stream: string;
@@ -83,18 +86,6 @@ CREATE TABLE IF NOT EXISTS events (
   hash TEXT NOT NULL,
   UNIQUE (stream, revision)
 );`;
-
-const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|READONLY|CANTOPEN|FULL|NOTADB|CORRUPT|PERM|NOMEM)/;
-
-/** The database file cannot be reached, locked too long, full or broken: not a bug of the caller. */
-export function isSqliteUnavailable(error: unknown): boolean {
-  if (error instanceof StoreUnavailableError) return true;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) return true;
-  // The file's directory cannot be created or reached (ENOENT, EACCES, ENOTDIR, EROFS, ENOSPC…).
-  if (error instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;
-  return error instanceof TypeError && /database connection is not open/.test(error.message);
-}
 
 function toStoreError(error: unknown): unknown {
   if (error instanceof StoreUnavailableError || !isSqliteUnavailable(error)) return error;
