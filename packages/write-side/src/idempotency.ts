@@ -1,9 +1,16 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { isPostgresUnavailable, isSqliteUnavailable, StoreUnavailableError } from '@ptce/event-store';
-import Database from 'better-sqlite3';
-import { type Redis, ReplyError } from 'ioredis';
-import pg from 'pg';
+import type Database from 'better-sqlite3';
+import type * as IORedis from 'ioredis';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+
+// Each driver weighs megabytes once loaded and a deployment uses one of the three stores: a
+// driver is loaded when a store that needs it is created. They are CommonJS, so `require` keeps
+// the stores' constructors synchronous, as callers and tests use them.
+const require = createRequire(import.meta.url);
 
 /**
  * What a write answered, kept under its Idempotency-Key so that a retry — even after a
@@ -68,7 +75,9 @@ const postgresGuard = <T>(work: () => Promise<T>) => guarded('postgres', isPostg
 // A ReplyError is Redis refusing a command (a bug of ours); every other ioredis error means the
 // server could not be reached: offline queue disabled, connection closed, command timeout.
 const redisGuard = <T>(work: () => Promise<T>) =>
-  guarded('redis', (error) => error instanceof Error && !(error instanceof ReplyError), work);
+  guarded('redis', (error) => error instanceof Error && !(error instanceof replyError()), work);
+// Only a RedisIdempotencyStore calls it, over a client made by ioredis: the module is loaded already.
+const replyError = () => (require('ioredis') as typeof IORedis).ReplyError;
 
 /** API.md: keys are kept at least 24 hours. We keep them for 48 to outlive a long weekend retry loop. */
 export const IDEMPOTENCY_TTL_MS = 48 * 60 * 60 * 1000;
@@ -86,7 +95,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     private readonly now: () => number = Date.now,
   ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
+    const Sqlite = require('better-sqlite3') as typeof Database;
+    this.db = new Sqlite(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     // Every service process of a deployment shares this file: wait for a writer instead of failing.
@@ -167,7 +177,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   ) {}
 
   static fromUrl(url: string): PostgresIdempotencyStore {
-    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
+    const { Pool } = require('pg') as typeof pg;
+    const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
     // An idle client whose backend goes away (pg_terminate_backend, a PostgreSQL restart) emits
     // 'error' on the pool; unheard, that is an uncaught exception ending the process. The pool
     // drops that client by itself and the next query connects again.
