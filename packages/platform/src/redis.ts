@@ -1,6 +1,12 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type * as IORedis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 
 export type { Redis } from 'ioredis';
+
+// ioredis is loaded on the first client, not with the platform: a deployment without REDIS_URL
+// never needs its memory. It is CommonJS, so `require` keeps createRedis synchronous.
+const require = createRequire(import.meta.url);
 
 /**
  * Redis holds only what can be lost (read models, idempotency keys, rate-limit counters), so a
@@ -8,6 +14,7 @@ export type { Redis } from 'ioredis';
  * back or report "degraded" instead of hanging a request.
  */
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
+  const { Redis } = require('ioredis') as typeof IORedis;
   return new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
