@@ -7,6 +7,7 @@ import {
   type Evidence,
   eventCatalog,
   isEventType,
+  type NewEvent,
   newEventId,
 } from '@ptce/events';
 import type { IdempotencyRecord, IdempotencyStore } from './idempotency.ts';
@@ -148,9 +149,10 @@ async function decideAndAppend<S>(
 ): Promise<WriteAnswer> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await deps.ledgers.transact(command.readStreams, (loaded) =>
-        appendDecided(deps, command, loaded, now, idempotencyScope),
+      const result = await deps.ledgers.append(command.readStreams, command.stream, (loaded) =>
+        eventsDecided(command, loaded, now, idempotencyScope),
       );
+      return answerFrom(command, result.events, result.position, result.nextRevision);
     } catch (error) {
       if (!(error instanceof RevisionConflictError)) throw error;
       // Another process appended between our load and our append: under If-Match the client's
@@ -168,19 +170,17 @@ async function decideAndAppend<S>(
   }
 }
 
-async function appendDecided<S>(
-  deps: WriteDeps<S>,
+function eventsDecided<S>(
   command: WriteCommand<S>,
   loaded: LoadedLedger<S>,
   now: () => number,
   idempotencyScope: string | undefined,
-): Promise<WriteAnswer> {
+): NewEvent[] {
   const current = loaded.revisions[command.stream] ?? null;
   if (command.ifMatch !== undefined && command.ifMatch !== current) {
     throw new WriteRefused({ kind: 'precondition_failed', expected: command.ifMatch, actual: current });
   }
-  const toAppend = command.decide(loaded.state, now());
-  const events = toAppend.map((event, index) => ({
+  return command.decide(loaded.state, now()).map((event, index) => ({
     eventId:
       idempotencyScope === undefined ? newEventId() : deterministicEventId(idempotencyScope, String(index)),
     type: event.type,
@@ -193,10 +193,6 @@ async function appendDecided<S>(
     ...(command.correlationId ? { correlationId: command.correlationId } : {}),
     ...(command.idempotencyKey ? { idempotencyKey: command.idempotencyKey } : {}),
   }));
-  const result = await deps.store.append(command.stream, events, {
-    expectedRevision: current === null ? 'no_stream' : current,
-  });
-  return answerFrom(command, result.events, result.position, result.nextRevision);
 }
 
 function answerFrom<S>(

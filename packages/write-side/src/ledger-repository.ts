@@ -1,9 +1,14 @@
-import type { EventStore } from '@ptce/event-store';
-import type { EventEnvelope } from '@ptce/events';
+import type { AppendResult, EventStore } from '@ptce/event-store';
+import type { EventEnvelope, NewEvent } from '@ptce/events';
 
 export interface Fold<S> {
   initial(): S;
   evolve(state: S, event: EventEnvelope): S;
+  /**
+   * Events are folded in before the store has given them a position and a recording instant
+   * (`PROVISIONAL_POSITION`, the decision time): once stored, the fold is told what they got.
+   */
+  settle?(state: S, stored: readonly EventEnvelope[]): void;
 }
 
 export interface LoadedLedger<S> {
@@ -12,6 +17,12 @@ export interface LoadedLedger<S> {
   readonly revisions: Readonly<Record<string, number | null>>;
 }
 
+/** The position of an event folded in while its append is still running. */
+export const PROVISIONAL_POSITION = '';
+
+/** What one command appends, decided on the state its predecessors in the batch left. */
+export type Decide<S> = (loaded: LoadedLedger<S>) => readonly NewEvent[];
+
 interface CacheEntry<S> {
   state: S;
   revisions: Record<string, number | null>;
@@ -19,21 +30,38 @@ interface CacheEntry<S> {
   lastPosition: string | undefined;
 }
 
+interface Queued<S> {
+  readonly stream: string;
+  readonly decide: Decide<S>;
+  /** Set on a command put back after its batch failed: it is appended on its own. */
+  readonly alone: boolean;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
  * Folds the streams a command needs, keeping the folded state per PTCE in memory so that a
  * command only reads the events appended since the last one: a PTCE with a long history must
  * not replay it on every write. The tail is always read from the store, so several processes
  * writing the same streams stay correct; the cache only saves the replay.
+ *
+ * Commands on one PTCE are decided one after the other, each on the state the previous one left
+ * (instead of racing to the same expected revision and failing with a conflict). Those that
+ * queue up while an append is being written are decided together, each on its predecessors'
+ * events, and appended in one `append`: one transaction and one fsync for the lot, not one each.
  */
 export class LedgerRepository<S> {
   private readonly cache = new Map<string, CacheEntry<S>>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly queues = new Map<string, Queued<S>[]>();
 
   constructor(
     private readonly store: EventStore,
     private readonly fold: Fold<S>,
     private readonly maxEntries = 2_000,
     private readonly pageSize = 5_000,
+    /** Commands decided into one append at most. */
+    private readonly maxBatch = 256,
   ) {}
 
   load(streams: readonly string[]): Promise<LoadedLedger<S>> {
@@ -42,19 +70,139 @@ export class LedgerRepository<S> {
   }
 
   /**
-   * Runs `work` on the folded state with no other `transact` or `load` of the same streams in
-   * between: in one process, commands on one PTCE then decide one after the other on the state
-   * the previous one appended to, instead of racing to the same expected revision and failing
-   * with a conflict. Writers in other processes still race; their conflicts are retried.
+   * Decides a command on the current state of `streams` and appends what it decided to
+   * `stream` (one of them) with the revision it was decided on as the expected one. A refusal
+   * thrown by `decide` rejects this command alone; a store error or conflict rejects it as the
+   * store gave it. The events reach `decide`'s caller as the store stored them.
    */
-  transact<T>(streams: readonly string[], work: (loaded: LoadedLedger<S>) => Promise<T>): Promise<T> {
-    const key = streams.join('|');
-    return this.exclusive(key, async () => work(await this.catchUp(key, streams)));
+  append(streams: readonly string[], stream: string, decide: Decide<S>): Promise<AppendResult> {
+    return this.enqueue(streams, { stream, decide, alone: false });
   }
 
   /** Forget a cached fold, e.g. after an event the fold could not apply. */
   evict(streams: readonly string[]): void {
     this.cache.delete(streams.join('|'));
+  }
+
+  private enqueue(
+    streams: readonly string[],
+    command: Omit<Queued<S>, 'resolve' | 'reject'>,
+    front = false,
+  ): Promise<AppendResult> {
+    const key = streams.join('|');
+    return new Promise<AppendResult>((resolve, reject) => {
+      let queue = this.queues.get(key);
+      if (!queue) {
+        queue = [];
+        this.queues.set(key, queue);
+      }
+      const queued = { ...command, resolve, reject };
+      if (front) queue.unshift(queued);
+      else queue.push(queued);
+      // One drain per queued command: each takes what has queued up by the time it runs, and
+      // finds nothing left when an earlier one took it.
+      void this.exclusive(key, () => this.drain(key, streams));
+    });
+  }
+
+  /** Takes the commands at the head of the queue that append to one stream, and runs them as one append. */
+  private async drain(key: string, streams: readonly string[]): Promise<void> {
+    const queue = this.queues.get(key);
+    const head = queue?.[0];
+    if (!queue || !head) return;
+    let count = 1;
+    if (!head.alone) {
+      while (count < queue.length && count < this.maxBatch) {
+        const next = queue[count]!;
+        if (next.alone || next.stream !== head.stream) break;
+        count++;
+      }
+    }
+    const batch = queue.splice(0, count);
+    if (queue.length === 0) this.queues.delete(key);
+
+    let loaded: LoadedLedger<S>;
+    try {
+      loaded = await this.catchUp(key, streams);
+    } catch (error) {
+      for (const command of batch) command.reject(error);
+      return;
+    }
+    let state = loaded.state;
+    const revisions = { ...loaded.revisions };
+    const expected = revisions[head.stream] ?? null;
+    const accepted: { command: Queued<S>; events: readonly NewEvent[] }[] = [];
+    const events: NewEvent[] = [];
+    const provisional: EventEnvelope[] = [];
+    const decidedAt = new Date().toISOString();
+    for (const command of batch) {
+      let decided: readonly NewEvent[];
+      try {
+        decided = command.decide({ state, revisions: { ...revisions } });
+        if (decided.length === 0) throw new TypeError('a command must append at least one event');
+      } catch (error) {
+        command.reject(error);
+        continue;
+      }
+      for (const event of decided) {
+        const revision = (revisions[head.stream] ?? -1) + 1;
+        revisions[head.stream] = revision;
+        const envelope: EventEnvelope = {
+          ...event,
+          stream: head.stream,
+          revision,
+          position: PROVISIONAL_POSITION,
+          recordedAt: decidedAt,
+          prevHash: '',
+          hash: '',
+        };
+        state = this.fold.evolve(state, envelope);
+        provisional.push(envelope);
+      }
+      events.push(...decided);
+      accepted.push({ command, events: decided });
+    }
+    if (accepted.length === 0) return;
+
+    let result: AppendResult;
+    try {
+      result = await this.store.append(head.stream, events, {
+        expectedRevision: expected === null ? 'no_stream' : expected,
+      });
+    } catch (error) {
+      // The state now holds events the store refused: fold again from what it did store.
+      this.cache.delete(key);
+      if (accepted.length === 1) accepted[0]!.command.reject(error);
+      else {
+        // One command's fault (a duplicate id…) must not fail the others: each goes again alone,
+        // decided anew on the state as stored, and gets its own answer.
+        for (const { command } of accepted.reverse()) {
+          this.enqueue(streams, { stream: command.stream, decide: command.decide, alone: true }, true).then(
+            command.resolve,
+            command.reject,
+          );
+        }
+      }
+      return;
+    }
+    this.fold.settle?.(state, result.events);
+    this.remember(key, { state, revisions, lastPosition: result.position });
+    let offset = 0;
+    for (const { command, events: mine } of accepted) {
+      const stored = result.events.slice(offset, offset + mine.length);
+      offset += mine.length;
+      const last = stored[stored.length - 1]!;
+      command.resolve({ events: stored, nextRevision: last.revision, position: last.position });
+    }
+  }
+
+  private remember(key: string, entry: CacheEntry<S>): void {
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    if (this.cache.size > this.maxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
   }
 
   private async catchUp(
@@ -90,12 +238,7 @@ export class LedgerRepository<S> {
       revisions[next.stream] = next.revision;
       lastPosition = next.position;
     }
-    this.cache.delete(key);
-    this.cache.set(key, { state, revisions, lastPosition });
-    if (this.cache.size > this.maxEntries) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
+    this.remember(key, { state, revisions, lastPosition });
     return { state, revisions };
   }
 

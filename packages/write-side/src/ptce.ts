@@ -1,4 +1,4 @@
-import { evolveLedger, initialLedger, type Ledger } from '@ptce/domain';
+import { evolveLedger, initialLedger, type Ledger, settleLedger } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { type StreamFamily, streamName } from '@ptce/events';
 import { problemSchema } from '@ptce/platform';
@@ -19,7 +19,11 @@ export interface WriteSideOptions {
 }
 
 export function ledgerRepository(store: EventStore): LedgerRepository<Ledger> {
-  return new LedgerRepository<Ledger>(store, { initial: initialLedger, evolve: evolveLedger });
+  return new LedgerRepository<Ledger>(store, {
+    initial: initialLedger,
+    evolve: evolveLedger,
+    settle: settleLedger,
+  });
 }
 
 export function writeDeps(options: WriteSideOptions): WriteDeps<Ledger> {

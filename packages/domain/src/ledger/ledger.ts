@@ -122,6 +122,34 @@ export function ledgerEvents(ledger: Ledger): LoggedEvent[] {
   return out;
 }
 
+type Settling = { -readonly [K in 'position' | 'recordedAt']: FoldedEvent[K] };
+
+/**
+ * Gives the last events of the log the position and recording instant the store gave them. A
+ * writer folds a command's events in before they are stored, so that the next command queued on
+ * the PTCE can be decided on them and both be written in one transaction; they are then settled
+ * here, once, while that writer still holds the PTCE. A corrected fact is a copy: it is settled too.
+ */
+export function settleLedger(ledger: Ledger, stored: readonly FoldedEvent[]): void {
+  let node = ledger.last;
+  for (let i = stored.length - 1; i >= 0; i--) {
+    const event = stored[i]!;
+    if (!node || node.event.eventId !== event.eventId) {
+      throw new Error(`settleLedger: ${event.eventId} is not where the log has it`);
+    }
+    Object.assign(node.event as Settling, { position: event.position, recordedAt: event.recordedAt });
+    node = node.prev;
+  }
+  const last = ledger.last;
+  const compiled = last && (owned.get(last) ?? (staleSlot?.node === last ? staleSlot.compiled : undefined));
+  if (!compiled) return;
+  for (const event of stored) {
+    const fact = compiled.factsById.get(event.eventId);
+    if (fact) Object.assign(fact as Settling, { position: event.position, recordedAt: event.recordedAt });
+  }
+  compiled.lastPosition = stored.at(-1)?.position ?? compiled.lastPosition;
+}
+
 export interface LedgerWarning {
   readonly eventId: string;
   readonly type: string;
