@@ -141,3 +141,118 @@ describe('LedgerRepository', () => {
     expect(fold.evolved).toBe(4);
   });
 });
+
+describe('LedgerRepository.append: commands queued on one PTCE', () => {
+  /** A command appending one event that says how many it found before it. */
+  const counted =
+    (extra: Record<string, unknown> = {}) =>
+    (loaded: { state: readonly string[] }) => [
+      {
+        eventId: newEventId(),
+        type: 'Counted',
+        schemaVersion: 1,
+        ptceId: 'p',
+        occurredAt: '2020-01-01',
+        recordedBy: 'test',
+        data: { n: loaded.state.length, ...extra },
+      },
+    ];
+
+  function appendsCounted(inner: EventStore) {
+    const calls: number[] = [];
+    const wrapped: EventStore = {
+      ...counting(inner).wrapped,
+      append: (s, e, o) => {
+        calls.push(e.length);
+        return inner.append(s, e, o);
+      },
+    };
+    return { wrapped, calls };
+  }
+
+  test('are each decided on their predecessors’ events and written in one append', async () => {
+    const { wrapped, calls } = appendsCounted(store);
+    const repo = new LedgerRepository(wrapped, list());
+    const results = await Promise.all(Array.from({ length: 5 }, () => repo.append(['a'], 'a', counted())));
+    expect(calls).toEqual([5]);
+    expect(results.map((r) => r.nextRevision)).toEqual([0, 1, 2, 3, 4]);
+    expect(results.map((r) => r.events.map((e) => e.data.n))).toEqual([[0], [1], [2], [3], [4]]);
+    // Each answer carries its own events as stored, with their own positions.
+    expect(new Set(results.map((r) => r.position)).size).toBe(5);
+    expect((await store.readStream('a')).map((e) => e.data.n)).toEqual([0, 1, 2, 3, 4]);
+    expect((await repo.load(['a'])).state).toEqual(['0', '1', '2', '3', '4']);
+  });
+
+  test('a refusal rejects its own command; the next is decided as if it had not been sent', async () => {
+    const repo = new LedgerRepository(store, list());
+    const refusal = new Error('refused');
+    const outcomes = await Promise.allSettled([
+      repo.append(['a'], 'a', counted()),
+      repo.append(['a'], 'a', () => {
+        throw refusal;
+      }),
+      repo.append(['a'], 'a', counted()),
+    ]);
+    expect(outcomes[1]).toEqual({ status: 'rejected', reason: refusal });
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(2);
+    expect((await store.readStream('a')).map((e) => e.data.n)).toEqual([0, 1]);
+  });
+
+  test('a command that fails in a batch fails alone: the others are appended on their own', async () => {
+    await put('a', 0);
+    const [stored] = await store.readStream('a');
+    const { wrapped, calls } = appendsCounted(store);
+    const repo = new LedgerRepository(wrapped, list());
+    await repo.load(['a']);
+    const duplicate = () => [{ ...stored!, data: { n: 'again' } }];
+    const outcomes = await Promise.allSettled([
+      repo.append(['a'], 'a', counted()),
+      repo.append(['a'], 'a', duplicate),
+      repo.append(['a'], 'a', counted()),
+    ]);
+    expect(outcomes[0]?.status).toBe('fulfilled');
+    expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: { name: 'DuplicateEventIdError' } });
+    expect(outcomes[2]?.status).toBe('fulfilled');
+    // The batch of three, then each again on its own.
+    expect(calls).toEqual([3, 1, 1, 1]);
+    expect((await store.readStream('a')).map((e) => e.data.n)).toEqual([0, 1, 2]);
+    expect((await repo.load(['a'])).state).toEqual(['0', '1', '2']);
+  });
+
+  test('a batch that meets another writer’s event is decided again on the state as stored', async () => {
+    const { wrapped, calls } = appendsCounted(store);
+    let intruded = false;
+    const racing: EventStore = {
+      ...wrapped,
+      append: async (s, e, o) => {
+        // Another process appends between our catch-up and our append.
+        if (!intruded) {
+          intruded = true;
+          await put('a', 100);
+        }
+        return wrapped.append(s, e, o);
+      },
+    };
+    const repo = new LedgerRepository(racing, list());
+    const results = await Promise.all([
+      repo.append(['a'], 'a', counted()),
+      repo.append(['a'], 'a', counted()),
+    ]);
+    expect(calls).toEqual([2, 1, 1]);
+    expect(results.map((r) => r.events[0]?.data.n)).toEqual([1, 2]);
+    expect((await repo.load(['a'])).state).toEqual(['100', '1', '2']);
+  });
+
+  test('commands appending to another stream wait for the next batch', async () => {
+    const { wrapped, calls } = appendsCounted(store);
+    const repo = new LedgerRepository(wrapped, list());
+    const results = await Promise.all([
+      repo.append(['a', 'b'], 'a', counted()),
+      repo.append(['a', 'b'], 'a', counted()),
+      repo.append(['a', 'b'], 'b', counted()),
+      repo.append(['a', 'b'], 'a', counted()),
+    ]);
+    expect(calls).toEqual([2, 1, 1]);
+    expect(results.map((r) => r.events[0]?.data.n)).toEqual([0, 1, 2, 3]);
+  });
+});
