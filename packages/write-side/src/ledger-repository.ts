@@ -133,32 +133,32 @@ export class LedgerRepository<S> {
     const expected = revisions[head.stream] ?? null;
     const accepted: { command: Queued<S>; events: readonly NewEvent[] }[] = [];
     const events: NewEvent[] = [];
-    const provisional: EventEnvelope[] = [];
     const decidedAt = new Date().toISOString();
     for (const command of batch) {
       let decided: readonly NewEvent[];
+      let next = state;
+      let revision = revisions[head.stream] ?? -1;
       try {
         decided = command.decide({ state, revisions: { ...revisions } });
         if (decided.length === 0) throw new TypeError('a command must append at least one event');
+        for (const event of decided) {
+          revision++;
+          next = this.fold.evolve(next, {
+            ...event,
+            stream: head.stream,
+            revision,
+            position: PROVISIONAL_POSITION,
+            recordedAt: decidedAt,
+            prevHash: '',
+            hash: '',
+          });
+        }
       } catch (error) {
         command.reject(error);
         continue;
       }
-      for (const event of decided) {
-        const revision = (revisions[head.stream] ?? -1) + 1;
-        revisions[head.stream] = revision;
-        const envelope: EventEnvelope = {
-          ...event,
-          stream: head.stream,
-          revision,
-          position: PROVISIONAL_POSITION,
-          recordedAt: decidedAt,
-          prevHash: '',
-          hash: '',
-        };
-        state = this.fold.evolve(state, envelope);
-        provisional.push(envelope);
-      }
+      state = next;
+      revisions[head.stream] = revision;
       events.push(...decided);
       accepted.push({ command, events: decided });
     }
