@@ -213,6 +213,17 @@ describe('request ids and headers', () => {
     const res = await app.inject({ url: '/health/live' });
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    // Our directives, not helmet's defaults: /docs must work over plain HTTP on 127.0.0.1.
+    expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
+    expect(res.headers['content-security-policy']).toContain("style-src 'self' 'unsafe-inline'");
+    // Refusals carry them too, whether no route matched or authentication failed.
+    for (const refused of [
+      await app.inject({ url: '/no-such-route' }),
+      await app.inject({ method: 'GET', url: '/v1/me' }),
+    ]) {
+      expect(refused.statusCode).toBeGreaterThanOrEqual(400);
+      expect(refused.headers['x-frame-options']).toBe('SAMEORIGIN');
+    }
   });
 });
 
