@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CanonicalJsonError, canonicalJson } from '../src/canonical-json.ts';
 
@@ -89,4 +90,36 @@ describe('canonicalJson (RFC 8785)', () => {
     const value = { é: '中文 😀', d: new Date('2024-03-01T10:00:00.000Z'), n: -0, list: [1.5, 'x'] };
     expect(canonicalJson(JSON.parse(JSON.stringify(value)))).toBe(canonicalJson(value));
   });
+
+  it('names the place of a value it cannot canonicalise, however deep', () => {
+    expect(() => canonicalJson({ x: { y: [0, { z: 10n }] } })).toThrow(
+      /cannot canonicalise a bigint at \$\.x\.y\[1\]\.z$/,
+    );
+    expect(() => canonicalJson([[1], [2, Number.NaN]])).toThrow(/non-finite number at \$\[1\]\[1\]$/);
+  });
+
+  it('writes a hole in an array as null, as JSON.stringify stores it', () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the case under test
+    const sparse = [, 1];
+    expect(canonicalJson(sparse)).toBe('[null,1]');
+    expect(canonicalJson(sparse)).toBe(canonicalJson(JSON.parse(JSON.stringify(sparse))));
+  });
+
+  it('agrees with a plain reference on any JSON value, objects of few members or many', () => {
+    const wide = fc.dictionary(fc.string(), fc.integer(), { minKeys: 33, maxKeys: 80 });
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue({ maxDepth: 3 }), wide), (value) => {
+        expect(canonicalJson(value)).toBe(canonicalJsonByStringify(value));
+      }),
+    );
+  });
 });
+
+/** The reference: JSON.stringify writing members in code-unit order, whatever order the object keeps. */
+function canonicalJsonByStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJsonByStringify).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJsonByStringify(record[k])}`).join(',')}}`;
+}
