@@ -10,8 +10,18 @@ import type {
 
 export const POSITION_WIDTH = 20;
 
-export function formatPosition(value: bigint | number): string {
-  return value.toString().padStart(POSITION_WIDTH, '0');
+const ZEROS = '0'.repeat(POSITION_WIDTH);
+
+/** Each part in POSITION_WIDTH decimal digits, one after the other. */
+export function formatPosition(...parts: readonly (bigint | number)[]): string {
+  // Joined, not padStart-ed and concatenated: those make a rope of three to seven heap strings,
+  // which a cached ledger then keeps for every event it holds; join makes one flat string.
+  const pieces: string[] = [];
+  for (const part of parts) {
+    const digits = part.toString();
+    pieces.push(ZEROS.slice(digits.length), digits);
+  }
+  return pieces.join('');
 }
 
 /** Server clock, ISO-8601 with milliseconds. */

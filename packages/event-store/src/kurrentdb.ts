@@ -57,7 +57,7 @@ interface StoredMetadata {
 }
 
 function encodePosition(position: Position): string {
-  return formatPosition(position.commit) + formatPosition(position.prepare);
+  return formatPosition(position.commit, position.prepare);
 }
 
 function decodePosition(value: string): Position {

@@ -90,7 +90,7 @@ const COLUMNS = `global_position, transaction_id::text AS tx_text, stream, revis
  * are read, and the position carries both numbers, fixed width, so it still compares as a string.
  */
 function position(transactionId: string, globalPosition: string): string {
-  return formatPosition(BigInt(transactionId)) + formatPosition(BigInt(globalPosition));
+  return formatPosition(BigInt(transactionId), BigInt(globalPosition));
 }
 
 function parsePosition(value: string): [string, string] {
