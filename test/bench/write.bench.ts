@@ -150,7 +150,9 @@ export async function run(report: Report): Promise<void> {
     execArgv: [
       '--import',
       'tsx',
-      ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+      ...(process.env.BENCH_PROFILE_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+        : []),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
