@@ -64,6 +64,34 @@ export function initialLedger(): Ledger {
   return EMPTY;
 }
 
+/**
+ * Stored events come back as fresh strings for every field, so a long history holds thousands of
+ * copies of the same PTCE id, type, date and category. The log keeps one of each. Bounded: the
+ * table starts again when full, so a stream of unique values costs no more than its size.
+ */
+const internTable = new Map<string, string>();
+const INTERN_LIMIT = 16_384;
+function intern(value: string): string {
+  const known = internTable.get(value);
+  if (known !== undefined) return known;
+  if (internTable.size >= INTERN_LIMIT) internTable.clear();
+  internTable.set(value, value);
+  return value;
+}
+
+/** Enumerated values (categories, kinds, roles…) are snake_case words: worth sharing. */
+const ENUM_LIKE = /^[a-z][a-z_]{0,31}$/;
+
+function internedData(data: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  for (const key in data) {
+    const value = data[key];
+    if (typeof value === 'string' && ENUM_LIKE.test(value)) {
+      (data as Record<string, unknown>)[key] = intern(value);
+    }
+  }
+  return data;
+}
+
 /** Parses and places an envelope at `logIndex` of a log; an already logged one at that index is reused. */
 function logged(event: FoldedEvent, logIndex: number): LoggedEvent {
   const already = event as Partial<LoggedEvent>;
@@ -74,7 +102,8 @@ function logged(event: FoldedEvent, logIndex: number): LoggedEvent {
   let isDate = false;
   try {
     const parsed = parseEvent(event);
-    data = parsed.data;
+    // The parsed data is a copy of the envelope's, made here: ours to share strings in.
+    data = internedData(parsed.data);
     if (isValidTime(event.occurredAt)) {
       start = startInstant(event.occurredAt);
       isDate = isDateOnly(event.occurredAt);
@@ -89,13 +118,13 @@ function logged(event: FoldedEvent, logIndex: number): LoggedEvent {
   // One literal, always the same fields in the same order: every logged event shares one shape.
   return {
     eventId: event.eventId,
-    type: event.type,
+    type: intern(event.type),
     schemaVersion: event.schemaVersion,
-    ptceId: event.ptceId,
-    occurredAt: event.occurredAt,
+    ptceId: intern(event.ptceId),
+    occurredAt: intern(event.occurredAt),
     data,
     position: event.position,
-    recordedAt: event.recordedAt,
+    recordedAt: intern(event.recordedAt),
     logIndex,
     invalid,
     start,

@@ -412,9 +412,11 @@ const skip = (code: string, message: string, details?: Record<string, unknown>):
 
 function addMember(w: Work, m: MemberState): void {
   w.members.set(m.organisationId, m);
-  const periods = w.periods.get(m.organisationId) ?? [];
-  periods.push({ joinedAt: m.joinedAt, joinEventId: m.joinEventId });
-  w.periods.set(m.organisationId, periods);
+  const period = { joinedAt: m.joinedAt, joinEventId: m.joinEventId };
+  const periods = w.periods.get(m.organisationId);
+  // A literal of one, not a push on []: V8 gives a pushed-on empty array room for 17 elements,
+  // ~130 bytes wasted per member of a long history, most of whom join once.
+  w.periods.set(m.organisationId, periods ? [...periods, period] : [period]);
 }
 
 /** Applies one fact, or says why it cannot apply. A note (a warning on an applied fact) is pushed directly. */
