@@ -119,6 +119,7 @@ const envSchema = z
     RATE_LIMIT_MAX: integer('RATE_LIMIT_MAX', 1, 1_000_000, 600),
     BODY_LIMIT: integer('BODY_LIMIT', 1024, 100 * 1024 * 1024, 1024 * 1024),
     REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 0, 3_600_000, 30_000),
+    LEDGER_CACHE_EVENTS: integer('LEDGER_CACHE_EVENTS', 0, 100_000_000, 300_000),
     STAGE_RULES: optionalString,
   })
   .superRefine((env, ctx) => {
@@ -155,6 +156,8 @@ export interface Config {
   /** Bytes. */
   readonly BODY_LIMIT: number;
   readonly REQUEST_TIMEOUT_MS: number;
+  /** Events of folded PTCE histories kept in memory by a write service, all PTCE together. */
+  readonly LEDGER_CACHE_EVENTS: number;
   readonly STAGE_RULES: string | undefined;
 }
 
@@ -185,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     RATE_LIMIT_MAX: v.RATE_LIMIT_MAX,
     BODY_LIMIT: v.BODY_LIMIT,
     REQUEST_TIMEOUT_MS: v.REQUEST_TIMEOUT_MS,
+    LEDGER_CACHE_EVENTS: v.LEDGER_CACHE_EVENTS,
     STAGE_RULES: v.STAGE_RULES,
   });
 }

@@ -9,12 +9,29 @@ export interface Fold<S> {
    * (`PROVISIONAL_POSITION`, the decision time): once stored, the fold is told what they got.
    */
   settle?(state: S, stored: readonly EventEnvelope[]): void;
+  /** How many events the state holds, for the cache's budget (default: 1 per state). */
+  size?(state: S): number;
 }
 
 export interface LoadedLedger<S> {
   readonly state: S;
   /** Revision of each stream's last event folded in, null where the stream does not exist yet. */
   readonly revisions: Readonly<Record<string, number | null>>;
+}
+
+export interface LedgerRepositoryOptions {
+  /** PTCE folds kept at most (default 2,000). */
+  readonly maxEntries?: number;
+  /**
+   * Events kept at most, all folds together (by `fold.size`): the least recently used folds go
+   * first; the one just used stays even when alone it is larger. Memory follows the histories'
+   * lengths, not their count: one PTCE with 50,000 events weighs as much as 500 with 100.
+   */
+  readonly maxEvents?: number;
+  /** Events read per page when catching up (default 5,000). */
+  readonly pageSize?: number;
+  /** Commands decided into one append at most (default 256). */
+  readonly maxBatch?: number;
 }
 
 /** The position of an event folded in while its append is still running. */
@@ -25,6 +42,8 @@ export type Decide<S> = (loaded: LoadedLedger<S>) => readonly NewEvent[];
 
 interface CacheEntry<S> {
   state: S;
+  /** `fold.size(state)`, counted in the cache's total. */
+  size?: number;
   revisions: Record<string, number | null>;
   /** Position of the last event folded in, undefined while nothing is. */
   lastPosition: string | undefined;
@@ -54,15 +73,22 @@ export class LedgerRepository<S> {
   private readonly cache = new Map<string, CacheEntry<S>>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly queues = new Map<string, Queued<S>[]>();
+  private cachedSize = 0;
+  private readonly maxEntries: number;
+  private readonly maxEvents: number;
+  private readonly pageSize: number;
+  private readonly maxBatch: number;
 
   constructor(
     private readonly store: EventStore,
     private readonly fold: Fold<S>,
-    private readonly maxEntries = 2_000,
-    private readonly pageSize = 5_000,
-    /** Commands decided into one append at most. */
-    private readonly maxBatch = 256,
-  ) {}
+    options: LedgerRepositoryOptions = {},
+  ) {
+    this.maxEntries = options.maxEntries ?? 2_000;
+    this.maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
+    this.pageSize = options.pageSize ?? 5_000;
+    this.maxBatch = options.maxBatch ?? 256;
+  }
 
   load(streams: readonly string[]): Promise<LoadedLedger<S>> {
     const key = streams.join('|');
@@ -81,7 +107,7 @@ export class LedgerRepository<S> {
 
   /** Forget a cached fold, e.g. after an event the fold could not apply. */
   evict(streams: readonly string[]): void {
-    this.cache.delete(streams.join('|'));
+    this.forget(streams.join('|'));
   }
 
   private enqueue(
@@ -171,7 +197,7 @@ export class LedgerRepository<S> {
       });
     } catch (error) {
       // The state now holds events the store refused: fold again from what it did store.
-      this.cache.delete(key);
+      this.forget(key);
       if (accepted.length === 1) accepted[0]!.command.reject(error);
       else {
         // One command's fault (a duplicate id…) must not fail the others: each goes again alone,
@@ -197,12 +223,22 @@ export class LedgerRepository<S> {
   }
 
   private remember(key: string, entry: CacheEntry<S>): void {
-    this.cache.delete(key);
+    this.forget(key);
+    entry.size = this.fold.size?.(entry.state) ?? 1;
     this.cache.set(key, entry);
-    if (this.cache.size > this.maxEntries) {
+    this.cachedSize += entry.size;
+    while (this.cache.size > this.maxEntries || (this.cachedSize > this.maxEvents && this.cache.size > 1)) {
       const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
+      if (oldest === undefined || oldest === key) break;
+      this.forget(oldest);
     }
+  }
+
+  private forget(key: string): void {
+    const entry = this.cache.get(key);
+    if (!entry) return;
+    this.cache.delete(key);
+    this.cachedSize -= entry.size ?? 0;
   }
 
   private async catchUp(
@@ -231,7 +267,7 @@ export class LedgerRepository<S> {
       // order: an event of another stream may become visible after a later one was folded. The
       // cached state then misses it in the middle of its history; fold everything again (rare).
       if (folded === 0 && cached && lastPosition !== undefined && next.position < lastPosition) {
-        this.cache.delete(key);
+        this.forget(key);
         return this.catchUp(key, streams, true);
       }
       state = this.fold.evolve(state, next);

@@ -5,7 +5,7 @@ import { problemSchema } from '@ptce/platform';
 import type { z } from 'zod';
 import type { WriteDeps } from './execute.ts';
 import type { IdempotencyStore } from './idempotency.ts';
-import { LedgerRepository } from './ledger-repository.ts';
+import { LedgerRepository, type LedgerRepositoryOptions } from './ledger-repository.ts';
 
 /**
  * What every write service needs. In one process (the standalone server) the three services
@@ -18,12 +18,15 @@ export interface WriteSideOptions {
   readonly now?: () => number;
 }
 
-export function ledgerRepository(store: EventStore): LedgerRepository<Ledger> {
-  return new LedgerRepository<Ledger>(store, {
-    initial: initialLedger,
-    evolve: evolveLedger,
-    settle: settleLedger,
-  });
+export function ledgerRepository(
+  store: EventStore,
+  options: LedgerRepositoryOptions = {},
+): LedgerRepository<Ledger> {
+  return new LedgerRepository<Ledger>(
+    store,
+    { initial: initialLedger, evolve: evolveLedger, settle: settleLedger, size: (ledger) => ledger.size },
+    options,
+  );
 }
 
 export function writeDeps(options: WriteSideOptions): WriteDeps<Ledger> {

@@ -63,7 +63,11 @@ export async function buildServer(config: Config, options: ServerOptions): Promi
   }
   app.addHook('onClose', release);
   // One ledger cache for every plugin of the process: each PTCE's history is folded once.
-  const shared: WriteSideOptions = { store: eventStore, idempotency, ledgers: ledgerRepository(eventStore) };
+  const shared: WriteSideOptions = {
+    store: eventStore,
+    idempotency,
+    ledgers: ledgerRepository(eventStore, { maxEvents: config.LEDGER_CACHE_EVENTS }),
+  };
   for (const plugin of options.plugins) await app.register(plugin, shared);
   return app;
 }

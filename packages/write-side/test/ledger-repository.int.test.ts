@@ -102,7 +102,7 @@ describe('LedgerRepository', () => {
 
   test('a long stream is read page by page', async () => {
     const { wrapped, counts } = counting(store);
-    const repo = new LedgerRepository(wrapped, list(), 10, 2);
+    const repo = new LedgerRepository(wrapped, list(), { pageSize: 2 });
     await put('a', 1, 2, 3, 4, 5);
     expect((await repo.load(['a'])).state).toEqual(['1', '2', '3', '4', '5']);
     expect(counts.calls).toBe(3);
@@ -129,7 +129,7 @@ describe('LedgerRepository', () => {
 
   test('beyond maxEntries the least recently used fold is dropped and rebuilt', async () => {
     const fold = list();
-    const repo = new LedgerRepository(store, fold, 1);
+    const repo = new LedgerRepository(store, fold, { maxEntries: 1 });
     await put('a', 1);
     await put('b', 2);
     await repo.load(['a']);
@@ -139,6 +139,28 @@ describe('LedgerRepository', () => {
     repo.evict(['a']);
     await repo.load(['a']);
     expect(fold.evolved).toBe(4);
+  });
+
+  test('beyond maxEvents the least recently used folds are dropped, never the one just used', async () => {
+    const fold = Object.assign(list(), { size: (state: readonly string[]) => state.length });
+    const repo = new LedgerRepository(store, fold, { maxEvents: 4 });
+    await put('a', 1, 2);
+    await put('b', 3, 4);
+    await put('c', 5, 6, 7, 8, 9);
+    await repo.load(['a']);
+    await repo.load(['b']);
+    // a and b fit (4 events); c alone is over the budget, kept since it is the one in use.
+    fold.evolved = 0;
+    await repo.load(['a']);
+    await repo.load(['b']);
+    expect(fold.evolved).toBe(0);
+    await repo.load(['c']);
+    expect(fold.evolved).toBe(5);
+    await repo.load(['c']);
+    expect(fold.evolved).toBe(5);
+    await repo.load(['a']);
+    await repo.load(['b']);
+    expect(fold.evolved).toBe(9);
   });
 });
 
