@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openEventStore } from '@ptce/event-store';
@@ -59,6 +60,17 @@ async function seedLongHistory(eventStoreUrl: string, ptceId: string, events: nu
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The V8 flags `pnpm start` runs the server with (its heap limit): the figures must be those of
+ * the server as users start it, so they are read from the start script, not repeated here.
+ */
+function startFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(path.join(here, '../../package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  return (manifest.scripts.start ?? '').split(/\s+/).filter((arg) => arg.startsWith('--max-'));
 }
 
 function request<T>(child: ChildProcess, message: unknown, answer: string): Promise<T> {
@@ -145,9 +157,13 @@ function assertClean(name: string, run: Load): void {
 }
 
 export async function run(report: Report): Promise<void> {
+  process.stderr.write(
+    `write: server started as \`pnpm start\` starts it: ${startFlags().join(' ') || 'no V8 flags'}\n`,
+  );
   const child = fork(path.join(here, 'write-server.ts'), [], {
     // BENCH_PROFILE_DIR=dir: the server writes a V8 CPU profile there when it stops.
     execArgv: [
+      ...startFlags(),
       '--import',
       'tsx',
       ...(process.env.BENCH_PROFILE_DIR
