@@ -96,6 +96,16 @@ describe('RecordDecision: refusals', () => {
       .given(...council)
       .when(record({ present: ['a', 'z'] }))
       .thenThrows('attendees_not_enrolled', 422, { offenders: ['z'] }));
+  it('422 present members that are not the attendees of the meeting named, naming both sides', () =>
+    spec
+      .given(...council, met('conseil', 'm', ['a', 'b', 'c', 'd'], '2020-06-01'))
+      .when(record({ meetingId: 'm', present: ['a', 'b', 'c', 'e'] }))
+      .thenThrows('present_differs_from_meeting', 422, { notAttendees: ['e'], missing: ['d'] }));
+  it('present members listed as the meeting’s attendees, in any order, are accepted', () =>
+    spec
+      .given(...council, met('conseil', 'm', ['a', 'b', 'c', 'd'], '2020-06-01'))
+      .when(record({ meetingId: 'm', present: ['d', 'c', 'b', 'a'] }))
+      .thenEmits([{ data: { present: ['a', 'b', 'c', 'd'] } }]));
   it('422 without present members or meeting', () =>
     spec
       .given(...council)
@@ -155,6 +165,38 @@ describe('RecordDecision: refusals', () => {
       .given(...council)
       .when(record({ present: ['a'], occurredAt: '2030-01-01' }))
       .thenThrows('occurred_in_future', 422));
+});
+
+describe('CorrectDecision: a decision taken at a meeting', () => {
+  const atMeeting: Given = (l) => {
+    l.add(
+      'DecisionRecorded',
+      '2020-06-01',
+      {
+        decisionId: 'd1',
+        spaceId: 'conseil',
+        meetingId: 'm',
+        present: all6,
+        title: 'T',
+        kind: 'general',
+        vote: { for: 6, against: 0, abstain: 0 },
+        rules: { quorum: 0.5, majority: 'two_thirds' },
+        enrolledCount: 6,
+        outcome: 'adopted',
+      },
+      'dec-d1',
+    );
+  };
+  it('422 before_meeting: decidedAt cannot be moved before the meeting was held', () =>
+    spec
+      .given(...council, met('conseil', 'm', all6, '2020-06-01'), atMeeting)
+      .when({ type: 'CorrectDecision', decisionId: 'd1', fields: { decidedAt: '2020-05-01' }, reason: 'r' })
+      .thenThrows('before_meeting', 422, { meetingId: 'm' }));
+  it('decidedAt moved later than the meeting is accepted', () =>
+    spec
+      .given(...council, met('conseil', 'm', all6, '2020-06-01'), atMeeting)
+      .when({ type: 'CorrectDecision', decisionId: 'd1', fields: { decidedAt: '2020-06-02' }, reason: 'r' })
+      .thenEmits([{ type: 'DecisionCorrected', data: { fields: { decidedAt: '2020-06-02' } } }]));
 });
 
 describe('CorrectDecision / AnnulDecision', () => {

@@ -75,6 +75,24 @@ function assertSubject(kind: DecisionKind, subject: DecisionSubject | undefined)
   }
 }
 
+function assertSameAttendance(present: readonly string[], attendees: readonly string[], meetingId: string) {
+  const listed = new Set(present);
+  const attended = new Set(attendees);
+  const notAttendees = [...listed].filter((o) => !attended.has(o)).sort();
+  const missing = [...attended].filter((o) => !listed.has(o)).sort();
+  if (notAttendees.length === 0 && missing.length === 0) return;
+  throw unprocessable(
+    'present_differs_from_meeting',
+    `present differs from the attendees of meeting ${meetingId}: ${[
+      notAttendees.length ? `not attendees: ${notAttendees.join(', ')}` : '',
+      missing.length ? `attendees not listed: ${missing.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ')} (give the meeting alone, or correct the meeting first)`,
+    { meetingId, notAttendees, missing },
+  );
+}
+
 /** Checks the present members and the tally, then reads the outcome under the space's rules at `at`. */
 function derive(state: LedgerState, spaceId: string, present: readonly string[], vote: Vote, at: ValidTime) {
   if (present.length === 0) throw unprocessable('present_required', 'give present members or a meeting');
@@ -140,7 +158,9 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
             `meeting ${command.meetingId} is held on ${meeting.heldAt}, after ${at}`,
           );
         }
-        // The meeting's attendance is the record of who was present.
+        // The meeting's attendance is the record of who was present: a list that says otherwise
+        // is a mistake in one of the two records, not something to pick silently.
+        if (command.present) assertSameAttendance(command.present, meeting.attendees, command.meetingId);
         present = meeting.attendees;
       }
       const derived = derive(state, command.spaceId, present, command.vote, at);
@@ -175,6 +195,15 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       const at = command.fields.decidedAt ?? decision.decidedAt;
       const state = assertRegisteredAt(ledger, at, ctx);
       openSpaceAt(ledger, state, decision.spaceId, at);
+      // A decision taken at a meeting cannot be moved before that meeting was held.
+      if (decision.meetingId && !state.meetings.has(decision.meetingId)) {
+        const meeting = ledgerFinal(ledger).meetings.get(decision.meetingId);
+        throw unprocessable(
+          'before_meeting',
+          `meeting ${decision.meetingId} is held on ${meeting?.heldAt ?? 'an unknown date'}, after ${at}`,
+          { meetingId: decision.meetingId },
+        );
+      }
       const derived = derive(
         state,
         decision.spaceId,
