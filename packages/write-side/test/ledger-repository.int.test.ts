@@ -43,17 +43,18 @@ beforeEach(async () => {
 });
 afterEach(() => store.close());
 
+const countedEvent = (n: number) => ({
+  eventId: newEventId(),
+  type: 'Counted',
+  schemaVersion: 1,
+  ptceId: 'p',
+  occurredAt: '2020-01-01',
+  recordedBy: 'test',
+  data: { n },
+});
+
 async function put(stream: string, ...ns: number[]): Promise<void> {
-  const events = ns.map((n) => ({
-    eventId: newEventId(),
-    type: 'Counted',
-    schemaVersion: 1,
-    ptceId: 'p',
-    occurredAt: '2020-01-01',
-    recordedBy: 'test',
-    data: { n },
-  }));
-  await store.append(stream, events, { expectedRevision: 'any' });
+  await store.append(stream, ns.map(countedEvent), { expectedRevision: 'any' });
 }
 
 describe('LedgerRepository', () => {
@@ -166,19 +167,7 @@ describe('LedgerRepository', () => {
 
 describe('LedgerRepository.append: commands queued on one PTCE', () => {
   /** A command appending one event that says how many it found before it. */
-  const counted =
-    (extra: Record<string, unknown> = {}) =>
-    (loaded: { state: readonly string[] }) => [
-      {
-        eventId: newEventId(),
-        type: 'Counted',
-        schemaVersion: 1,
-        ptceId: 'p',
-        occurredAt: '2020-01-01',
-        recordedBy: 'test',
-        data: { n: loaded.state.length, ...extra },
-      },
-    ];
+  const counted = () => (loaded: { state: readonly string[] }) => [countedEvent(loaded.state.length)];
 
   function appendsCounted(inner: EventStore) {
     const calls: number[] = [];
