@@ -1,6 +1,7 @@
 import { canonicalJson, computeEventHash, type EventEnvelope, type NewEvent } from '@ptce/events';
 import { DuplicateEventIdError, RevisionConflictError } from './errors.ts';
 import type {
+  AppendOptions,
   AppendResult,
   ExpectedRevision,
   SubscribeOptions,
@@ -41,6 +42,38 @@ export function checkExpected(stream: string, expected: ExpectedRevision, head: 
   if (expected === 'no_stream' ? actual !== null : actual !== expected) {
     throw new RevisionConflictError(stream, expected, actual);
   }
+}
+
+/** A stream of `alsoExpected` that must be checked: `any` ones check nothing and are dropped. */
+export interface Guard {
+  readonly stream: string;
+  readonly expected: Exclude<ExpectedRevision, 'any'>;
+}
+
+/**
+ * Validates `alsoExpected` and keeps the streams to check, in name order so that every adapter
+ * reports the same stream when several moved.
+ */
+export function guardsOf(stream: string, alsoExpected: AppendOptions['alsoExpected']): Guard[] {
+  if (alsoExpected === undefined) return [];
+  const guards: Guard[] = [];
+  for (const [other, expected] of Object.entries(alsoExpected)) {
+    if (other.length === 0) throw new TypeError('alsoExpected: stream name must not be empty');
+    if (other === stream) {
+      throw new TypeError(
+        `alsoExpected names the target stream ${stream}: its expectation is expectedRevision`,
+      );
+    }
+    if (
+      expected !== 'any' &&
+      expected !== 'no_stream' &&
+      !(typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0)
+    ) {
+      throw new TypeError(`alsoExpected ${other}: not an expected revision: ${String(expected)}`);
+    }
+    if (expected !== 'any') guards.push({ stream: other, expected });
+  }
+  return guards.sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
 }
 
 export interface Metadata {

@@ -7,6 +7,20 @@ import type { EventEnvelope, NewEvent } from '@ptce/events';
  */
 export type ExpectedRevision = 'no_stream' | 'any' | number;
 
+export interface AppendOptions {
+  /** Where the target stream must stand. */
+  readonly expectedRevision: ExpectedRevision;
+  /**
+   * Other streams that must stand where the caller read them, checked in the same atomic step as
+   * the append (on KurrentDB only just before it: see the README). A stream that moved makes the
+   * append fail with a RevisionConflictError naming that stream; nothing is written. `any` checks
+   * nothing. The target stream itself may not appear here: its expectation is `expectedRevision`.
+   * A replay of events already stored answers as the first time, whatever these streams hold now,
+   * exactly as it ignores `expectedRevision`: a retry after a lost answer must get its answer.
+   */
+  readonly alsoExpected?: Readonly<Record<string, ExpectedRevision>>;
+}
+
 export interface AppendResult {
   /** The events as stored, with revision, position, recordedAt and hashes filled in. */
   readonly events: readonly EventEnvelope[];
@@ -52,11 +66,7 @@ export type SubscriptionHandler = (event: EventEnvelope) => void | Promise<void>
  */
 export interface EventStore {
   readonly kind: 'sqlite' | 'postgres' | 'kurrentdb';
-  append(
-    stream: string,
-    events: readonly NewEvent[],
-    options: { readonly expectedRevision: ExpectedRevision },
-  ): Promise<AppendResult>;
+  append(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult>;
   /** An empty array when the stream does not exist. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<EventEnvelope[]>;
   /** Revision of the stream's last event, or null when it does not exist. */

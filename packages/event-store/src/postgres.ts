@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import { type EventEnvelope, GENESIS_HASH, type NewEvent } from '@ptce/events';
 import pg from 'pg';
 import {
   assertAppendable,
   checkExpected,
   formatPosition,
+  type Guard,
+  guardsOf,
   type Metadata,
   metadataOf,
   nowInstant,
@@ -16,6 +19,7 @@ import {
 } from './common.ts';
 import { RevisionConflictError, StoreUnavailableError } from './errors.ts';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -82,6 +86,119 @@ interface Row {
 // Aliased apart from the column: ORDER BY would otherwise sort by the text ("10214" < "9655").
 const COLUMNS = `global_position, transaction_id::text AS tx_text, stream, revision, event_id, type,
   schema_version, ptce_id, occurred_at, recorded_at, recorded_by, data, metadata, prev_hash, hash`;
+
+const INSERT_COLUMNS = `stream, revision, event_id, type, schema_version, ptce_id, occurred_at, recorded_at,
+  recorded_by, data, metadata, prev_hash, hash`;
+
+const UNNEST_ROWS = `unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
+  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])`;
+
+const RETURNING =
+  'event_id, global_position::text AS global_position, transaction_id::text AS transaction_id';
+
+/**
+ * Every append holds its stream's advisory lock until it commits, and an append with
+ * `alsoExpected` also holds those streams' locks, shared (appends that only check a stream need not
+ * wait for each other), from before it reads their heads until it commits: none of them can move
+ * between that check and the commit. Two int4 halves of SHA-256: the two-key form is a lock space
+ * apart from single-bigint advisory locks (the migration's), and every process computes the same key.
+ */
+export function streamLockKey(stream: string): readonly [number, number] {
+  const digest = createHash('sha256').update(stream).digest();
+  return [digest.readInt32BE(0), digest.readInt32BE(4)];
+}
+
+/**
+ * BEGIN, then the locks one statement each, in key order whatever the streams: two appends
+ * locking overlapping streams then wait for each other instead of deadlocking. One simple-protocol
+ * round trip; the keys are integers we computed, never caller text.
+ */
+function lockStatements(stream: string, guards: readonly Guard[]): string {
+  const locks = new Map<string, { key: readonly [number, number]; exclusive: boolean }>();
+  for (const [name, exclusive] of [
+    [stream, true] as const,
+    ...guards.map((g) => [g.stream, false] as const),
+  ]) {
+    const key = streamLockKey(name);
+    const id = `${key[0]},${key[1]}`;
+    // Two streams on one key (a hash collision) only share a lock; the stronger mode covers both.
+    const known = locks.get(id);
+    locks.set(id, { key, exclusive: exclusive || (known?.exclusive ?? false) });
+  }
+  const sorted = [...locks.values()].sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1]);
+  return [
+    'BEGIN',
+    ...sorted.map(
+      ({ key, exclusive }) =>
+        `SELECT pg_advisory_xact_lock${exclusive ? '' : '_shared'}((${key[0]})::int, (${key[1]})::int)`,
+    ),
+  ].join('; ');
+}
+
+/**
+ * Runs after the locks, in a statement of its own: under READ COMMITTED its snapshot is taken
+ * now, so it sees every append that held one of those locks before us. One statement reads the
+ * guarded heads and inserts only if none moved; otherwise it answers the first stream that moved
+ * (in name order, as the other adapters) with its head.
+ */
+const INSERT_GUARDED = `WITH guards AS MATERIALIZED (
+    SELECT g.stream, g.expected, g.ord, h.revision AS actual
+      FROM unnest($14::text[], $15::int[]) WITH ORDINALITY AS g(stream, expected, ord)
+      LEFT JOIN LATERAL (
+        SELECT e.revision FROM events e WHERE e.stream = g.stream ORDER BY e.revision DESC LIMIT 1
+      ) h ON true
+  ), moved AS (
+    SELECT stream, actual, ord FROM guards WHERE actual IS DISTINCT FROM expected
+  ), inserted AS (
+    INSERT INTO events (${INSERT_COLUMNS})
+    SELECT * FROM ${UNNEST_ROWS} WHERE NOT EXISTS (SELECT FROM moved)
+    RETURNING ${RETURNING}
+  )
+  SELECT event_id, global_position, transaction_id, NULL::text AS moved_stream, NULL::int AS moved_actual
+    FROM inserted
+  UNION ALL
+  (SELECT NULL, NULL, NULL, stream, actual FROM moved ORDER BY ord LIMIT 1)`;
+
+interface InsertedRow {
+  event_id: string;
+  global_position: string;
+  transaction_id: string;
+}
+
+interface GuardedRow {
+  event_id: string | null;
+  global_position: string | null;
+  transaction_id: string | null;
+  moved_stream: string | null;
+  moved_actual: number | null;
+}
+
+/** The 13 column arrays of the insert, in INSERT_COLUMNS order. */
+function columnsOf(sealed: readonly Omit<EventEnvelope, 'position'>[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
+  for (const s of sealed) {
+    const meta = metadataOf(s);
+    const values = [
+      s.stream,
+      s.revision,
+      s.eventId,
+      s.type,
+      s.schemaVersion,
+      s.ptceId,
+      s.occurredAt,
+      s.recordedAt,
+      s.recordedBy,
+      JSON.stringify(s.data),
+      Object.keys(meta).length === 0 ? null : JSON.stringify(meta),
+      s.prevHash,
+      s.hash,
+    ];
+    values.forEach((v, i) => {
+      columns[i]!.push(v);
+    });
+  }
+  return columns;
+}
 
 /**
  * Log order is (transaction id, insert order), not the bigserial alone: sequence values are taken
@@ -224,19 +341,16 @@ class PostgresEventStore implements EventStore {
     return rows.map(toEnvelope);
   }
 
-  async append(
-    stream: string,
-    events: readonly NewEvent[],
-    options: { readonly expectedRevision: ExpectedRevision },
-  ): Promise<AppendResult> {
+  async append(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     assertAppendable(stream, events);
+    const guards = guardsOf(stream, options.alsoExpected);
     try {
-      return await this.appendOnce(stream, events, options.expectedRevision);
+      return await this.appendOnce(stream, events, options.expectedRevision, guards);
     } catch (error) {
       // A connection lost mid-append leaves us not knowing whether it committed. Appends are
       // idempotent on event ids, so asking again gives the true answer either way.
       if (!(error instanceof StoreUnavailableError) || this.closed) throw error;
-      return await this.appendOnce(stream, events, options.expectedRevision);
+      return await this.appendOnce(stream, events, options.expectedRevision, guards);
     }
   }
 
@@ -244,6 +358,7 @@ class PostgresEventStore implements EventStore {
     stream: string,
     events: readonly NewEvent[],
     expected: ExpectedRevision,
+    guards: readonly Guard[],
   ): Promise<AppendResult> {
     const ids = events.map((e) => e.eventId);
     let head = this.heads.get(stream) ?? null;
@@ -271,15 +386,12 @@ class PostgresEventStore implements EventStore {
         prevHash = s.hash;
         return s;
       });
+      let written: InsertedRow[] | RevisionConflictError;
       try {
-        const rows = await this.insert(sealed);
-        const byId = new Map(rows.map((r) => [r.event_id, position(r.transaction_id, r.global_position)]));
-        const stored = sealed.map((s) => ({ ...s, position: byId.get(s.eventId)! }));
-        const last = stored[stored.length - 1]!;
-        this.rememberHead(stream, { revision: last.revision, hash: last.hash });
-        this.waker.wake();
-        this.notifyOthers();
-        return { events: stored, nextRevision: last.revision, position: last.position };
+        written =
+          guards.length === 0
+            ? await this.insert(stream, sealed)
+            : await this.insertGuarded(stream, sealed, guards);
       } catch (error) {
         const constraint = (error as { constraint?: unknown }).constraint;
         if ((error as { code?: unknown }).code !== '23505') throw toStoreError(error);
@@ -296,7 +408,72 @@ class PostgresEventStore implements EventStore {
           if (existing.length > 0) return replayOrRefuse(stream, events, existing);
           throw new RevisionConflictError(stream, expected, actual?.revision ?? null);
         }
+        continue;
       }
+      if (written instanceof RevisionConflictError) {
+        // A replay answers as the first time even though the guarded streams moved since.
+        const existing = await this.storedWithIds(ids);
+        if (existing.length > 0) return replayOrRefuse(stream, events, existing);
+        throw written;
+      }
+      const byId = new Map(written.map((r) => [r.event_id, position(r.transaction_id, r.global_position)]));
+      const stored = sealed.map((s) => ({ ...s, position: byId.get(s.eventId)! }));
+      const last = stored[stored.length - 1]!;
+      this.rememberHead(stream, { revision: last.revision, hash: last.hash });
+      this.waker.wake();
+      this.notifyOthers();
+      return { events: stored, nextRevision: last.revision, position: last.position };
+    }
+  }
+
+  /**
+   * The guarded append: BEGIN and the locks, then the heads checked and the rows inserted in one
+   * statement, then COMMIT; three round trips where a plain append takes one. The transaction id is
+   * only assigned at the insert, after the lock waits, so an append waiting for a lock holds back no
+   * reader's `pg_snapshot_xmin`. Answers the conflict, not thrown, so that the caller first looks
+   * for a replay.
+   */
+  private async insertGuarded(
+    stream: string,
+    sealed: readonly Omit<EventEnvelope, 'position'>[],
+    guards: readonly Guard[],
+  ): Promise<InsertedRow[] | RevisionConflictError> {
+    if (this.closed) throw new StoreUnavailableError('postgres: the store is closed');
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query(lockStatements(stream, guards));
+      const { rows } = await client.query<GuardedRow>({
+        name: 'ptce_insert_guarded',
+        text: INSERT_GUARDED,
+        values: [
+          ...columnsOf(sealed),
+          guards.map((g) => g.stream),
+          guards.map((g) => (g.expected === 'no_stream' ? null : g.expected)),
+        ],
+      });
+      const moved = rows.find((r) => r.moved_stream !== null);
+      if (moved !== undefined) {
+        await client.query('ROLLBACK');
+        const guard = guards.find((g) => g.stream === moved.moved_stream)!;
+        return new RevisionConflictError(guard.stream, guard.expected, moved.moved_actual);
+      }
+      await client.query('COMMIT');
+      return rows as InsertedRow[];
+    } catch (error) {
+      // A failed statement leaves the transaction aborted; a connection that cannot even roll
+      // back is dropped from the pool rather than handed to the next append mid-transaction.
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      throw toStoreError(error);
+    } finally {
+      client.release(broken);
     }
   }
 
@@ -332,49 +509,34 @@ class PostgresEventStore implements EventStore {
     this.heads.set(stream, head);
   }
 
+  /**
+   * A plain append: one autocommit statement that takes its stream's lock (an InitPlan, evaluated
+   * once before the first row is inserted) and holds it until it commits, so it serialises with
+   * the guarded appends that check this stream. It reads no other head, so the lock being taken
+   * after the statement's snapshot does not matter: (stream, revision) is unique.
+   */
   private async insert(
+    stream: string,
     sealed: readonly Omit<EventEnvelope, 'position'>[],
-  ): Promise<{ event_id: string; global_position: string; transaction_id: string }[]> {
-    const columns: unknown[][] = Array.from({ length: 13 }, () => []);
-    for (const s of sealed) {
-      const meta = metadataOf(s);
-      const values = [
-        s.stream,
-        s.revision,
-        s.eventId,
-        s.type,
-        s.schemaVersion,
-        s.ptceId,
-        s.occurredAt,
-        s.recordedAt,
-        s.recordedBy,
-        JSON.stringify(s.data),
-        Object.keys(meta).length === 0 ? null : JSON.stringify(meta),
-        s.prevHash,
-        s.hash,
-      ];
-      values.forEach((v, i) => {
-        columns[i]!.push(v);
-      });
-    }
+  ): Promise<InsertedRow[]> {
+    const columns = columnsOf(sealed);
+    const [high, low] = streamLockKey(stream);
+    const locked = 'WHERE (SELECT pg_advisory_xact_lock($14::int, $15::int)) IS NOT NULL';
     if (sealed.length === 1) {
       return this.query(
         'ptce_insert_one',
-        `INSERT INTO events (stream, revision, event_id, type, schema_version, ptce_id, occurred_at, recorded_at,
-           recorded_by, data, metadata, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         RETURNING event_id, global_position::text AS global_position, transaction_id::text AS transaction_id`,
-        columns.map((c) => c[0]),
+        `INSERT INTO events (${INSERT_COLUMNS})
+         SELECT $1::text, $2::int, $3::text, $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::text,
+           $11::text, $12::text, $13::text ${locked}
+         RETURNING ${RETURNING}`,
+        [...columns.map((c) => c[0]), high, low],
       );
     }
     // One statement: atomic without BEGIN/COMMIT round trips, and the same prepared plan for any batch size.
     return this.query(
       'ptce_insert',
-      `INSERT INTO events (stream, revision, event_id, type, schema_version, ptce_id, occurred_at, recorded_at,
-         recorded_by, data, metadata, prev_hash, hash)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
-         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
-       RETURNING event_id, global_position::text AS global_position, transaction_id::text AS transaction_id`,
-      columns,
+      `INSERT INTO events (${INSERT_COLUMNS}) SELECT * FROM ${UNNEST_ROWS} ${locked} RETURNING ${RETURNING}`,
+      [...columns, high, low],
     );
   }
 

@@ -6,6 +6,8 @@ import {
   assertAppendable,
   checkExpected,
   formatPosition,
+  type Guard,
+  guardsOf,
   type Metadata,
   metadataOf,
   nowInstant,
@@ -17,6 +19,7 @@ import {
 } from './common.ts';
 import { StoreUnavailableError } from './errors.ts';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -34,6 +37,7 @@ interface PendingAppend {
   readonly stream: string;
   readonly events: readonly NewEvent[];
   readonly expected: ExpectedRevision;
+  readonly guards: readonly Guard[];
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -176,7 +180,7 @@ class SqliteEventStore implements EventStore {
     // Called inside the batch's transaction, better-sqlite3 runs this one as a SAVEPOINT: an
     // append refused (revision conflict, duplicate id) rolls back alone, the others commit.
     const one = db.transaction((item: PendingAppend) =>
-      this.appendInTransaction(item.stream, item.events, item.expected),
+      this.appendInTransaction(item.stream, item.events, item.expected, item.guards),
     );
     const batch = db.transaction((items: readonly PendingAppend[]): Settled[] =>
       items.map((item) => {
@@ -231,6 +235,7 @@ class SqliteEventStore implements EventStore {
     stream: string,
     events: readonly NewEvent[],
     expected: ExpectedRevision,
+    guards: readonly Guard[],
   ): AppendResult {
     const existing: EventEnvelope[] = [];
     for (const event of events) {
@@ -240,6 +245,10 @@ class SqliteEventStore implements EventStore {
     if (existing.length > 0) return replayOrRefuse(stream, events, existing);
     const head = this.head.get(stream) ?? null;
     checkExpected(stream, expected, head);
+    // Under the batch's write lock, so no other process can move these streams before the commit;
+    // earlier appends of the same batch are visible here, as they will be once committed.
+    for (const guard of guards)
+      checkExpected(guard.stream, guard.expected, this.head.get(guard.stream) ?? null);
     const recordedAt = nowInstant();
     let revision = head === null ? -1 : head.revision;
     let prevHash = head === null ? GENESIS_HASH : head.hash;
@@ -278,16 +287,13 @@ class SqliteEventStore implements EventStore {
     }
   }
 
-  async append(
-    stream: string,
-    events: readonly NewEvent[],
-    options: { readonly expectedRevision: ExpectedRevision },
-  ): Promise<AppendResult> {
+  async append(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     assertAppendable(stream, events);
+    const guards = guardsOf(stream, options.alsoExpected);
     if (this.closed) throw new StoreUnavailableError('sqlite: the store is closed');
     return new Promise<AppendResult>((resolve, reject) => {
       if (this.pending.length === 0) setImmediate(() => this.flush());
-      this.pending.push({ stream, events, expected: options.expectedRevision, resolve, reject });
+      this.pending.push({ stream, events, expected: options.expectedRevision, guards, resolve, reject });
     });
   }
 
