@@ -1,7 +1,7 @@
 import { type EventEnvelope, GENESIS_HASH, verifyChain } from '@ptce/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuplicateEventIdError, RevisionConflictError, StoreUnavailableError } from '../src/errors.ts';
-import type { EventStore } from '../src/port.ts';
+import type { EventStore, ExpectedRevision } from '../src/port.ts';
 import { newEvent, streamName } from './fixtures.ts';
 
 export { newEvent, streamName };
@@ -13,6 +13,8 @@ export interface ContractFactory {
   unavailable(): Promise<EventStore>;
   /** False where the store cannot refuse an event id already used in another stream (KurrentDB). */
   readonly globalEventIds?: boolean;
+  /** False where `alsoExpected` is checked just before the append, not atomically with it (KurrentDB). */
+  readonly atomicAlsoExpected?: boolean;
 }
 
 /** Events of these streams in the log after `after`, waiting until `count` are visible. */
@@ -138,6 +140,237 @@ export function describeEventStoreContract(name: string, factory: ContractFactor
         expect(await store.readStream(stream)).toHaveLength(1);
         expect(await store.streamRevision(stream)).toBe(0);
       });
+    });
+
+    describe('append with alsoExpected: other streams must stand still', () => {
+      it('appends when every other stream stands where expected; any checks nothing', async () => {
+        const target = streamName('t');
+        const moved = streamName('y');
+        const absent = streamName('z');
+        const anything = streamName('w');
+        await store.append(moved, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+        await store.append(anything, [newEvent()], { expectedRevision: 'no_stream' });
+        const plain = await store.append(target, [newEvent()], { expectedRevision: 'no_stream' });
+        const guarded = await store.append(target, [newEvent(), newEvent()], {
+          expectedRevision: 0,
+          alsoExpected: { [moved]: 1, [absent]: 'no_stream', [anything]: 'any' },
+        });
+        expect(guarded.nextRevision).toBe(2);
+        expect(guarded.events.map((e) => e.revision)).toEqual([1, 2]);
+        const after = await store.append(target, [newEvent()], {
+          expectedRevision: 'any',
+          alsoExpected: { [moved]: 1 },
+        });
+        const all = [...plain.events, ...guarded.events, ...after.events];
+        expect(await store.readStream(target)).toEqual(all);
+        expect(verifyChain(all)).toEqual({ ok: true });
+        for (let i = 1; i < all.length; i++) expect(all[i]!.position > all[i - 1]!.position).toBe(true);
+        expect(await store.streamRevision(moved)).toBe(1);
+        expect(await store.streamRevision(absent)).toBeNull();
+        expect(await store.streamRevision(anything)).toBe(0);
+      });
+
+      it('refuses when another stream moved, naming that stream, and writes nothing', async () => {
+        const target = streamName('t');
+        const other = streamName('y');
+        const missing = streamName('z');
+        const first = await store.append(target, [newEvent()], { expectedRevision: 'no_stream' });
+        await store.append(other, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+        const mark = await lastPosition(store);
+        for (const [expectedRevision, expected] of [
+          [0, 0],
+          [0, 5],
+          ['any', 0],
+        ] as const) {
+          const error = await rejection(
+            store.append(target, [newEvent(), newEvent()], {
+              expectedRevision,
+              alsoExpected: { [other]: expected, [missing]: 'no_stream' },
+            }),
+          );
+          expect(error).toBeInstanceOf(RevisionConflictError);
+          expect(error).toMatchObject({ name: 'RevisionConflictError', stream: other, expected, actual: 1 });
+        }
+        const error = await rejection(
+          store.append(target, [newEvent()], { expectedRevision: 0, alsoExpected: { [missing]: 0 } }),
+        );
+        expect(error).toMatchObject({
+          name: 'RevisionConflictError',
+          stream: missing,
+          expected: 0,
+          actual: null,
+        });
+        expect(await store.readStream(target)).toEqual(first.events);
+        expect(await store.streamRevision(missing)).toBeNull();
+        const marker = streamName('marker');
+        await store.append(marker, [newEvent()], { expectedRevision: 'no_stream' });
+        const log = await logOf(store, new Set([target, other, missing, marker]), mark, 1);
+        expect(log.map((e) => e.stream)).toEqual([marker]);
+        // The chain goes on from the last stored event, as if the refused appends never happened.
+        const next = await store.append(target, [newEvent()], {
+          expectedRevision: 0,
+          alsoExpected: { [other]: 1 },
+        });
+        expect(next.events[0]!.prevHash).toBe(first.events[0]!.hash);
+      });
+
+      it('no_stream on another stream that exists is a conflict', async () => {
+        const target = streamName('t');
+        const other = streamName('y');
+        await store.append(other, [newEvent()], { expectedRevision: 'no_stream' });
+        const error = await rejection(
+          store.append(target, [newEvent()], {
+            expectedRevision: 'no_stream',
+            alsoExpected: { [other]: 'no_stream' },
+          }),
+        );
+        expect(error).toBeInstanceOf(RevisionConflictError);
+        expect(error).toMatchObject({ stream: other, expected: 'no_stream', actual: 0 });
+        expect(await store.streamRevision(target)).toBeNull();
+      });
+
+      it('the target stream standing elsewhere is still reported on the target stream', async () => {
+        const target = streamName('t');
+        const other = streamName('y');
+        await store.append(target, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+        const error = await rejection(
+          store.append(target, [newEvent()], { expectedRevision: 0, alsoExpected: { [other]: 'no_stream' } }),
+        );
+        expect(error).toMatchObject({
+          name: 'RevisionConflictError',
+          stream: target,
+          expected: 0,
+          actual: 1,
+        });
+        expect(await store.streamRevision(target)).toBe(1);
+      });
+
+      it('when several other streams moved, names the first of them by name', async () => {
+        const target = streamName('t');
+        const suffix = streamName('');
+        const [a, b, c] = [`a${suffix}`, `b${suffix}`, `c${suffix}`];
+        for (const stream of [a, b, c])
+          await store.append(stream, [newEvent()], { expectedRevision: 'no_stream' });
+        const error = await rejection(
+          store.append(target, [newEvent()], {
+            expectedRevision: 'no_stream',
+            alsoExpected: { [c]: 'no_stream', [a]: 0, [b]: 'no_stream' },
+          }),
+        );
+        expect(error).toMatchObject({
+          name: 'RevisionConflictError',
+          stream: b,
+          expected: 'no_stream',
+          actual: 0,
+        });
+      });
+
+      it('refuses the target stream among the others, or a revision that is none, writing nothing', async () => {
+        const target = streamName('t');
+        const other = streamName('y');
+        for (const alsoExpected of [
+          { [target]: 'any' },
+          { [other]: -1 },
+          { [other]: 1.5 },
+          { [other]: '0' },
+          { '': 'no_stream' },
+        ] as unknown as Record<string, ExpectedRevision>[]) {
+          await expect(
+            store.append(target, [newEvent()], { expectedRevision: 'no_stream', alsoExpected }),
+          ).rejects.toBeInstanceOf(TypeError);
+        }
+        expect(await store.streamRevision(target)).toBeNull();
+      });
+
+      it('a replay answers as the first time, though the other streams moved since', async () => {
+        const target = streamName('t');
+        const other = streamName('y');
+        await store.append(other, [newEvent()], { expectedRevision: 'no_stream' });
+        const events = [newEvent(), newEvent()];
+        const options = { expectedRevision: 'no_stream', alsoExpected: { [other]: 0 } } as const;
+        const first = await store.append(target, events, options);
+        await store.append(other, [newEvent()], { expectedRevision: 0 });
+        expect(await store.append(target, events, options)).toEqual(first);
+        expect(
+          await store.append(target, events, {
+            expectedRevision: 'any',
+            alsoExpected: { [other]: 'no_stream' },
+          }),
+        ).toEqual(first);
+        expect(await store.streamRevision(target)).toBe(1);
+        // Not a replay: a partial overlap is still refused, whatever the other streams say.
+        await expect(
+          store.append(target, [events[1]!, newEvent()], {
+            expectedRevision: 'any',
+            alsoExpected: { [other]: 1 },
+          }),
+        ).rejects.toBeInstanceOf(DuplicateEventIdError);
+      });
+
+      it.runIf(factory.atomicAlsoExpected !== false)(
+        "two stores racing, each expecting the other one's stream unmoved: exactly one appends, every round",
+        async () => {
+          // A second store is a second pool (PostgreSQL) or connection (SQLite): a second process.
+          const rival = await factory.open();
+          try {
+            const outcomes = { first: 0, second: 0 };
+            for (let round = 0; round < 60; round++) {
+              const x = streamName('x');
+              const y = streamName('y');
+              await store.append(x, [newEvent()], { expectedRevision: 'no_stream' });
+              await rival.append(y, [newEvent()], { expectedRevision: 'no_stream' });
+              const [a, b] = await Promise.allSettled([
+                store.append(x, [newEvent()], { expectedRevision: 0, alsoExpected: { [y]: 0 } }),
+                rival.append(y, [newEvent()], { expectedRevision: 0, alsoExpected: { [x]: 0 } }),
+              ]);
+              expect([a.status, b.status].sort()).toEqual(['fulfilled', 'rejected']);
+              const [loser, winner] = a.status === 'rejected' ? [a, y] : [b, x];
+              expect(loser.status === 'rejected' && loser.reason).toMatchObject({
+                name: 'RevisionConflictError',
+                stream: winner,
+                expected: 0,
+                actual: 1,
+              });
+              outcomes[a.status === 'fulfilled' ? 'first' : 'second']++;
+              expect((await store.streamRevision(x))! + (await store.streamRevision(y))!).toBe(1);
+            }
+            expect(outcomes.first + outcomes.second).toBe(60);
+          } finally {
+            await rival.close();
+          }
+        },
+        60_000,
+      );
+
+      it.runIf(factory.atomicAlsoExpected !== false)(
+        'many appends expecting the same three streams unmoved: exactly one appends, none deadlocks',
+        async () => {
+          for (let round = 0; round < 5; round++) {
+            const streams = [streamName('p'), streamName('q'), streamName('r')];
+            for (const stream of streams)
+              await store.append(stream, [newEvent()], { expectedRevision: 'no_stream' });
+            const attempts = Array.from({ length: 24 }, (_, i) => {
+              const target = streams[i % 3]!;
+              // The others in varying orders: an adapter locking them as given would deadlock.
+              const others = streams.filter((s) => s !== target);
+              if (i % 2 === 1) others.reverse();
+              return store.append(target, [newEvent({ data: { i } })], {
+                expectedRevision: 0,
+                alsoExpected: Object.fromEntries(others.map((s) => [s, 0])),
+              });
+            });
+            const outcomes = await Promise.allSettled(attempts);
+            const fulfilled = outcomes.filter((o) => o.status === 'fulfilled');
+            expect(fulfilled).toHaveLength(1);
+            for (const outcome of outcomes) {
+              if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(RevisionConflictError);
+            }
+            const revisions = await Promise.all(streams.map((s) => store.streamRevision(s)));
+            expect(revisions.sort()).toEqual([0, 0, 1]);
+          }
+        },
+        60_000,
+      );
     });
 
     describe('idempotency on event ids', () => {

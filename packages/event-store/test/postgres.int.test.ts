@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.ts';
 import { openEventStore } from '../src/open.ts';
 import type { EventStore } from '../src/port.ts';
+import { streamLockKey } from '../src/postgres.ts';
 import { describeEventStoreContract, newEvent, streamName } from './contract.ts';
 
 const maintenanceUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -85,6 +86,63 @@ describe('postgres specifics', () => {
     });
     expect(events.map((e) => e.revision)).toEqual(events.map((_, i) => i));
     await store.ping();
+  });
+
+  /** Holds a stream's append lock from another session, as a concurrent append would, until released. */
+  async function holdLock(stream: string, mode: 'shared' | 'exclusive') {
+    const client = new pg.Client({ connectionString: testUrl });
+    await client.connect();
+    await client.query('BEGIN');
+    const [high, low] = streamLockKey(stream);
+    const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+    await client.query(`SELECT ${lock}($1::int, $2::int)`, [high, low]);
+    return async () => {
+      await client.query('COMMIT');
+      await client.end();
+    };
+  }
+
+  function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+    return Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+    ]);
+  }
+
+  it('a plain append waits while an append checking its stream holds that stream', async () => {
+    const stream = streamName();
+    await store.append(stream, [newEvent()], { expectedRevision: 'no_stream' });
+    const release = await holdLock(stream, 'shared');
+    const append = store.append(stream, [newEvent()], { expectedRevision: 0 });
+    expect(await settlesWithin(append, 500)).toBe(false);
+    await release();
+    await expect(append).resolves.toMatchObject({ nextRevision: 1 });
+  });
+
+  it('a guarded append waits while an append holds a stream it checks, then sees that append', async () => {
+    const target = streamName('t');
+    const other = streamName('y');
+    await store.append(other, [newEvent()], { expectedRevision: 'no_stream' });
+    const release = await holdLock(other, 'exclusive');
+    const guarded = store.append(target, [newEvent()], {
+      expectedRevision: 'no_stream',
+      alsoExpected: { [other]: 0 },
+    });
+    expect(await settlesWithin(guarded, 500)).toBe(false);
+    await release();
+    await expect(guarded).resolves.toMatchObject({ nextRevision: 0 });
+    // Two appends that only check a stream do not wait for each other.
+    const releaseShared = await holdLock(other, 'shared');
+    const alongside = store.append(target, [newEvent()], {
+      expectedRevision: 0,
+      alsoExpected: { [other]: 0 },
+    });
+    expect(await settlesWithin(alongside, 2_000)).toBe(true);
+    await releaseShared();
+    await expect(alongside).resolves.toMatchObject({ nextRevision: 1 });
   });
 
   it('two stores on one database: a subscriber on one sees appends made through the other', async () => {

@@ -81,6 +81,39 @@ describe('sqlite group commit', () => {
     await store.close();
   });
 
+  it('guarded appends in one batch: a refused one fails alone, each sees the appends before it', async () => {
+    const store = await openEventStore(`sqlite:${join(dir, 'guarded.db')}`);
+    await store.append('h-y', [newEvent()], { expectedRevision: 'no_stream' });
+    const attempts = [
+      store.append('h-a', [newEvent()], { expectedRevision: 'no_stream' }),
+      store.append('h-b', [newEvent()], { expectedRevision: 'no_stream', alsoExpected: { 'h-y': 5 } }),
+      store.append('h-c', [newEvent()], { expectedRevision: 'no_stream', alsoExpected: { 'h-y': 0 } }),
+      store.append('h-y', [newEvent()], { expectedRevision: 0 }),
+      store.append('h-d', [newEvent()], { expectedRevision: 'no_stream', alsoExpected: { 'h-y': 0 } }),
+      store.append('h-e', [newEvent(), newEvent()], {
+        expectedRevision: 'no_stream',
+        alsoExpected: { 'h-y': 1, 'h-a': 0 },
+      }),
+    ];
+    const outcomes = await Promise.allSettled(attempts);
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    const reason = (i: number) => (outcomes[i] as PromiseRejectedResult).reason;
+    expect(reason(1)).toMatchObject({ name: 'RevisionConflictError', stream: 'h-y', expected: 5, actual: 0 });
+    expect(reason(4)).toMatchObject({ name: 'RevisionConflictError', stream: 'h-y', expected: 0, actual: 1 });
+    const log = await store.readAll();
+    expect(log.map((e) => e.stream)).toEqual(['h-y', 'h-a', 'h-c', 'h-y', 'h-e', 'h-e']);
+    expect(await store.streamRevision('h-b')).toBeNull();
+    expect(await store.streamRevision('h-d')).toBeNull();
+    await store.close();
+  });
+
   // An automatic rollback of the whole transaction (SQLITE_FULL, SQLITE_IOERR) is simulated by a
   // trigger that raises ROLLBACK: SQLite then ends the batch's transaction exactly as it does on
   // those errors, in the middle of the batch.
