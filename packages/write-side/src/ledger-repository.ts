@@ -158,6 +158,9 @@ export class LedgerRepository<S> {
     const revisions = { ...loaded.revisions };
     const expected = revisions[head.stream] ?? null;
     const accepted: { command: Queued<S>; events: readonly NewEvent[] }[] = [];
+    // Every command from the first accepted on, in queue order, with the refusal of those refused:
+    // they were decided on events not stored yet, so a refusal stands only once those are.
+    const onProvisional: { command: Queued<S>; refusal?: { error: unknown } }[] = [];
     const events: NewEvent[] = [];
     const decidedAt = new Date().toISOString();
     for (const command of batch) {
@@ -180,13 +183,15 @@ export class LedgerRepository<S> {
           });
         }
       } catch (error) {
-        command.reject(error);
+        if (accepted.length === 0) command.reject(error);
+        else onProvisional.push({ command, refusal: { error } });
         continue;
       }
       state = next;
       revisions[head.stream] = revision;
       events.push(...decided);
       accepted.push({ command, events: decided });
+      onProvisional.push({ command });
     }
     if (accepted.length === 0) return;
 
@@ -196,29 +201,50 @@ export class LedgerRepository<S> {
         expectedRevision: expected === null ? 'no_stream' : expected,
       });
     } catch (error) {
-      // The state now holds events the store refused: fold again from what it did store.
+      // The cached state was only decided on, but deciding may have handed what the fold derives
+      // from it (the compiled ledger) over to the provisional states thrown away here: kept, it
+      // would be derived again from scratch on every command. Fold again from the store.
       this.forget(key);
+      // Alone, the first accepted command failed on its own account: that is its answer. Every
+      // other was decided on events that were not stored, refusals included: each goes again
+      // alone (one command's fault, a duplicate id…, must not fail the others), decided anew on
+      // the state as stored, and gets its own answer.
       if (accepted.length === 1) accepted[0]!.command.reject(error);
-      else {
-        // One command's fault (a duplicate id…) must not fail the others: each goes again alone,
-        // decided anew on the state as stored, and gets its own answer.
-        for (const { command } of accepted.reverse()) {
-          this.enqueue(streams, { stream: command.stream, decide: command.decide, alone: true }, true).then(
-            command.resolve,
-            command.reject,
-          );
-        }
+      const again = onProvisional.slice(accepted.length === 1 ? 1 : 0);
+      for (const { command } of again.reverse()) {
+        this.enqueue(streams, { stream: command.stream, decide: command.decide, alone: true }, true).then(
+          command.resolve,
+          command.reject,
+        );
       }
       return;
     }
-    this.fold.settle?.(state, result.events);
-    this.remember(key, { state, revisions, lastPosition: result.position });
+    for (const { command, refusal } of onProvisional) if (refusal) command.reject(refusal.error);
+    // A store answers an append whose event ids it already holds with the events it stored then
+    // (a retry of an append that was stored though its caller was told it failed) and appends
+    // nothing: the provisional events are then not the stream's next ones, and caching them would
+    // fold them twice and expect a revision the stream does not have.
+    const first = (expected ?? -1) + 1;
+    let cached =
+      result.events.length === events.length && result.events.every((e, i) => e.revision === first + i);
+    if (cached) {
+      try {
+        this.fold.settle?.(state, result.events);
+        this.remember(key, { state, revisions, lastPosition: result.position });
+      } catch {
+        // The events are stored whatever the fold makes of them: their callers must hear so.
+        cached = false;
+      }
+    }
+    if (!cached) this.forget(key);
     let offset = 0;
     for (const { command, events: mine } of accepted) {
       const stored = result.events.slice(offset, offset + mine.length);
       offset += mine.length;
-      const last = stored[stored.length - 1]!;
-      command.resolve({ events: stored, nextRevision: last.revision, position: last.position });
+      const last = stored[stored.length - 1];
+      if (last) command.resolve({ events: stored, nextRevision: last.revision, position: last.position });
+      else
+        command.reject(new Error(`the store answered ${result.events.length} events for ${events.length}`));
     }
   }
 

@@ -161,22 +161,26 @@ type Settling = { -readonly [K in 'position' | 'recordedAt']: FoldedEvent[K] };
  */
 export function settleLedger(ledger: Ledger, stored: readonly FoldedEvent[]): void {
   let node = ledger.last;
+  // The compiled ledger may belong to any of these nodes, not only the last: the last command of
+  // the batch was decided on its predecessors' events, and nothing compiled its own since.
+  const compiledAt: { compiled: MutableCompiled; upTo: number }[] = [];
   for (let i = stored.length - 1; i >= 0; i--) {
     const event = stored[i]!;
     if (!node || node.event.eventId !== event.eventId) {
       throw new Error(`settleLedger: ${event.eventId} is not where the log has it`);
     }
     Object.assign(node.event as Settling, { position: event.position, recordedAt: event.recordedAt });
+    const compiled = owned.get(node) ?? (staleSlot?.node === node ? staleSlot.compiled : undefined);
+    if (compiled) compiledAt.push({ compiled, upTo: i });
     node = node.prev;
   }
-  const last = ledger.last;
-  const compiled = last && (owned.get(last) ?? (staleSlot?.node === last ? staleSlot.compiled : undefined));
-  if (!compiled) return;
-  for (const event of stored) {
-    const fact = compiled.factsById.get(event.eventId);
-    if (fact) Object.assign(fact as Settling, { position: event.position, recordedAt: event.recordedAt });
+  for (const { compiled, upTo } of compiledAt) {
+    for (const event of stored.slice(0, upTo + 1)) {
+      const fact = compiled.factsById.get(event.eventId);
+      if (fact) Object.assign(fact as Settling, { position: event.position, recordedAt: event.recordedAt });
+    }
+    compiled.lastPosition = stored[upTo]!.position;
   }
-  compiled.lastPosition = stored.at(-1)?.position ?? compiled.lastPosition;
 }
 
 export interface LedgerWarning {
