@@ -102,6 +102,10 @@ export class LedgerRepository<S> {
    * store gave it. The events reach `decide`'s caller as the store stored them.
    */
   append(streams: readonly string[], stream: string, decide: Decide<S>): Promise<AppendResult> {
+    if (!streams.includes(stream)) {
+      // Its events would be folded into a state that never reads that stream back.
+      return Promise.reject(new TypeError(`append to ${stream}, which is not one of the streams read`));
+    }
     return this.enqueue(streams, { stream, decide, alone: false });
   }
 
@@ -199,6 +203,14 @@ export class LedgerRepository<S> {
     try {
       result = await this.store.append(head.stream, events, {
         expectedRevision: expected === null ? 'no_stream' : expected,
+        // The commands were decided on every stream read, not only the one written: another
+        // service may have appended to one of them meanwhile (a backdated departure under an
+        // enrolment), and deciding again on it is the only way to see the contradiction.
+        alsoExpected: Object.fromEntries(
+          streams
+            .filter((s) => s !== head.stream)
+            .map((s) => [s, loaded.revisions[s] ?? 'no_stream'] as const),
+        ),
       });
     } catch (error) {
       // The cached state was only decided on, but deciding may have handed what the fold derives

@@ -254,6 +254,37 @@ describe('LedgerRepository.append: commands queued on one PTCE', () => {
     expect((await repo.load(['a'])).state).toEqual(['100', '1', '2']);
   });
 
+  test('an event another writer appends to a stream read but not written makes the command decide again', async () => {
+    const { wrapped, calls } = appendsCounted(store);
+    let intruded = false;
+    const racing: EventStore = {
+      ...wrapped,
+      append: async (s, e, o) => {
+        // Another service appends to the other stream between our catch-up and our append.
+        if (!intruded) {
+          intruded = true;
+          await put('b', 100);
+        }
+        return wrapped.append(s, e, o);
+      },
+    };
+    const repo = new LedgerRepository(racing, list());
+    // Refused (b moved since it was read): the caller retries, as executeWrite does once.
+    await expect(repo.append(['a', 'b'], 'a', counted())).rejects.toMatchObject({
+      name: 'RevisionConflictError',
+      stream: 'b',
+    });
+    const retried = await repo.append(['a', 'b'], 'a', counted());
+    expect(calls).toEqual([1, 1]);
+    expect(retried.events[0]?.data.n).toBe(1);
+    expect((await repo.load(['a', 'b'])).state).toEqual(['100', '1']);
+  });
+
+  test('appending to a stream that is not read is refused', async () => {
+    const repo = new LedgerRepository(store, list());
+    await expect(repo.append(['a'], 'b', counted())).rejects.toThrow(/not one of the streams read/);
+  });
+
   test('commands appending to another stream wait for the next batch', async () => {
     const { wrapped, calls } = appendsCounted(store);
     const repo = new LedgerRepository(wrapped, list());
