@@ -159,6 +159,27 @@ const INSERT_GUARDED = `WITH guards AS MATERIALIZED (
   UNION ALL
   (SELECT NULL, NULL, NULL, stream, actual FROM moved ORDER BY ord LIMIT 1)`;
 
+function ignore(): void {}
+
+const HEAD = 'SELECT revision, hash FROM events WHERE stream = $1 ORDER BY revision DESC LIMIT 1';
+
+/** The events sealed after `head`: revisions and the hash chain are computed here, not in SQL. */
+function sealAfter(
+  stream: string,
+  head: StreamHead | null,
+  events: readonly NewEvent[],
+): Omit<EventEnvelope, 'position'>[] {
+  const recordedAt = nowInstant();
+  let revision = head === null ? -1 : head.revision;
+  let prevHash = head === null ? GENESIS_HASH : head.hash;
+  return events.map((event) => {
+    revision++;
+    const s = sealEvent(stream, revision, recordedAt, prevHash, event);
+    prevHash = s.hash;
+    return s;
+  });
+}
+
 interface InsertedRow {
   event_id: string;
   global_position: string;
@@ -267,6 +288,8 @@ class PostgresEventStore implements EventStore {
   readonly kind = 'postgres';
   private readonly waker = new Waker();
   private readonly heads = new Map<string, StreamHead>();
+  /** Appends of this store under way, by stream. */
+  private readonly inFlight = new Map<string, number>();
   private readonly subscriptions = new Set<Subscription>();
   private listener: pg.Client | null = null;
   private listening: Promise<void> | null = null;
@@ -324,11 +347,7 @@ class PostgresEventStore implements EventStore {
   }
 
   private async readHead(stream: string): Promise<StreamHead | null> {
-    const rows = await this.query<StreamHead>(
-      'ptce_head',
-      'SELECT revision, hash FROM events WHERE stream = $1 ORDER BY revision DESC LIMIT 1',
-      [stream],
-    );
+    const rows = await this.query<StreamHead>('ptce_head', HEAD, [stream]);
     return rows[0] ?? null;
   }
 
@@ -344,6 +363,7 @@ class PostgresEventStore implements EventStore {
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     assertAppendable(stream, events);
     const guards = guardsOf(stream, options.alsoExpected);
+    this.inFlight.set(stream, (this.inFlight.get(stream) ?? 0) + 1);
     try {
       return await this.appendOnce(stream, events, options.expectedRevision, guards);
     } catch (error) {
@@ -351,6 +371,10 @@ class PostgresEventStore implements EventStore {
       // idempotent on event ids, so asking again gives the true answer either way.
       if (!(error instanceof StoreUnavailableError) || this.closed) throw error;
       return await this.appendOnce(stream, events, options.expectedRevision, guards);
+    } finally {
+      const left = this.inFlight.get(stream)! - 1;
+      if (left === 0) this.inFlight.delete(stream);
+      else this.inFlight.set(stream, left);
     }
   }
 
@@ -361,6 +385,11 @@ class PostgresEventStore implements EventStore {
     guards: readonly Guard[],
   ): Promise<AppendResult> {
     const ids = events.map((e) => e.eventId);
+    if (expected === 'any' && this.inFlight.get(stream)! > 1) {
+      // Another append of ours to this stream is under way: the head we know is about to be
+      // taken, and an optimistic insert on it would only wait for that one and fail.
+      return this.appendLockedAnswer(stream, events, ids, guards);
+    }
     let head = this.heads.get(stream) ?? null;
     let headFromCache = head !== null;
     for (;;) {
@@ -377,15 +406,7 @@ class PostgresEventStore implements EventStore {
         if (existing.length > 0) return replayOrRefuse(stream, events, existing);
         throw error;
       }
-      const recordedAt = nowInstant();
-      let revision = head === null ? -1 : head.revision;
-      let prevHash = head === null ? GENESIS_HASH : head.hash;
-      const sealed = events.map((event) => {
-        revision++;
-        const s = sealEvent(stream, revision, recordedAt, prevHash, event);
-        prevHash = s.hash;
-        return s;
-      });
+      const sealed = sealAfter(stream, head, events);
       let written: InsertedRow[] | RevisionConflictError;
       try {
         written =
@@ -399,16 +420,16 @@ class PostgresEventStore implements EventStore {
         if (constraint === 'events_event_id') {
           return replayOrRefuse(stream, events, await this.storedWithIds(ids));
         }
-        // Another writer took the revision first: with `any` recompute on the new head.
-        head = null;
-        headFromCache = false;
         if (expected !== 'any') {
           const actual = await this.readHead(stream);
           const existing = await this.storedWithIds(ids);
           if (existing.length > 0) return replayOrRefuse(stream, events, existing);
           throw new RevisionConflictError(stream, expected, actual?.revision ?? null);
         }
-        continue;
+        // Another writer took the revision first. Re-reading the head and trying again could lose
+        // the same race again behind every other waiter (measured: five attempts an append, twelve
+        // writers on one stream); reading the head under the lock cannot.
+        return this.appendLockedAnswer(stream, events, ids, guards);
       }
       if (written instanceof RevisionConflictError) {
         // A replay answers as the first time even though the guarded streams moved since.
@@ -416,13 +437,114 @@ class PostgresEventStore implements EventStore {
         if (existing.length > 0) return replayOrRefuse(stream, events, existing);
         throw written;
       }
-      const byId = new Map(written.map((r) => [r.event_id, position(r.transaction_id, r.global_position)]));
-      const stored = sealed.map((s) => ({ ...s, position: byId.get(s.eventId)! }));
-      const last = stored[stored.length - 1]!;
-      this.rememberHead(stream, { revision: last.revision, hash: last.hash });
-      this.waker.wake();
-      this.notifyOthers();
-      return { events: stored, nextRevision: last.revision, position: last.position };
+      return this.appended(stream, sealed, written);
+    }
+  }
+
+  private async appendLockedAnswer(
+    stream: string,
+    events: readonly NewEvent[],
+    ids: readonly string[],
+    guards: readonly Guard[],
+  ): Promise<AppendResult> {
+    const locked = await this.appendLocked(stream, events, guards);
+    if (locked.kind === 'inserted') return this.appended(stream, locked.sealed, locked.written);
+    const existing = await this.storedWithIds(ids);
+    if (locked.kind === 'duplicate') return replayOrRefuse(stream, events, existing);
+    // A replay answers as the first time even though the guarded streams moved since.
+    if (existing.length > 0) return replayOrRefuse(stream, events, existing);
+    throw locked.conflict;
+  }
+
+  /**
+   * A connection killed between two of our statements emits 'error' on its client, which the pool
+   * only listens for while the client is idle; the next statement fails and answers instead.
+   */
+  private async checkOut(): Promise<pg.PoolClient> {
+    if (this.closed) throw new StoreUnavailableError('postgres: the store is closed');
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+    client.on('error', ignore);
+    return client;
+  }
+
+  private appended(
+    stream: string,
+    sealed: readonly Omit<EventEnvelope, 'position'>[],
+    written: readonly InsertedRow[],
+  ): AppendResult {
+    const byId = new Map(written.map((r) => [r.event_id, position(r.transaction_id, r.global_position)]));
+    const stored = sealed.map((s) => ({ ...s, position: byId.get(s.eventId)! }));
+    const last = stored[stored.length - 1]!;
+    this.rememberHead(stream, { revision: last.revision, hash: last.hash });
+    this.waker.wake();
+    this.notifyOthers();
+    return { events: stored, nextRevision: last.revision, position: last.position };
+  }
+
+  /**
+   * An `any` append that lost a race, or would: BEGIN and the locks, then the head read in a
+   * statement of its own (READ COMMITTED: its snapshot is taken after the lock, so it sees every
+   * append that held the lock before us), the events sealed on it and inserted (with the guards
+   * checked, as insertGuarded), then COMMIT. No other append to the stream can commit in between,
+   * so this one cannot lose. Four round trips with the lock held, hence never on an uncontended
+   * stream. As insertGuarded, the transaction id is only assigned at the insert, after the lock
+   * waits, so waiting holds back no reader's `pg_snapshot_xmin`.
+   */
+  private async appendLocked(
+    stream: string,
+    events: readonly NewEvent[],
+    guards: readonly Guard[],
+  ): Promise<
+    | { kind: 'inserted'; sealed: Omit<EventEnvelope, 'position'>[]; written: InsertedRow[] }
+    | { kind: 'conflict'; conflict: RevisionConflictError }
+    | { kind: 'duplicate' }
+  > {
+    const client = await this.checkOut();
+    let broken: Error | undefined;
+    try {
+      await client.query(lockStatements(stream, guards));
+      const { rows: heads } = await client.query<StreamHead>({
+        name: 'ptce_head',
+        text: HEAD,
+        values: [stream],
+      });
+      const sealed = sealAfter(stream, heads[0] ?? null, events);
+      const { rows } = await client.query<GuardedRow>({
+        name: 'ptce_insert_guarded',
+        text: INSERT_GUARDED,
+        values: [
+          ...columnsOf(sealed),
+          guards.map((g) => g.stream),
+          guards.map((g) => (g.expected === 'no_stream' ? null : g.expected)),
+        ],
+      });
+      const moved = rows.find((r) => r.moved_stream !== null);
+      if (moved !== undefined) {
+        await client.query('ROLLBACK');
+        const guard = guards.find((g) => g.stream === moved.moved_stream)!;
+        return {
+          kind: 'conflict',
+          conflict: new RevisionConflictError(guard.stream, guard.expected, moved.moved_actual),
+        };
+      }
+      await client.query('COMMIT');
+      return { kind: 'inserted', sealed, written: rows as InsertedRow[] };
+    } catch (error) {
+      // As insertGuarded: never hand the pool a connection left mid-transaction.
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+      if (code === '23505' && constraint === 'events_event_id') return { kind: 'duplicate' };
+      throw toStoreError(error);
+    } finally {
+      client.off('error', ignore);
+      client.release(broken);
     }
   }
 
@@ -438,13 +560,7 @@ class PostgresEventStore implements EventStore {
     sealed: readonly Omit<EventEnvelope, 'position'>[],
     guards: readonly Guard[],
   ): Promise<InsertedRow[] | RevisionConflictError> {
-    if (this.closed) throw new StoreUnavailableError('postgres: the store is closed');
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw toStoreError(error);
-    }
+    const client = await this.checkOut();
     let broken: Error | undefined;
     try {
       await client.query(lockStatements(stream, guards));
@@ -473,6 +589,7 @@ class PostgresEventStore implements EventStore {
       });
       throw toStoreError(error);
     } finally {
+      client.off('error', ignore);
       client.release(broken);
     }
   }
