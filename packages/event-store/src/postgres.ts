@@ -159,6 +159,34 @@ const INSERT_GUARDED = `WITH guards AS MATERIALIZED (
   UNION ALL
   (SELECT NULL, NULL, NULL, stream, actual FROM moved ORDER BY ord LIMIT 1)`;
 
+/**
+ * Inside a transaction holding the locks: inserts the sealed events unless a guarded stream
+ * moved, in one statement, and ends the transaction (COMMIT, or ROLLBACK with the conflict).
+ */
+async function insertCheckedAndEnd(
+  client: pg.PoolClient,
+  sealed: readonly Omit<EventEnvelope, 'position'>[],
+  guards: readonly Guard[],
+): Promise<InsertedRow[] | RevisionConflictError> {
+  const { rows } = await client.query<GuardedRow>({
+    name: 'ptce_insert_guarded',
+    text: INSERT_GUARDED,
+    values: [
+      ...columnsOf(sealed),
+      guards.map((g) => g.stream),
+      guards.map((g) => (g.expected === 'no_stream' ? null : g.expected)),
+    ],
+  });
+  const moved = rows.find((r) => r.moved_stream !== null);
+  if (moved !== undefined) {
+    await client.query('ROLLBACK');
+    const guard = guards.find((g) => g.stream === moved.moved_stream)!;
+    return new RevisionConflictError(guard.stream, guard.expected, moved.moved_actual);
+  }
+  await client.query('COMMIT');
+  return rows as InsertedRow[];
+}
+
 function ignore(): void {}
 /** Clients given the `ignore` listener once, for their whole life (see `checkOut`). */
 const listenedTo = new WeakSet<pg.PoolClient>();
@@ -521,26 +549,10 @@ class PostgresEventStore implements EventStore {
         values: [stream],
       });
       const sealed = sealAfter(stream, heads[0] ?? null, events);
-      const { rows } = await client.query<GuardedRow>({
-        name: 'ptce_insert_guarded',
-        text: INSERT_GUARDED,
-        values: [
-          ...columnsOf(sealed),
-          guards.map((g) => g.stream),
-          guards.map((g) => (g.expected === 'no_stream' ? null : g.expected)),
-        ],
-      });
-      const moved = rows.find((r) => r.moved_stream !== null);
-      if (moved !== undefined) {
-        await client.query('ROLLBACK');
-        const guard = guards.find((g) => g.stream === moved.moved_stream)!;
-        return {
-          kind: 'conflict',
-          conflict: new RevisionConflictError(guard.stream, guard.expected, moved.moved_actual),
-        };
-      }
-      await client.query('COMMIT');
-      return { kind: 'inserted', sealed, written: rows as InsertedRow[] };
+      const written = await insertCheckedAndEnd(client, sealed, guards);
+      return written instanceof RevisionConflictError
+        ? { kind: 'conflict', conflict: written }
+        : { kind: 'inserted', sealed, written };
     } catch (error) {
       // As insertGuarded: never hand the pool a connection left mid-transaction.
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
@@ -570,23 +582,7 @@ class PostgresEventStore implements EventStore {
     let broken: Error | undefined;
     try {
       await client.query(lockStatements(stream, guards));
-      const { rows } = await client.query<GuardedRow>({
-        name: 'ptce_insert_guarded',
-        text: INSERT_GUARDED,
-        values: [
-          ...columnsOf(sealed),
-          guards.map((g) => g.stream),
-          guards.map((g) => (g.expected === 'no_stream' ? null : g.expected)),
-        ],
-      });
-      const moved = rows.find((r) => r.moved_stream !== null);
-      if (moved !== undefined) {
-        await client.query('ROLLBACK');
-        const guard = guards.find((g) => g.stream === moved.moved_stream)!;
-        return new RevisionConflictError(guard.stream, guard.expected, moved.moved_actual);
-      }
-      await client.query('COMMIT');
-      return rows as InsertedRow[];
+      return await insertCheckedAndEnd(client, sealed, guards);
     } catch (error) {
       // A failed statement leaves the transaction aborted; a connection that cannot even roll
       // back is dropped from the pool rather than handed to the next append mid-transaction.
