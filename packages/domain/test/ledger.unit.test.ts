@@ -16,7 +16,6 @@ import {
   openSpaces,
   pilotAt,
   registeredAt,
-  settleLedger,
   spaceRulesAt,
   warnings,
 } from '../src/index.ts';
@@ -509,61 +508,5 @@ describe('ledger fold: incremental compilation', () => {
       }),
       { numRuns: 200 },
     );
-  });
-});
-
-describe('ledger fold: provisional events', () => {
-  it('settleLedger gives events folded in before they were stored their position and recording instant', () => {
-    const log = new LogBuilder('p');
-    log.add('PtceRegistered', '2020-01-01', {
-      name: 'P',
-      territory: { name: 'T' },
-      pilot: { organisationId: 'a', name: 'A', category: 'enterprise' },
-    });
-    const join = log.add('MemberJoined', '2020-02-01', {
-      organisationId: 'b',
-      name: 'B',
-      category: 'enterprise',
-    });
-    const correction = log.now('MembershipCorrected', {
-      correctsEventId: join.eventId,
-      organisationId: 'b',
-      fields: { name: 'B corrigé' },
-      reason: 'r',
-    });
-    const [registration] = log.events;
-    const provisional = (e: (typeof log.events)[number]) => ({ ...e, position: '', recordedAt: 'pending' });
-    // The join and its correction are decided and folded in before the store answers.
-    const ledger = foldLedger([provisional(join), provisional(correction)], foldLedger([registration!]));
-    const before = compileLedger(ledger);
-    expect(before.factsById.get(join.eventId)).toMatchObject({ position: '', recordedAt: 'pending' });
-    expect(before.factsById.get(join.eventId)?.correctedBy).toEqual([correction.eventId]);
-
-    settleLedger(ledger, [join, correction]);
-    const after = compileLedger(ledger);
-    expect(after.factsById.get(join.eventId)).toMatchObject({
-      position: join.position,
-      recordedAt: join.recordedAt,
-      data: { name: 'B corrigé' },
-    });
-    expect(after.known.get(correction.eventId)).toMatchObject({ position: correction.position });
-    expect(after.lastPosition).toBe(correction.position);
-    // What a refold from the store gives, field for field.
-    expect(after.facts).toEqual(compileLedger(foldLedger(log.events)).facts);
-  });
-
-  it('settleLedger refuses events the log does not end with', () => {
-    const log = new LogBuilder('p');
-    const a = log.add('MemberJoined', '2020-02-01', {
-      organisationId: 'b',
-      name: 'B',
-      category: 'enterprise',
-    });
-    const b = log.add('MemberJoined', '2020-02-01', {
-      organisationId: 'c',
-      name: 'C',
-      category: 'enterprise',
-    });
-    expect(() => settleLedger(foldLedger([a, b]), [a])).toThrow(/not where the log has it/);
   });
 });

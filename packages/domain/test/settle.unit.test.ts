@@ -41,4 +41,19 @@ describe('settleLedger', () => {
     expect(compiled.lastPosition).toBe(grant.position);
     expect(compiled.facts).toEqual(compileLedger(foldLedger(log.events)).facts);
   });
+
+  it('refuses events the log does not end with', () => {
+    const log = new LogBuilder('p');
+    const a = log.add('MemberJoined', '2020-02-01', {
+      organisationId: 'b',
+      name: 'B',
+      category: 'enterprise',
+    });
+    const b = log.add('MemberJoined', '2020-02-01', {
+      organisationId: 'c',
+      name: 'C',
+      category: 'enterprise',
+    });
+    expect(() => settleLedger(foldLedger([a, b]), [a])).toThrow(/not where the log has it/);
+  });
 });

@@ -1,22 +1,15 @@
 import { type EventStore, openEventStore } from '@ptce/event-store';
-import { type EventEnvelope, type NewEvent, newEventId } from '@ptce/events';
+import type { EventEnvelope } from '@ptce/events';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { type Fold, LedgerRepository } from '../src/index.ts';
+import { countedEvent } from './counted.ts';
 
 const list: Fold<readonly string[]> = {
   initial: () => [],
   evolve: (state, event: EventEnvelope) => [...state, String(event.data.n)],
 };
 
-const counted = (n: unknown, eventId = newEventId()): NewEvent => ({
-  eventId,
-  type: 'Counted',
-  schemaVersion: 1,
-  ptceId: 'p',
-  occurredAt: '2020-01-01',
-  recordedBy: 'test',
-  data: { n },
-});
+const counted = countedEvent;
 
 let store: EventStore;
 beforeEach(async () => {

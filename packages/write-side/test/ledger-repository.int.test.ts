@@ -1,7 +1,8 @@
 import { type EventStore, openEventStore } from '@ptce/event-store';
-import { type EventEnvelope, newEventId } from '@ptce/events';
+import type { EventEnvelope } from '@ptce/events';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type Fold, LedgerRepository } from '../src/index.ts';
+import { countedEvent } from './counted.ts';
 
 /** The real store, counting what readStream hands back. */
 function counting(store: EventStore) {
@@ -43,18 +44,12 @@ beforeEach(async () => {
 });
 afterEach(() => store.close());
 
-const countedEvent = (n: number) => ({
-  eventId: newEventId(),
-  type: 'Counted',
-  schemaVersion: 1,
-  ptceId: 'p',
-  occurredAt: '2020-01-01',
-  recordedBy: 'test',
-  data: { n },
-});
-
 async function put(stream: string, ...ns: number[]): Promise<void> {
-  await store.append(stream, ns.map(countedEvent), { expectedRevision: 'any' });
+  await store.append(
+    stream,
+    ns.map((n) => countedEvent(n)),
+    { expectedRevision: 'any' },
+  );
 }
 
 describe('LedgerRepository', () => {
