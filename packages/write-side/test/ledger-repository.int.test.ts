@@ -176,6 +176,23 @@ describe('LedgerRepository.append: commands queued on one PTCE', () => {
     return { wrapped, calls };
   }
 
+  /** The store, where another process appends 100 to `stream` just before our first append. */
+  function intrudedOnce(stream: string) {
+    const { wrapped, calls } = appendsCounted(store);
+    let intruded = false;
+    const racing: EventStore = {
+      ...wrapped,
+      append: async (s, e, o) => {
+        if (!intruded) {
+          intruded = true;
+          await put(stream, 100);
+        }
+        return wrapped.append(s, e, o);
+      },
+    };
+    return { racing, calls };
+  }
+
   test('are each decided on their predecessors’ events and written in one append', async () => {
     const { wrapped, calls } = appendsCounted(store);
     const repo = new LedgerRepository(wrapped, list());
@@ -226,19 +243,7 @@ describe('LedgerRepository.append: commands queued on one PTCE', () => {
   });
 
   test('a batch that meets another writer’s event is decided again on the state as stored', async () => {
-    const { wrapped, calls } = appendsCounted(store);
-    let intruded = false;
-    const racing: EventStore = {
-      ...wrapped,
-      append: async (s, e, o) => {
-        // Another process appends between our catch-up and our append.
-        if (!intruded) {
-          intruded = true;
-          await put('a', 100);
-        }
-        return wrapped.append(s, e, o);
-      },
-    };
+    const { racing, calls } = intrudedOnce('a');
     const repo = new LedgerRepository(racing, list());
     const results = await Promise.all([
       repo.append(['a'], 'a', counted()),
@@ -250,19 +255,7 @@ describe('LedgerRepository.append: commands queued on one PTCE', () => {
   });
 
   test('an event another writer appends to a stream read but not written makes the command decide again', async () => {
-    const { wrapped, calls } = appendsCounted(store);
-    let intruded = false;
-    const racing: EventStore = {
-      ...wrapped,
-      append: async (s, e, o) => {
-        // Another service appends to the other stream between our catch-up and our append.
-        if (!intruded) {
-          intruded = true;
-          await put('b', 100);
-        }
-        return wrapped.append(s, e, o);
-      },
-    };
+    const { racing, calls } = intrudedOnce('b');
     const repo = new LedgerRepository(racing, list());
     // Refused (b moved since it was read): the caller retries, as executeWrite does once.
     await expect(repo.append(['a', 'b'], 'a', counted())).rejects.toMatchObject({
