@@ -81,4 +81,76 @@ describe('val-coop against the three write services as separate processes on one
       await store.close();
     }
   }, 120_000);
+
+  test('a departure backdated under an enrolment and that enrolment, sent at once to two services, never both succeed', async () => {
+    const config = loadConfig({ EVENT_STORE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+    const keys = loadJwtKeys(config);
+    if (!keys.privateKey) throw new Error('no signing key');
+    const token = `Bearer ${await mintToken(
+      { sub: 'secretaire-course', role: 'secretary', ptces: ['course'], ttl: '1h' },
+      keys.privateKey,
+      config,
+    )}`;
+    const send = httpSender((urlPath) => {
+      const owner = services.find((s) => s.name === owningService(urlPath));
+      if (!owner) throw new Error(`no service for ${urlPath}`);
+      return owner.url;
+    }, token);
+    const setUp = [
+      await send({
+        method: 'POST',
+        path: '/v1/ptces',
+        body: {
+          ptceId: 'course',
+          name: 'Course',
+          territory: { name: 'T' },
+          pilot: { organisationId: 'pilote', name: 'Pilote', category: 'ess_enterprise' },
+          occurredAt: '2020-01-01',
+        },
+      }),
+      await send({
+        method: 'POST',
+        path: '/v1/ptces/course/spaces',
+        body: { spaceId: 'copil', kind: 'strategic', name: 'Copil', occurredAt: '2020-01-01' },
+      }),
+    ];
+    expect(setUp.map((r) => r.status)).toEqual([201, 201]);
+
+    const rounds = 20;
+    const outcomes: number[][] = [];
+    for (let round = 0; round < rounds; round++) {
+      const org = `membre-${round}`;
+      const joined = await send({
+        method: 'POST',
+        path: '/v1/ptces/course/members',
+        body: {
+          organisationId: org,
+          name: `Membre ${round}`,
+          category: 'enterprise',
+          occurredAt: '2020-01-01',
+        },
+      });
+      expect(joined.status).toBe(201);
+      // The membership service and the working-groups service each decide on what they read:
+      // only the check of the stream the other one writes keeps both from being recorded.
+      const [departure, enrolment] = await Promise.all([
+        send({
+          method: 'POST',
+          path: `/v1/ptces/course/members/${org}/departure`,
+          body: { occurredAt: '2020-03-01' },
+        }),
+        send({
+          method: 'POST',
+          path: '/v1/ptces/course/spaces/copil/members',
+          body: { organisationId: org, occurredAt: '2020-06-01' },
+        }),
+      ]);
+      outcomes.push([departure.status, enrolment.status]);
+    }
+    // A departure answers 200, an enrolment 201; the one refused, 422 (it contradicts the other).
+    const recorded = (status: number) => status === 200 || status === 201;
+    expect(outcomes.filter(([d, e]) => recorded(d!) && recorded(e!))).toEqual([]);
+    expect(outcomes.filter(([d, e]) => !recorded(d!) && !recorded(e!))).toEqual([]);
+    expect(outcomes.flat().filter((s) => !recorded(s) && s !== 422)).toEqual([]);
+  }, 120_000);
 });
