@@ -213,10 +213,13 @@ export class LedgerRepository<S> {
         ),
       });
     } catch (error) {
-      // The cached state was only decided on, but deciding may have handed what the fold derives
-      // from it (the compiled ledger) over to the provisional states thrown away here: kept, it
-      // would be derived again from scratch on every command. Fold again from the store.
-      this.forget(key);
+      // The cached state is the one caught up from the store: the provisional events were folded
+      // into new states, never into it. But a command decided on a provisional state may have
+      // taken over what the fold derives from the cached one (the compiled ledger): kept, that
+      // would be derived again from scratch on every command, so then fold again from the store.
+      // A lone command (the common conflict with another process) was decided on the cached state
+      // itself: keep it, and the retry reads only the other process's events.
+      if (onProvisional.length > 1) this.forget(key);
       // Alone, the first accepted command failed on its own account: that is its answer. Every
       // other was decided on events that were not stored, refusals included: each goes again
       // alone (one command's fault, a duplicate id…, must not fail the others), decided anew on

@@ -268,6 +268,21 @@ describe('LedgerRepository.append: commands queued on one PTCE', () => {
     expect((await repo.load(['a', 'b'])).state).toEqual(['100', '1']);
   });
 
+  test('a lone command refused for another writer’s event keeps the cached fold: the retry folds only what is new', async () => {
+    await put('a', 1, 2, 3);
+    const { racing } = intrudedOnce('b');
+    const fold = list();
+    const repo = new LedgerRepository(racing, fold);
+    await repo.load(['a', 'b']);
+    expect(fold.evolved).toBe(3);
+    await expect(repo.append(['a', 'b'], 'a', counted())).rejects.toMatchObject({ stream: 'b' });
+    await repo.append(['a', 'b'], 'a', counted());
+    // The refused attempt's own event (folded, then dropped), b's event, the retried command's:
+    // the three of the history are not folded again.
+    expect(fold.evolved).toBe(6);
+    expect((await repo.load(['a', 'b'])).state).toEqual(['1', '2', '3', '100', '4']);
+  });
+
   test('appending to a stream that is not read is refused', async () => {
     const repo = new LedgerRepository(store, list());
     await expect(repo.append(['a'], 'b', counted())).rejects.toThrow(/not one of the streams read/);
