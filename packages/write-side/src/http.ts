@@ -65,9 +65,12 @@ export function respondNaming(status: 200 | 201, ptceId: string, ids: Record<str
  * expired key with another body another one.
  */
 export function generatedIdFor(prefix: string, request: FastifyRequest): string {
+  const idempotencyKey = writeHeadersSchema.parse(request.headers)['idempotency-key'];
+  // Without a key the id is random: hashing the canonical body would be wasted on every create.
+  if (idempotencyKey === undefined) return generatedId(prefix, { sub: principalOf(request).sub });
   return generatedId(prefix, {
     sub: principalOf(request).sub,
-    idempotencyKey: writeHeadersSchema.parse(request.headers)['idempotency-key'],
+    idempotencyKey,
     fingerprint: requestFingerprint(writeRequestOf(request, request.body)),
   });
 }
