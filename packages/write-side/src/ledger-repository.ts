@@ -158,46 +158,13 @@ export class LedgerRepository<S> {
       for (const command of batch) command.reject(error);
       return;
     }
-    let state = loaded.state;
-    const revisions = { ...loaded.revisions };
-    const expected = revisions[head.stream] ?? null;
-    const accepted: { command: Queued<S>; events: readonly NewEvent[] }[] = [];
-    // Every command from the first accepted on, in queue order, with the refusal of those refused:
-    // they were decided on events not stored yet, so a refusal stands only once those are.
-    const onProvisional: { command: Queued<S>; refusal?: { error: unknown } }[] = [];
-    const events: NewEvent[] = [];
-    const decidedAt = new Date().toISOString();
-    for (const command of batch) {
-      let decided: readonly NewEvent[];
-      let next = state;
-      let revision = revisions[head.stream] ?? -1;
-      try {
-        decided = command.decide({ state, revisions: { ...revisions } });
-        if (decided.length === 0) throw new TypeError('a command must append at least one event');
-        for (const event of decided) {
-          revision++;
-          next = this.fold.evolve(next, {
-            ...event,
-            stream: head.stream,
-            revision,
-            position: PROVISIONAL_POSITION,
-            recordedAt: decidedAt,
-            prevHash: '',
-            hash: '',
-          });
-        }
-      } catch (error) {
-        if (accepted.length === 0) command.reject(error);
-        else onProvisional.push({ command, refusal: { error } });
-        continue;
-      }
-      state = next;
-      revisions[head.stream] = revision;
-      events.push(...decided);
-      accepted.push({ command, events: decided });
-      onProvisional.push({ command });
-    }
+    const { state, revisions, accepted, onProvisional, events } = this.decideInTurn(
+      batch,
+      loaded,
+      head.stream,
+    );
     if (accepted.length === 0) return;
+    const expected = loaded.revisions[head.stream] ?? null;
 
     let result: AppendResult;
     try {
@@ -261,6 +228,52 @@ export class LedgerRepository<S> {
       else
         command.reject(new Error(`the store answered ${result.events.length} events for ${events.length}`));
     }
+  }
+
+  /**
+   * Decides each command of the batch on the state its predecessors left, their events folded in
+   * provisionally (not stored yet).
+   */
+  private decideInTurn(batch: readonly Queued<S>[], loaded: LoadedLedger<S>, stream: string) {
+    let state = loaded.state;
+    const revisions = { ...loaded.revisions };
+    const accepted: { command: Queued<S>; events: readonly NewEvent[] }[] = [];
+    // Every command from the first accepted on, in queue order, with the refusal of those refused:
+    // they were decided on events not stored yet, so a refusal stands only once those are.
+    const onProvisional: { command: Queued<S>; refusal?: { error: unknown } }[] = [];
+    const events: NewEvent[] = [];
+    const decidedAt = new Date().toISOString();
+    for (const command of batch) {
+      let decided: readonly NewEvent[];
+      let next = state;
+      let revision = revisions[stream] ?? -1;
+      try {
+        decided = command.decide({ state, revisions: { ...revisions } });
+        if (decided.length === 0) throw new TypeError('a command must append at least one event');
+        for (const event of decided) {
+          revision++;
+          next = this.fold.evolve(next, {
+            ...event,
+            stream,
+            revision,
+            position: PROVISIONAL_POSITION,
+            recordedAt: decidedAt,
+            prevHash: '',
+            hash: '',
+          });
+        }
+      } catch (error) {
+        if (accepted.length === 0) command.reject(error);
+        else onProvisional.push({ command, refusal: { error } });
+        continue;
+      }
+      state = next;
+      revisions[stream] = revision;
+      events.push(...decided);
+      accepted.push({ command, events: decided });
+      onProvisional.push({ command });
+    }
+    return { state, revisions, accepted, onProvisional, events };
   }
 
   private remember(key: string, entry: CacheEntry<S>): void {
