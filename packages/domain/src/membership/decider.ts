@@ -1,6 +1,5 @@
 import { type Category, compareValidTime, type LegalForm, type ValidTime } from '@ptce/events';
-import type { Ledger } from '../ledger/ledger.ts';
-import { compileLedger, knownEvent } from '../ledger/ledger.ts';
+import { compileLedger, knownEvent, type Ledger } from '../ledger/ledger.ts';
 import { ledgerFinal } from '../ledger/queries.ts';
 import type { Territory } from '../ledger/state.ts';
 import {
