@@ -97,20 +97,6 @@ export function metadataOf(event: NewEvent): Metadata {
   return meta;
 }
 
-/** What the writer gives of an event: what a replay must repeat exactly, and what is sealed. */
-function writerFields(event: NewEvent) {
-  return {
-    eventId: event.eventId,
-    type: event.type,
-    schemaVersion: event.schemaVersion,
-    ptceId: event.ptceId,
-    occurredAt: event.occurredAt,
-    recordedBy: event.recordedBy,
-    data: event.data,
-    ...metadataOf(event),
-  };
-}
-
 /** Builds the stored envelope (without position) and its hash, chained on `prevHash`. */
 export function sealEvent(
   stream: string,
@@ -120,9 +106,15 @@ export function sealEvent(
   event: NewEvent,
 ): Omit<EventEnvelope, 'position'> {
   const base = {
-    ...writerFields(event),
+    eventId: event.eventId,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    ptceId: event.ptceId,
+    occurredAt: event.occurredAt,
+    recordedBy: event.recordedBy,
     // Stored as JSON text: hash what a reader will get back, not a Date or an undefined member.
     data: JSON.parse(JSON.stringify(event.data)) as Record<string, unknown>,
+    ...metadataOf(event),
     stream,
     revision,
     recordedAt,
@@ -133,7 +125,16 @@ export function sealEvent(
 
 /** The writer-given part of an event, in a form that compares across a round trip. */
 function writerFacts(event: NewEvent): string {
-  return canonicalJson(writerFields(event));
+  return canonicalJson({
+    eventId: event.eventId,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    ptceId: event.ptceId,
+    occurredAt: event.occurredAt,
+    recordedBy: event.recordedBy,
+    data: event.data,
+    ...metadataOf(event),
+  });
 }
 
 /**
