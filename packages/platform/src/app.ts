@@ -185,7 +185,11 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   );
 
   await app.register(rateLimit, {
-    global: true,
+    // Not per route: the plugin's per-route hooks run after the app's own, so a request without a
+    // valid token was refused by authentication before it was ever counted, and every forged token
+    // cost a full signature verification. One app-level hook, added before authentication, counts
+    // every request of a client address — unknown routes and bad tokens included.
+    global: false,
     max: config.RATE_LIMIT_MAX,
     timeWindow: 60_000,
     ...(options.redis ? { redis: options.redis, nameSpace: 'ptce-rate-limit:' } : {}),
@@ -195,6 +199,12 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       new ProblemError(429, 'rate_limited', `Too many requests; retry in ${context.after}.`, {
         limit: context.max,
       }),
+  });
+  const limitClient = app.rateLimit();
+  app.addHook('onRequest', async (request, reply) => {
+    // Health and metrics are polled by orchestrators and scrapers: they must never be refused.
+    if (request.routeOptions.config?.rateLimit === false) return;
+    await limitClient(request, reply);
   });
 
   // Swagger UI registers its own routes; mark them public before they are added.

@@ -296,6 +296,37 @@ describe('rate limiting', () => {
   });
 });
 
+describe('the rate limit applies before authentication (hostile-test defect 2)', () => {
+  test('requests with no token, a forged token or to an unknown route are counted per client address', async () => {
+    const local = await testApp({ config: testConfig({ RATE_LIMIT_MAX: '20' }) });
+    const forged = `Bearer ${(await token()).slice(0, -4)}AAAA`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const headers = i % 3 === 0 ? {} : { authorization: forged };
+      const url = i % 5 === 0 ? '/v1/no-such-route' : '/v1/me';
+      statuses.push((await local.inject({ url, headers, remoteAddress: '203.0.113.7' })).statusCode);
+    }
+    expect(statuses.slice(0, 20).every((s) => s === 401 || s === 404)).toBe(true);
+    expect(statuses.slice(20)).toEqual(Array(10).fill(429));
+    // Another client address has its own budget, and health is never limited.
+    const other = await local.inject({ url: '/v1/me', remoteAddress: '198.51.100.9' });
+    expect(other.statusCode).toBe(401);
+    expect((await local.inject({ url: '/health/live', remoteAddress: '203.0.113.7' })).statusCode).toBe(200);
+    await local.close();
+  });
+
+  test('a refused client never reaches token verification: no signature is checked once it is limited', async () => {
+    const local = await testApp({ config: testConfig({ RATE_LIMIT_MAX: '5' }) });
+    const forged = `Bearer ${(await token()).slice(0, -4)}AAAA`;
+    for (let i = 0; i < 5; i++) await local.inject({ url: '/v1/me', headers: { authorization: forged } });
+    const limited = await local.inject({ url: '/v1/me', headers: { authorization: forged } });
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject(problemShape('rate_limited', 429));
+    expect(limited.headers['www-authenticate']).toBeUndefined();
+    await local.close();
+  });
+});
+
 async function closedPort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
