@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { type EventStore, RevisionConflictError } from '@ptce/event-store';
 import {
   canonicalJson,
@@ -10,7 +11,7 @@ import {
   type NewEvent,
   newEventId,
 } from '@ptce/events';
-import type { IdempotencyRecord, IdempotencyStore } from './idempotency.ts';
+import { type IdempotencyRecord, type IdempotencyStore, leaseStamp } from './idempotency.ts';
 import type { LedgerRepository, LoadedLedger } from './ledger-repository.ts';
 
 export interface EventToAppend {
@@ -52,7 +53,12 @@ export interface WriteCommand<S> {
 
 export type WriteFailure =
   | { readonly kind: 'idempotency_key_reused'; readonly detail: string }
-  | { readonly kind: 'idempotency_key_in_flight'; readonly detail: string }
+  | {
+      readonly kind: 'idempotency_key_in_flight';
+      readonly detail: string;
+      /** When the key may be free: the holder's lease runs out, or it is about to answer. */
+      readonly retryAfterSeconds: number;
+    }
   | { readonly kind: 'precondition_failed'; readonly expected: number; readonly actual: number | null };
 
 export class WriteRefused extends Error {
@@ -76,23 +82,67 @@ export function requestFingerprint(request: unknown): string {
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
 
-/** How long a pending Idempotency-Key is taken for a request still running; after that, for a crash. */
-export const PENDING_LEASE_MS = 30_000;
+/**
+ * A pending Idempotency-Key is a lease its request renews while it runs. A record not renewed for
+ * this long belongs to an attempt that died (a crash, a kill): a retry may take it over.
+ */
+export const PENDING_LEASE_MS = 10_000;
+/** How often a running request renews its lease: several renewals fit in one lease. */
+export const PENDING_RENEW_MS = 2_000;
+
+/**
+ * Where a key is stored: one caller's key on one PTCE. Scoped by subject and PTCE, so two clients
+ * picking the same key never block each other; hashed, so neither a NUL (which PostgreSQL text
+ * cannot hold) nor a subject's name reaches the table.
+ */
+export function idempotencyRecordKey(recordedBy: string, ptceId: string, idempotencyKey: string): string {
+  return createHash('sha256')
+    .update(canonicalJson([recordedBy, ptceId, idempotencyKey]))
+    .digest('hex');
+}
+
+/**
+ * What the events of a keyed request derive their ids from: the key and the request together,
+ * so a key reused after it expired, with another body, never produces the ids of its first use
+ * (the store would refuse them as duplicates).
+ */
+export function idempotencyEventScope(recordKey: string, fingerprint: string): string {
+  return `${recordKey}:${fingerprint}`;
+}
+
+/**
+ * Owners name their process, so that a retry on the same host can tell at once that the process
+ * holding a key is gone (kill -9, a crash before the restart) instead of waiting out the lease.
+ */
+function newOwner(): string {
+  return `${hostname()}:${process.pid}:${randomUUID()}`;
+}
+
+function ownerProcessIsGone(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM: a process of another user has that pid now; only "no such process" proves it gone.
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 /**
  * Load, decide, append, answer — once, or twice when another writer appended to the same
- * stream in between and the command is still valid on the new state (DESIGN.md: retry once
- * on a revision conflict, else 409 through the decider's own refusal or the conflict).
+ * stream in between and the command is still valid on the new state (retried once on a revision
+ * conflict; a second conflict, or the decider's own refusal on the new state, is the answer).
  */
 export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<S>): Promise<WriteAnswer> {
   const now = deps.now ?? Date.now;
   if (command.idempotencyKey === undefined) return decideAndAppend(deps, command, now, undefined);
 
-  const key = `${command.recordedBy}\u0000${command.idempotencyKey}`;
+  const key = idempotencyRecordKey(command.recordedBy, command.ptceId, command.idempotencyKey);
   const fingerprint = requestFingerprint(command.request);
-  // Event ids derive from the request too: a key reused after it expired, with another body, must
-  // not produce the ids of its first use (the store would refuse them as duplicates).
-  const scope = `${key}\u0000${fingerprint}`;
+  const scope = idempotencyEventScope(key, fingerprint);
   const existing = await deps.idempotency.get(key);
   if (existing && existing.fingerprint !== fingerprint) {
     throw new WriteRefused({
@@ -109,32 +159,45 @@ export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<
     state: 'pending',
     stream: command.stream,
     createdAt: now(),
-    owner: randomUUID(),
+    owner: newOwner(),
   };
-  // A pending record this young belongs to a request still running, not to a crash: running the
-  // command beside it would append under the same event ids and break the first request. An
-  // older one is taken over atomically: of several retries racing for it, one runs the command.
-  const inFlight = existing?.state === 'pending' && now() - existing.createdAt < PENDING_LEASE_MS;
+  // A pending record renewed within the lease belongs to a request still running, not to a crash:
+  // running the command beside it would append under the same event ids and break the first
+  // request. An abandoned one is taken over atomically: of several retries racing for it, one runs
+  // the command.
+  const sinceRenewal = existing?.state === 'pending' ? now() - leaseStamp(existing) : 0;
+  const inFlight =
+    existing?.state === 'pending' && sinceRenewal < PENDING_LEASE_MS && !ownerProcessIsGone(existing.owner);
   const held =
     !inFlight &&
     (existing
       ? await deps.idempotency.takeOver(key, existing, pending)
       : await deps.idempotency.reserve(key, pending));
   if (!held) {
+    // A holder that renewed recently is alive and usually done within a second; one that stopped
+    // renewing is waited out until its lease ends.
+    const retryAfterMs = sinceRenewal < PENDING_RENEW_MS * 1.5 ? 1_000 : PENDING_LEASE_MS - sinceRenewal;
     throw new WriteRefused({
       kind: 'idempotency_key_in_flight',
       detail: `a request with Idempotency-Key "${command.idempotencyKey}" is being processed`,
+      retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
     });
   }
+  const renewal = setInterval(() => {
+    deps.idempotency.renew(key, pending.owner, now()).catch(() => undefined);
+  }, PENDING_RENEW_MS);
+  renewal.unref();
   let answer: WriteAnswer;
   try {
     // A pending record left by a crash: the first attempt may have appended before dying.
     const recovered = existing ? await recoverAppended(deps.store, command, scope) : undefined;
     answer = recovered ?? (await decideAndAppend(deps, command, now, scope));
   } catch (error) {
+    clearInterval(renewal);
     await deps.idempotency.release(key, pending.owner).catch(() => undefined);
     throw error;
   }
+  clearInterval(renewal);
   // Once the events are stored the key must stay pending if the answer cannot be saved:
   // released, a retry would run the command again on the new state and be refused.
   await deps.idempotency.complete(key, { ...pending, state: 'done', response: answer });
@@ -156,7 +219,7 @@ async function decideAndAppend<S>(
     } catch (error) {
       if (!(error instanceof RevisionConflictError)) throw error;
       // Another process appended between our load and our append: under If-Match the client's
-      // revision is stale, which API.md answers with 412, never a retry on a state it did not see.
+      // revision is stale, which the contract answers with 412, never a retry on a state it did not see.
       if (command.ifMatch !== undefined) {
         throw new WriteRefused({
           kind: 'precondition_failed',

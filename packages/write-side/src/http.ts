@@ -20,7 +20,7 @@ import {
 } from './execute.ts';
 import { generatedId } from './ids.ts';
 
-/** Writes carry these headers (API.md "Conventions"); others pass through untouched. */
+/** The headers a write may carry; others pass through untouched. */
 export const writeHeadersSchema = z
   .object({
     'idempotency-key': z.string().min(1).max(200).optional(),
@@ -148,7 +148,9 @@ function toProblem(error: unknown): unknown {
       case 'idempotency_key_reused':
         return unprocessable(failure.detail, 'idempotency_key_reused');
       case 'idempotency_key_in_flight':
-        return conflict(failure.detail, 'idempotency_key_in_flight');
+        return conflict(failure.detail, 'idempotency_key_in_flight').withHeaders({
+          'retry-after': String(failure.retryAfterSeconds),
+        });
       case 'precondition_failed':
         return preconditionFailed(
           `If-Match expected revision ${failure.expected} but the stream is at ${failure.actual ?? 'no revision (empty)'}.`,

@@ -23,6 +23,8 @@ export interface IdempotencyRecord {
   readonly state: 'pending' | 'done';
   readonly stream: string;
   readonly createdAt: number;
+  /** The last time the attempt holding a pending key said it was still running (see `renew`). */
+  readonly renewedAt?: number;
   /**
    * A nonce of the attempt that holds the key. A retry may take over a pending record left by a
    * crash; the attempt it replaced, if still alive, must then neither complete nor release it.
@@ -36,10 +38,13 @@ export interface IdempotencyStore {
   /** Inserts only when the key is absent; false when another request holds it already. */
   reserve(key: string, record: IdempotencyRecord): Promise<boolean>;
   /**
-   * Replaces `stale` — the record as `get` returned it — by `record`, only if the key still holds
-   * exactly `stale`: of concurrent takeovers of an abandoned record, one wins.
+   * Replaces `stale` — the record as `get` returned it — by `record`, only if the key is still held
+   * by the same owner and was not renewed since: of concurrent takeovers of an abandoned record one
+   * wins, and a holder that renewed meanwhile is alive and keeps its key.
    */
   takeOver(key: string, stale: IdempotencyRecord, record: IdempotencyRecord): Promise<boolean>;
+  /** A running attempt's heartbeat: sets `renewedAt` only while `owner` holds the key, pending. */
+  renew(key: string, owner: string, at: number): Promise<boolean>;
   /** Saves the answer, only if `record.owner` still holds the key; false when it does not. */
   complete(key: string, record: IdempotencyRecord): Promise<boolean>;
   /** Frees the key, only if `owner` still holds it. */
@@ -79,14 +84,18 @@ const redisGuard = <T>(work: () => Promise<T>) =>
 // Only a RedisIdempotencyStore calls it, over a client made by ioredis: the module is loaded already.
 const replyError = () => (require('ioredis') as typeof IORedis).ReplyError;
 
-/** API.md: keys are kept at least 24 hours. We keep them for 48 to outlive a long weekend retry loop. */
+/** The time the attempt holding a record was last known alive. */
+export const leaseStamp = (record: IdempotencyRecord): number => record.renewedAt ?? record.createdAt;
+
+/** The contract keeps keys at least 24 hours; 48 outlive a long weekend's retry loop. */
 export const IDEMPOTENCY_TTL_MS = 48 * 60 * 60 * 1000;
 
 export class SqliteIdempotencyStore implements IdempotencyStore {
   private readonly db: Database.Database;
   private readonly getStmt: Database.Statement<[string, number], { record: string }>;
   private readonly reserveStmt: Database.Statement<[string, string, number]>;
-  private readonly takeOverStmt: Database.Statement<[string, number, string, string, number]>;
+  private readonly takeOverStmt: Database.Statement<[string, number, string, string, number, number]>;
+  private readonly renewStmt: Database.Statement<[number, string, string]>;
   private readonly completeStmt: Database.Statement<[string, number, string, string]>;
   private readonly releaseStmt: Database.Statement<[string, string]>;
 
@@ -109,9 +118,15 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.reserveStmt = this.db.prepare(
       'INSERT INTO idempotency_keys (key, record, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING',
     );
-    // The record text is compared as stored: `get` parses it and JSON.stringify gives it back.
     this.takeOverStmt = this.db.prepare(
-      'UPDATE idempotency_keys SET record = ?, expires_at = ? WHERE key = ? AND record = ? AND expires_at >= ?',
+      `UPDATE idempotency_keys SET record = ?, expires_at = ?
+       WHERE key = ? AND json_extract(record, '$.owner') = ?
+         AND coalesce(json_extract(record, '$.renewedAt'), json_extract(record, '$.createdAt')) = ?
+         AND expires_at >= ?`,
+    );
+    this.renewStmt = this.db.prepare(
+      `UPDATE idempotency_keys SET record = json_set(record, '$.renewedAt', ?)
+       WHERE key = ? AND json_extract(record, '$.owner') = ? AND json_extract(record, '$.state') = 'pending'`,
     );
     this.completeStmt = this.db.prepare(
       "UPDATE idempotency_keys SET record = ?, expires_at = ? WHERE key = ? AND json_extract(record, '$.owner') = ?",
@@ -139,10 +154,20 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     return sqliteGuard(() => {
       const expiresAt = this.now() + IDEMPOTENCY_TTL_MS;
       return (
-        this.takeOverStmt.run(JSON.stringify(record), expiresAt, key, JSON.stringify(stale), this.now())
-          .changes === 1
+        this.takeOverStmt.run(
+          JSON.stringify(record),
+          expiresAt,
+          key,
+          stale.owner,
+          leaseStamp(stale),
+          this.now(),
+        ).changes === 1
       );
     });
+  }
+
+  renew(key: string, owner: string, at: number): Promise<boolean> {
+    return sqliteGuard(() => this.renewStmt.run(at, key, owner).changes === 1);
   }
 
   complete(key: string, record: IdempotencyRecord): Promise<boolean> {
@@ -230,9 +255,26 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     await this.migrate();
     // One UPDATE: PostgreSQL re-checks the WHERE on the row a concurrent takeover just changed.
     const result = await this.query(
-      `UPDATE idempotency_keys SET record = $2, expires_at = now() + ($4 || ' milliseconds')::interval
-       WHERE key = $1 AND record = $3::jsonb AND expires_at >= now()`,
-      [key, JSON.stringify(record), JSON.stringify(stale), String(IDEMPOTENCY_TTL_MS)],
+      `UPDATE idempotency_keys SET record = $2, expires_at = now() + ($5 || ' milliseconds')::interval
+       WHERE key = $1 AND record->>'owner' = $3
+         AND coalesce(record->'renewedAt', record->'createdAt') = $4::jsonb AND expires_at >= now()`,
+      [
+        key,
+        JSON.stringify(record),
+        stale.owner,
+        JSON.stringify(leaseStamp(stale)),
+        String(IDEMPOTENCY_TTL_MS),
+      ],
+    );
+    return result.rowCount === 1;
+  }
+
+  async renew(key: string, owner: string, at: number): Promise<boolean> {
+    await this.migrate();
+    const result = await this.query(
+      `UPDATE idempotency_keys SET record = jsonb_set(record, '{renewedAt}', $3::jsonb)
+       WHERE key = $1 AND record->>'owner' = $2 AND record->>'state' = 'pending'`,
+      [key, owner, JSON.stringify(at)],
     );
     return result.rowCount === 1;
   }
@@ -258,9 +300,26 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 }
 
 // Lua scripts run atomically in Redis: the check and the write cannot be split by another client.
+// Records are compared by owner and lease stamp, never as text: cjson re-encodes a renewed record
+// with its keys in another order than JSON.stringify. Numbers are compared as numbers (cjson
+// decodes them as doubles, exact for epoch milliseconds).
 const TAKE_OVER_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local record = cjson.decode(current)
+local stamp = record.renewedAt or record.createdAt
+if record.owner == ARGV[1] and stamp == tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  return 1
+end
+return 0`;
+const RENEW_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local record = cjson.decode(current)
+if record.owner == ARGV[1] and record.state == 'pending' then
+  record.renewedAt = tonumber(ARGV[2])
+  redis.call('SET', KEYS[1], cjson.encode(record), 'KEEPTTL')
   return 1
 end
 return 0`;
@@ -314,12 +373,19 @@ export class RedisIdempotencyStore implements IdempotencyStore {
         TAKE_OVER_SCRIPT,
         1,
         this.prefix + key,
-        JSON.stringify(stale),
+        stale.owner,
+        leaseStamp(stale),
         JSON.stringify(record),
         IDEMPOTENCY_TTL_MS,
       );
       return swapped === 1;
     });
+  }
+
+  renew(key: string, owner: string, at: number): Promise<boolean> {
+    return redisGuard(
+      async () => (await this.redis.eval(RENEW_SCRIPT, 1, this.prefix + key, owner, at)) === 1,
+    );
   }
 
   complete(key: string, record: IdempotencyRecord): Promise<boolean> {

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { type EventStore, openEventStore, RevisionConflictError } from '@ptce/event-store';
 import { canonicalJson, deterministicEventId, type EventEnvelope } from '@ptce/events';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -8,8 +10,11 @@ import {
   type Fold,
   type IdempotencyRecord,
   type IdempotencyStore,
+  idempotencyEventScope,
+  idempotencyRecordKey,
   LedgerRepository,
   PENDING_LEASE_MS,
+  PENDING_RENEW_MS,
   requestFingerprint,
   SqliteIdempotencyStore,
   type WriteCommand,
@@ -65,6 +70,9 @@ function command(name: string, overrides: Partial<WriteCommand<Tally>> = {}): Wr
     ...overrides,
   };
 }
+
+/** Where alice's key on PTCE p is stored. */
+const recordKey = (key: string) => idempotencyRecordKey('alice', 'p', key);
 
 const names = async () => (await store.readStream(STREAM)).map((e) => e.data.name);
 
@@ -221,12 +229,12 @@ describe('executeWrite with an Idempotency-Key', () => {
   test('a refused command releases its key', async () => {
     await executeWrite(deps, command('a'));
     await expect(executeWrite(deps, keyed('a', 'k2'))).rejects.toThrow('a already there');
-    expect(await idempotency.get('alice\u0000k2')).toBeNull();
+    expect(await idempotency.get(recordKey('k2'))).toBeNull();
   });
 
   test('a pending record whose events were appended (a crash before the answer was saved) is answered from them', async () => {
     const request = { method: 'POST', url: '/names', body: { name: 'a' } };
-    const key = 'alice\u0000k3';
+    const key = recordKey('k3');
     const pending: IdempotencyRecord = {
       fingerprint: createHash('sha256').update(canonicalJson(request)).digest('hex'),
       state: 'pending',
@@ -243,7 +251,7 @@ describe('executeWrite with an Idempotency-Key', () => {
           {
             ...rival('a', 'unused'),
             // The id the lost attempt gave it: derived from the key and the request.
-            eventId: deterministicEventId(`${key}\u0000${pending.fingerprint}`, '0'),
+            eventId: deterministicEventId(idempotencyEventScope(key, pending.fingerprint), '0'),
             recordedBy: 'alice',
             idempotencyKey: 'k3',
           },
@@ -276,7 +284,7 @@ describe('executeWrite with an Idempotency-Key', () => {
   test('a pending record with nothing appended (a crash before the append) runs the command', async () => {
     const request = { method: 'POST', url: '/names', body: { name: 'a' } };
     const fingerprint = createHash('sha256').update(canonicalJson(request)).digest('hex');
-    await idempotency.reserve('alice\u0000k4', {
+    await idempotency.reserve(recordKey('k4'), {
       fingerprint,
       state: 'pending',
       stream: STREAM,
@@ -321,7 +329,7 @@ describe('executeWrite with an Idempotency-Key', () => {
 
   test('takeover race: two concurrent retries of an abandoned key run the command once and keep its answer', async () => {
     const request = { method: 'POST', url: '/names', body: { name: 'a' } };
-    const key = 'alice\u0000k7';
+    const key = recordKey('k7');
     await idempotency.reserve(key, {
       fingerprint: createHash('sha256').update(canonicalJson(request)).digest('hex'),
       state: 'pending',
@@ -363,10 +371,10 @@ describe('executeWrite with an Idempotency-Key', () => {
 
   test('key reused after expiry with another body: new event ids, recorded, not a duplicate-id 500', async () => {
     const first = await executeWrite(deps, keyed('a', 'k8'));
-    const record = await idempotency.get('alice\u0000k8');
+    const record = await idempotency.get(recordKey('k8'));
     if (!record) throw new Error('no record');
     // What 48 hours do to the key.
-    await idempotency.release('alice\u0000k8', record.owner);
+    await idempotency.release(recordKey('k8'), record.owner);
     const reused = await executeWrite(deps, keyed('b', 'k8'));
     expect(reused.status).toBe(201);
     expect(reused.body.eventIds).not.toEqual(first.body.eventIds);
@@ -375,12 +383,12 @@ describe('executeWrite with an Idempotency-Key', () => {
 
   test("key reused after expiry: a crash recovery does not take the first use's events for its own", async () => {
     await executeWrite(deps, keyed('a', 'k9'));
-    const record = await idempotency.get('alice\u0000k9');
+    const record = await idempotency.get(recordKey('k9'));
     if (!record) throw new Error('no record');
-    await idempotency.release('alice\u0000k9', record.owner);
+    await idempotency.release(recordKey('k9'), record.owner);
     const request = { method: 'POST', url: '/names', body: { name: 'b' } };
     // The second use crashed before appending anything.
-    await idempotency.reserve('alice\u0000k9', {
+    await idempotency.reserve(recordKey('k9'), {
       fingerprint: requestFingerprint(request),
       state: 'pending',
       stream: STREAM,
@@ -398,6 +406,7 @@ describe('executeWrite with an Idempotency-Key', () => {
       get: (key) => idempotency.get(key),
       reserve: (key, record) => idempotency.reserve(key, record),
       takeOver: (key, stale, record) => idempotency.takeOver(key, stale, record),
+      renew: (key, owner, at) => idempotency.renew(key, owner, at),
       release: (key, owner) => idempotency.release(key, owner),
       close: () => idempotency.close(),
       complete: (key, record) =>
@@ -417,6 +426,109 @@ describe('executeWrite with an Idempotency-Key', () => {
     expect(retry.body.eventIds).toEqual(
       (await store.readStream(STREAM)).map((e: EventEnvelope) => e.eventId),
     );
+    expect(await names()).toEqual(['a']);
+  });
+});
+
+describe('Idempotency-Key scope (hostile-test defect 6)', () => {
+  test('one key is scoped by subject and PTCE: another PTCE or another subject never collides', async () => {
+    await executeWrite(deps, command('a', { idempotencyKey: 'shared' }));
+    const otherPtce = await executeWrite(
+      deps,
+      command('a', {
+        idempotencyKey: 'shared',
+        ptceId: 'q',
+        stream: 'membership-q',
+        readStreams: ['membership-q'],
+      }),
+    );
+    expect(otherPtce.status).toBe(201);
+    const otherSubject = await executeWrite(
+      deps,
+      command('b', { idempotencyKey: 'shared', recordedBy: 'bob', request: { url: '/other' } }),
+    );
+    expect(otherSubject.status).toBe(201);
+    expect(await names()).toEqual(['a', 'b']);
+  });
+
+  test('the stored key holds neither the subject nor a NUL, whatever the key and subject contain', () => {
+    const key = idempotencyRecordKey('secrétaire\u0000x', 'p1', 'plain-key-1');
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(key).not.toBe(idempotencyRecordKey('secrétaire', 'p1', '\u0000x:plain-key-1'));
+  });
+});
+
+describe('a key in flight after a crash (hostile-test defect 7)', () => {
+  const deadPid = () => {
+    // A process that has exited: its pid names no running process (until the system reuses it).
+    const child = spawnSync(process.execPath, ['-e', '0']);
+    return child.pid;
+  };
+
+  test('a key held by a process of this host that is gone is taken over at once', async () => {
+    const request = { method: 'POST', url: '/names', body: { name: 'a' } };
+    await idempotency.reserve(recordKey('gone'), {
+      fingerprint: requestFingerprint(request),
+      state: 'pending',
+      stream: STREAM,
+      createdAt: clock,
+      owner: `${hostname()}:${deadPid()}:a-killed-attempt`,
+    });
+    const answer = await executeWrite(deps, command('a', { idempotencyKey: 'gone', request }));
+    expect(answer.status).toBe(201);
+    expect(await names()).toEqual(['a']);
+  });
+
+  test('a key whose holder stopped renewing refuses with the seconds left on its lease', async () => {
+    const request = { method: 'POST', url: '/names', body: { name: 'a' } };
+    await idempotency.reserve(recordKey('silent'), {
+      fingerprint: requestFingerprint(request),
+      state: 'pending',
+      stream: STREAM,
+      createdAt: clock - 6_000,
+      owner: 'another-host:1:silent-attempt',
+    });
+    const refused = executeWrite(deps, command('a', { idempotencyKey: 'silent', request }));
+    await expect(refused).rejects.toMatchObject({
+      failure: {
+        kind: 'idempotency_key_in_flight',
+        retryAfterSeconds: Math.ceil((PENDING_LEASE_MS - 6_000) / 1000),
+      },
+    });
+    clock += PENDING_LEASE_MS - 6_000;
+    expect((await executeWrite(deps, command('a', { idempotencyKey: 'silent', request }))).status).toBe(201);
+  });
+
+  test('a running request renews its lease: past the lease it still holds its key, then answers', async () => {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const gated: EventStore = {
+      kind: store.kind,
+      append: async (s, e, o) => {
+        await gate;
+        return store.append(s, e, o);
+      },
+      readStream: (s, o) => store.readStream(s, o),
+      streamRevision: (s) => store.streamRevision(s),
+      readAll: (o) => store.readAll(o),
+      subscribe: (h, o) => store.subscribe(h, o),
+      ping: () => store.ping(),
+      close: () => store.close(),
+    };
+    const gatedDeps = { ...deps, store: gated, ledgers: new LedgerRepository(gated, tally) };
+    const first = executeWrite(gatedDeps, command('a', { idempotencyKey: 'long' }));
+    clock += PENDING_LEASE_MS - 1_000;
+    await new Promise((resolve) => setTimeout(resolve, PENDING_RENEW_MS + 300));
+    clock += 5_000;
+    // Created longer ago than the lease, but renewed 5 s ago: it keeps its key until its lease ends.
+    await expect(executeWrite(gatedDeps, command('a', { idempotencyKey: 'long' }))).rejects.toMatchObject({
+      failure: { kind: 'idempotency_key_in_flight', retryAfterSeconds: 5 },
+    });
+    open();
+    const answer = await first;
+    expect(await executeWrite(gatedDeps, command('a', { idempotencyKey: 'long' }))).toEqual(answer);
     expect(await names()).toEqual(['a']);
   });
 });

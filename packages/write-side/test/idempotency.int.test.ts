@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   IDEMPOTENCY_TTL_MS,
+  idempotencyRecordKey,
   type IdempotencyRecord,
   type IdempotencyStore,
   PostgresIdempotencyStore,
@@ -116,6 +117,34 @@ function contract(name: string, open: () => Promise<Harness>, cleanup: () => Pro
       expect(await h.store.complete('owned', answered)).toBe(true);
       await h.store.release('owned', 'attempt-1');
       expect(await h.store.get('owned')).toEqual(answered);
+    });
+
+    test('renew: only the owner of a pending key renews it (hostile-test defect 7)', async () => {
+      await h.store.reserve('beat', pending());
+      expect(await h.store.renew('beat', 'someone-else', 1_700_000_005_000)).toBe(false);
+      expect(await h.store.renew('beat', 'attempt-1', 1_700_000_005_000)).toBe(true);
+      expect(await h.store.get('beat')).toEqual({ ...pending(), renewedAt: 1_700_000_005_000 });
+      await h.store.complete('beat', done());
+      expect(await h.store.renew('beat', 'attempt-1', 1_700_000_009_000)).toBe(false);
+      expect(await h.store.renew('absent-key', 'attempt-1', 1_700_000_009_000)).toBe(false);
+    });
+
+    test('takeover from a copy read before a renewal fails: the holder is alive', async () => {
+      await h.store.reserve('alive', pending());
+      const seen = await h.store.get('alive');
+      if (!seen) throw new Error('no record');
+      await h.store.renew('alive', 'attempt-1', 1_700_000_002_000);
+      expect(await h.store.takeOver('alive', seen, { ...pending(), owner: 'retry' })).toBe(false);
+      const renewed = await h.store.get('alive');
+      if (!renewed) throw new Error('no record');
+      expect(await h.store.takeOver('alive', renewed, { ...pending(), owner: 'retry' })).toBe(true);
+      expect((await h.store.get('alive'))?.owner).toBe('retry');
+    });
+
+    test('the stored form of a key is what the write side stores: a sha-256 in hex (hostile-test defect 1)', async () => {
+      const key = idempotencyRecordKey('subject', 'pg1', 'plain-key-1');
+      expect(await h.store.reserve(key, pending())).toBe(true);
+      expect(await h.store.get(key)).toEqual(pending());
     });
 
     test('after expiry get is null and the key can be reserved again', async () => {

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { type EventStore, openEventStore, StoreUnavailableError } from '@ptce/event-store';
 import { canonicalJson } from '@ptce/events';
 import { type App, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
-import { startTestServer, type TestServer } from '@ptce/testing';
-import { buildServer, SqliteIdempotencyStore } from '@ptce/write-side';
+import { createTempDatabase, startTestServer, type TestServer } from '@ptce/testing';
+import { buildServer, idempotencyRecordKey, SqliteIdempotencyStore } from '@ptce/write-side';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { membershipService } from '../src/app.ts';
 import { expectProblem, expectWritten, type Response, send, valCoop } from './helpers.ts';
@@ -40,86 +40,150 @@ describe('concurrency', () => {
   });
 });
 
-describe('Idempotency-Key', () => {
-  const p = 'idem';
-  beforeAll(async () => {
-    expect((await send(server, valCoop.register(p), secretary)).statusCode).toBe(201);
-  });
+/**
+ * Every Idempotency-Key behaviour of the contract, on each store that keeps keys beside its
+ * events: the PostgreSQL deployment once answered 500 to every keyed write (hostile-test defect 1)
+ * because only SQLite was tested.
+ */
+function idempotencyContract(
+  storeName: string,
+  environment: () => Promise<{ env: Record<string, string>; drop(): Promise<void> }>,
+) {
+  describe(`Idempotency-Key on ${storeName}`, () => {
+    const p = 'idem';
+    let server: TestServer;
+    let secretary: string;
+    let drop: () => Promise<void> = async () => {};
+    const membership = (ptceId: string) => server.app.eventStore.readStream(`membership-${ptceId}`);
+    beforeAll(async () => {
+      const prepared = await environment();
+      drop = prepared.drop;
+      server = await startTestServer(prepared.env);
+      secretary = await server.bearer('secretary', ['*']);
+      expect((await send(server, valCoop.register(p), secretary)).statusCode).toBe(201);
+    });
+    afterAll(async () => {
+      await server.close();
+      await drop();
+    });
 
-  test('the same key with the same body answers the first answer again and records nothing new', async () => {
-    const first = await send(server, valCoop.joinCcVal(p), secretary, { 'idempotency-key': 'join-cc-val' });
-    expectWritten(first, 201, 1, { organisationId: 'cc-val' });
-    const again = await send(server, valCoop.joinCcVal(p), secretary, { 'idempotency-key': 'join-cc-val' });
-    expect(again.statusCode).toBe(201);
-    expect(again.json()).toEqual(first.json());
-    expect(again.headers.etag).toBe(first.headers.etag);
-    expect(await membership(p)).toHaveLength(2);
-    // Without the key, the same body is a new request, refused by the domain.
-    expectProblem(await send(server, valCoop.joinCcVal(p), secretary), 409, 'already_member');
-  });
+    test('a plain key on a write is recorded and answered (hostile-test defect 1)', async () => {
+      const res = await send(server, valCoop.register('pg1'), secretary, {
+        'idempotency-key': 'plain-key-1',
+      });
+      expectWritten(res, 201, 0, { ptceId: 'pg1' });
+      const again = await send(server, valCoop.register('pg1'), secretary, {
+        'idempotency-key': 'plain-key-1',
+      });
+      expect(again.json()).toEqual(res.json());
+    });
 
-  test('the same key with another body, or on another route, is refused (422)', async () => {
-    const key = { 'idempotency-key': 'recognition-1' };
-    expect((await send(server, valCoop.recognition(p), secretary, key)).statusCode).toBe(201);
-    const count = (await membership(p)).length;
-    const other = valCoop.recognition(p);
-    expectProblem(
-      await send(server, { ...other, payload: { ...other.payload, amountEur: 5 } }, secretary, key),
-      422,
-      'idempotency_key_reused',
-    );
-    expectProblem(await send(server, valCoop.legalEntity(p), secretary, key), 422, 'idempotency_key_reused');
-    expect(await membership(p)).toHaveLength(count);
-  });
+    test('the same key with the same body answers the first answer again and records nothing new', async () => {
+      const first = await send(server, valCoop.joinCcVal(p), secretary, { 'idempotency-key': 'join-cc-val' });
+      expectWritten(first, 201, 1, { organisationId: 'cc-val' });
+      const again = await send(server, valCoop.joinCcVal(p), secretary, { 'idempotency-key': 'join-cc-val' });
+      expect(again.statusCode).toBe(201);
+      expect(again.json()).toEqual(first.json());
+      expect(again.headers.etag).toBe(first.headers.etag);
+      expect(await membership(p)).toHaveLength(2);
+      // Without the key, the same body is a new request, refused by the domain.
+      expectProblem(await send(server, valCoop.joinCcVal(p), secretary), 409, 'already_member');
+    });
 
-  test('a key used by another principal is another key', async () => {
-    const key = { 'idempotency-key': 'shared-key' };
-    const mine = await send(server, valCoop.recognition(p), secretary, key);
-    expect(mine.statusCode).toBe(201);
-    const colleague = await server.bearer('secretary', [p], 'another-secretary');
-    const theirs = await send(server, valCoop.recognition(p), colleague, key);
-    expect(theirs.statusCode).toBe(201);
-    expect(theirs.json().eventIds).not.toEqual(mine.json().eventIds);
-    expect(theirs.json().revision).toBe(mine.json().revision + 1);
-    const recorded = (await membership(p)).slice(-2);
-    expect(recorded.map((e) => e.recordedBy)).toEqual(['secretary-test', 'another-secretary']);
-    // And each principal still gets its own first answer.
-    const mineAgain = await send(server, valCoop.recognition(p), secretary, key);
-    expect(mineAgain.json()).toEqual(mine.json());
-  });
+    test('the same key with another body, or on another route, is refused (422)', async () => {
+      const key = { 'idempotency-key': 'recognition-1' };
+      expect((await send(server, valCoop.recognition(p), secretary, key)).statusCode).toBe(201);
+      const count = (await membership(p)).length;
+      const other = valCoop.recognition(p);
+      expectProblem(
+        await send(server, { ...other, payload: { ...other.payload, amountEur: 5 } }, secretary, key),
+        422,
+        'idempotency_key_reused',
+      );
+      expectProblem(
+        await send(server, valCoop.legalEntity(p), secretary, key),
+        422,
+        'idempotency_key_reused',
+      );
+      expect(await membership(p)).toHaveLength(count);
+    });
 
-  test('a refused request does not hold the key: the same key works once the request is valid', async () => {
-    const key = { 'idempotency-key': 'too-early' };
-    const call = valCoop.joinLycee(p);
-    const early = { ...call, payload: { ...call.payload, occurredAt: '2016-01-01' } };
-    expectProblem(await send(server, early, secretary, key), 422, 'before_registration');
-    expectProblem(await send(server, early, secretary, key), 422, 'before_registration');
-    expect((await send(server, call, secretary, { 'idempotency-key': 'too-early-fixed' })).statusCode).toBe(
-      201,
-    );
-  });
+    test('a key used by another principal is another key', async () => {
+      const key = { 'idempotency-key': 'shared-key' };
+      const mine = await send(server, valCoop.recognition(p), secretary, key);
+      expect(mine.statusCode).toBe(201);
+      const colleague = await server.bearer('secretary', [p], 'another-secretary');
+      const theirs = await send(server, valCoop.recognition(p), colleague, key);
+      expect(theirs.statusCode).toBe(201);
+      expect(theirs.json().eventIds).not.toEqual(mine.json().eventIds);
+      expect(theirs.json().revision).toBe(mine.json().revision + 1);
+      const recorded = (await membership(p)).slice(-2);
+      expect(recorded.map((e) => e.recordedBy)).toEqual(['secretary-test', 'another-secretary']);
+      // And each principal still gets its own first answer.
+      const mineAgain = await send(server, valCoop.recognition(p), secretary, key);
+      expect(mineAgain.json()).toEqual(mine.json());
+    });
 
-  test('concurrent requests with one key: each gets the first answer or 409 in flight, one event stored', async () => {
-    const key = { 'idempotency-key': 'concurrent-retries' };
-    const before = (await membership(p)).length;
-    const answers = await Promise.all(
-      Array.from({ length: 8 }, () => send(server, valCoop.recognition(p), secretary, key)),
-    );
-    const successes = answers.filter((a) => a.statusCode === 201);
-    expect(successes.length).toBeGreaterThanOrEqual(1);
-    for (const s of successes) expect(s.json()).toEqual(successes[0]?.json());
-    for (const other of answers.filter((a) => a.statusCode !== 201)) {
-      expectProblem(other, 409, 'idempotency_key_in_flight');
-    }
-    expect(await membership(p)).toHaveLength(before + 1);
-    const later = await send(server, valCoop.recognition(p), secretary, key);
-    expect(later.json()).toEqual(successes[0]?.json());
-  });
+    test('a refused request does not hold the key: the same key works once the request is valid', async () => {
+      const key = { 'idempotency-key': 'too-early' };
+      const call = valCoop.joinLycee(p);
+      const early = { ...call, payload: { ...call.payload, occurredAt: '2016-01-01' } };
+      expectProblem(await send(server, early, secretary, key), 422, 'before_registration');
+      expectProblem(await send(server, early, secretary, key), 422, 'before_registration');
+      expect((await send(server, call, secretary, { 'idempotency-key': 'too-early-fixed' })).statusCode).toBe(
+        201,
+      );
+    });
 
-  test('a key longer than 200 characters is malformed (400)', async () => {
-    const res = await send(server, valCoop.recognition(p), secretary, { 'idempotency-key': 'k'.repeat(201) });
-    expect(res.statusCode).toBe(400);
+    test('concurrent requests with one key: each gets the first answer or 409 in flight, one event stored', async () => {
+      const key = { 'idempotency-key': 'concurrent-retries' };
+      const before = (await membership(p)).length;
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => send(server, valCoop.recognition(p), secretary, key)),
+      );
+      const successes = answers.filter((a) => a.statusCode === 201);
+      expect(successes.length).toBeGreaterThanOrEqual(1);
+      for (const s of successes) expect(s.json()).toEqual(successes[0]?.json());
+      for (const other of answers.filter((a) => a.statusCode !== 201)) {
+        expectProblem(other, 409, 'idempotency_key_in_flight');
+      }
+      expect(await membership(p)).toHaveLength(before + 1);
+      const later = await send(server, valCoop.recognition(p), secretary, key);
+      expect(later.json()).toEqual(successes[0]?.json());
+    });
+
+    test('a key longer than 200 characters is malformed (400)', async () => {
+      const res = await send(server, valCoop.recognition(p), secretary, {
+        'idempotency-key': 'k'.repeat(201),
+      });
+      expect(res.statusCode).toBe(400);
+    });
+
+    test('one subject, one key, two PTCE: two keys (hostile-test defect 6)', async () => {
+      const key = { 'idempotency-key': 'monthly-report' };
+      expect((await send(server, valCoop.register('scope-a'), secretary)).statusCode).toBe(201);
+      expect((await send(server, valCoop.register('scope-b'), secretary)).statusCode).toBe(201);
+      expectWritten(await send(server, valCoop.recognition('scope-a'), secretary, key), 201, 1);
+      expectWritten(await send(server, valCoop.recognition('scope-b'), secretary, key), 201, 1);
+    });
+
+    test('a key in flight is 409 with Retry-After (hostile-test defect 7)', async () => {
+      const key = { 'idempotency-key': 'retry-after' };
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () => send(server, valCoop.recognition(p), secretary, key)),
+      );
+      for (const refused of answers.filter((a) => a.statusCode === 409)) {
+        expectProblem(refused, 409, 'idempotency_key_in_flight');
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      }
+    });
   });
+}
+
+idempotencyContract('SQLite', async () => ({ env: {}, drop: async () => {} }));
+idempotencyContract('PostgreSQL', async () => {
+  const database = await createTempDatabase('ptce_idem');
+  return { env: { EVENT_STORE_URL: database.url }, drop: () => database.drop() };
 });
 
 describe('If-Match', () => {
@@ -328,7 +392,7 @@ describe('takeover race over HTTP (SQLite keys in DATA_DIR)', () => {
   test('two concurrent retries of a key abandoned 31 s ago: one 201, one 409 in flight, and the answer is kept', async () => {
     const join = valCoop.joinCcVal('takeover');
     const request = { method: join.method, url: join.url, body: join.payload };
-    await keys.reserve('s\u0000join-after-crash', {
+    await keys.reserve(idempotencyRecordKey('s', 'takeover', 'join-after-crash'), {
       fingerprint: createHash('sha256').update(canonicalJson(request)).digest('hex'),
       state: 'pending',
       stream: 'membership-takeover',
@@ -340,7 +404,7 @@ describe('takeover race over HTTP (SQLite keys in DATA_DIR)', () => {
     expect(answers.map((a) => a.statusCode).sort()).toEqual([201, 409]);
     const winner = answers.find((a) => a.statusCode === 201);
     expectProblem(answers.find((a) => a.statusCode === 409) as Response, 409, 'idempotency_key_in_flight');
-    expect((await keys.get('s\u0000join-after-crash'))?.state).toBe('done');
+    expect((await keys.get(idempotencyRecordKey('s', 'takeover', 'join-after-crash')))?.state).toBe('done');
     // A third retry answers the first answer again instead of a refusal forever.
     const third = await send({ app }, join, auth, header);
     expect(third.statusCode, third.body).toBe(201);
