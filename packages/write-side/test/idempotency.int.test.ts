@@ -10,9 +10,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   IDEMPOTENCY_TTL_MS,
-  idempotencyRecordKey,
   type IdempotencyRecord,
   type IdempotencyStore,
+  idempotencyRecordKey,
   PostgresIdempotencyStore,
   RedisIdempotencyStore,
   SqliteIdempotencyStore,
