@@ -1,8 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
+// The write services' tests run twice: on SQLite (the embedded default) and on PostgreSQL, where
+// defects of their own hide (a NUL in an Idempotency-Key once broke every keyed write there only).
+const SERVICE_TESTS = ['services/{membership,working-groups,decisions}/test/**/*.int.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'test/bench/**'],
     pool: 'forks',
     testTimeout: 30_000,
@@ -10,5 +13,18 @@ export default defineConfig({
     reporters: process.env.VITEST_JSON_REPORT
       ? ['default', ['json', { outputFile: process.env.VITEST_JSON_REPORT }]]
       : ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'sqlite',
+          include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'postgres', include: SERVICE_TESTS, env: { PTCE_TEST_STORE: 'postgres' } },
+      },
+    ],
   },
 });
