@@ -4,4 +4,12 @@
 export * from './errors.ts';
 export { type OpenEventStoreOptions, openEventStore } from './open.ts';
 export * from './port.ts';
+export {
+  openRevocationStore,
+  PostgresRevocationStore,
+  RedisRevocationStore,
+  type RevocationStore,
+  type RevokedToken,
+  SqliteRevocationStore,
+} from './revocations.ts';
 export { isPostgresUnavailable, isSqliteUnavailable } from './unavailable.ts';

@@ -1,0 +1,167 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  openRevocationStore,
+  PostgresRevocationStore,
+  RedisRevocationStore,
+  type RevocationStore,
+  SqliteRevocationStore,
+} from '../src/revocations.ts';
+
+const HOUR = 3_600_000;
+
+/** What every backend must do; `open` gives a new connection to the same store each time. */
+function describeRevocationContract(name: string, open: () => Promise<RevocationStore>) {
+  describe(`revoked tokens on ${name} (hostile-test defect 9B)`, () => {
+    let store: RevocationStore;
+    beforeAll(async () => {
+      store = await open();
+    });
+    afterAll(async () => {
+      await store.close();
+    });
+
+    test('a revocation is listed, with when and why, until its expiry', async () => {
+      const now = Date.now();
+      const jti = randomUUID();
+      await store.revoke({ jti, expiresAt: now + HOUR, revokedAt: now, reason: 'laptop stolen' });
+      expect(await store.list(now)).toContainEqual({
+        jti,
+        expiresAt: now + HOUR,
+        revokedAt: now,
+        reason: 'laptop stolen',
+      });
+      expect((await store.list(now + HOUR)).map((t) => t.jti)).not.toContain(jti);
+    });
+
+    test('without a reason, none is listed', async () => {
+      const now = Date.now();
+      const jti = randomUUID();
+      await store.revoke({ jti, expiresAt: now + HOUR, revokedAt: now });
+      const entry = (await store.list(now)).find((t) => t.jti === jti);
+      expect(entry).toEqual({ jti, expiresAt: now + HOUR, revokedAt: now });
+    });
+
+    test('revoking again keeps the first time and reason, and the later expiry', async () => {
+      const now = Date.now();
+      const jti = randomUUID();
+      await store.revoke({ jti, expiresAt: now + HOUR, revokedAt: now, reason: 'first' });
+      await store.revoke({ jti, expiresAt: now + 2 * HOUR, revokedAt: now + 10, reason: 'second' });
+      await store.revoke({ jti, expiresAt: now + HOUR / 2, revokedAt: now + 20, reason: 'third' });
+      const entries = (await store.list(now)).filter((t) => t.jti === jti);
+      expect(entries).toEqual([{ jti, expiresAt: now + 2 * HOUR, revokedAt: now, reason: 'first' }]);
+    });
+
+    test('entries past their expiry are dropped when another is revoked', async () => {
+      const now = Date.now();
+      const old = randomUUID();
+      await store.revoke({ jti: old, expiresAt: now + 1_000, revokedAt: now });
+      expect((await store.list(0)).map((t) => t.jti)).toContain(old);
+      await store.revoke({ jti: randomUUID(), expiresAt: now + 3 * HOUR, revokedAt: now + 2_000 });
+      expect((await store.list(0)).map((t) => t.jti)).not.toContain(old);
+    });
+
+    test('another connection (the CLI, another service process) sees the revocation', async () => {
+      const now = Date.now();
+      const jti = randomUUID();
+      const other = await open();
+      try {
+        await other.revoke({ jti, expiresAt: now + HOUR, revokedAt: now, reason: 'from the CLI' });
+      } finally {
+        await other.close();
+      }
+      expect((await store.list(now)).map((t) => t.jti)).toContain(jti);
+    });
+  });
+}
+
+const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-revocations-'));
+afterAll(() => fs.rmSync(tempDir, { recursive: true, force: true }));
+
+describeRevocationContract(
+  'SQLite',
+  async () => new SqliteRevocationStore(path.join(tempDir, 'idempotency.db')),
+);
+
+// PostgreSQL: a database of this file's own, dropped afterwards.
+const maintenanceUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const database = `ptce_revoked_${randomBytes(6).toString('hex')}`;
+const pgUrl = Object.assign(new URL(maintenanceUrl), { pathname: `/${database}` }).toString();
+
+async function maintenance(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: maintenanceUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(() => maintenance(`CREATE DATABASE ${database}`));
+afterAll(() => maintenance(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+
+describeRevocationContract('PostgreSQL', async () => PostgresRevocationStore.fromUrl(pgUrl));
+
+// Redis: keys under a prefix of this file's own, deleted afterwards.
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `ptce-test-revoked-${process.pid}-${randomBytes(4).toString('hex')}:`;
+const clients: Redis[] = [];
+afterAll(async () => {
+  const admin = new Redis(redisUrl);
+  const keys = await admin.keys(`${prefix}*`);
+  if (keys.length > 0) await admin.del(...keys);
+  await admin.quit();
+  for (const client of clients) client.disconnect();
+});
+
+describeRevocationContract('Redis', async () => {
+  const client = new Redis(redisUrl);
+  clients.push(client);
+  return new RedisRevocationStore(client, prefix);
+});
+
+describe('openRevocationStore chooses as openIdempotencyStore does (hostile-test defect 9B)', () => {
+  test('SQLite event store: the idempotency file in DATA_DIR, table revoked_tokens', async () => {
+    const dataDir = fs.mkdtempSync(path.join(tempDir, 'data-'));
+    const store = openRevocationStore({ eventStoreUrl: `sqlite:${path.join(dataDir, 'ptce.db')}`, dataDir });
+    expect(store).toBeInstanceOf(SqliteRevocationStore);
+    await store.revoke({ jti: 'j1', expiresAt: Date.now() + HOUR, revokedAt: Date.now() });
+    await store.close();
+    expect(fs.existsSync(path.join(dataDir, 'idempotency.db'))).toBe(true);
+    const again = new SqliteRevocationStore(path.join(dataDir, 'idempotency.db'));
+    expect((await again.list(Date.now())).map((t) => t.jti)).toEqual(['j1']);
+    await again.close();
+  });
+
+  test('PostgreSQL event store: the same database', async () => {
+    const store = openRevocationStore({ eventStoreUrl: pgUrl, dataDir: tempDir });
+    expect(store).toBeInstanceOf(PostgresRevocationStore);
+    await store.close();
+  });
+
+  test('KurrentDB: Redis when configured, else the SQLite file in DATA_DIR', async () => {
+    const redis = new Redis(redisUrl, { lazyConnect: true });
+    clients.push(redis);
+    const withRedis = openRevocationStore({ eventStoreUrl: 'kurrentdb://h:2113', dataDir: tempDir, redis });
+    expect(withRedis).toBeInstanceOf(RedisRevocationStore);
+    const dataDir = fs.mkdtempSync(path.join(tempDir, 'kdb-'));
+    const without = openRevocationStore({ eventStoreUrl: 'esdb://h:2113', dataDir });
+    expect(without).toBeInstanceOf(SqliteRevocationStore);
+    await without.close();
+    expect(fs.existsSync(path.join(dataDir, 'idempotency.db'))).toBe(true);
+  });
+
+  test('a SQLite event store never goes to Redis, even when it is configured', async () => {
+    const redis = new Redis(redisUrl, { lazyConnect: true });
+    clients.push(redis);
+    const store = openRevocationStore({ eventStoreUrl: 'sqlite::memory:', dataDir: tempDir, redis });
+    expect(store).toBeInstanceOf(SqliteRevocationStore);
+    await store.close();
+  });
+});
