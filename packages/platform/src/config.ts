@@ -38,6 +38,34 @@ const blankToUndefined = (value: unknown): unknown =>
 
 const optionalString = z.preprocess(blankToUndefined, z.string().optional());
 
+const TTL = /^(\d+)(s|m|h|d)$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+/** `30d`, `12h`, `15m`, `90s` → seconds; null when not of that form or zero. */
+export function parseTtl(ttl: string): number | null {
+  const match = TTL.exec(ttl);
+  if (!match) return null;
+  const seconds = Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS];
+  return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : null;
+}
+
+/** Seconds, as `ptce token --ttl` spells them. */
+const duration = (fallback: string) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((v, ctx) => {
+        const seconds = parseTtl(v);
+        if (seconds === null) {
+          ctx.addIssue({ code: 'custom', message: 'expected a duration such as 90d, 12h, 15m or 90s' });
+          return z.NEVER;
+        }
+        return seconds;
+      }),
+  );
+
 const integer = (name: string, min: number, max: number, fallback: number) =>
   z.preprocess(
     blankToUndefined,
@@ -114,6 +142,8 @@ const envSchema = z
         .default('EdDSA'),
     ),
     JWT_ISSUER: z.preprocess(blankToUndefined, z.string().default('ptce-ledger')),
+    JWT_AUDIENCE: optionalString,
+    JWT_MAX_TTL: duration('90d'),
     JWT_PUBLIC_KEY: pem('public'),
     JWT_PRIVATE_KEY: pem('private'),
     RATE_LIMIT_MAX: integer('RATE_LIMIT_MAX', 1, 1_000_000, 600),
@@ -149,6 +179,13 @@ export interface Config {
   readonly LOG_LEVEL: (typeof LOG_LEVELS)[number];
   readonly JWT_ALG: JwtAlg;
   readonly JWT_ISSUER: string;
+  /**
+   * Required `aud` of every token when set; unset, a token carrying any `aud` is refused (it was
+   * minted for something else).
+   */
+  readonly JWT_AUDIENCE: string | undefined;
+  /** Seconds: the longest lifetime (exp − iat) a token may have. */
+  readonly JWT_MAX_TTL: number;
   readonly JWT_PUBLIC_KEY: string | undefined;
   readonly JWT_PRIVATE_KEY: string | undefined;
   /** Requests per client per minute. */
@@ -183,6 +220,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     LOG_LEVEL: v.LOG_LEVEL,
     JWT_ALG: v.JWT_ALG,
     JWT_ISSUER: v.JWT_ISSUER,
+    JWT_AUDIENCE: v.JWT_AUDIENCE,
+    JWT_MAX_TTL: v.JWT_MAX_TTL,
     JWT_PUBLIC_KEY: v.JWT_PUBLIC_KEY,
     JWT_PRIVATE_KEY: v.JWT_PRIVATE_KEY,
     RATE_LIMIT_MAX: v.RATE_LIMIT_MAX,

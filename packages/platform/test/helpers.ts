@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { EventStore } from '@ptce/event-store';
 import { type App, type CreateAppOptions, createApp } from '../src/app.ts';
-import { type MintInput, mintToken } from '../src/auth.ts';
+import { type AuthConfig, type MintInput, mintToken } from '../src/auth.ts';
 import { type Config, loadConfig } from '../src/config.ts';
 
 export function tempDir(prefix = 'ptce-platform-'): string {
@@ -47,10 +47,7 @@ export async function testApp(options: Partial<CreateAppOptions> = {}): Promise<
   });
 }
 
-export function token(
-  input: Partial<MintInput> = {},
-  config: Pick<Config, 'JWT_ALG' | 'JWT_ISSUER'> = testConfig(),
-): Promise<string> {
+export function token(input: Partial<MintInput> = {}, config: AuthConfig = testConfig()): Promise<string> {
   return mintToken(
     { sub: 'alice', role: 'secretary', ptces: ['val-coop'], ttl: '1h', ...input },
     keys.privateKey,
