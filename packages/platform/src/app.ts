@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { EventStore } from '@ptce/event-store';
+import type { EventStore, RevocationStore } from '@ptce/event-store';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -26,6 +26,7 @@ import type { Config } from './config.ts';
 import { installHealth, type ReadinessCheck } from './health.ts';
 import { installMetrics } from './metrics.ts';
 import { notFound, ProblemError, sendProblem, toProblem } from './problem.ts';
+import { RevocationList } from './revocations.ts';
 
 /** The Fastify instance every service plugin receives: routes are typed from their zod schemas. */
 export type App = FastifyInstance<
@@ -65,6 +66,12 @@ export interface CreateAppOptions {
   readonly eventStore?: EventStore;
   /** Shared with the rate limiter (counters in Redis) and checked by /health/ready. Not closed by the app. */
   readonly redis?: Redis;
+  /**
+   * Revoked tokens (see `openRevocationStore`): read when the app is ready, then every
+   * `revocationRefreshMs`. Not closed by the app.
+   */
+  readonly revocations?: RevocationStore;
+  readonly revocationRefreshMs?: number;
   /** Extra readiness checks by name: reject when the dependency is down. */
   readonly readiness?: Record<string, ReadinessCheck>;
   /** OpenAPI `info`. */
@@ -214,7 +221,26 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     }
   });
 
-  const tokens = new TokenVerifier(options.jwtPublicKey, config);
+  const revocations = options.revocations
+    ? new RevocationList(options.revocations, {
+        log: app.log,
+        ...(options.revocationRefreshMs === undefined ? {} : { refreshMs: options.revocationRefreshMs }),
+      })
+    : undefined;
+  if (revocations) {
+    app.addHook('onReady', async () => {
+      await revocations.refresh();
+      revocations.start();
+    });
+    app.addHook('onClose', async () => revocations.stop());
+  }
+  const tokens = new TokenVerifier(
+    options.jwtPublicKey,
+    config,
+    undefined,
+    undefined,
+    revocations && ((jti) => revocations.has(jti)),
+  );
   app.addHook('onRequest', async (request) => {
     if (request.is404 || request.routeOptions.config.public) return;
     const token = bearerToken(request);
@@ -246,7 +272,14 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true });
 
   app.decorate('metrics', installMetrics(app));
-  installHealth(app, { eventStore: store, redis: options.redis, readiness: options.readiness ?? {} });
+  installHealth(app, {
+    eventStore: store,
+    redis: options.redis,
+    readiness: {
+      ...(revocations ? { revocations: () => revocations.check() } : {}),
+      ...options.readiness,
+    },
+  });
 
   app.get(
     '/v1/me',

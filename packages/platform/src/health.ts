@@ -67,9 +67,10 @@ export function installHealth(app: FastifyInstance, options: HealthOptions): voi
         }
       });
       if (down.length === 0) return { status: 'up', checks: status };
-      // Without Redis the service still writes and reads (by replaying), hence "degraded";
+      // Without Redis the service still writes and reads (by replaying), and with a stale
+      // revocation list it still authenticates (with the last list read), hence "degraded";
       // anything else down means it cannot serve.
-      const degradedOnly = down.every((name) => name === 'redis');
+      const degradedOnly = down.every((name) => name === 'redis' || name === 'revocations');
       return sendProblem(
         reply,
         request,

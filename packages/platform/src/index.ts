@@ -6,4 +6,5 @@ export * from './keys.ts';
 export * from './metrics.ts';
 export * from './problem.ts';
 export * from './redis.ts';
+export * from './revocations.ts';
 export * from './shutdown.ts';
