@@ -7,6 +7,8 @@ const SERVICE_TESTS = ['services/{membership,working-groups,decisions}/test/**/*
 export default defineConfig({
   test: {
     exclude: ['**/node_modules/**', 'test/bench/**'],
+    // PostgreSQL found or started, Redis found or its tests skipped: see the file.
+    globalSetup: ['test/setup/servers.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

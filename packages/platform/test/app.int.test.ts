@@ -396,25 +396,30 @@ describe('health', () => {
   });
 });
 
-describe('with a live Redis', () => {
-  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  test('ready, and rate-limit counters live under the key prefix', async () => {
-    const prefix = `ptce-test-${process.pid}-${Date.now()}:`;
-    const redis = createRedis(url, { keyPrefix: prefix });
-    const local = await testApp({ redis, config: testConfig({ RATE_LIMIT_MAX: '2' }) });
-    const res = await local.inject({ url: '/health/ready' });
-    expect(res.json()).toEqual({ status: 'up', checks: { eventStore: 'up', redis: 'up' } });
-    const headers = { authorization: `Bearer ${await token()}` };
-    expect((await local.inject({ url: '/v1/me', headers })).statusCode).toBe(200);
-    expect((await local.inject({ url: '/v1/me', headers })).statusCode).toBe(200);
-    expect((await local.inject({ url: '/v1/me', headers })).statusCode).toBe(429);
-    const admin = createRedis(url);
-    await admin.connect();
-    const keys = await admin.keys(`${prefix}*`);
-    expect(keys.length).toBeGreaterThan(0);
-    await admin.del(...keys);
-    admin.disconnect();
-    await local.close();
-    redis.disconnect();
-  });
-});
+// The run's global setup found no Redis (outside CI, where that fails the run instead).
+const noRedis = process.env.PTCE_TEST_REDIS === 'absent';
+describe.skipIf(noRedis)(
+  noRedis ? 'with a live Redis — skipped: no Redis answers at REDIS_URL' : 'with a live Redis',
+  () => {
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    test('ready, and rate-limit counters live under the key prefix', async () => {
+      const prefix = `ptce-test-${process.pid}-${Date.now()}:`;
+      const redis = createRedis(url, { keyPrefix: prefix });
+      const local = await testApp({ redis, config: testConfig({ RATE_LIMIT_MAX: '2' }) });
+      const res = await local.inject({ url: '/health/ready' });
+      expect(res.json()).toEqual({ status: 'up', checks: { eventStore: 'up', redis: 'up' } });
+      const headers = { authorization: `Bearer ${await token()}` };
+      expect((await local.inject({ url: '/v1/me', headers })).statusCode).toBe(200);
+      expect((await local.inject({ url: '/v1/me', headers })).statusCode).toBe(200);
+      expect((await local.inject({ url: '/v1/me', headers })).statusCode).toBe(429);
+      const admin = createRedis(url);
+      await admin.connect();
+      const keys = await admin.keys(`${prefix}*`);
+      expect(keys.length).toBeGreaterThan(0);
+      await admin.del(...keys);
+      admin.disconnect();
+      await local.close();
+      redis.disconnect();
+    });
+  },
+);

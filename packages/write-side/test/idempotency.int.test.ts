@@ -41,8 +41,13 @@ interface Harness {
 }
 
 /** What every store must do, whatever it keeps its keys in. */
-function contract(name: string, open: () => Promise<Harness>, cleanup: () => Promise<void> = async () => {}) {
-  describe(name, () => {
+function contract(
+  name: string,
+  open: () => Promise<Harness>,
+  cleanup: () => Promise<void> = async () => {},
+  skip = false,
+) {
+  describe.skipIf(skip)(skip ? `${name} — skipped: no Redis answers at REDIS_URL` : name, () => {
     let h: Harness;
     beforeAll(async () => {
       h = await open();
@@ -251,6 +256,8 @@ contract(
     if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
   },
+  // The run's global setup found no Redis (outside CI, where that fails the run instead).
+  process.env.PTCE_TEST_REDIS === 'absent',
 );
 
 describe('idempotency stores when their backend is unreachable', () => {
