@@ -1,13 +1,21 @@
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { openRevocationStore } from '@ptce/event-store';
 import {
+  CLOCK_SKEW_SECONDS,
+  type Config,
   ConfigError,
+  createRedis,
+  isPrintableSubject,
   loadConfig,
   loadJwtKeys,
   mintToken,
   parseTtl,
   ROLES,
   type Role,
+  revocationTarget,
   SLUG,
+  TokenError,
 } from '@ptce/platform';
 
 export interface CliIo {
@@ -27,15 +35,45 @@ Commands:
   token   Mint a bearer token signed with this deployment's key (DATA_DIR/keys or JWT_PRIVATE_KEY)
           --role <${ROLES.join('|')}>   required
           --ptce <id>                   repeatable; a PTCE id in scope, or '*' for all (admin: default '*')
-          --sub <subject>               default 'ptce-cli'
-          --ttl <n><s|m|h|d>            default 30d
+          --sub <subject>               default 'cli:<role>:<ids, sorted, joined by +>' ('cli:admin:*')
+          --ttl <n><s|m|h|d>            default 30d (at most JWT_MAX_TTL)
+  token revoke <jti | token>
+          Refuse a token before it expires, in every service within a minute
+          --reason <text>               kept with the revocation
 
 Configuration comes from the same environment as the server (DATA_DIR, JWT_*, …).
 `;
 
 class UsageError extends Error {}
 
+const DEFAULT_TTL = 30 * 86400;
+
+/** `90d`, `36h`, `15m` or `90s`: the largest unit that divides it. */
+function formatSeconds(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+/**
+ * A subject of its own for each role and scope: idempotency keys are scoped by `sub`, so two
+ * PTCE's secretaries sharing one (the former `ptce-cli`) could answer each other's retries.
+ */
+export function defaultSubject(role: Role, ptces: readonly string[]): string {
+  const scope = [...new Set(ptces)].sort().join('+');
+  const sub = `cli:${role}:${scope}`;
+  if (sub.length <= 200) return sub;
+  // A scope of many PTCE: still distinct, still stable for the same list.
+  return `cli:${role}:sha256-${createHash('sha256').update(scope).digest('hex').slice(0, 32)}`;
+}
+
 async function token(args: string[], io: CliIo): Promise<number> {
+  if (args[0] === 'revoke') return revoke(args.slice(1), io);
   let values: { role?: string; ptce?: string[]; sub?: string; ttl?: string };
   try {
     ({ values } = parseArgs({
@@ -67,13 +105,22 @@ async function token(args: string[], io: CliIo): Promise<number> {
     if (id !== '*' && !SLUG.test(id))
       problems.push(`--ptce ${JSON.stringify(id)} is not a PTCE id (${SLUG.source})`);
   }
-  const sub = values.sub ?? 'ptce-cli';
-  if (sub.trim() === '' || sub.length > 200) problems.push('--sub must be 1 to 200 characters');
-  const ttl = parseTtl(values.ttl ?? '30d');
+  const sub = values.sub;
+  if (sub !== undefined && (sub.trim() === '' || sub.length > 200)) {
+    problems.push('--sub must be 1 to 200 characters');
+  } else if (sub !== undefined && !isPrintableSubject(sub)) {
+    problems.push('--sub must not contain control, format or invisible characters');
+  }
+  const ttl = values.ttl === undefined ? undefined : parseTtl(values.ttl);
   if (ttl === null) problems.push('--ttl must look like 30d, 12h, 15m or 90s');
   if (problems.length > 0 || !role || ttl === null) throw new UsageError(problems.join('\n'));
 
   const config = loadConfig(io.env);
+  if (ttl !== undefined && ttl > config.JWT_MAX_TTL) {
+    throw new UsageError(
+      `--ttl ${values.ttl} is above JWT_MAX_TTL (${formatSeconds(config.JWT_MAX_TTL)}): every service would refuse the token`,
+    );
+  }
   const keys = loadJwtKeys(config);
   if (!keys.privateKey) {
     io.stderr(
@@ -81,9 +128,101 @@ async function token(args: string[], io: CliIo): Promise<number> {
     );
     return EXIT_FAILED;
   }
-  const jwt = await mintToken({ sub, role: role as Role, ptces, ttl }, keys.privateKey, config);
+  const jwt = await mintToken(
+    {
+      sub: sub ?? defaultSubject(role as Role, ptces),
+      role: role as Role,
+      ptces,
+      ttl: ttl ?? Math.min(DEFAULT_TTL, config.JWT_MAX_TTL),
+    },
+    keys.privateKey,
+    config,
+  );
   io.stdout(`${jwt}\n`);
   return EXIT_OK;
+}
+
+const JTI = /^[\x21-\x7e]{1,200}$/;
+
+async function revoke(args: string[], io: CliIo): Promise<number> {
+  let values: { reason?: string };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      options: { reason: { type: 'string' } },
+      strict: true,
+      allowPositionals: true,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const [target, ...extra] = positionals;
+  if (target === undefined || extra.length > 0) {
+    throw new UsageError('token revoke takes one argument: the jti of the token, or the token itself');
+  }
+  const reason = values.reason;
+  if (reason !== undefined && (reason.length > 500 || !isPrintableSubject(reason))) {
+    throw new UsageError('--reason must be at most 500 printable characters');
+  }
+  const isToken = target.includes('.');
+  if (!isToken && !JTI.test(target)) {
+    throw new UsageError(`${JSON.stringify(target)} is neither a token nor a jti`);
+  }
+
+  const config = loadConfig(io.env);
+  const now = Date.now();
+  // No token outlives this (JWT_MAX_TTL from an `iat` up to the tolerated skew ahead): an entry
+  // kept that long refuses the token for all of its life.
+  const longestLife = now + (config.JWT_MAX_TTL + CLOCK_SKEW_SECONDS) * 1000;
+  let jti = target;
+  let expiresAt = longestLife;
+  if (isToken) {
+    try {
+      const claims = await revocationTarget(target, loadJwtKeys(config).publicKey, config);
+      jti = claims.jti;
+      expiresAt = Math.min(claims.exp * 1000, longestLife);
+    } catch (err) {
+      if (err instanceof TokenError) throw new UsageError(`not a token of this deployment: ${err.message}`);
+      throw err;
+    }
+    if (expiresAt <= now) {
+      io.stderr(
+        `ptce token revoke: the token expired at ${new Date(expiresAt).toISOString()}; nothing to do.\n`,
+      );
+      return EXIT_OK;
+    }
+  }
+
+  const redis = needsRedis(config) ? createRedis(config.REDIS_URL) : undefined;
+  try {
+    if (redis) await redis.connect();
+    const store = openRevocationStore({
+      eventStoreUrl: config.EVENT_STORE_URL,
+      dataDir: config.DATA_DIR,
+      ...(redis ? { redis } : {}),
+    });
+    try {
+      await store.revoke({ jti, expiresAt, revokedAt: now, ...(reason === undefined ? {} : { reason }) });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    redis?.disconnect();
+  }
+  io.stdout(`revoked ${jti} (remembered until ${new Date(expiresAt).toISOString()})\n`);
+  return EXIT_OK;
+}
+
+/** As `openRevocationStore` chooses: Redis only for KurrentDB, and only when configured. */
+function needsRedis(config: Config): config is Config & { REDIS_URL: string } {
+  const url = config.EVENT_STORE_URL;
+  return (
+    config.REDIS_URL !== undefined &&
+    !url.startsWith('sqlite:') &&
+    !url.startsWith('postgres://') &&
+    !url.startsWith('postgresql://')
+  );
 }
 
 const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = { token };

@@ -65,12 +65,16 @@ describe('ptce token', () => {
     expect(exp! - iat!).toBe(7200);
   });
 
-  test('defaults: sub ptce-cli, ttl 30 days; admin defaults to every PTCE', async () => {
+  test('defaults: sub from role and scope, ttl 30 days, a random jti; admin defaults to every PTCE', async () => {
     const res = await run(['token', '--role', 'admin']);
     expect(res.code).toBe(0);
     const claims = decodeJwt(res.stdout.trim());
-    expect(claims).toMatchObject({ sub: 'ptce-cli', role: 'admin', ptces: ['*'], iss: 'ptce-ledger' });
+    expect(claims).toMatchObject({ sub: 'cli:admin:*', role: 'admin', ptces: ['*'], iss: 'ptce-ledger' });
     expect(claims.exp! - claims.iat!).toBe(30 * 86400);
+    expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
+    expect(claims).not.toHaveProperty('aud');
+    const again = decodeJwt((await run(['token', '--role', 'admin'])).stdout.trim());
+    expect(again.jti).not.toBe(claims.jti);
   });
 
   test.each([
@@ -86,6 +90,14 @@ describe('ptce token', () => {
     expect(res.code).toBe(2);
     expect(res.stdout).toBe('');
     expect(res.stderr).toMatch(message);
+  });
+
+  test('a --sub with control, format or invisible characters is a usage error', async () => {
+    for (const sub of ['marie\u0000', 'marie\u202Eeiram', 'ma\u200Brie']) {
+      const res = await run(['token', '--role', 'secretary', '--ptce', 'x', '--sub', sub]);
+      expect(res).toMatchObject({ code: 2, stdout: '' });
+      expect(res.stderr).toContain('--sub must not contain control, format or invisible characters');
+    }
   });
 
   test('a bad configuration is reported and exits 2', async () => {
@@ -110,5 +122,82 @@ describe('ptce', () => {
     const help = await run(['help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: ptce');
+  });
+});
+
+describe('ptce token: a lifetime a careful verifier accepts, and the audience (hostile-test defect 9A)', () => {
+  test('--ttl above JWT_MAX_TTL exits 2 and says why', async () => {
+    const res = await run(['token', '--role', 'admin', '--ttl', '91d']);
+    expect(res).toMatchObject({ code: 2, stdout: '' });
+    expect(res.stderr).toContain('--ttl 91d is above JWT_MAX_TTL (90d)');
+    const shorter = await run(['token', '--role', 'admin', '--ttl', '2h'], { JWT_MAX_TTL: '1h' });
+    expect(shorter).toMatchObject({ code: 2, stdout: '' });
+    expect(shorter.stderr).toContain('above JWT_MAX_TTL (1h)');
+    expect((await run(['token', '--role', 'admin', '--ttl', '90d'])).code).toBe(0);
+  });
+
+  test('without --ttl, a JWT_MAX_TTL shorter than 30 days is the lifetime', async () => {
+    const res = await run(['token', '--role', 'admin'], { JWT_MAX_TTL: '12h' });
+    expect(res.code).toBe(0);
+    const claims = decodeJwt(res.stdout.trim());
+    expect(claims.exp! - claims.iat!).toBe(12 * 3600);
+  });
+
+  test('JWT_AUDIENCE is minted as aud, and the token verifies under the same configuration', async () => {
+    const dataDir = tempDataDir();
+    const env = { DATA_DIR: dataDir, JWT_AUDIENCE: 'ptce-api' };
+    const res = await run(['token', '--role', 'auditor', '--ptce', 'val-coop'], env);
+    expect(res.code).toBe(0);
+    expect(decodeJwt(res.stdout.trim()).aud).toBe('ptce-api');
+    const config = loadConfig(env);
+    await expect(
+      verifyToken(res.stdout.trim(), ensureKeys(dataDir).publicKey, config),
+    ).resolves.toMatchObject({
+      role: 'auditor',
+    });
+    await expect(
+      verifyToken(res.stdout.trim(), ensureKeys(dataDir).publicKey, loadConfig({ DATA_DIR: dataDir })),
+    ).rejects.toThrow(/claim aud/);
+  });
+});
+
+describe('ptce token: a subject of its own for each role and scope (hostile-test defect 9C)', () => {
+  const subOf = async (argv: string[]) => {
+    const res = await run(['token', ...argv]);
+    expect(res.code).toBe(0);
+    return decodeJwt(res.stdout.trim()).sub;
+  };
+
+  test('the documented `ptce token --role secretary --ptce <id>` still works, as cli:secretary:<id>', async () => {
+    expect(await subOf(['--role', 'secretary', '--ptce', 'val-coop'])).toBe('cli:secretary:val-coop');
+  });
+
+  test('two secretaries of different PTCE no longer share a subject (nor their idempotency keys)', async () => {
+    const a = await subOf(['--role', 'secretary', '--ptce', 'p1']);
+    const b = await subOf(['--role', 'secretary', '--ptce', 'p2']);
+    expect(a).not.toBe(b);
+    expect(await subOf(['--role', 'auditor', '--ptce', 'p1'])).toBe('cli:auditor:p1');
+  });
+
+  test('the scope is sorted and deduplicated: the same scope, the same subject', async () => {
+    expect(await subOf(['--role', 'secretary', '--ptce', 'p2', '--ptce', 'p1'])).toBe('cli:secretary:p1+p2');
+    expect(await subOf(['--role', 'secretary', '--ptce', 'p1', '--ptce', 'p2', '--ptce', 'p1'])).toBe(
+      'cli:secretary:p1+p2',
+    );
+    expect(await subOf(['--role', 'funder', '--ptce', '*'])).toBe('cli:funder:*');
+  });
+
+  test('a scope too long for a 200-character subject is named by its digest, still distinct', async () => {
+    const many = (n: number) =>
+      Array.from({ length: 20 }, (_, i) => ['--ptce', `ptce-number-${n}-${i}`]).flat();
+    const a = await subOf(['--role', 'secretary', ...many(1)]);
+    const b = await subOf(['--role', 'secretary', ...many(2)]);
+    expect(a).toMatch(/^cli:secretary:sha256-[0-9a-f]{32}$/);
+    expect(b).toMatch(/^cli:secretary:sha256-[0-9a-f]{32}$/);
+    expect(a).not.toBe(b);
+  });
+
+  test('--sub still wins', async () => {
+    expect(await subOf(['--role', 'secretary', '--ptce', 'p1', '--sub', 'marie'])).toBe('marie');
   });
 });
