@@ -16,8 +16,9 @@ import {
 const HOUR = 3_600_000;
 
 /** What every backend must do; `open` gives a new connection to the same store each time. */
-function describeRevocationContract(name: string, open: () => Promise<RevocationStore>) {
-  describe(`revoked tokens on ${name} (hostile-test defect 9B)`, () => {
+function describeRevocationContract(name: string, open: () => Promise<RevocationStore>, skip = false) {
+  const title = `revoked tokens on ${name} (hostile-test defect 9B)`;
+  describe.skipIf(skip)(skip ? `${title} — skipped: no Redis answers at REDIS_URL` : title, () => {
     let store: RevocationStore;
     beforeAll(async () => {
       store = await open();
@@ -108,23 +109,30 @@ afterAll(() => maintenance(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
 
 describeRevocationContract('PostgreSQL', async () => PostgresRevocationStore.fromUrl(pgUrl));
 
-// Redis: keys under a prefix of this file's own, deleted afterwards.
+// Redis: keys under a prefix of this file's own, deleted afterwards. The run's global setup found
+// no Redis (outside CI, where that fails the run instead): skipped, and said so.
+const noRedis = process.env.PTCE_TEST_REDIS === 'absent';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `ptce-test-revoked-${process.pid}-${randomBytes(4).toString('hex')}:`;
 const clients: Redis[] = [];
 afterAll(async () => {
+  for (const client of clients) client.disconnect();
+  if (noRedis) return;
   const admin = new Redis(redisUrl);
   const keys = await admin.keys(`${prefix}*`);
   if (keys.length > 0) await admin.del(...keys);
   await admin.quit();
-  for (const client of clients) client.disconnect();
 });
 
-describeRevocationContract('Redis', async () => {
-  const client = new Redis(redisUrl);
-  clients.push(client);
-  return new RedisRevocationStore(client, prefix);
-});
+describeRevocationContract(
+  'Redis',
+  async () => {
+    const client = new Redis(redisUrl);
+    clients.push(client);
+    return new RedisRevocationStore(client, prefix);
+  },
+  noRedis,
+);
 
 describe('openRevocationStore chooses as openIdempotencyStore does (hostile-test defect 9B)', () => {
   test('SQLite event store: the idempotency file in DATA_DIR, table revoked_tokens', async () => {
