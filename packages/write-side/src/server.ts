@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { type EventStore, openEventStore } from '@ptce/event-store';
+import { type EventStore, openEventStore, openRevocationStore } from '@ptce/event-store';
 import {
   type App,
   type Config,
@@ -22,11 +22,14 @@ export interface ServerOptions {
   /** Use this store instead of opening EVENT_STORE_URL; the caller then closes it. */
   readonly eventStore?: EventStore;
   readonly title?: string;
+  /** Between two reads of the revoked tokens (tests shorten it). */
+  readonly revocationRefreshMs?: number;
 }
 
 /**
  * The service plugins on the configured event store. Creates DATA_DIR and the signing keys on
- * first start. Closing the app closes what it opened: the store, the idempotency keys, Redis.
+ * first start. Closing the app closes what it opened: the store, the idempotency keys, the
+ * revoked tokens, Redis.
  * The same plugins answer the same URLs whether they run together or each on its own.
  */
 export async function buildServer(config: Config, options: ServerOptions): Promise<App> {
@@ -41,8 +44,15 @@ export async function buildServer(config: Config, options: ServerOptions): Promi
     dataDir: config.DATA_DIR,
     ...(redis ? { redis } : {}),
   });
+  // Beside the idempotency keys, where `ptce token revoke` writes them.
+  const revocations = openRevocationStore({
+    eventStoreUrl: config.EVENT_STORE_URL,
+    dataDir: config.DATA_DIR,
+    ...(redis ? { redis } : {}),
+  });
   const release = async () => {
     await idempotency.close();
+    await revocations.close();
     if (ownStore) await eventStore.close();
     if (redis) redis.disconnect();
   };
@@ -53,6 +63,10 @@ export async function buildServer(config: Config, options: ServerOptions): Promi
       config,
       jwtPublicKey: keys.publicKey,
       eventStore,
+      revocations,
+      ...(options.revocationRefreshMs === undefined
+        ? {}
+        : { revocationRefreshMs: options.revocationRefreshMs }),
       ...(redis ? { redis } : {}),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(options.title ? { title: options.title } : {}),

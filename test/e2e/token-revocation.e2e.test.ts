@@ -1,0 +1,142 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { RedisRevocationStore } from '@ptce/event-store';
+import { membershipService } from '@ptce/membership';
+import { type App, createRedis, loadConfig } from '@ptce/platform';
+import { buildStandalone } from '@ptce/standalone';
+import { createTempDatabase, type TempDatabase } from '@ptce/testing';
+import { buildServer } from '@ptce/write-side';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const exec = promisify(execFile);
+const CLI = path.resolve(import.meta.dirname, '../../packages/cli/src/main.ts');
+const REFRESH_MS = 200;
+
+/** `pnpm --silent ptce …` as an operator runs it: its own process, the deployment's environment. */
+async function ptce(env: Record<string, string>, ...argv: string[]): Promise<string> {
+  const { stdout } = await exec(process.execPath, ['--import', 'tsx', CLI, ...argv], {
+    env: { ...process.env, ...env },
+  });
+  return stdout.trim();
+}
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function describeDeployment(name: string, environment: () => Promise<Record<string, string>>) {
+  describe(`${name}: a token revoked with \`ptce token revoke\` is refused by every service (hostile-test defect 9B)`, () => {
+    let env: Record<string, string>;
+    let apps: App[] = [];
+    beforeAll(async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-revoke-e2e-'));
+      dirs.push(dataDir);
+      env = { DATA_DIR: dataDir, ...(await environment()) };
+      const config = loadConfig({ ...env, LOG_LEVEL: 'silent' });
+      // The standalone server and one service on its own, as each service's main.ts starts it.
+      apps = [
+        await buildStandalone(config, { logger: false, revocationRefreshMs: REFRESH_MS }),
+        await buildServer(config, {
+          plugins: [membershipService],
+          logger: false,
+          revocationRefreshMs: REFRESH_MS,
+        }),
+      ];
+      for (const app of apps) await app.ready();
+    });
+    afterAll(async () => {
+      for (const app of apps) await app.close();
+    });
+
+    const statuses = (jwt: string) =>
+      Promise.all(
+        apps.map(
+          async (app) =>
+            (await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${jwt}` } })).statusCode,
+        ),
+      );
+
+    test('accepted, revoked by the CLI, then refused everywhere within the refresh delay', async () => {
+      const jwt = await ptce(env, 'token', '--role', 'secretary', '--ptce', 'val-coop');
+      const other = await ptce(env, 'token', '--role', 'secretary', '--ptce', 'val-coop');
+      expect(await statuses(jwt)).toEqual([200, 200]);
+
+      expect(await ptce(env, 'token', 'revoke', jwt, '--reason', 'laptop stolen')).toMatch(/^revoked /);
+      const started = Date.now();
+      while ((await statuses(jwt)).some((status) => status !== 401)) {
+        // Four refreshes: far below the minute promised, far above a refresh.
+        expect(Date.now() - started).toBeLessThan(4 * REFRESH_MS + 1_000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const res = await apps[1]?.inject({ url: '/v1/me', headers: { authorization: `Bearer ${jwt}` } });
+      expect(res?.json().detail).toContain('token revoked');
+      expect(await statuses(other)).toEqual([200, 200]);
+      for (const app of apps) {
+        expect((await app.inject({ url: '/health/ready' })).json().checks.revocations).toBe('up');
+      }
+    });
+
+    test('revoked by jti alone, the same', async () => {
+      const jwt = await ptce(env, 'token', '--role', 'auditor', '--ptce', '*');
+      expect(await statuses(jwt)).toEqual([200, 200]);
+      const jti = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()).jti as string;
+      await ptce(env, 'token', 'revoke', jti);
+      const started = Date.now();
+      while ((await statuses(jwt)).some((status) => status !== 401)) {
+        expect(Date.now() - started).toBeLessThan(4 * REFRESH_MS + 1_000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+  });
+}
+
+describeDeployment('the embedded SQLite file', async () => ({}));
+
+let database: TempDatabase | undefined;
+afterAll(async () => {
+  await database?.drop();
+});
+describeDeployment('PostgreSQL', async () => {
+  database = await createTempDatabase('ptce_revoke');
+  return { EVENT_STORE_URL: database.url };
+});
+
+// The run's global setup found no Redis (outside CI, where that fails the run instead).
+const noRedis = process.env.PTCE_TEST_REDIS === 'absent';
+describe.skipIf(noRedis)(
+  noRedis
+    ? 'KurrentDB with Redis: ptce token revoke writes to Redis — skipped: no Redis answers at REDIS_URL'
+    : 'KurrentDB with Redis: ptce token revoke writes to Redis, beside the idempotency keys (hostile-test defect 9B)',
+  () => {
+    // Database 15, and only this test's own jti removed afterwards: the CLI has no key prefix.
+    const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    url.pathname = '/15';
+    const jti = `e2e-${process.pid}-${Date.now()}`;
+    const redis = createRedis(url.toString());
+    afterAll(async () => {
+      await redis.zrem('ptce:revoked:jti', jti);
+      await redis.hdel('ptce:revoked:details', jti);
+      redis.disconnect();
+    });
+
+    test('the jti is listed by the Redis store the services read', async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-revoke-kdb-'));
+      dirs.push(dataDir);
+      // Nothing listens on port 1: revoking never needs the event store itself.
+      const env = {
+        DATA_DIR: dataDir,
+        EVENT_STORE_URL: 'kurrentdb://127.0.0.1:1?tls=false',
+        REDIS_URL: url.toString(),
+      };
+      await ptce(env, 'token', 'revoke', jti, '--reason', 'kurrent');
+      await redis.connect();
+      const listed = await new RedisRevocationStore(redis).list(Date.now());
+      expect(listed.find((entry) => entry.jti === jti)).toMatchObject({ jti, reason: 'kurrent' });
+      expect(fs.existsSync(path.join(dataDir, 'idempotency.db'))).toBe(false);
+    });
+  },
+);
