@@ -492,6 +492,12 @@ function compile(events: readonly LoggedEvent[]): MutableCompiled {
     }
     const correctsId = correction.data.correctsEventId;
     const named = known.get(correctsId);
+    // A record retracted after it was corrected takes its corrections with it: nothing to report.
+    // Only a correction recorded once its record was already retracted names nothing.
+    const retraction = known.get(retractions.get(correctsId) ?? '');
+    if (named && retraction && named.logIndex < event.logIndex && event.logIndex < retraction.logIndex) {
+      continue;
+    }
     // A correction names a record made before it in the log, never one still to come.
     if (!named || !isFact(named) || named.logIndex >= event.logIndex) {
       const retracted = named && retractions.has(correctsId);
