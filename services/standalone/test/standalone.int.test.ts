@@ -23,10 +23,10 @@ describe('buildStandalone on a fresh DATA_DIR', () => {
     expect(fs.existsSync(path.join(dataDir, 'keys', 'jwt.private.pem'))).toBe(true);
   });
 
-  test('is ready: the event store answers', async () => {
+  test('is ready: the event store answers, and the revoked tokens were read', async () => {
     const res = await app.inject({ url: '/health/ready' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'up', checks: { eventStore: 'up' } });
+    expect(res.json()).toEqual({ status: 'up', checks: { eventStore: 'up', revocations: 'up' } });
   });
 
   test('publishes OpenAPI 3.1', async () => {

@@ -375,10 +375,38 @@ function fork(s: StateWork): Work {
 
 const warningKey = (w: LedgerWarning) => `${w.eventId}|${w.code}`;
 
+function offendersOf(w: LedgerWarning): readonly unknown[] {
+  const offenders = w.details?.offenders;
+  return Array.isArray(offenders) ? offenders : [];
+}
+
+/**
+ * The warnings of `after` that `before` did not already raise. A fact already flagged stays
+ * flagged under the same code; but a meeting, decision or activity kept with a list of offenders
+ * is a new contradiction when the list gains one, so the offenders are compared too.
+ */
+export function newWarnings(
+  before: readonly LedgerWarning[],
+  after: readonly LedgerWarning[],
+): LedgerWarning[] {
+  const raised = new Map<string, LedgerWarning[]>();
+  for (const w of before) {
+    const key = warningKey(w);
+    raised.set(key, [...(raised.get(key) ?? []), w]);
+  }
+  return after.filter((w) => {
+    const earlier = raised.get(warningKey(w));
+    if (!earlier) return true;
+    const offenders = offendersOf(w);
+    return !earlier.some((e) => offenders.every((o) => offendersOf(e).includes(o)));
+  });
+}
+
 /**
  * The warnings the replay of every fact would gain if `envelopes` were appended to the log: what
  * they would make the fold skip or flag that it did not before. New facts later than every fact
- * are applied to a copy-on-write view of the final state; anything else replays the whole ledger.
+ * are applied to a copy-on-write view of the final state; anything else (a backdated fact, a
+ * correction, a retraction) replays the whole ledger.
  */
 export function warningsIfAppended(ledger: Ledger, envelopes: readonly FoldedEvent[]): LedgerWarning[] {
   const compiled = compileLedger(ledger);
@@ -391,11 +419,11 @@ export function warningsIfAppended(ledger: Ledger, envelopes: readonly FoldedEve
     for (const f of [...extra].sort(compareFacts)) step(w, f);
     return w.warnings;
   }
-  const before = new Set(final.warnings.map(warningKey));
   const after = extra
     ? replayFacts(withFacts(compiled.facts, extra), compiled.warnings, { kind: 'all' })
-    : replay(compileLedger(foldLedger(envelopes, foldLedger(ledgerEvents(ledger)))), { kind: 'all' });
-  return after.warnings.filter((w) => !before.has(warningKey(w)));
+    : // A copy of the log: compiling a child of `ledger` itself would take its compiled facts over.
+      replay(compileLedger(foldLedger(envelopes, foldLedger(ledgerEvents(ledger)))), { kind: 'all' });
+  return newWarnings(final.warnings, after.warnings);
 }
 
 interface Skip {
