@@ -447,6 +447,45 @@ function addMember(w: Work, m: MemberState): void {
   w.periods.set(m.organisationId, periods ? [...periods, period] : [period]);
 }
 
+/**
+ * A decision taken at a meeting stands on that meeting's record: the meeting must be held, in the
+ * decision's space, by the decision's date, and whoever the decision counts as present must have
+ * attended it. Recording a decision checks both; a later correction or retraction of either record
+ * could break them, so the fold flags it (the decision is kept: it was taken). An attendee the
+ * decision does not count is not flagged: the two records are corrected one at a time, so fixing
+ * an attendance means shrinking the decision's list before the meeting's, or growing the
+ * meeting's before the decision's, and the state in between must be one the ledger accepts.
+ */
+function noteMeetingOfDecision(
+  w: Work,
+  f: Extract<Fact, { type: 'DecisionRecorded' }>,
+  meetingId: string,
+): void {
+  const { decisionId, spaceId, present } = f.data;
+  const meeting = w.meetings.get(meetingId);
+  if (!meeting || meeting.spaceId !== spaceId) {
+    w.warnings.push({
+      eventId: f.eventId,
+      type: f.type,
+      code: 'meeting_not_held',
+      message: `decision ${decisionId}: meeting ${meetingId} is not held in ${spaceId} by ${f.occurredAt}`,
+      details: { meetingId },
+    });
+    return;
+  }
+  const attended = new Set(meeting.attendees);
+  const offenders = present.filter((p) => !attended.has(p));
+  if (offenders.length) {
+    w.warnings.push({
+      eventId: f.eventId,
+      type: f.type,
+      code: 'present_not_attendees',
+      message: `decision ${decisionId}: ${offenders.join(', ')} counted present but did not attend meeting ${meetingId}`,
+      details: { meetingId, offenders },
+    });
+  }
+}
+
 /** Applies one fact, or says why it cannot apply. A note (a warning on an applied fact) is pushed directly. */
 function apply(w: Work, f: Fact): Skip | null {
   if (f.type === 'PtceRegistered') {
@@ -691,6 +730,7 @@ function apply(w: Work, f: Fact): Skip | null {
           details: { offenders },
         });
       }
+      if (d.meetingId) noteMeetingOfDecision(w, f, d.meetingId);
       w.decisions.set(d.decisionId, {
         ...d,
         decidedAt: f.occurredAt,
