@@ -121,7 +121,8 @@ export function decideDecisions(
   ctx: DecideContext,
 ): DomainEventToAppend[] {
   const events = decide(command, ledger, ctx);
-  if (command.type !== 'CorrectDecision') assertNoNewContradiction(ledger, events, ctx);
+  // A decision's correction included: moved after its annulment, the annulment would annul nothing.
+  assertNoNewContradiction(ledger, events, ctx);
   return events;
 }
 

@@ -78,13 +78,8 @@ export function decideMembership(
   ctx: DecideContext,
 ): DomainEventToAppend[] {
   const events = decide(command, ledger, ctx);
-  if (
-    command.type !== 'RetractEvent' &&
-    command.type !== 'CorrectMembership' &&
-    command.type !== 'CorrectLegalEntity'
-  ) {
-    assertNoNewContradiction(ledger, events, ctx);
-  }
+  // Corrections and retractions included: none may leave the history contradicting itself.
+  assertNoNewContradiction(ledger, events, ctx);
   return events;
 }
 
@@ -174,10 +169,17 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       if (joinedAt) {
         assertNotFuture(joinedAt, ctx);
         const registration = final.registration!;
-        if (period.joinEventId !== registration.eventId && compareValidTime(joinedAt, registration.at) < 0) {
+        // The founding pilot's join is the registration itself, and correcting one corrects the
+        // other; but a member correction may not claim the pilot joined a PTCE that did not exist
+        // yet, so the registration can move later (when nothing before it depends on it), never earlier.
+        if (compareValidTime(joinedAt, registration.at) < 0) {
+          const founder = period.joinEventId === registration.eventId;
           throw unprocessable(
             'before_registration',
-            `${joinedAt} is before the PTCE's registration on ${registration.at}`,
+            founder
+              ? `${org} founded the PTCE: its membership starts with the registration on ${registration.at}, not ${joinedAt}`
+              : `${joinedAt} is before the PTCE's registration on ${registration.at}`,
+            { registeredAt: registration.at },
           );
         }
         if (period.leftAt && compareValidTime(joinedAt, period.leftAt) > 0) {

@@ -4,6 +4,7 @@ import {
   type EventType,
   type EvidenceData,
   startInstant,
+  TRANSACTION_TIME_TYPES,
   type ValidTime,
 } from '@ptce/events';
 import type { Ledger } from '../ledger/ledger.ts';
@@ -93,9 +94,26 @@ export function assertRegistered(ledger: Ledger): void {
   if (!ledgerFinal(ledger).registration) throw notFound('ptce_not_found', 'this PTCE is not registered');
 }
 
+/** The most conflicts a refusal lists: moving a registration can break every fact of a PTCE. */
+const MAX_CONFLICTS_LISTED = 100;
+const MAX_CONFLICTS_IN_DETAIL = 5;
+
+function whatIsRecorded(events: readonly DomainEventToAppend[]): string {
+  const type = events[0]?.type;
+  if (type === 'EventRetracted') return 'retraction';
+  if (type !== undefined && TRANSACTION_TIME_TYPES.has(type)) return 'correction';
+  return 'record';
+}
+
 /**
- * Backdated facts can make later facts impossible (a leave before an enrolment). Fold the ledger with
- * the new events and refuse when that makes the fold skip or flag anything it did not before.
+ * The ledger never creates a history that contradicts itself. Nothing recorded is ever changed: a
+ * wrong record is fixed by a correction or a retraction, and those can break other facts as surely
+ * as a backdated fact can (a join corrected to after the enrolments that needed it, a retracted
+ * enrolment whose member attended a meeting). So every write is dry-run here the same way: fold
+ * the ledger with the new events and refuse them when the fold would skip or flag anything it did
+ * not before, naming those facts — the secretary corrects or retracts them first. Contradictions
+ * already in the history (written by other tools) are not new: they neither block a write nor
+ * stop the fold, which skips what cannot apply and reports it as a warning.
  */
 export function assertNoNewContradiction(
   ledger: Ledger,
@@ -121,15 +139,27 @@ export function assertNoNewContradiction(
     }),
   );
   const fresh = warningsIfAppended(ledger, pending);
-  if (fresh.length) {
-    throw unprocessable(
-      'contradicts_history',
-      `this record contradicts the recorded history: ${fresh.map((w) => w.message).join('; ')}`,
-      {
-        conflicts: fresh.map((w) => ({ eventId: w.eventId, type: w.type, code: w.code, message: w.message })),
-      },
-    );
-  }
+  if (fresh.length === 0) return;
+  const what = whatIsRecorded(events);
+  const shown = fresh.slice(0, MAX_CONFLICTS_IN_DETAIL).map((w) => w.message);
+  const more = fresh.length - shown.length;
+  throw unprocessable(
+    'contradicts_history',
+    `this ${what} contradicts the recorded history: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}` +
+      (what === 'record' ? '' : ' (correct or retract those facts first)'),
+    {
+      conflicts: fresh.slice(0, MAX_CONFLICTS_LISTED).map((w) => ({
+        eventId: w.eventId,
+        type: w.type,
+        code: w.code,
+        message: w.message,
+        ...(w.details ? { details: w.details } : {}),
+      })),
+      ...(fresh.length > MAX_CONFLICTS_LISTED
+        ? { conflictsNotListed: fresh.length - MAX_CONFLICTS_LISTED }
+        : {}),
+    },
+  );
 }
 
 export function withEvidence(evidence: EvidenceData | undefined): { evidence?: EvidenceData } {

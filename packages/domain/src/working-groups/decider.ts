@@ -84,7 +84,8 @@ export function decideWorkingGroups(
   ctx: DecideContext,
 ): DomainEventToAppend[] {
   const events = decide(command, ledger, ctx);
-  if (command.type !== 'CorrectMeeting') assertNoNewContradiction(ledger, events, ctx);
+  // A meeting's correction included: it may strand a decision taken at that meeting.
+  assertNoNewContradiction(ledger, events, ctx);
   return events;
 }
 
