@@ -260,6 +260,8 @@ export async function mintToken(
 export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header) return null;
+  // RFC 6750's b64token, wider than a JWT's alphabet on purpose: `=`, `+`, `/` and `~` reach the
+  // verifier, which answers `malformed token` instead of "not Bearer <token>".
   const match = /^Bearer +([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
   return match?.[1] ?? '';
 }
