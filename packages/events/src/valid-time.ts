@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inputRuleIssue } from './text.ts';
 
 /**
  * A valid time as the secretary gave it: a calendar date `YYYY-MM-DD`, meaning that whole day in
@@ -13,9 +14,20 @@ const INSTANT_RE =
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Epoch ms of a UTC wall-clock time. Date.UTC reads the years 0 to 99 as 1900 to 1999;
+ * setUTCFullYear takes the year as given.
+ */
+function utcMs(y: number, m: number, d: number, hh = 0, mi = 0, ss = 0): number {
+  if (y >= 100) return Date.UTC(y, m - 1, d, hh, mi, ss);
+  const t = new Date(Date.UTC(2000, 0, 1, hh, mi, ss));
+  t.setUTCFullYear(y, m - 1, d);
+  return t.getTime();
+}
+
 function isRealDate(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1) return false;
-  const t = new Date(Date.UTC(y, m - 1, d));
+  const t = new Date(utcMs(y, m, d));
   return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
 }
 
@@ -55,7 +67,7 @@ function parse(v: string): ParsedDate | ParsedInstant | null {
     if (oh > 23 || om > 59) return null;
     offsetMin = (im[8]?.startsWith('-') ? -1 : 1) * (oh * 60 + om);
   }
-  const ms = Date.UTC(y, m - 1, d, hh, mi, ss) + Math.floor(frac * 1000) - offsetMin * 60_000;
+  const ms = utcMs(y, m, d, hh, mi, ss) + Math.floor(frac * 1000) - offsetMin * 60_000;
   return { kind: 'instant', ms };
 }
 
@@ -67,10 +79,22 @@ export function isDateOnly(v: string): boolean {
   return parse(v)?.kind === 'date';
 }
 
+/**
+ * No fact of a PTCE is that old: a year before it is a typo (0202 for 2020), refused as such
+ * rather than recorded a millennium early.
+ */
+export const EARLIEST_YEAR = 1900;
+
 export const validTimeSchema = z
   .string()
   .refine(isValidTime, {
     message: 'expected a real calendar date YYYY-MM-DD or an ISO-8601 instant with an offset or Z',
+    abort: true,
+  })
+  .superRefine((v, ctx) => {
+    if (Number(v.slice(0, 4)) < EARLIEST_YEAR) {
+      inputRuleIssue(ctx, `a real date, but before ${EARLIEST_YEAR}: no fact of a PTCE is that old`);
+    }
   })
   .describe('A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset');
 
@@ -101,11 +125,18 @@ const parisFormatter = new Intl.DateTimeFormat('en-US', {
 
 function parisParts(ms: number): { y: number; m: number; d: number; hh: number; mi: number; ss: number } {
   const parts: Record<string, number> = {};
-  for (const p of parisFormatter.formatToParts(new Date(ms))) {
+  const date = new Date(ms);
+  for (const p of parisFormatter.formatToParts(date)) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);
   }
+  // The formatter's year has no sign: year 0 (1 BC) comes out as 1. Paris is within a day of
+  // UTC, so its year is UTC's, or the next or previous one across New Year.
+  const utcYear = date.getUTCFullYear();
+  const m = parts.month ?? 1;
+  const utcMonth = date.getUTCMonth() + 1;
+  const y = m === 1 && utcMonth === 12 ? utcYear + 1 : m === 12 && utcMonth === 1 ? utcYear - 1 : utcYear;
   return {
-    y: parts.year ?? 0,
+    y,
     m: parts.month ?? 0,
     d: parts.day ?? 0,
     hh: parts.hour ?? 0,
@@ -117,13 +148,13 @@ function parisParts(ms: number): { y: number; m: number; d: number; hh: number; 
 /** Offset of Paris wall-clock time from UTC at that instant, in ms (+1h in winter, +2h in summer). */
 function parisOffsetMs(ms: number): number {
   const p = parisParts(ms);
-  const wall = Date.UTC(p.y, p.m - 1, p.d, p.hh, p.mi, p.ss);
+  const wall = utcMs(p.y, p.m, p.d, p.hh, p.mi, p.ss);
   return wall - (ms - (((ms % 1000) + 1000) % 1000));
 }
 
 /** Midnight in Paris never falls in a DST gap (France switches at 02:00/03:00), so two passes settle it. */
 function parisMidnight(y: number, m: number, d: number): number {
-  const wall = Date.UTC(y, m - 1, d);
+  const wall = utcMs(y, m, d);
   const hit = midnightCache.get(wall);
   if (hit !== undefined) return hit;
   const guess = wall - parisOffsetMs(wall);
@@ -147,7 +178,7 @@ export function startInstant(v: ValidTime): number {
 export function endInstant(v: ValidTime): number {
   const p = parseOrThrow(v);
   if (p.kind === 'instant') return p.ms;
-  const next = new Date(Date.UTC(p.y, p.m - 1, p.d) + DAY_MS);
+  const next = new Date(utcMs(p.y, p.m, p.d) + DAY_MS);
   return parisMidnight(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate()) - 1;
 }
 
@@ -171,4 +202,19 @@ export function isAtOrBefore(eventTime: ValidTime, asOf: ValidTime): boolean {
 export function parisDate(instantMs: number): string {
   const p = parisParts(instantMs);
   return `${String(p.y).padStart(4, '0')}-${String(p.m).padStart(2, '0')}-${String(p.d).padStart(2, '0')}`;
+}
+
+/** The Europe/Paris calendar day, `YYYY-MM-DD`, a valid time starts in: a date is its own day. */
+export function parisDay(v: ValidTime): string {
+  const p = parseOrThrow(v);
+  return p.kind === 'date' ? v : parisDate(p.ms);
+}
+
+/** Whole days from calendar day `from` to calendar day `to` (`YYYY-MM-DD`), negative when earlier. */
+export function daysBetween(from: string, to: string): number {
+  const a = parseOrThrow(from);
+  const b = parseOrThrow(to);
+  if (a.kind !== 'date') throw new InvalidValidTimeError(from);
+  if (b.kind !== 'date') throw new InvalidValidTimeError(to);
+  return Math.round((utcMs(b.y, b.m, b.d) - utcMs(a.y, a.m, a.d)) / DAY_MS);
 }
