@@ -3,4 +3,5 @@ export * from './catalog/index.ts';
 export * from './envelope.ts';
 export * from './hash-chain.ts';
 export * from './ids.ts';
+export * from './text.ts';
 export * from './valid-time.ts';

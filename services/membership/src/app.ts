@@ -8,6 +8,7 @@ import {
   ptceRegisteredSchema,
   reasonSchema,
   recognitionGrantedSchema,
+  registrationIdSchema,
   slugSchema,
   validTimeSchema,
 } from '@ptce/events';
@@ -99,7 +100,7 @@ const legalEntityBody = withExamples(
   z.strictObject({
     name: nameSchema,
     legalForm: legalFormSchema,
-    registrationId: z.string().min(1).max(50).optional(),
+    registrationId: registrationIdSchema.optional(),
     ...factFields,
   }),
   [
@@ -115,7 +116,7 @@ const legalEntityCorrectionBody = withExamples(
   z.strictObject({
     name: nameSchema.optional(),
     legalForm: legalFormSchema.optional(),
-    registrationId: z.string().min(1).max(50).optional(),
+    registrationId: registrationIdSchema.optional(),
     registeredAt: validTimeSchema.optional(),
     ...correctionFields,
   }),

@@ -3,7 +3,9 @@ import { validTimeSchema } from '../valid-time.ts';
 import {
   decisionKindSchema,
   decisionSubjectSchema,
+  eventRefSchema,
   nameSchema,
+  organisationListSchema,
   outcomeSchema,
   reasonSchema,
   catalogSlugSchema as slug,
@@ -11,7 +13,7 @@ import {
   voteSchema,
 } from './shared.ts';
 
-const presentList = z.array(slug).max(500);
+const presentList = organisationListSchema.max(500);
 
 /** The outcome, rules and enrolled count are derived by the server and stored so a replay never re-derives them. */
 export const decisionRecordedSchema = z.strictObject({
@@ -29,7 +31,7 @@ export const decisionRecordedSchema = z.strictObject({
 });
 
 export const decisionCorrectedSchema = z.strictObject({
-  correctsEventId: z.string().min(1),
+  correctsEventId: eventRefSchema,
   decisionId: slug,
   fields: z.strictObject({
     vote: voteSchema.optional(),

@@ -2,9 +2,13 @@ import { z } from 'zod';
 import { validTimeSchema } from '../valid-time.ts';
 import {
   categorySchema,
+  eventRefSchema,
+  externalIdSchema,
+  labelSchema,
   legalFormSchema,
   nameSchema,
   reasonSchema,
+  registrationIdSchema,
   catalogSlugSchema as slug,
 } from './shared.ts';
 
@@ -12,7 +16,7 @@ export const ptceRegisteredSchema = z.strictObject({
   name: nameSchema,
   territory: z.strictObject({
     name: nameSchema,
-    department: z.string().min(1).max(10).optional(),
+    department: externalIdSchema(10).optional(),
     rural: z.boolean().optional(),
     priorityUrbanArea: z.boolean().optional(),
   }),
@@ -29,7 +33,7 @@ export const memberLeftSchema = z.strictObject({ organisationId: slug, reason: r
 
 /** Names the join (MemberJoined or PtceRegistered for the pilot) it corrects; `joinedAt` moves its valid time. */
 export const membershipCorrectedSchema = z.strictObject({
-  correctsEventId: z.string().min(1),
+  correctsEventId: eventRefSchema,
   organisationId: slug,
   fields: z.strictObject({
     name: nameSchema.optional(),
@@ -44,16 +48,16 @@ export const pilotHandedOverSchema = z.strictObject({ organisationId: slug, prev
 export const legalEntityRegisteredSchema = z.strictObject({
   name: nameSchema,
   legalForm: legalFormSchema,
-  registrationId: z.string().min(1).max(50).optional(),
+  registrationId: registrationIdSchema.optional(),
 });
 
 /** Names the LegalEntityRegistered it corrects; `registeredAt` moves its valid time. */
 export const legalEntityCorrectedSchema = z.strictObject({
-  correctsEventId: z.string().min(1),
+  correctsEventId: eventRefSchema,
   fields: z.strictObject({
     name: nameSchema.optional(),
     legalForm: legalFormSchema.optional(),
-    registrationId: z.string().min(1).max(50).optional(),
+    registrationId: registrationIdSchema.optional(),
     registeredAt: validTimeSchema.optional(),
   }),
   reason: reasonSchema,
@@ -61,7 +65,7 @@ export const legalEntityCorrectedSchema = z.strictObject({
 
 export const associateAdmittedSchema = z.strictObject({
   organisationId: slug,
-  college: z.string().trim().min(1).max(100).optional(),
+  college: labelSchema.optional(),
 });
 
 export const associateWithdrewSchema = z.strictObject({ organisationId: slug });
@@ -74,7 +78,7 @@ export const recognitionGrantedSchema = z.strictObject({
 
 /** Any event of the PTCE, whatever its stream, is retracted through the membership stream. */
 export const eventRetractedSchema = z.strictObject({
-  retractedEventId: z.string().min(1),
-  retractedType: z.string().min(1),
+  retractedEventId: eventRefSchema,
+  retractedType: eventRefSchema,
   reason: reasonSchema,
 });

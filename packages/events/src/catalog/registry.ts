@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { isInputRuleIssue } from '../text.ts';
 import { decisionAnnulledSchema, decisionCorrectedSchema, decisionRecordedSchema } from './decisions.ts';
 import {
   associateAdmittedSchema,
@@ -128,7 +129,8 @@ export interface ParsableEvent {
 
 /**
  * Validates `data` against the schema of its type, first upcasting it step by step from an
- * older `schemaVersion`. Throws UnknownEventTypeError or InvalidEventDataError.
+ * older `schemaVersion`. Throws UnknownEventTypeError or InvalidEventDataError; data that only
+ * breaks rules on input added since it was stored (`INPUT_RULE`) is read as stored.
  * `catalog` is a parameter so the upcasting path can be exercised with another registry.
  */
 export function parseEvent(
@@ -156,6 +158,11 @@ export function parseEvent(
   }
   const result = entry.schema.safeParse(data);
   if (!result.success) {
+    // Broken only by rules stricter than the ones it was written under: the history stays as
+    // it was recorded (a member whose name held a zero-width space is still a member).
+    if (result.error.issues.every(isInputRuleIssue)) {
+      return { type: envelope.type, data: { ...data } } as LedgerEvent;
+    }
     throw new InvalidEventDataError(
       envelope.type,
       envelope.schemaVersion,

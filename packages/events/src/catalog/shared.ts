@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { slugSchema } from '../ids.ts';
+import { distinctIds, freeTextSchema, lineTextSchema } from '../text.ts';
 
 // The catalog's ids are the API's slugs.
 export const catalogSlugSchema = slugSchema;
@@ -58,9 +59,9 @@ export type Outcome = z.infer<typeof outcomeSchema>;
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/i, 'expected 64 hex characters');
 
 export const evidenceSchema = z.strictObject({
-  source: z.string().min(1).max(500).optional(),
+  source: freeTextSchema.min(1).max(500).optional(),
   sha256: sha256Schema.optional(),
-  note: z.string().max(2000).optional(),
+  note: freeTextSchema.max(2000).optional(),
 });
 export type EvidenceData = z.infer<typeof evidenceSchema>;
 
@@ -92,5 +93,18 @@ export const admissionSubjectSchema = z.strictObject({ organisationId: catalogSl
 export const decisionSubjectSchema = z.union([legalStructureSubjectSchema, admissionSubjectSchema]);
 export type DecisionSubject = z.infer<typeof decisionSubjectSchema>;
 
-export const nameSchema = z.string().trim().min(1).max(300);
-export const reasonSchema = z.string().trim().min(1).max(2000);
+// The text rules come before trimming: a name wrapped in invisible characters is refused, not
+// quietly trimmed of some of them.
+export const nameSchema = lineTextSchema.trim().min(1).max(300);
+export const reasonSchema = freeTextSchema.trim().min(1).max(2000);
+/** A short label: a theme, a college. */
+export const labelSchema = lineTextSchema.trim().min(1).max(100);
+/** An identifier given by someone else (a SIREN, a département code), kept as given. */
+export const externalIdSchema = (max: number) => lineTextSchema.min(1).max(max);
+/** The registration number of the shared legal entity (SIREN, RNA…). */
+export const registrationIdSchema = externalIdSchema(50);
+/** The id or the type of an event, as the server names it in corrections and retractions. */
+export const eventRefSchema = lineTextSchema.min(1);
+
+/** Organisations listed at most once each (attendees, carriers, members present). */
+export const organisationListSchema = distinctIds(catalogSlugSchema);

@@ -1,7 +1,11 @@
 import { z } from 'zod';
+import { lineTextSchema } from '../text.ts';
 import { validTimeSchema } from '../valid-time.ts';
 import {
+  eventRefSchema,
+  labelSchema,
   nameSchema,
+  organisationListSchema,
   reasonSchema,
   sha256Schema,
   catalogSlugSchema as slug,
@@ -10,13 +14,13 @@ import {
   spaceRulesSchema,
 } from './shared.ts';
 
-const orgList = z.array(slug).min(1).max(500);
+const orgList = organisationListSchema.min(1).max(500);
 
 export const spaceOpenedSchema = z.strictObject({
   spaceId: slug,
   kind: spaceKindSchema,
   name: nameSchema,
-  themes: z.array(z.string().trim().min(1).max(100)).max(50).optional(),
+  themes: z.array(labelSchema).max(50).optional(),
   rules: spaceRulesSchema,
 });
 
@@ -28,7 +32,7 @@ export const memberEnrolledSchema = z.strictObject({
 
 export const memberWithdrawnFromSpaceSchema = z.strictObject({ spaceId: slug, organisationId: slug });
 
-export const minutesSchema = z.strictObject({ sha256: sha256Schema, uri: z.string().url().optional() });
+export const minutesSchema = z.strictObject({ sha256: sha256Schema, uri: lineTextSchema.url().optional() });
 
 export const meetingHeldSchema = z.strictObject({
   spaceId: slug,
@@ -39,7 +43,7 @@ export const meetingHeldSchema = z.strictObject({
 });
 
 export const meetingCorrectedSchema = z.strictObject({
-  correctsEventId: z.string().min(1),
+  correctsEventId: eventRefSchema,
   spaceId: slug,
   meetingId: slug,
   fields: z.strictObject({ attendees: orgList.optional(), heldAt: validTimeSchema.optional() }),
@@ -51,7 +55,7 @@ export const spaceClosedSchema = z.strictObject({ spaceId: slug });
 export const activityLaunchedSchema = z.strictObject({
   activityId: slug,
   name: nameSchema,
-  theme: z.string().trim().min(1).max(100).optional(),
+  theme: labelSchema.optional(),
   carriers: orgList,
   spaceId: slug.optional(),
 });
