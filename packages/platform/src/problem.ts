@@ -112,33 +112,56 @@ function dotted(path: readonly PropertyKey[]): string {
   return path.map(String).join('.');
 }
 
+/** Unknown keys count one each: a branch that knows the fields it was given fits better. */
+function misfit(issues: readonly Issue[]): number {
+  let count = 0;
+  for (const issue of issues) {
+    count += issue.code === 'unrecognized_keys' && Array.isArray(issue.keys) ? issue.keys.length : 1;
+  }
+  return count;
+}
+
+function fieldErrorsOf(
+  issue: Issue,
+  prefix: readonly PropertyKey[],
+  at: { in?: string },
+): ProblemFieldError[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'unrecognized_keys' && Array.isArray(issue.keys)) {
+    return issue.keys.map((key) => ({ path: dotted([...path, key]), message: 'unknown field', ...at }));
+  }
+  // No branch of a union fits: what is wrong is what is wrong in the branch that fits best
+  // (`vote.for` of a tally, not `vote`), at the innermost field.
+  if (issue.code === 'invalid_union' && Array.isArray(issue.errors) && issue.errors.length > 0) {
+    let closest = issue.errors[0] ?? [];
+    for (const branch of issue.errors) if (misfit(branch) < misfit(closest)) closest = branch;
+    if (closest.length > 0) return closest.flatMap((inner) => fieldErrorsOf(inner, path, at));
+  }
+  return [{ path: dotted(path), message: issue.message, ...at }];
+}
+
 /** One entry per offending field: an unknown-keys issue becomes one entry per unknown key. */
 export function fieldErrorsFromIssues(issues: readonly Issue[], location?: string): ProblemFieldError[] {
-  return issues.flatMap((issue) => {
-    const at = location === undefined ? {} : { in: location };
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({
-        path: dotted([...issue.path, key]),
-        message: 'unknown field',
-        ...at,
-      }));
-    }
-    return [{ path: dotted(issue.path), message: issue.message, ...at }];
-  });
+  const at = location === undefined ? {} : { in: location };
+  return issues.flatMap((issue) => fieldErrorsOf(issue, [], at));
 }
 
 function fieldErrorsFromFastify(error: FastifyError): ProblemFieldError[] {
   const location = error.validationContext;
+  const at = location === undefined ? {} : { in: location };
   return (error.validation ?? []).flatMap((v) => {
     const base = v.instancePath.replace(/^\//, '').split('/').filter(Boolean);
-    const at = location === undefined ? {} : { in: location };
-    const keys = (v.params as { keys?: unknown }).keys;
-    if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
-      return keys.map((key) => ({ path: [...base, String(key)].join('.'), message: 'unknown field', ...at }));
-    }
-    const missing = (v.params as { missingProperty?: unknown }).missingProperty;
-    const path = typeof missing === 'string' ? [...base, missing] : base;
-    return [{ path: path.join('.'), message: v.message ?? 'invalid', ...at }];
+    const params = v.params as Record<string, unknown>;
+    const missing = params.missingProperty;
+    // fastify-type-provider-zod hands each zod issue over as its code (the keyword), its path
+    // (the instance path) and its other fields (the params).
+    const issue = {
+      ...params,
+      code: v.keyword,
+      path: typeof missing === 'string' ? [...base, missing] : base,
+      message: v.message ?? 'invalid',
+    } as Issue;
+    return fieldErrorsOf(issue, [], at);
   });
 }
 
