@@ -24,6 +24,13 @@ import type { Registry } from 'prom-client';
 import { authFailure, bearerToken, principalSchema, TokenError, TokenVerifier } from './auth.ts';
 import type { Config } from './config.ts';
 import { installHealth, type ReadinessCheck } from './health.ts';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  jsonBodyParser,
+  refuseContentEncoding,
+  requestTimeouts,
+} from './http-input.ts';
 import { installMetrics } from './metrics.ts';
 import { notFound, ProblemError, sendProblem, toProblem } from './problem.ts';
 import { RevocationList } from './revocations.ts';
@@ -127,6 +134,9 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     requestIdHeader: false,
     bodyLimit: config.BODY_LIMIT,
     requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: requestTimeouts(config.REQUEST_TIMEOUT_MS),
+    clientErrorHandler,
+    frameworkErrors,
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -159,6 +169,8 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, request, notFound(`No route ${request.method} ${request.url.split('?')[0]}.`)),
   );
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser);
+  app.addHook('preParsing', refuseContentEncoding);
 
   if (options.redis) {
     const redis = options.redis;
