@@ -75,9 +75,21 @@ export function generatedIdFor(prefix: string, request: FastifyRequest): string 
   });
 }
 
-/** What an Idempotency-Key is bound to: method, path (no query) and body. */
+/**
+ * The path as the route understood it: its pattern with the parsed parameters in place. The URL
+ * as sent would fingerprint `/v1/ptces/%70%31/members` and `/v1/ptces/p1/members` (one route,
+ * one PTCE) apart; a plain path comes out as it was sent, so fingerprints stored before stay valid.
+ */
+function routePath(request: FastifyRequest): string {
+  const pattern = request.routeOptions.url;
+  if (pattern === undefined) return request.url.split('?')[0] ?? '';
+  const params = request.params as Record<string, unknown>;
+  return pattern.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => String(params[name]));
+}
+
+/** What an Idempotency-Key is bound to: method, path (decoded, no query) and body. */
 function writeRequestOf(request: FastifyRequest, body: unknown) {
-  return { method: request.method, url: request.url.split('?')[0], body: body ?? null };
+  return { method: request.method, url: routePath(request), body: body ?? null };
 }
 
 export interface WriteRouteInput<S> {
