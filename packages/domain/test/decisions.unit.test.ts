@@ -358,3 +358,90 @@ describe('deriveOutcome', () => {
     expect(deriveOutcome(rules, enrolled, present, vote)).toBe(outcome);
   });
 });
+
+describe('malformed input (hostile-test defect 8b)', () => {
+  it('422 duplicate_present names the member listed twice', () =>
+    spec
+      .given(...council)
+      .when(record({ present: ['a', 'c', 'b', 'c', 'a', 'a'] }))
+      .thenThrows('duplicate_present', 422, { duplicates: ['a', 'c'] }));
+  it('a meeting stored with an attendee twice, cited by a decision, is refused naming that attendee', () => {
+    const err = spec
+      .given(...council, met('conseil', 'm', ['a', 'b', 'b'], '2020-06-01'))
+      .when(record({ meetingId: 'm' }))
+      .thenThrows('duplicate_present', 422, { duplicates: ['b'] });
+    expect(err.message).toContain('b');
+  });
+});
+
+describe('malformed input (hostile-test defect 8j)', () => {
+  const meeting = met('conseil', 'm', all6, '2020-06-01');
+  it('a decision citing a meeting may be dated on its day or up to 92 days after it', () => {
+    spec
+      .given(...council, meeting)
+      .when(record({ meetingId: 'm', occurredAt: '2020-06-01' }))
+      .thenEmits([{}]);
+    spec
+      .given(...council, meeting)
+      .when(record({ meetingId: 'm', occurredAt: '2020-06-01T21:30:00+02:00' }))
+      .thenEmits([{}]);
+    // 2020-06-01 + 92 days = 2020-09-01
+    spec
+      .given(...council, meeting)
+      .when(record({ meetingId: 'm', occurredAt: '2020-09-01' }))
+      .thenEmits([{}]);
+  });
+  it('422 long_after_meeting beyond, naming the meeting and both dates', () => {
+    const err = spec
+      .given(...council, meeting)
+      .when(record({ meetingId: 'm', occurredAt: '2020-09-02' }))
+      .thenThrows('long_after_meeting', 422, {
+        meetingId: 'm',
+        heldAt: '2020-06-01',
+        decidedAt: '2020-09-02',
+        maxDays: 92,
+      });
+    expect(err.message).toContain('2020-06-01');
+    expect(err.message).toContain('2020-09-02');
+    // An instant counts by its Paris day: 23:30 UTC on 1 September is 2 September in Paris.
+    spec
+      .given(...council, meeting)
+      .when(record({ meetingId: 'm', occurredAt: '2020-09-01T23:30:00Z' }))
+      .thenThrows('long_after_meeting', 422);
+  });
+  it('a correction moving the date past the bound is refused; one leaving the date alone is not', () => {
+    const atMeeting: Given = (l) => {
+      l.add(
+        'DecisionRecorded',
+        '2021-06-01',
+        {
+          decisionId: 'd1',
+          spaceId: 'conseil',
+          meetingId: 'm',
+          present: all6,
+          title: 'T',
+          kind: 'general',
+          vote: { for: 6, against: 0, abstain: 0 },
+          rules: { quorum: 0.5, majority: 'two_thirds' },
+          enrolledCount: 6,
+          outcome: 'adopted',
+        },
+        'dec-d1',
+      );
+    };
+    spec
+      .given(...council, meeting, atMeeting)
+      .when({ type: 'CorrectDecision', decisionId: 'd1', fields: { decidedAt: '2020-12-01' }, reason: 'r' })
+      .thenThrows('long_after_meeting', 422, { meetingId: 'm', decidedAt: '2020-12-01' });
+    // Recorded a year after its meeting before the bound existed: its vote can still be corrected.
+    spec
+      .given(...council, meeting, atMeeting)
+      .when({
+        type: 'CorrectDecision',
+        decisionId: 'd1',
+        fields: { vote: { for: 5, against: 1, abstain: 0 } },
+        reason: 'r',
+      })
+      .thenEmits([{ type: 'DecisionCorrected' }]);
+  });
+});

@@ -2,7 +2,9 @@ import {
   compareValidTime,
   type DecisionKind,
   type DecisionSubject,
+  daysBetween,
   type EvidenceData,
+  parisDay,
   type ValidTime,
   type Vote,
 } from '@ptce/events';
@@ -93,11 +95,35 @@ function assertSameAttendance(present: readonly string[], attendees: readonly st
   );
 }
 
+/**
+ * Minutes are approved at the next meeting, a quarter later at the latest: a decision citing a
+ * meeting is dated on the meeting's day or before its minutes are approved, at most this many
+ * days after it (Europe/Paris days). A later date cites the wrong meeting or carries a typo.
+ */
+export const MAX_DAYS_FROM_MEETING_TO_DECISION = 92;
+
+function assertSoonAfterMeeting(meetingId: string, heldAt: ValidTime, decidedAt: ValidTime): void {
+  const days = daysBetween(parisDay(heldAt), parisDay(decidedAt));
+  if (days <= MAX_DAYS_FROM_MEETING_TO_DECISION) return;
+  throw unprocessable(
+    'long_after_meeting',
+    `the decision is dated ${decidedAt}, ${days} days after meeting ${meetingId} held on ${heldAt}: a decision citing a meeting is dated at most ${MAX_DAYS_FROM_MEETING_TO_DECISION} days after it, when its minutes are approved at the latest`,
+    { meetingId, heldAt, decidedAt, maxDays: MAX_DAYS_FROM_MEETING_TO_DECISION },
+  );
+}
+
 /** Checks the present members and the tally, then reads the outcome under the space's rules at `at`. */
 function derive(state: LedgerState, spaceId: string, present: readonly string[], vote: Vote, at: ValidTime) {
   if (present.length === 0) throw unprocessable('present_required', 'give present members or a meeting');
-  if (new Set(present).size !== present.length)
-    throw unprocessable('duplicate_present', 'a member is listed twice as present');
+  if (new Set(present).size !== present.length) {
+    const seen = new Set<string>();
+    const again = new Set<string>();
+    for (const o of present) (seen.has(o) ? again : seen).add(o);
+    const twice = [...again].sort();
+    throw unprocessable('duplicate_present', `listed more than once as present: ${twice.join(', ')}`, {
+      duplicates: twice,
+    });
+  }
   assertEnrolledAt(state, spaceId, present, at);
   const cast = votesCast(vote);
   if (cast > present.length) {
@@ -159,6 +185,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
             `meeting ${command.meetingId} is held on ${meeting.heldAt}, after ${at}`,
           );
         }
+        assertSoonAfterMeeting(command.meetingId, meeting.heldAt, at);
         // The meeting's attendance is the record of who was present: a list that says otherwise
         // is a mistake in one of the two records, not something to pick silently.
         if (command.present) assertSameAttendance(command.present, meeting.attendees, command.meetingId);
@@ -204,6 +231,12 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
           `meeting ${decision.meetingId} is held on ${meeting?.heldAt ?? 'an unknown date'}, after ${at}`,
           { meetingId: decision.meetingId },
         );
+      }
+      // Only a correction that moves the date answers for it: one fixing a vote is not refused
+      // for a date recorded before the bound existed.
+      const meeting = decision.meetingId ? ledgerFinal(ledger).meetings.get(decision.meetingId) : undefined;
+      if (command.fields.decidedAt && decision.meetingId && meeting) {
+        assertSoonAfterMeeting(decision.meetingId, meeting.heldAt, command.fields.decidedAt);
       }
       const derived = derive(
         state,
