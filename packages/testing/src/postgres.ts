@@ -31,3 +31,21 @@ async function maintenance<T>(work: (client: pg.Client) => Promise<T>): Promise<
     await client.end();
   }
 }
+
+/**
+ * Casts every event's data and metadata of the store at `url` to jsonb, as reports and ad hoc
+ * queries do: a single NUL stored in any of them makes the cast fail for the whole table.
+ * Answers how many events were cast.
+ */
+export async function castEventsToJsonb(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      'SELECT count(*) AS n FROM events WHERE data::jsonb IS NOT NULL AND (metadata IS NULL OR metadata::jsonb IS NOT NULL)',
+    );
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}
