@@ -223,7 +223,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   app.addHook('onRequest', async (request, reply) => {
     // Health and metrics are polled by orchestrators and scrapers: they must never be refused.
     if (request.routeOptions.config?.rateLimit === false) return;
-    await limitClient(request, reply);
+    await limitClient.call(app, request, reply);
   });
 
   // Swagger UI registers its own routes; mark them public before they are added.
