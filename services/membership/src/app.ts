@@ -1,4 +1,4 @@
-import { decideMembership, type Ledger, type MembershipCommand } from '@ptce/domain';
+import { decideMembership, type MembershipCommand } from '@ptce/domain';
 import {
   associateAdmittedSchema,
   categorySchema,
@@ -17,15 +17,11 @@ import {
   correctionFields,
   factFields,
   generatedIdFor,
-  handleWrite,
   ptceParamsSchema,
-  ptceTarget,
-  respondNaming,
   type WriteSideOptions,
   writeDeps,
-  writeHeadersSchema,
-  writeResponses,
   writeResultSchema,
+  writeRoutes,
 } from '@ptce/write-side';
 import { z } from 'zod';
 import { withExamples } from './examples.ts';
@@ -206,264 +202,164 @@ function ptceIdFor(request: Parameters<typeof generatedIdFor>[1], name: string):
  * associates, recognitions, and retractions of any record of the PTCE. Owns `membership-{ptceId}`.
  */
 export const membershipService = zodPlugin<WriteSideOptions>(async (app, options) => {
-  const deps = writeDeps(options);
+  const route = writeRoutes<MembershipCommand>(app, {
+    family: 'membership',
+    tags,
+    deps: writeDeps(options),
+    decide: decideMembership,
+  });
 
-  const run = (command: MembershipCommand) => (ledger: Ledger, now: number) =>
-    decideMembership(command, ledger, { now });
-  const target = (ptceId: string) => ptceTarget('membership', ptceId);
-
-  app.post(
-    '/v1/ptces',
-    {
-      schema: {
-        tags,
-        summary: 'Register a PTCE; its pilot organisation becomes its first member',
-        headers: writeHeadersSchema,
-        body: registerBody,
-        response: writeResponses(201, withPtce),
-      },
-    },
-    (request, reply) => {
-      const { ptceId: given, ...body } = request.body;
+  route({
+    method: 'POST',
+    url: '/v1/ptces',
+    summary: 'Register a PTCE; its pilot organisation becomes its first member',
+    body: registerBody,
+    status: 201,
+    result: withPtce,
+    ask: ({ body: { ptceId: given, ...body }, request }) => {
       const ptceId = given ?? ptceIdFor(request, body.name);
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'RegisterPtce', ptceId, ...body }),
-        respond: respondNaming(201, ptceId),
-      });
+      return { ptceId, command: { type: 'RegisterPtce', ptceId, ...body } };
     },
-  );
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/members',
-    {
-      schema: {
-        tags,
-        summary: 'Record that an organisation joined the PTCE',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: joinBody,
-        response: writeResponses(201, withOrganisation),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'JoinMember', ...request.body }),
-        respond: respondNaming(201, ptceId, { organisationId: request.body.organisationId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/members',
+    summary: 'Record that an organisation joined the PTCE',
+    params: ptceParamsSchema,
+    body: joinBody,
+    status: 201,
+    result: withOrganisation,
+    ask: ({ params: { ptceId }, body }) => ({
+      ptceId,
+      command: { type: 'JoinMember', ...body },
+      names: { organisationId: body.organisationId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/members/:organisationId/departure',
-    {
-      schema: {
-        tags,
-        summary: 'Record that a member left the PTCE',
-        params: orgParams,
-        headers: writeHeadersSchema,
-        body: departureBody,
-        response: writeResponses(200, withOrganisation),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, organisationId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'LeaveMember', organisationId, ...request.body }),
-        respond: respondNaming(200, ptceId, { organisationId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/members/:organisationId/departure',
+    summary: 'Record that a member left the PTCE',
+    params: orgParams,
+    body: departureBody,
+    status: 200,
+    result: withOrganisation,
+    ask: ({ params: { ptceId, organisationId }, body }) => ({
+      ptceId,
+      command: { type: 'LeaveMember', organisationId, ...body },
+      names: { organisationId },
+    }),
+  });
 
-  app.patch(
-    '/v1/ptces/:ptceId/members/:organisationId',
-    {
-      schema: {
-        tags,
-        summary: 'Correct a membership record (name, category, join date)',
-        params: orgParams,
-        headers: writeHeadersSchema,
-        body: membershipCorrectionBody,
-        response: writeResponses(200, withOrganisation),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, organisationId } = request.params;
-      const { reason, ...fields } = request.body;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'CorrectMembership', organisationId, fields, reason }),
-        respond: respondNaming(200, ptceId, { organisationId }),
-      });
-    },
-  );
+  route({
+    method: 'PATCH',
+    url: '/v1/ptces/:ptceId/members/:organisationId',
+    summary: 'Correct a membership record (name, category, join date)',
+    params: orgParams,
+    body: membershipCorrectionBody,
+    status: 200,
+    result: withOrganisation,
+    ask: ({ params: { ptceId, organisationId }, body: { reason, ...fields } }) => ({
+      ptceId,
+      command: { type: 'CorrectMembership', organisationId, fields, reason },
+      names: { organisationId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/pilot',
-    {
-      schema: {
-        tags,
-        summary: 'Hand the pilot role over to another active member',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: pilotBody,
-        response: writeResponses(200, withOrganisation),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'HandOverPilot', ...request.body }),
-        respond: respondNaming(200, ptceId, { organisationId: request.body.organisationId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/pilot',
+    summary: 'Hand the pilot role over to another active member',
+    params: ptceParamsSchema,
+    body: pilotBody,
+    status: 200,
+    result: withOrganisation,
+    ask: ({ params: { ptceId }, body }) => ({
+      ptceId,
+      command: { type: 'HandOverPilot', ...body },
+      names: { organisationId: body.organisationId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/legal-entity',
-    {
-      schema: {
-        tags,
-        summary: 'Record the registration of the shared legal entity',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: legalEntityBody,
-        response: writeResponses(201, withPtce),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'RegisterLegalEntity', ...request.body }),
-        respond: respondNaming(201, ptceId),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/legal-entity',
+    summary: 'Record the registration of the shared legal entity',
+    params: ptceParamsSchema,
+    body: legalEntityBody,
+    status: 201,
+    result: withPtce,
+    ask: ({ params: { ptceId }, body }) => ({ ptceId, command: { type: 'RegisterLegalEntity', ...body } }),
+  });
 
-  app.patch(
-    '/v1/ptces/:ptceId/legal-entity',
-    {
-      schema: {
-        tags,
-        summary: 'Correct the shared legal entity record',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: legalEntityCorrectionBody,
-        response: writeResponses(200, withPtce),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      const { reason, ...fields } = request.body;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'CorrectLegalEntity', fields, reason }),
-        respond: respondNaming(200, ptceId),
-      });
-    },
-  );
+  route({
+    method: 'PATCH',
+    url: '/v1/ptces/:ptceId/legal-entity',
+    summary: 'Correct the shared legal entity record',
+    params: ptceParamsSchema,
+    body: legalEntityCorrectionBody,
+    status: 200,
+    result: withPtce,
+    ask: ({ params: { ptceId }, body: { reason, ...fields } }) => ({
+      ptceId,
+      command: { type: 'CorrectLegalEntity', fields, reason },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/legal-entity/associates',
-    {
-      schema: {
-        tags,
-        summary: 'Record that an active member became an associate of the shared legal entity',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: associateBody,
-        response: writeResponses(201, withOrganisation),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'AdmitAssociate', ...request.body }),
-        respond: respondNaming(201, ptceId, { organisationId: request.body.organisationId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/legal-entity/associates',
+    summary: 'Record that an active member became an associate of the shared legal entity',
+    params: ptceParamsSchema,
+    body: associateBody,
+    status: 201,
+    result: withOrganisation,
+    ask: ({ params: { ptceId }, body }) => ({
+      ptceId,
+      command: { type: 'AdmitAssociate', ...body },
+      names: { organisationId: body.organisationId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/legal-entity/associates/:organisationId/withdrawal',
-    {
-      schema: {
-        tags,
-        summary: 'Record that an associate withdrew from the shared legal entity',
-        params: orgParams,
-        headers: writeHeadersSchema,
-        body: withdrawalBody,
-        response: writeResponses(200, withOrganisation),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, organisationId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'WithdrawAssociate', organisationId, ...request.body }),
-        respond: respondNaming(200, ptceId, { organisationId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/legal-entity/associates/:organisationId/withdrawal',
+    summary: 'Record that an associate withdrew from the shared legal entity',
+    params: orgParams,
+    body: withdrawalBody,
+    status: 200,
+    result: withOrganisation,
+    ask: ({ params: { ptceId, organisationId }, body }) => ({
+      ptceId,
+      command: { type: 'WithdrawAssociate', organisationId, ...body },
+      names: { organisationId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/recognitions',
-    {
-      schema: {
-        tags,
-        summary: 'Record a recognition or funding granted to the PTCE',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: recognitionBody,
-        response: writeResponses(201, withPtce),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'GrantRecognition', ...request.body }),
-        respond: respondNaming(201, ptceId),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/recognitions',
+    summary: 'Record a recognition or funding granted to the PTCE',
+    params: ptceParamsSchema,
+    body: recognitionBody,
+    status: 201,
+    result: withPtce,
+    ask: ({ params: { ptceId }, body }) => ({ ptceId, command: { type: 'GrantRecognition', ...body } }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/retractions',
-    {
-      schema: {
-        tags,
-        summary: 'Retract a record of this PTCE: treated as never made, from now on in transaction time',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: retractionBody,
-        response: writeResponses(200, withEvent),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'RetractEvent', ...request.body }),
-        respond: respondNaming(200, ptceId, { retractedEventId: request.body.eventId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/retractions',
+    summary: 'Retract a record of this PTCE: treated as never made, from now on in transaction time',
+    params: ptceParamsSchema,
+    body: retractionBody,
+    status: 200,
+    result: withEvent,
+    ask: ({ params: { ptceId }, body }) => ({
+      ptceId,
+      command: { type: 'RetractEvent', ...body },
+      names: { retractedEventId: body.eventId },
+    }),
+  });
 });
