@@ -1,6 +1,7 @@
 export * from './app.ts';
 export * from './auth.ts';
 export * from './config.ts';
+export * from './examples.ts';
 export * from './health.ts';
 export * from './keys.ts';
 export * from './metrics.ts';

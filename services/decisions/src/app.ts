@@ -1,4 +1,4 @@
-import { type DecisionsCommand, decideDecisions, type Ledger } from '@ptce/domain';
+import { type DecisionsCommand, decideDecisions } from '@ptce/domain';
 import {
   decisionCorrectedSchema,
   decisionRecordedSchema,
@@ -9,23 +9,19 @@ import {
   slugSchema,
   spaceRulesSchema,
 } from '@ptce/events';
-import { zodPlugin } from '@ptce/platform';
+import { withExamples, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
   generatedIdFor,
-  handleWrite,
   occurredAtSchema,
   ptceParamsSchema,
-  ptceTarget,
   type WriteSideOptions,
   writeDeps,
-  writeHeadersSchema,
-  writeResponses,
   writeResultSchema,
+  writeRoutes,
 } from '@ptce/write-side';
 import { z } from 'zod';
-import { withExamples } from './examples.ts';
 
 const tags = ['decisions'];
 const decisionParams = ptceParamsSchema.extend({ decisionId: slugSchema });
@@ -134,98 +130,56 @@ function derivedOf(appended: readonly EventEnvelope[]) {
  * corrections and annulments. Owns `decisions-{ptceId}`.
  */
 export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options) => {
-  const deps = writeDeps(options);
+  const route = writeRoutes<DecisionsCommand>(app, {
+    family: 'decisions',
+    tags,
+    deps: writeDeps(options),
+    decide: decideDecisions,
+  });
 
-  const run = (command: DecisionsCommand) => (ledger: Ledger, now: number) =>
-    decideDecisions(command, ledger, { now });
-  const target = (ptceId: string) => ptceTarget('decisions', ptceId);
-
-  app.post(
-    '/v1/ptces/:ptceId/decisions',
-    {
-      schema: {
-        tags,
-        summary: 'Record a decision of a space; the server derives its outcome',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: recordBody,
-        response: writeResponses(201, withOutcome),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      const { decisionId: given, ...body } = request.body;
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/decisions',
+    summary: 'Record a decision of a space; the server derives its outcome',
+    params: ptceParamsSchema,
+    body: recordBody,
+    status: 201,
+    result: withOutcome,
+    ask: ({ params: { ptceId }, body: { decisionId: given, ...body }, request }) => {
       const decisionId = given ?? generatedIdFor('dc', request);
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'RecordDecision', decisionId, ...body }),
-        respond: (appended) => ({
-          status: 201,
-          body: { ptceId, decisionId, ...derivedOf(appended) },
-        }),
-      });
+      return { ptceId, command: { type: 'RecordDecision', decisionId, ...body }, names: { decisionId } };
     },
-  );
+    derive: derivedOf,
+  });
 
-  app.patch(
-    '/v1/ptces/:ptceId/decisions/:decisionId',
-    {
-      schema: {
-        tags,
-        summary: 'Correct a decision (vote, present members, date, title); its outcome is derived again',
-        params: decisionParams,
-        headers: writeHeadersSchema,
-        body: correctionBody,
-        response: writeResponses(200, withOutcome),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, decisionId } = request.params;
-      const { reason, evidence, ...fields } = request.body;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'CorrectDecision', decisionId, fields, reason, evidence }),
-        respond: (appended) => ({
-          status: 200,
-          body: { ptceId, decisionId, ...derivedOf(appended) },
-        }),
-      });
-    },
-  );
+  route({
+    method: 'PATCH',
+    url: '/v1/ptces/:ptceId/decisions/:decisionId',
+    summary: 'Correct a decision (vote, present members, date, title); its outcome is derived again',
+    params: decisionParams,
+    body: correctionBody,
+    status: 200,
+    result: withOutcome,
+    ask: ({ params: { ptceId, decisionId }, body: { reason, evidence, ...fields } }) => ({
+      ptceId,
+      command: { type: 'CorrectDecision', decisionId, fields, reason, evidence },
+      names: { decisionId },
+    }),
+    derive: derivedOf,
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/decisions/:decisionId/annulment',
-    {
-      schema: {
-        tags,
-        summary: 'Record that a decision was annulled',
-        params: decisionParams,
-        headers: writeHeadersSchema,
-        body: annulmentBody,
-        response: writeResponses(200, withDecision),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, decisionId } = request.params;
-      const { occurredAt, ...body } = request.body;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: (ledger, now) =>
-          decideDecisions(
-            {
-              type: 'AnnulDecision',
-              decisionId,
-              ...body,
-              occurredAt: occurredAt ?? new Date(now).toISOString(),
-            },
-            ledger,
-            { now },
-          ),
-        respond: () => ({ status: 200, body: { ptceId, decisionId } }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/decisions/:decisionId/annulment',
+    summary: 'Record that a decision was annulled',
+    params: decisionParams,
+    body: annulmentBody,
+    status: 200,
+    result: withDecision,
+    ask: ({ params: { ptceId, decisionId }, body }) => ({
+      ptceId,
+      command: { type: 'AnnulDecision', decisionId, ...body },
+      names: { decisionId },
+    }),
+  });
 });

@@ -12,7 +12,7 @@ import {
   slugSchema,
   validTimeSchema,
 } from '@ptce/events';
-import { principalOf, zodPlugin } from '@ptce/platform';
+import { principalOf, withExamples, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
@@ -24,7 +24,6 @@ import {
   writeRoutes,
 } from '@ptce/write-side';
 import { z } from 'zod';
-import { withExamples } from './examples.ts';
 
 const tags = ['membership'];
 const orgParams = ptceParamsSchema.extend({ organisationId: slugSchema });

@@ -1,4 +1,4 @@
-import { decideWorkingGroups, type Ledger, type WorkingGroupsCommand } from '@ptce/domain';
+import { decideWorkingGroups, type WorkingGroupsCommand } from '@ptce/domain';
 import {
   activityEndedSchema,
   activityLaunchedSchema,
@@ -12,23 +12,18 @@ import {
   spaceRulesSchema,
   validTimeSchema,
 } from '@ptce/events';
-import { zodPlugin } from '@ptce/platform';
+import { withExamples, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
   generatedIdFor,
-  handleWrite,
   ptceParamsSchema,
-  ptceTarget,
-  respondNaming,
   type WriteSideOptions,
   writeDeps,
-  writeHeadersSchema,
-  writeResponses,
   writeResultSchema,
+  writeRoutes,
 } from '@ptce/write-side';
 import { z } from 'zod';
-import { withExamples } from './examples.ts';
 
 const tags = ['working groups'];
 const spaceParams = ptceParamsSchema.extend({ spaceId: slugSchema });
@@ -204,223 +199,146 @@ const withCarrier = withExamples(withActivity.extend({ organisationId: slugSchem
  * enrolled members and meetings, and the activities members carry. Owns `workgroups-{ptceId}`.
  */
 export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, options) => {
-  const deps = writeDeps(options);
+  const route = writeRoutes<WorkingGroupsCommand>(app, {
+    family: 'workgroups',
+    tags,
+    deps: writeDeps(options),
+    decide: decideWorkingGroups,
+  });
 
-  const run = (command: WorkingGroupsCommand) => (ledger: Ledger, now: number) =>
-    decideWorkingGroups(command, ledger, { now });
-  const target = (ptceId: string) => ptceTarget('workgroups', ptceId);
-
-  app.post(
-    '/v1/ptces/:ptceId/spaces',
-    {
-      schema: {
-        tags,
-        summary: 'Open a space: a working group, a steering committee or a governance council',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: openSpaceBody,
-        response: writeResponses(201, withSpace),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      const { spaceId: given, ...body } = request.body;
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/spaces',
+    summary: 'Open a space: a working group, a steering committee or a governance council',
+    params: ptceParamsSchema,
+    body: openSpaceBody,
+    status: 201,
+    result: withSpace,
+    ask: ({ params: { ptceId }, body: { spaceId: given, ...body }, request }) => {
       const spaceId = given ?? generatedIdFor('sp', request);
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'OpenSpace', spaceId, ...body }),
-        respond: respondNaming(201, ptceId, { spaceId }),
-      });
+      return { ptceId, command: { type: 'OpenSpace', spaceId, ...body }, names: { spaceId } };
     },
-  );
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/spaces/:spaceId/members',
-    {
-      schema: {
-        tags,
-        summary: 'Enrol an active member of the PTCE in a space',
-        params: spaceParams,
-        headers: writeHeadersSchema,
-        body: enrolBody,
-        response: writeResponses(201, withSpaceMember),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, spaceId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'EnrolMember', spaceId, ...request.body }),
-        respond: respondNaming(201, ptceId, { spaceId, organisationId: request.body.organisationId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/spaces/:spaceId/members',
+    summary: 'Enrol an active member of the PTCE in a space',
+    params: spaceParams,
+    body: enrolBody,
+    status: 201,
+    result: withSpaceMember,
+    ask: ({ params: { ptceId, spaceId }, body }) => ({
+      ptceId,
+      command: { type: 'EnrolMember', spaceId, ...body },
+      names: { spaceId, organisationId: body.organisationId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/spaces/:spaceId/members/:organisationId/withdrawal',
-    {
-      schema: {
-        tags,
-        summary: 'Record that a member withdrew from a space',
-        params: spaceMemberParams,
-        headers: writeHeadersSchema,
-        body: factOnlyBody,
-        response: writeResponses(200, withSpaceMember),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, spaceId, organisationId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'WithdrawFromSpace', spaceId, organisationId, ...request.body }),
-        respond: respondNaming(200, ptceId, { spaceId, organisationId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/spaces/:spaceId/members/:organisationId/withdrawal',
+    summary: 'Record that a member withdrew from a space',
+    params: spaceMemberParams,
+    body: factOnlyBody,
+    status: 200,
+    result: withSpaceMember,
+    ask: ({ params: { ptceId, spaceId, organisationId }, body }) => ({
+      ptceId,
+      command: { type: 'WithdrawFromSpace', spaceId, organisationId, ...body },
+      names: { spaceId, organisationId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/spaces/:spaceId/meetings',
-    {
-      schema: {
-        tags,
-        summary: 'Record a meeting of a space and who attended it',
-        params: spaceParams,
-        headers: writeHeadersSchema,
-        body: meetingBody,
-        response: writeResponses(201, withMeeting),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, spaceId } = request.params;
-      const { meetingId: given, ...body } = request.body;
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/spaces/:spaceId/meetings',
+    summary: 'Record a meeting of a space and who attended it',
+    params: spaceParams,
+    body: meetingBody,
+    status: 201,
+    result: withMeeting,
+    ask: ({ params: { ptceId, spaceId }, body: { meetingId: given, ...body }, request }) => {
       const meetingId = given ?? generatedIdFor('mt', request);
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'HoldMeeting', spaceId, meetingId, ...body }),
-        respond: respondNaming(201, ptceId, { spaceId, meetingId }),
-      });
+      return {
+        ptceId,
+        command: { type: 'HoldMeeting', spaceId, meetingId, ...body },
+        names: { spaceId, meetingId },
+      };
     },
-  );
+  });
 
-  app.patch(
-    '/v1/ptces/:ptceId/spaces/:spaceId/meetings/:meetingId',
-    {
-      schema: {
-        tags,
-        summary: "Correct a meeting's attendance or date",
-        params: meetingParams,
-        headers: writeHeadersSchema,
-        body: meetingCorrectionBody,
-        response: writeResponses(200, withMeeting),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, spaceId, meetingId } = request.params;
-      const { reason, evidence, ...fields } = request.body;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'CorrectMeeting', spaceId, meetingId, fields, reason, evidence }),
-        respond: respondNaming(200, ptceId, { spaceId, meetingId }),
-      });
-    },
-  );
+  route({
+    method: 'PATCH',
+    url: '/v1/ptces/:ptceId/spaces/:spaceId/meetings/:meetingId',
+    summary: "Correct a meeting's attendance or date",
+    params: meetingParams,
+    body: meetingCorrectionBody,
+    status: 200,
+    result: withMeeting,
+    ask: ({ params: { ptceId, spaceId, meetingId }, body: { reason, evidence, ...fields } }) => ({
+      ptceId,
+      command: { type: 'CorrectMeeting', spaceId, meetingId, fields, reason, evidence },
+      names: { spaceId, meetingId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/spaces/:spaceId/closure',
-    {
-      schema: {
-        tags,
-        summary: 'Close a space; nothing more can be recorded in it from that date',
-        params: spaceParams,
-        headers: writeHeadersSchema,
-        body: factOnlyBody,
-        response: writeResponses(200, withSpace),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, spaceId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'CloseSpace', spaceId, ...request.body }),
-        respond: respondNaming(200, ptceId, { spaceId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/spaces/:spaceId/closure',
+    summary: 'Close a space; nothing more can be recorded in it from that date',
+    params: spaceParams,
+    body: factOnlyBody,
+    status: 200,
+    result: withSpace,
+    ask: ({ params: { ptceId, spaceId }, body }) => ({
+      ptceId,
+      command: { type: 'CloseSpace', spaceId, ...body },
+      names: { spaceId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/activities',
-    {
-      schema: {
-        tags,
-        summary: 'Record the launch of an activity carried by active members',
-        params: ptceParamsSchema,
-        headers: writeHeadersSchema,
-        body: launchBody,
-        response: writeResponses(201, withActivity),
-      },
-    },
-    (request, reply) => {
-      const { ptceId } = request.params;
-      const { activityId: given, ...body } = request.body;
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/activities',
+    summary: 'Record the launch of an activity carried by active members',
+    params: ptceParamsSchema,
+    body: launchBody,
+    status: 201,
+    result: withActivity,
+    ask: ({ params: { ptceId }, body: { activityId: given, ...body }, request }) => {
       const activityId = given ?? generatedIdFor('ac', request);
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'LaunchActivity', activityId, ...body }),
-        respond: respondNaming(201, ptceId, { activityId }),
-      });
+      return { ptceId, command: { type: 'LaunchActivity', activityId, ...body }, names: { activityId } };
     },
-  );
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/activities/:activityId/carriers',
-    {
-      schema: {
-        tags,
-        summary: 'Record that an active member joined the carriers of an activity',
-        params: activityParams,
-        headers: writeHeadersSchema,
-        body: carrierBody,
-        response: writeResponses(200, withCarrier),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, activityId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'JoinActivityCarrier', activityId, ...request.body }),
-        respond: respondNaming(200, ptceId, { activityId, organisationId: request.body.organisationId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/activities/:activityId/carriers',
+    summary: 'Record that an active member joined the carriers of an activity',
+    params: activityParams,
+    body: carrierBody,
+    status: 200,
+    result: withCarrier,
+    ask: ({ params: { ptceId, activityId }, body }) => ({
+      ptceId,
+      command: { type: 'JoinActivityCarrier', activityId, ...body },
+      names: { activityId, organisationId: body.organisationId },
+    }),
+  });
 
-  app.post(
-    '/v1/ptces/:ptceId/activities/:activityId/end',
-    {
-      schema: {
-        tags,
-        summary: 'Record that an activity ended',
-        params: activityParams,
-        headers: writeHeadersSchema,
-        body: endBody,
-        response: writeResponses(200, withActivity),
-      },
-    },
-    (request, reply) => {
-      const { ptceId, activityId } = request.params;
-      return handleWrite(deps, request, reply, {
-        ...target(ptceId),
-        body: request.body,
-        decide: run({ type: 'EndActivity', activityId, ...request.body }),
-        respond: respondNaming(200, ptceId, { activityId }),
-      });
-    },
-  );
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/activities/:activityId/end',
+    summary: 'Record that an activity ended',
+    params: activityParams,
+    body: endBody,
+    status: 200,
+    result: withActivity,
+    ask: ({ params: { ptceId, activityId }, body }) => ({
+      ptceId,
+      command: { type: 'EndActivity', activityId, ...body },
+      names: { activityId },
+    }),
+  });
 });

@@ -58,7 +58,8 @@ export type DecisionsCommand =
       readonly type: 'AnnulDecision';
       readonly decisionId: string;
       readonly reason: string;
-      readonly occurredAt: ValidTime;
+      /** Left out: the annulment is dated when it is recorded. */
+      readonly occurredAt?: ValidTime;
       readonly evidence?: EvidenceData;
     };
 
@@ -266,7 +267,8 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       ];
     }
     case 'AnnulDecision': {
-      assertRegisteredAt(ledger, command.occurredAt, ctx);
+      const occurredAt = command.occurredAt ?? transactionTime(ctx);
+      assertRegisteredAt(ledger, occurredAt, ctx);
       const decision = ledgerFinal(ledger).decisions.get(command.decisionId);
       if (!decision)
         throw notFound('decision_not_found', `decision ${command.decisionId} does not exist`, {
@@ -277,7 +279,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
           'already_annulled',
           `decision ${command.decisionId} was annulled on ${decision.annulled.at}`,
         );
-      if (compareValidTime(command.occurredAt, decision.decidedAt) < 0) {
+      if (compareValidTime(occurredAt, decision.decidedAt) < 0) {
         throw unprocessable(
           'before_decision',
           `decision ${command.decisionId} was taken on ${decision.decidedAt}`,
@@ -287,7 +289,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
         {
           type: 'DecisionAnnulled',
           data: { decisionId: command.decisionId, reason: command.reason },
-          occurredAt: command.occurredAt,
+          occurredAt,
           ...ev,
         },
       ];
