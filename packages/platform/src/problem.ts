@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { DomainError } from '@ptce/domain';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -187,6 +188,16 @@ const BY_FASTIFY_CODE: Record<string, { status: number; code: string; detail?: s
 /** Maps anything thrown in the request lifecycle to one problem, without leaking internals on 5xx. */
 export function toProblem(error: unknown): ProblemError {
   if (error instanceof ProblemError) return error;
+  // A decider's refusal: its code and status are the domain's, its message and details name
+  // what is wrong in the domain's words.
+  if (error instanceof DomainError) {
+    return new ProblemError(
+      error.status,
+      error.code,
+      error.message,
+      error.details ? { ...error.details } : undefined,
+    );
+  }
   if (hasZodFastifySchemaValidationErrors(error)) {
     return validationFailed(fieldErrorsFromFastify(error as unknown as FastifyError));
   }

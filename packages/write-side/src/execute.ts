@@ -11,6 +11,7 @@ import {
   type NewEvent,
   newEventId,
 } from '@ptce/events';
+import { ProblemError } from '@ptce/platform';
 import { type IdempotencyRecord, type IdempotencyStore, leaseStamp } from './idempotency.ts';
 import type { LedgerRepository, LoadedLedger } from './ledger-repository.ts';
 
@@ -61,10 +62,35 @@ export type WriteFailure =
     }
   | { readonly kind: 'precondition_failed'; readonly expected: number; readonly actual: number | null };
 
-export class WriteRefused extends Error {
+/**
+ * A write refused before or around its decision (the Idempotency-Key, If-Match): a problem the
+ * platform's error handler renders as it is, with its status, code and headers.
+ */
+export class WriteRefused extends ProblemError {
   constructor(readonly failure: WriteFailure) {
-    super(failure.kind);
-    this.name = 'WriteRefused';
+    super(...problemOf(failure));
+    if (failure.kind === 'idempotency_key_in_flight') {
+      this.withHeaders({ 'retry-after': String(failure.retryAfterSeconds) });
+    }
+  }
+}
+
+function problemOf(failure: WriteFailure): [status: number, code: string, detail: string] {
+  switch (failure.kind) {
+    case 'idempotency_key_reused':
+      return [422, failure.kind, failure.detail];
+    case 'idempotency_key_in_flight':
+      return [409, failure.kind, failure.detail];
+    case 'precondition_failed':
+      return [
+        412,
+        failure.kind,
+        `If-Match expected revision ${failure.expected} but the stream is at ${failure.actual ?? 'no revision (empty)'}.`,
+      ];
+    default: {
+      const unreachable: never = failure;
+      return unreachable;
+    }
   }
 }
 

@@ -1,23 +1,8 @@
-import { DomainError } from '@ptce/domain';
 import { type EventEnvelope, evidenceSchema, reasonSchema, slugSchema, validTimeSchema } from '@ptce/events';
-import {
-  conflict,
-  ProblemError,
-  preconditionFailed,
-  principalOf,
-  requirePtceScope,
-  requireRole,
-  unprocessable,
-} from '@ptce/platform';
+import { preconditionFailed, principalOf, requirePtceScope, requireRole } from '@ptce/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import {
-  type EventToAppend,
-  executeWrite,
-  requestFingerprint,
-  type WriteDeps,
-  WriteRefused,
-} from './execute.ts';
+import { type EventToAppend, executeWrite, requestFingerprint, type WriteDeps } from './execute.ts';
 import { generatedId } from './ids.ts';
 
 /** The headers a write may carry; others pass through untouched. */
@@ -125,53 +110,17 @@ export async function handleWrite<S>(
     );
   }
   const ifMatch = headers['if-match'] ? Number(headers['if-match'].slice(1, -1)) : undefined;
-  try {
-    const answer = await executeWrite(deps, {
-      ptceId: input.ptceId,
-      stream: input.stream,
-      readStreams: input.readStreams,
-      recordedBy: principal.sub,
-      correlationId: request.id,
-      ...(headers['idempotency-key'] ? { idempotencyKey: headers['idempotency-key'] } : {}),
-      ...(ifMatch !== undefined ? { ifMatch } : {}),
-      request: writeRequestOf(request, input.body),
-      decide: input.decide,
-      respond: input.respond,
-    });
-    await reply.code(answer.status).header('etag', answer.etag).send(answer.body);
-  } catch (error) {
-    throw toProblem(error);
-  }
-}
-
-function toProblem(error: unknown): unknown {
-  // The deciders' refusals keep their stable code and status.
-  if (error instanceof DomainError) {
-    return new ProblemError(
-      error.status,
-      error.code,
-      error.message,
-      error.details ? { ...error.details } : undefined,
-    );
-  }
-  if (error instanceof WriteRefused) {
-    const failure = error.failure;
-    switch (failure.kind) {
-      case 'idempotency_key_reused':
-        return unprocessable(failure.detail, 'idempotency_key_reused');
-      case 'idempotency_key_in_flight':
-        return conflict(failure.detail, 'idempotency_key_in_flight').withHeaders({
-          'retry-after': String(failure.retryAfterSeconds),
-        });
-      case 'precondition_failed':
-        return preconditionFailed(
-          `If-Match expected revision ${failure.expected} but the stream is at ${failure.actual ?? 'no revision (empty)'}.`,
-        );
-      default: {
-        const unreachable: never = failure;
-        return unreachable;
-      }
-    }
-  }
-  return error;
+  const answer = await executeWrite(deps, {
+    ptceId: input.ptceId,
+    stream: input.stream,
+    readStreams: input.readStreams,
+    recordedBy: principal.sub,
+    correlationId: request.id,
+    ...(headers['idempotency-key'] ? { idempotencyKey: headers['idempotency-key'] } : {}),
+    ...(ifMatch !== undefined ? { ifMatch } : {}),
+    request: writeRequestOf(request, input.body),
+    decide: input.decide,
+    respond: input.respond,
+  });
+  await reply.code(answer.status).header('etag', answer.etag).send(answer.body);
 }
