@@ -4,6 +4,7 @@ export * from './ledger/index.ts';
 export * from './membership/decider.ts';
 export * from './shared/decider.ts';
 export * from './shared/guards.ts';
+export { DomainError, REFUSALS, type RefusalCode, type RefusalStatus, refuse } from './shared/refusals.ts';
 export * from './working-groups/decider.ts';
 
 import type { DecisionsCommand } from './decisions/decider.ts';

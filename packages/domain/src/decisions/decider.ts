@@ -15,17 +15,15 @@ import {
   assertNoNewContradiction,
   assertRegistered,
   assertRegisteredAt,
-  conflict,
   type DecideContext,
   type DomainEventToAppend,
   hasFields,
-  notFound,
   transactionTime,
-  unprocessable,
   withEvidence,
   withoutUndefined,
 } from '../shared/decider.ts';
 import { assertEnrolledAt, openSpaceAt } from '../shared/guards.ts';
+import { refuse } from '../shared/refusals.ts';
 import { deriveOutcome, votesCast } from './outcome.ts';
 
 export type DecisionsCommand =
@@ -65,16 +63,13 @@ export type DecisionsCommand =
 
 function assertSubject(kind: DecisionKind, subject: DecisionSubject | undefined): void {
   if (kind === 'shared_legal_structure' && !(subject && 'step' in subject)) {
-    throw unprocessable(
-      'invalid_subject',
-      'a shared_legal_structure decision needs subject { step, legalForm }',
-    );
+    throw refuse('invalid_subject', 'a shared_legal_structure decision needs subject { step, legalForm }');
   }
   if (kind === 'admission' && !(subject && 'organisationId' in subject)) {
-    throw unprocessable('invalid_subject', 'an admission decision needs subject { organisationId }');
+    throw refuse('invalid_subject', 'an admission decision needs subject { organisationId }');
   }
   if (subject && kind !== 'shared_legal_structure' && kind !== 'admission') {
-    throw unprocessable('invalid_subject', `a ${kind} decision takes no subject`);
+    throw refuse('invalid_subject', `a ${kind} decision takes no subject`);
   }
 }
 
@@ -84,7 +79,7 @@ function assertSameAttendance(present: readonly string[], attendees: readonly st
   const notAttendees = [...listed].filter((o) => !attended.has(o)).sort();
   const missing = [...attended].filter((o) => !listed.has(o)).sort();
   if (notAttendees.length === 0 && missing.length === 0) return;
-  throw unprocessable(
+  throw refuse(
     'present_differs_from_meeting',
     `present differs from the attendees of meeting ${meetingId}: ${[
       notAttendees.length ? `not attendees: ${notAttendees.join(', ')}` : '',
@@ -106,7 +101,7 @@ export const MAX_DAYS_FROM_MEETING_TO_DECISION = 92;
 function assertSoonAfterMeeting(meetingId: string, heldAt: ValidTime, decidedAt: ValidTime): void {
   const days = daysBetween(parisDay(heldAt), parisDay(decidedAt));
   if (days <= MAX_DAYS_FROM_MEETING_TO_DECISION) return;
-  throw unprocessable(
+  throw refuse(
     'long_after_meeting',
     `the decision is dated ${decidedAt}, ${days} days after meeting ${meetingId} held on ${heldAt}: a decision citing a meeting is dated at most ${MAX_DAYS_FROM_MEETING_TO_DECISION} days after it, when its minutes are approved at the latest`,
     { meetingId, heldAt, decidedAt, maxDays: MAX_DAYS_FROM_MEETING_TO_DECISION },
@@ -115,20 +110,20 @@ function assertSoonAfterMeeting(meetingId: string, heldAt: ValidTime, decidedAt:
 
 /** Checks the present members and the tally, then reads the outcome under the space's rules at `at`. */
 function derive(state: LedgerState, spaceId: string, present: readonly string[], vote: Vote, at: ValidTime) {
-  if (present.length === 0) throw unprocessable('present_required', 'give present members or a meeting');
+  if (present.length === 0) throw refuse('present_required', 'give present members or a meeting');
   if (new Set(present).size !== present.length) {
     const seen = new Set<string>();
     const again = new Set<string>();
     for (const o of present) (seen.has(o) ? again : seen).add(o);
     const twice = [...again].sort();
-    throw unprocessable('duplicate_present', `listed more than once as present: ${twice.join(', ')}`, {
+    throw refuse('duplicate_present', `listed more than once as present: ${twice.join(', ')}`, {
       duplicates: twice,
     });
   }
   assertEnrolledAt(state, spaceId, present, at);
   const cast = votesCast(vote);
   if (cast > present.length) {
-    throw unprocessable('tally_exceeds_present', `${cast} votes for ${present.length} present`, {
+    throw refuse('tally_exceeds_present', `${cast} votes for ${present.length} present`, {
       votes: cast,
       present: present.length,
     });
@@ -161,7 +156,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       const state = assertRegisteredAt(ledger, at, ctx);
       const final = ledgerFinal(ledger);
       if (final.decisions.has(command.decisionId)) {
-        throw conflict('decision_already_exists', `decision ${command.decisionId} already exists`, {
+        throw refuse('decision_already_exists', `decision ${command.decisionId} already exists`, {
           decisionId: command.decisionId,
         });
       }
@@ -171,17 +166,17 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       if (command.meetingId) {
         const meeting = final.meetings.get(command.meetingId);
         if (!meeting)
-          throw notFound('meeting_not_found', `meeting ${command.meetingId} does not exist`, {
+          throw refuse('meeting_not_found', `meeting ${command.meetingId} does not exist`, {
             meetingId: command.meetingId,
           });
         if (meeting.spaceId !== command.spaceId) {
-          throw unprocessable(
+          throw refuse(
             'meeting_not_in_space',
             `meeting ${command.meetingId} is a meeting of ${meeting.spaceId}`,
           );
         }
         if (!state.meetings.has(command.meetingId)) {
-          throw unprocessable(
+          throw refuse(
             'before_meeting',
             `meeting ${command.meetingId} is held on ${meeting.heldAt}, after ${at}`,
           );
@@ -215,10 +210,10 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
     case 'CorrectDecision': {
       assertRegistered(ledger);
       if (!hasFields(command.fields))
-        throw unprocessable('nothing_to_correct', 'give at least one of vote, present, decidedAt, title');
+        throw refuse('nothing_to_correct', 'give at least one of vote, present, decidedAt, title');
       const decision = ledgerFinal(ledger).decisions.get(command.decisionId);
       if (!decision)
-        throw notFound('decision_not_found', `decision ${command.decisionId} does not exist`, {
+        throw refuse('decision_not_found', `decision ${command.decisionId} does not exist`, {
           decisionId: command.decisionId,
         });
       const at = command.fields.decidedAt ?? decision.decidedAt;
@@ -227,7 +222,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       // A decision taken at a meeting cannot be moved before that meeting was held.
       if (decision.meetingId && !state.meetings.has(decision.meetingId)) {
         const meeting = ledgerFinal(ledger).meetings.get(decision.meetingId);
-        throw unprocessable(
+        throw refuse(
           'before_meeting',
           `meeting ${decision.meetingId} is held on ${meeting?.heldAt ?? 'an unknown date'}, after ${at}`,
           { meetingId: decision.meetingId },
@@ -271,19 +266,16 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       assertRegisteredAt(ledger, occurredAt, ctx);
       const decision = ledgerFinal(ledger).decisions.get(command.decisionId);
       if (!decision)
-        throw notFound('decision_not_found', `decision ${command.decisionId} does not exist`, {
+        throw refuse('decision_not_found', `decision ${command.decisionId} does not exist`, {
           decisionId: command.decisionId,
         });
       if (decision.annulled)
-        throw conflict(
+        throw refuse(
           'already_annulled',
           `decision ${command.decisionId} was annulled on ${decision.annulled.at}`,
         );
       if (compareValidTime(occurredAt, decision.decidedAt) < 0) {
-        throw unprocessable(
-          'before_decision',
-          `decision ${command.decisionId} was taken on ${decision.decidedAt}`,
-        );
+        throw refuse('before_decision', `decision ${command.decisionId} was taken on ${decision.decidedAt}`);
       }
       return [
         {

@@ -7,18 +7,16 @@ import {
   assertNotFuture,
   assertRegistered,
   assertRegisteredAt,
-  conflict,
   type Dated,
   type DecideContext,
   type DomainEventToAppend,
   hasFields,
-  notFound,
   transactionTime,
   type Undated,
-  unprocessable,
   withEvidence,
   withoutUndefined,
 } from '../shared/decider.ts';
+import { refuse } from '../shared/refusals.ts';
 
 export type MembershipCommand =
   | (Dated & {
@@ -92,7 +90,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
         ledgerFinal(ledger).registration ||
         compileLedger(ledger).facts.some((f) => f.type === 'PtceRegistered')
       ) {
-        throw conflict('ptce_already_registered', `PTCE ${command.ptceId} is already registered`);
+        throw refuse('ptce_already_registered', `PTCE ${command.ptceId} is already registered`);
       }
       return [
         {
@@ -114,7 +112,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
         (p) => compareValidTime(p.joinedAt, command.occurredAt) > 0,
       );
       if (state.members.has(org) || later) {
-        throw conflict(
+        throw refuse(
           'already_member',
           `${org} is already a member at ${command.occurredAt}${later ? ` (it joins on ${later.joinedAt} with no leave in between)` : ''}`,
           {
@@ -135,15 +133,13 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       const org = command.organisationId;
       if (!state.members.has(org))
-        throw conflict('not_a_member', `${org} is not an active member at ${command.occurredAt}`, {
+        throw refuse('not_a_member', `${org} is not an active member at ${command.occurredAt}`, {
           organisationId: org,
         });
       if (state.pilotId === org) {
-        throw conflict(
-          'pilot_cannot_leave',
-          `${org} is the pilot: hand the pilot role over before it leaves`,
-          { organisationId: org },
-        );
+        throw refuse('pilot_cannot_leave', `${org} is the pilot: hand the pilot role over before it leaves`, {
+          organisationId: org,
+        });
       }
       return [
         {
@@ -158,11 +154,11 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       assertRegistered(ledger);
       const org = command.organisationId;
       if (!hasFields(command.fields))
-        throw unprocessable('nothing_to_correct', 'give at least one of name, category, joinedAt');
+        throw refuse('nothing_to_correct', 'give at least one of name, category, joinedAt');
       const final = ledgerFinal(ledger);
       const period = final.periods.get(org)?.at(-1);
       if (!period)
-        throw notFound('member_not_found', `${org} has no membership record in this PTCE`, {
+        throw refuse('member_not_found', `${org} has no membership record in this PTCE`, {
           organisationId: org,
         });
       const joinedAt = command.fields.joinedAt;
@@ -174,7 +170,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
         // yet, so the registration can move later (when nothing before it depends on it), never earlier.
         if (compareValidTime(joinedAt, registration.at) < 0) {
           const founder = period.joinEventId === registration.eventId;
-          throw unprocessable(
+          throw refuse(
             'before_registration',
             founder
               ? `${org} founded the PTCE: its membership starts with the registration on ${registration.at}, not ${joinedAt}`
@@ -183,7 +179,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
           );
         }
         if (period.leftAt && compareValidTime(joinedAt, period.leftAt) > 0) {
-          throw unprocessable('joined_after_leaving', `${org} left on ${period.leftAt}, before ${joinedAt}`);
+          throw refuse('joined_after_leaving', `${org} left on ${period.leftAt}, before ${joinedAt}`);
         }
       }
       return [
@@ -204,13 +200,11 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       const org = command.organisationId;
       if (!state.members.has(org))
-        throw unprocessable(
-          'not_a_member_at_date',
-          `${org} is not an active member at ${command.occurredAt}`,
-          { organisationId: org },
-        );
+        throw refuse('not_a_member_at_date', `${org} is not an active member at ${command.occurredAt}`, {
+          organisationId: org,
+        });
       if (state.pilotId === org)
-        throw conflict('already_pilot', `${org} is already the pilot`, { organisationId: org });
+        throw refuse('already_pilot', `${org} is already the pilot`, { organisationId: org });
       return [
         {
           type: 'PilotHandedOver',
@@ -224,7 +218,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       assertRegisteredAt(ledger, command.occurredAt, ctx);
       const existing = ledgerFinal(ledger).legalEntity;
       if (existing)
-        throw conflict(
+        throw refuse(
           'legal_entity_already_registered',
           `a shared legal entity was registered on ${existing.registeredAt}`,
         );
@@ -244,18 +238,18 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
     case 'CorrectLegalEntity': {
       assertRegistered(ledger);
       if (!hasFields(command.fields))
-        throw unprocessable(
+        throw refuse(
           'nothing_to_correct',
           'give at least one of name, legalForm, registrationId, registeredAt',
         );
       const final = ledgerFinal(ledger);
       const entity = final.legalEntity;
-      if (!entity) throw notFound('legal_entity_not_found', 'no shared legal entity is registered');
+      if (!entity) throw refuse('legal_entity_not_found', 'no shared legal entity is registered');
       const at = command.fields.registeredAt;
       if (at) {
         assertNotFuture(at, ctx);
         if (compareValidTime(at, final.registration!.at) < 0) {
-          throw unprocessable(
+          throw refuse(
             'before_registration',
             `${at} is before the PTCE's registration on ${final.registration!.at}`,
           );
@@ -278,18 +272,13 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       const org = command.organisationId;
       if (!state.legalEntity)
-        throw unprocessable(
-          'no_legal_entity',
-          `no shared legal entity is registered at ${command.occurredAt}`,
-        );
+        throw refuse('no_legal_entity', `no shared legal entity is registered at ${command.occurredAt}`);
       if (!state.members.has(org))
-        throw unprocessable(
-          'not_a_member_at_date',
-          `${org} is not an active member at ${command.occurredAt}`,
-          { organisationId: org },
-        );
+        throw refuse('not_a_member_at_date', `${org} is not an active member at ${command.occurredAt}`, {
+          organisationId: org,
+        });
       if (state.associates.has(org))
-        throw conflict('already_associate', `${org} is already an associate`, { organisationId: org });
+        throw refuse('already_associate', `${org} is already an associate`, { organisationId: org });
       return [
         {
           type: 'AssociateAdmitted',
@@ -303,7 +292,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       const org = command.organisationId;
       if (!state.associates.has(org))
-        throw conflict('not_an_associate', `${org} is not an associate at ${command.occurredAt}`, {
+        throw refuse('not_an_associate', `${org} is not an associate at ${command.occurredAt}`, {
           organisationId: org,
         });
       return [
@@ -329,17 +318,17 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       assertRegistered(ledger);
       const target = knownEvent(compileLedger(ledger), command.eventId);
       if (!target)
-        throw notFound('event_not_found', `event ${command.eventId} is not an event of this PTCE`, {
+        throw refuse('event_not_found', `event ${command.eventId} is not an event of this PTCE`, {
           eventId: command.eventId,
         });
       if (target.retractedBy)
-        throw conflict('already_retracted', `event ${command.eventId} was already retracted`, {
+        throw refuse('already_retracted', `event ${command.eventId} was already retracted`, {
           eventId: command.eventId,
         });
       if (target.type === 'EventRetracted')
-        throw unprocessable('cannot_retract_retraction', 'a retraction cannot itself be retracted');
+        throw refuse('cannot_retract_retraction', 'a retraction cannot itself be retracted');
       if (target.type === 'PtceRegistered') {
-        throw unprocessable(
+        throw refuse(
           'cannot_retract_registration',
           "the PTCE's registration cannot be retracted; correct it instead",
         );

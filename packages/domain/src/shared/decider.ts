@@ -10,6 +10,7 @@ import {
 import type { Ledger } from '../ledger/ledger.ts';
 import { ledgerFinal } from '../ledger/queries.ts';
 import { type LedgerState, replayLedger, warningsIfAppended } from '../ledger/state.ts';
+import { refuse } from './refusals.ts';
 
 export interface DecideContext {
   /** Epoch ms: the clock comes in as an argument so deciders stay pure. */
@@ -35,33 +36,12 @@ export interface Undated {
   readonly evidence?: EvidenceData;
 }
 
-export type DomainErrorStatus = 404 | 409 | 422;
-
-export class DomainError extends Error {
-  constructor(
-    readonly code: string,
-    readonly status: DomainErrorStatus,
-    message: string,
-    readonly details?: Readonly<Record<string, unknown>>,
-  ) {
-    super(message);
-    this.name = 'DomainError';
-  }
-}
-
-export const notFound = (code: string, message: string, details?: Record<string, unknown>) =>
-  new DomainError(code, 404, message, details);
-export const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
-  new DomainError(code, 409, message, details);
-export const unprocessable = (code: string, message: string, details?: Record<string, unknown>) =>
-  new DomainError(code, 422, message, details);
-
 const DAY_MS = 86_400_000;
 
 /** A secretary may record today's facts from any time zone, but nothing more than a day ahead. */
 export function assertNotFuture(occurredAt: ValidTime, ctx: DecideContext): void {
   if (startInstant(occurredAt) > ctx.now + DAY_MS) {
-    throw unprocessable('occurred_in_future', `occurredAt ${occurredAt} is more than one day in the future`, {
+    throw refuse('occurred_in_future', `occurredAt ${occurredAt} is more than one day in the future`, {
       occurredAt,
     });
   }
@@ -76,22 +56,18 @@ export function stateBefore(ledger: Ledger, at: ValidTime): LedgerState {
 export function assertRegisteredAt(ledger: Ledger, at: ValidTime, ctx: DecideContext): LedgerState {
   assertNotFuture(at, ctx);
   const registration = ledgerFinal(ledger).registration;
-  if (!registration) throw notFound('ptce_not_found', 'this PTCE is not registered');
+  if (!registration) throw refuse('ptce_not_found', 'this PTCE is not registered');
   const state = stateBefore(ledger, at);
   if (!state.registration || compareValidTime(at, registration.at) < 0) {
-    throw unprocessable(
-      'before_registration',
-      `${at} is before the PTCE's registration on ${registration.at}`,
-      {
-        registeredAt: registration.at,
-      },
-    );
+    throw refuse('before_registration', `${at} is before the PTCE's registration on ${registration.at}`, {
+      registeredAt: registration.at,
+    });
   }
   return state;
 }
 
 export function assertRegistered(ledger: Ledger): void {
-  if (!ledgerFinal(ledger).registration) throw notFound('ptce_not_found', 'this PTCE is not registered');
+  if (!ledgerFinal(ledger).registration) throw refuse('ptce_not_found', 'this PTCE is not registered');
 }
 
 /** The most conflicts a refusal lists: moving a registration can break every fact of a PTCE. */
@@ -143,7 +119,7 @@ export function assertNoNewContradiction(
   const what = whatIsRecorded(events);
   const shown = fresh.slice(0, MAX_CONFLICTS_IN_DETAIL).map((w) => w.message);
   const more = fresh.length - shown.length;
-  throw unprocessable(
+  throw refuse(
     'contradicts_history',
     `this ${what} contradicts the recorded history: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}` +
       (what === 'record' ? '' : ' (correct or retract those facts first)'),

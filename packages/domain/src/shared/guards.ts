@@ -2,26 +2,26 @@ import type { ValidTime } from '@ptce/events';
 import type { Ledger } from '../ledger/ledger.ts';
 import { enrolledOf, ledgerFinal } from '../ledger/queries.ts';
 import type { LedgerState, SpaceState } from '../ledger/state.ts';
-import { conflict, notFound, unprocessable } from './decider.ts';
+import { refuse } from './refusals.ts';
 
 /** The space as it stands at `at`: 404 if it never existed, 422 if opened later, 409 if closed. */
 export function openSpaceAt(ledger: Ledger, state: LedgerState, spaceId: string, at: ValidTime): SpaceState {
   const ever = ledgerFinal(ledger).spaces.get(spaceId);
-  if (!ever) throw notFound('space_not_found', `space ${spaceId} does not exist`, { spaceId });
+  if (!ever) throw refuse('space_not_found', `space ${spaceId} does not exist`, { spaceId });
   const space = state.spaces.get(spaceId);
   if (!space)
-    throw unprocessable('before_space_opened', `space ${spaceId} opens on ${ever.openedAt}, after ${at}`, {
+    throw refuse('before_space_opened', `space ${spaceId} opens on ${ever.openedAt}, after ${at}`, {
       spaceId,
     });
   if (space.closedAt)
-    throw conflict('space_closed', `space ${spaceId} was closed on ${space.closedAt}`, { spaceId });
+    throw refuse('space_closed', `space ${spaceId} was closed on ${space.closedAt}`, { spaceId });
   return space;
 }
 
 export function assertMembersAt(state: LedgerState, orgs: readonly string[], at: ValidTime): void {
   const offenders = orgs.filter((o) => !state.members.has(o));
   if (offenders.length) {
-    throw unprocessable('not_a_member_at_date', `not active members at ${at}: ${offenders.join(', ')}`, {
+    throw refuse('not_a_member_at_date', `not active members at ${at}: ${offenders.join(', ')}`, {
       offenders,
     });
   }
@@ -36,10 +36,8 @@ export function assertEnrolledAt(
   const enrolled = new Set(enrolledOf(state, spaceId).map((e) => e.organisationId));
   const offenders = orgs.filter((o) => !enrolled.has(o));
   if (offenders.length) {
-    throw unprocessable(
-      'attendees_not_enrolled',
-      `not enrolled in ${spaceId} at ${at}: ${offenders.join(', ')}`,
-      { offenders },
-    );
+    throw refuse('attendees_not_enrolled', `not enrolled in ${spaceId} at ${at}: ${offenders.join(', ')}`, {
+      offenders,
+    });
   }
 }

@@ -13,18 +13,16 @@ import {
   assertNoNewContradiction,
   assertRegistered,
   assertRegisteredAt,
-  conflict,
   type Dated,
   type DecideContext,
   type DomainEventToAppend,
   hasFields,
-  notFound,
   transactionTime,
-  unprocessable,
   withEvidence,
   withoutUndefined,
 } from '../shared/decider.ts';
 import { assertEnrolledAt, assertMembersAt, openSpaceAt } from '../shared/guards.ts';
+import { refuse } from '../shared/refusals.ts';
 
 export type WorkingGroupsCommand =
   | (Dated & {
@@ -95,7 +93,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
     case 'OpenSpace': {
       assertRegisteredAt(ledger, command.occurredAt, ctx);
       if (ledgerFinal(ledger).spaces.has(command.spaceId)) {
-        throw conflict('space_already_exists', `space ${command.spaceId} already exists`, {
+        throw refuse('space_already_exists', `space ${command.spaceId} already exists`, {
           spaceId: command.spaceId,
         });
       }
@@ -119,7 +117,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       const space = openSpaceAt(ledger, state, command.spaceId, command.occurredAt);
       assertMembersAt(state, [command.organisationId], command.occurredAt);
       if (space.enrolled.has(command.organisationId)) {
-        throw conflict(
+        throw refuse(
           'already_enrolled',
           `${command.organisationId} is already enrolled in ${command.spaceId}`,
           {
@@ -144,7 +142,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       const space = openSpaceAt(ledger, state, command.spaceId, command.occurredAt);
       if (!space.enrolled.has(command.organisationId)) {
-        throw conflict(
+        throw refuse(
           'not_enrolled',
           `${command.organisationId} is not enrolled in ${command.spaceId} at ${command.occurredAt}`,
           {
@@ -165,12 +163,12 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       openSpaceAt(ledger, state, command.spaceId, command.occurredAt);
       if (ledgerFinal(ledger).meetings.has(command.meetingId)) {
-        throw conflict('meeting_already_exists', `meeting ${command.meetingId} already exists`, {
+        throw refuse('meeting_already_exists', `meeting ${command.meetingId} already exists`, {
           meetingId: command.meetingId,
         });
       }
       if (command.attendees.length === 0)
-        throw unprocessable('no_attendees', 'a meeting needs at least one attendee');
+        throw refuse('no_attendees', 'a meeting needs at least one attendee');
       assertEnrolledAt(state, command.spaceId, command.attendees, command.occurredAt);
       return [
         {
@@ -190,10 +188,10 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
     case 'CorrectMeeting': {
       assertRegistered(ledger);
       if (!hasFields(command.fields))
-        throw unprocessable('nothing_to_correct', 'give at least one of attendees, heldAt');
+        throw refuse('nothing_to_correct', 'give at least one of attendees, heldAt');
       const meeting = ledgerFinal(ledger).meetings.get(command.meetingId);
       if (!meeting || meeting.spaceId !== command.spaceId) {
-        throw notFound(
+        throw refuse(
           'meeting_not_found',
           `meeting ${command.meetingId} of space ${command.spaceId} does not exist`,
           {
@@ -228,7 +226,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       openSpaceAt(ledger, state, command.spaceId, command.occurredAt);
       const closed = ledgerFinal(ledger).spaces.get(command.spaceId)?.closedAt;
       if (closed)
-        throw conflict('space_closed', `space ${command.spaceId} was closed on ${closed}`, {
+        throw refuse('space_closed', `space ${command.spaceId} was closed on ${closed}`, {
           spaceId: command.spaceId,
         });
       return [
@@ -238,12 +236,12 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
     case 'LaunchActivity': {
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       if (ledgerFinal(ledger).activities.has(command.activityId)) {
-        throw conflict('activity_already_exists', `activity ${command.activityId} already exists`, {
+        throw refuse('activity_already_exists', `activity ${command.activityId} already exists`, {
           activityId: command.activityId,
         });
       }
       if (command.carriers.length === 0)
-        throw unprocessable('no_carriers', 'an activity needs at least one carrier');
+        throw refuse('no_carriers', 'an activity needs at least one carrier');
       assertMembersAt(state, command.carriers, command.occurredAt);
       if (command.spaceId) openSpaceAt(ledger, state, command.spaceId, command.occurredAt);
       return [
@@ -266,19 +264,19 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       const ever = ledgerFinal(ledger).activities.get(command.activityId);
       if (!ever)
-        throw notFound('activity_not_found', `activity ${command.activityId} does not exist`, {
+        throw refuse('activity_not_found', `activity ${command.activityId} does not exist`, {
           activityId: command.activityId,
         });
       const activity = state.activities.get(command.activityId);
       if (!activity || compareValidTime(command.occurredAt, ever.launchedAt) < 0) {
-        throw unprocessable(
+        throw refuse(
           'before_activity_launched',
           `activity ${command.activityId} is launched on ${ever.launchedAt}`,
         );
       }
       const ended = activity.endedAt ?? ever.endedAt;
       if (ended)
-        throw conflict('activity_ended', `activity ${command.activityId} ended on ${ended}`, {
+        throw refuse('activity_ended', `activity ${command.activityId} ended on ${ended}`, {
           activityId: command.activityId,
         });
       if (command.type === 'EndActivity') {
@@ -293,7 +291,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       }
       assertMembersAt(state, [command.organisationId], command.occurredAt);
       if (activity.carriers.has(command.organisationId)) {
-        throw conflict('already_carrier', `${command.organisationId} already carries ${command.activityId}`);
+        throw refuse('already_carrier', `${command.organisationId} already carries ${command.activityId}`);
       }
       return [
         {
