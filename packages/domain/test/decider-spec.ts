@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import {
   type DecideContext,
   DomainError,
-  type DomainEventToAppend,
+  type EventToAppend,
   foldLedger,
   type Ledger,
 } from '../src/index.ts';
@@ -14,9 +14,7 @@ export type Given = (log: LogBuilder) => void;
  * given(history) / when(command) / then(events | error), after Emmett's DeciderSpecification:
  * no store, no HTTP, the clock passed in.
  */
-export function deciderSpec<C>(
-  decide: (command: C, ledger: Ledger, ctx: DecideContext) => DomainEventToAppend[],
-) {
+export function deciderSpec<C>(decide: (command: C, ledger: Ledger, ctx: DecideContext) => EventToAppend[]) {
   return {
     given(...history: Given[]) {
       const log = new LogBuilder('p');
@@ -27,7 +25,7 @@ export function deciderSpec<C>(
         when(command: C, ctx: DecideContext = { now: Date.parse('2024-06-01T12:00:00Z') }) {
           const run = () => decide(command, ledger, ctx);
           return {
-            thenEmits(expected: readonly Partial<DomainEventToAppend>[]) {
+            thenEmits(expected: readonly Partial<EventToAppend>[]) {
               const events = run();
               expect(events).toHaveLength(expected.length);
               for (const [i, e] of expected.entries()) expect(events[i]).toMatchObject(e);

@@ -5,11 +5,11 @@ import {
   type Command,
   type DecideContext,
   DomainError,
-  type DomainEventToAppend,
   decideDecisions,
   decideMembership,
   decideWorkingGroups,
   decisions,
+  type EventToAppend,
   evolveLedger,
   initialLedger,
   type Ledger,
@@ -31,7 +31,7 @@ const MEMBERSHIP = new Set([
 ]);
 const DECISIONS = new Set(['RecordDecision', 'CorrectDecision', 'AnnulDecision']);
 
-function decide(command: Command, ledger: Ledger, ctx: DecideContext): DomainEventToAppend[] {
+function decide(command: Command, ledger: Ledger, ctx: DecideContext): EventToAppend[] {
   if (MEMBERSHIP.has(command.type))
     return decideMembership(command as Parameters<typeof decideMembership>[0], ledger, ctx);
   if (DECISIONS.has(command.type))

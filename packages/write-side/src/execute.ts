@@ -1,26 +1,24 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type EventStore, RevisionConflictError } from '@ptce/event-store';
+import type { EventToAppend } from '@ptce/domain';
+import {
+  type EventStore,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  leaseStamp,
+  RevisionConflictError,
+} from '@ptce/event-store';
 import {
   canonicalJson,
   deterministicEventId,
   type EventEnvelope,
-  type Evidence,
   eventCatalog,
   isEventType,
   type NewEvent,
   newEventId,
 } from '@ptce/events';
 import { ProblemError } from '@ptce/platform';
-import { type IdempotencyRecord, type IdempotencyStore, leaseStamp } from './idempotency.ts';
 import type { LedgerRepository, LoadedLedger } from './ledger-repository.ts';
-
-export interface EventToAppend {
-  readonly type: string;
-  readonly data: Readonly<Record<string, unknown>>;
-  readonly occurredAt: string;
-  readonly evidence?: Evidence;
-}
 
 export interface WriteAnswer {
   readonly status: number;

@@ -1,8 +1,9 @@
+import type { EventToAppend } from '@ptce/domain';
 import { type EventEnvelope, evidenceSchema, reasonSchema, slugSchema, validTimeSchema } from '@ptce/events';
 import { preconditionFailed, principalOf, requirePtceScope, requireRole } from '@ptce/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { type EventToAppend, executeWrite, requestFingerprint, type WriteDeps } from './execute.ts';
+import { executeWrite, requestFingerprint, type WriteDeps } from './execute.ts';
 import { generatedId } from './ids.ts';
 
 /** The headers a write may carry; others pass through untouched. */

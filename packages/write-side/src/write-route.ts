@@ -1,9 +1,9 @@
-import type { DecideContext, Ledger } from '@ptce/domain';
+import type { DecideContext, EventToAppend, Ledger } from '@ptce/domain';
 import type { EventEnvelope, StreamFamily } from '@ptce/events';
 import type { App } from '@ptce/platform';
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { EventToAppend, WriteDeps } from './execute.ts';
+import type { WriteDeps } from './execute.ts';
 import { handleWrite, writeHeadersSchema } from './http.ts';
 import { ptceTarget, writeResponses } from './ptce.ts';
 

@@ -1,8 +1,8 @@
 import {
   compileLedger,
-  type DomainEventToAppend,
   decideMembership,
   decideWorkingGroups,
+  type EventToAppend,
   evolveLedger,
   foldLedger,
   type Ledger,
@@ -65,7 +65,7 @@ const streamOf = (ops: readonly Op[], i: number): string => {
   return o.kind === 'open' || o.kind === 'enrol' ? WORKGROUPS : MEMBERSHIP;
 };
 
-function domainEvents(o: Exclude<Op, { kind: 'replay' }>, i: number, ledger: Ledger): DomainEventToAppend[] {
+function domainEvents(o: Exclude<Op, { kind: 'replay' }>, i: number, ledger: Ledger): EventToAppend[] {
   const ctx = { now: NOW };
   switch (o.kind) {
     case 'join':

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { EventToAppend } from '@ptce/domain';
 import { type EventStore, openEventStore, RevisionConflictError } from '@ptce/event-store';
 import { canonicalJson, deterministicEventId, type EventEnvelope } from '@ptce/events';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
-  type EventToAppend,
   executeWrite,
   type Fold,
   type IdempotencyRecord,
@@ -32,7 +32,12 @@ const tally: Fold<Tally> = {
 };
 
 const STREAM = 'membership-p';
-const named = (name: string): EventToAppend => ({ type: 'Named', data: { name }, occurredAt: '2020-01-01' });
+// The executor never looks inside an event's type: this tally fold takes one of its own.
+const named = (name: string): EventToAppend => ({
+  type: 'Named' as EventToAppend['type'],
+  data: { name },
+  occurredAt: '2020-01-01',
+});
 
 let store: EventStore;
 let idempotency: SqliteIdempotencyStore;

@@ -16,7 +16,7 @@ import {
   assertRegistered,
   assertRegisteredAt,
   type DecideContext,
-  type DomainEventToAppend,
+  type EventToAppend,
   hasFields,
   transactionTime,
   withEvidence,
@@ -141,14 +141,14 @@ export function decideDecisions(
   command: DecisionsCommand,
   ledger: Ledger,
   ctx: DecideContext,
-): DomainEventToAppend[] {
+): EventToAppend[] {
   const events = decide(command, ledger, ctx);
   // A decision's correction included: moved after its annulment, the annulment would annul nothing.
   assertNoNewContradiction(ledger, events, ctx);
   return events;
 }
 
-function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): DomainEventToAppend[] {
+function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): EventToAppend[] {
   const ev = withEvidence(command.evidence);
   switch (command.type) {
     case 'RecordDecision': {

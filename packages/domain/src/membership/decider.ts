@@ -9,7 +9,7 @@ import {
   assertRegisteredAt,
   type Dated,
   type DecideContext,
-  type DomainEventToAppend,
+  type EventToAppend,
   hasFields,
   transactionTime,
   type Undated,
@@ -74,14 +74,14 @@ export function decideMembership(
   command: MembershipCommand,
   ledger: Ledger,
   ctx: DecideContext,
-): DomainEventToAppend[] {
+): EventToAppend[] {
   const events = decide(command, ledger, ctx);
   // Corrections and retractions included: none may leave the history contradicting itself.
   assertNoNewContradiction(ledger, events, ctx);
   return events;
 }
 
-function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext): DomainEventToAppend[] {
+function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext): EventToAppend[] {
   const ev = withEvidence(command.evidence);
   switch (command.type) {
     case 'RegisterPtce': {

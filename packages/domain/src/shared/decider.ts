@@ -17,7 +17,7 @@ export interface DecideContext {
   readonly now: number;
 }
 
-export interface DomainEventToAppend {
+export interface EventToAppend {
   readonly type: EventType;
   readonly data: Readonly<Record<string, unknown>>;
   /** Valid time; for corrections and retractions the recording instant (the service overwrites it). */
@@ -74,7 +74,7 @@ export function assertRegistered(ledger: Ledger): void {
 const MAX_CONFLICTS_LISTED = 100;
 const MAX_CONFLICTS_IN_DETAIL = 5;
 
-function whatIsRecorded(events: readonly DomainEventToAppend[]): string {
+function whatIsRecorded(events: readonly EventToAppend[]): string {
   const type = events[0]?.type;
   if (type === 'EventRetracted') return 'retraction';
   if (type !== undefined && TRANSACTION_TIME_TYPES.has(type)) return 'correction';
@@ -93,7 +93,7 @@ function whatIsRecorded(events: readonly DomainEventToAppend[]): string {
  */
 export function assertNoNewContradiction(
   ledger: Ledger,
-  events: readonly DomainEventToAppend[],
+  events: readonly EventToAppend[],
   ctx: DecideContext,
 ): void {
   const ptceId = ledger.last?.event.ptceId ?? 'pending';

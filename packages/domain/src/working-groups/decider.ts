@@ -15,7 +15,7 @@ import {
   assertRegisteredAt,
   type Dated,
   type DecideContext,
-  type DomainEventToAppend,
+  type EventToAppend,
   hasFields,
   transactionTime,
   withEvidence,
@@ -80,14 +80,14 @@ export function decideWorkingGroups(
   command: WorkingGroupsCommand,
   ledger: Ledger,
   ctx: DecideContext,
-): DomainEventToAppend[] {
+): EventToAppend[] {
   const events = decide(command, ledger, ctx);
   // A meeting's correction included: it may strand a decision taken at that meeting.
   assertNoNewContradiction(ledger, events, ctx);
   return events;
 }
 
-function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContext): DomainEventToAppend[] {
+function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContext): EventToAppend[] {
   const ev = withEvidence(command.evidence);
   switch (command.type) {
     case 'OpenSpace': {
