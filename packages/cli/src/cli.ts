@@ -197,7 +197,7 @@ async function revoke(args: string[], io: CliIo): Promise<number> {
   const redis = needsRedis(config) ? createRedis(config.REDIS_URL) : undefined;
   try {
     if (redis) await redis.connect();
-    const store = openRevocationStore({
+    const store = await openRevocationStore({
       eventStoreUrl: config.EVENT_STORE_URL,
       dataDir: config.DATA_DIR,
       ...(redis ? { redis } : {}),

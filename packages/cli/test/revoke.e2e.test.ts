@@ -57,7 +57,10 @@ async function mint(env: Record<string, string>, ...extra: string[]): Promise<st
 
 async function revokedIn(env: Record<string, string>) {
   const config = loadConfig(env);
-  const store = openRevocationStore({ eventStoreUrl: config.EVENT_STORE_URL, dataDir: config.DATA_DIR });
+  const store = await openRevocationStore({
+    eventStoreUrl: config.EVENT_STORE_URL,
+    dataDir: config.DATA_DIR,
+  });
   try {
     return await store.list(Date.now());
   } finally {
@@ -76,8 +79,9 @@ describe('ptce token revoke (hostile-test defect 9B)', () => {
     expect(await revokedIn(env)).toEqual([
       { jti, expiresAt: exp * 1000, revokedAt: expect.any(Number), reason: 'laptop stolen' },
     ]);
-    // Beside the idempotency keys: the SQLite file openIdempotencyStore uses for this deployment.
-    expect(fs.existsSync(path.join(env.DATA_DIR, 'idempotency.db'))).toBe(true);
+    // Beside the events and the idempotency keys: the deployment's SQLite file, no other.
+    expect(fs.existsSync(path.join(env.DATA_DIR, 'ptce.db'))).toBe(true);
+    expect(fs.existsSync(path.join(env.DATA_DIR, 'idempotency.db'))).toBe(false);
   });
 
   test('given only the jti: kept for JWT_MAX_TTL (and the tolerated clock skew)', async () => {
@@ -108,7 +112,7 @@ describe('ptce token revoke (hostile-test defect 9B)', () => {
   test('a running app on the same configuration refuses the token within its refresh delay', async () => {
     const env = { DATA_DIR: tempDataDir(), LOG_LEVEL: 'silent' };
     const config = loadConfig(env);
-    const revocations = openRevocationStore({
+    const revocations = await openRevocationStore({
       eventStoreUrl: config.EVENT_STORE_URL,
       dataDir: config.DATA_DIR,
     });

@@ -1,15 +1,22 @@
 // The adapters are subpath exports (`@ptce/event-store/sqlite`, `/postgres`, `/kurrentdb`) and
-// `openEventStore` imports the one its URL names: importing this entry loads no database driver,
-// so a process on SQLite does not carry pg and the KurrentDB gRPC client in memory.
+// `openEventStore`/`openStores` import the one its URL names: importing this entry loads no
+// database driver, so a process on SQLite does not carry pg and the KurrentDB gRPC client in memory.
 export * from './errors.ts';
-export { type OpenEventStoreOptions, openEventStore } from './open.ts';
-export * from './port.ts';
 export {
+  IDEMPOTENCY_TTL_MS,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  leaseStamp,
+} from './idempotency.ts';
+export {
+  type OpenEventStoreOptions,
+  type OpenStoresOptions,
+  openEventStore,
   openRevocationStore,
-  PostgresRevocationStore,
-  RedisRevocationStore,
-  type RevocationStore,
-  type RevokedToken,
-  SqliteRevocationStore,
-} from './revocations.ts';
+  openStores,
+} from './open.ts';
+export * from './port.ts';
+export { RedisIdempotencyStore } from './redis/idempotency.ts';
+export { RedisRevocationStore } from './redis/revocations.ts';
+export type { RevocationStore, RevokedToken } from './revocations.ts';
 export { isPostgresUnavailable, isSqliteUnavailable } from './unavailable.ts';

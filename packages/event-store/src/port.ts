@@ -1,4 +1,6 @@
 import type { EventEnvelope, NewEvent } from '@ptce/events';
+import type { IdempotencyStore } from './idempotency.ts';
+import type { RevocationStore } from './revocations.ts';
 
 /**
  * Where an append expects the stream to stand. `no_stream`: the stream must not exist;
@@ -76,5 +78,21 @@ export interface EventStore {
   subscribe(handler: SubscriptionHandler, options?: SubscribeOptions): Subscription;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * What a deployment keeps in its event store, opened together by `openStores`: the events, the
+ * Idempotency-Key answers and the revoked tokens. On SQLite and PostgreSQL the last two are
+ * tables of the events' database, made by its migrations, on the event store's own connection,
+ * so they survive exactly as the events do; KurrentDB has no table for them, so they go to Redis
+ * when one is configured, else to a SQLite file in the data directory. The port itself stays the
+ * events' alone: a wrapper around an EventStore (a test's flaky store) owes no keys.
+ */
+export interface Stores {
+  readonly events: EventStore;
+  readonly idempotency: IdempotencyStore;
+  readonly revocations: RevocationStore;
+  /** Closes the three and the connection they share. */
   close(): Promise<void>;
 }

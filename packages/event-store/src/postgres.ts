@@ -7,19 +7,22 @@ import type {
   EventStore,
   ReadAllOptions,
   ReadStreamOptions,
+  Stores,
   SubscribeOptions,
   Subscription,
   SubscriptionHandler,
 } from './port.ts';
 import { PostgresAppends } from './postgres/append.ts';
 import { PgConnection, toStoreError } from './postgres/connection.ts';
+import { PostgresIdempotencyStore } from './postgres/idempotency.ts';
 import { PostgresNotifications } from './postgres/notify.ts';
+import { PostgresRevocationStore } from './postgres/revocations.ts';
 import { COLUMNS, parsePosition, type Row, readHead, toEnvelope } from './postgres/rows.ts';
 import { migrate } from './postgres/schema.ts';
 import { isPostgresUnavailable } from './unavailable.ts';
 
 export { streamLockKey } from './postgres/locks.ts';
-export { isPostgresUnavailable };
+export { isPostgresUnavailable, PostgresIdempotencyStore, PostgresRevocationStore };
 
 export interface PostgresOptions {
   /** Pool size (default 10). */
@@ -34,6 +37,15 @@ export async function openPostgresEventStore(
   url: string,
   options: PostgresOptions = {},
 ): Promise<EventStore> {
+  return (await openPostgresStores(url, options)).events;
+}
+
+/**
+ * The events, the idempotency keys and the revoked tokens on one pool, in tables the event
+ * store's migrations made: the keys cost no connection of their own. Closing the event store (or
+ * the three) ends the pool.
+ */
+export async function openPostgresStores(url: string, options: PostgresOptions = {}): Promise<Stores> {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
@@ -51,7 +63,13 @@ export async function openPostgresEventStore(
     await pool.end().catch(() => {});
     throw toStoreError(error);
   }
-  return new PostgresEventStore(new PgConnection(pool, url), options.pollMs ?? 500);
+  const events = new PostgresEventStore(new PgConnection(pool, url), options.pollMs ?? 500);
+  return {
+    events,
+    idempotency: new PostgresIdempotencyStore(pool),
+    revocations: new PostgresRevocationStore(pool),
+    close: () => events.close(),
+  };
 }
 
 class PostgresEventStore implements EventStore {

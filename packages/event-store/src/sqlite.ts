@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { type EventEnvelope, GENESIS_HASH, type NewEvent } from '@ptce/events';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   assertAppendable,
   checkExpected,
@@ -25,13 +23,17 @@ import type {
   ExpectedRevision,
   ReadAllOptions,
   ReadStreamOptions,
+  Stores,
   SubscribeOptions,
   Subscription,
   SubscriptionHandler,
 } from './port.ts';
+import { SqliteIdempotencyStore } from './sqlite/idempotency.ts';
+import { SqliteRevocationStore } from './sqlite/revocations.ts';
+import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite/schema.ts';
 import { isSqliteUnavailable } from './unavailable.ts';
 
-export { isSqliteUnavailable };
+export { isSqliteUnavailable, SqliteIdempotencyStore, SqliteRevocationStore };
 
 interface PendingAppend {
   readonly stream: string;
@@ -46,11 +48,14 @@ type Settled =
   | { readonly ok: true; readonly result: AppendResult }
   | { readonly ok: false; readonly error: unknown };
 
-export interface SqliteOptions {
-  /** FULL (default) makes every acknowledged append survive a power cut; NORMAL may lose the last ones. */
-  readonly synchronous?: 'FULL' | 'NORMAL';
+export interface SqliteOptions extends Pick<SqliteDatabaseOptions, 'synchronous' | 'legacyKeysFile'> {
   /** How often a subscription looks for events written by another process. */
   readonly pollMs?: number;
+}
+
+export interface SqliteStoresOptions extends SqliteOptions {
+  /** The idempotency keys' clock (tests move it). */
+  readonly now?: () => number;
 }
 
 interface Row {
@@ -69,27 +74,6 @@ interface Row {
   prev_hash: string;
   hash: string;
 }
-
-const SCHEMA_VERSION = 1;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  global_position INTEGER PRIMARY KEY AUTOINCREMENT,
-  stream TEXT NOT NULL,
-  revision INTEGER NOT NULL,
-  event_id TEXT NOT NULL UNIQUE,
-  type TEXT NOT NULL,
-  schema_version INTEGER NOT NULL,
-  ptce_id TEXT NOT NULL,
-  occurred_at TEXT NOT NULL,
-  recorded_at TEXT NOT NULL,
-  recorded_by TEXT NOT NULL,
-  data TEXT NOT NULL,
-  metadata TEXT,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL,
-  UNIQUE (stream, revision)
-);`;
 
 function toStoreError(error: unknown): unknown {
   if (error instanceof StoreUnavailableError || !isSqliteUnavailable(error)) return error;
@@ -118,28 +102,61 @@ export function toEnvelope(row: Row): EventEnvelope {
   };
 }
 
-/** `path` is a file path or `:memory:`. The parent directory is created when missing. */
-export function openSqliteEventStore(path: string, options: SqliteOptions = {}): EventStore {
-  let db: Database.Database;
+function openDatabase(path: string, options: SqliteDatabaseOptions): Database.Database {
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-    // Another process (the CLI, a crashed-and-restarted server) may hold the write lock briefly.
-    db.pragma('busy_timeout = 5000');
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(`sqlite: schema version ${version} is newer than this code (${SCHEMA_VERSION})`);
-    }
-    if (version < SCHEMA_VERSION) {
-      db.exec(SCHEMA);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }
+    return openSqliteDatabase(path, options);
   } catch (error) {
     throw toStoreError(error);
   }
-  return new SqliteEventStore(db, options.pollMs ?? 200);
+}
+
+/** `path` is a file path or `:memory:`. The parent directory is created when missing. */
+export function openSqliteEventStore(path: string, options: SqliteOptions = {}): EventStore {
+  return new SqliteEventStore(openDatabase(path, options), options.pollMs ?? 200);
+}
+
+/**
+ * The events, the idempotency keys and the revoked tokens on one connection to one file: the
+ * keys commit with the same durability as the events and survive exactly as they do. Closing
+ * the event store (or the three) closes the connection.
+ */
+export function openSqliteStores(path: string, options: SqliteStoresOptions = {}): Stores {
+  const db = openDatabase(path, options);
+  const events = new SqliteEventStore(db, options.pollMs ?? 200);
+  try {
+    return {
+      events,
+      idempotency: new SqliteIdempotencyStore(db, options.now),
+      revocations: new SqliteRevocationStore(db),
+      close: () => events.close(),
+    };
+  } catch (error) {
+    db.close();
+    throw toStoreError(error);
+  }
+}
+
+/**
+ * The keys and the revoked tokens alone in a file of their own, for a KurrentDB deployment
+ * without Redis (KurrentDB has no table for them).
+ */
+export function openSqliteKeyFile(
+  path: string,
+  options: Pick<SqliteStoresOptions, 'now'> = {},
+): Omit<Stores, 'events'> {
+  const db = openDatabase(path, options);
+  try {
+    return {
+      idempotency: new SqliteIdempotencyStore(db, options.now),
+      revocations: new SqliteRevocationStore(db),
+      close: async () => {
+        db.close();
+      },
+    };
+  } catch (error) {
+    db.close();
+    throw toStoreError(error);
+  }
 }
 
 class SqliteEventStore implements EventStore {

@@ -5,13 +5,9 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  openRevocationStore,
-  PostgresRevocationStore,
-  RedisRevocationStore,
-  type RevocationStore,
-  SqliteRevocationStore,
-} from '../src/revocations.ts';
+import { openRevocationStore, openStores } from '../src/open.ts';
+import { RedisRevocationStore } from '../src/redis/revocations.ts';
+import type { RevocationStore } from '../src/revocations.ts';
 
 const HOUR = 3_600_000;
 
@@ -84,9 +80,8 @@ function describeRevocationContract(name: string, open: () => Promise<Revocation
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-revocations-'));
 afterAll(() => fs.rmSync(tempDir, { recursive: true, force: true }));
 
-describeRevocationContract(
-  'SQLite',
-  async () => new SqliteRevocationStore(path.join(tempDir, 'idempotency.db')),
+describeRevocationContract('SQLite', () =>
+  openRevocationStore({ eventStoreUrl: `sqlite:${path.join(tempDir, 'ptce.db')}`, dataDir: tempDir }),
 );
 
 // PostgreSQL: a database of this file's own, dropped afterwards.
@@ -107,7 +102,9 @@ async function maintenance(sql: string): Promise<void> {
 beforeAll(() => maintenance(`CREATE DATABASE ${database}`));
 afterAll(() => maintenance(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
 
-describeRevocationContract('PostgreSQL', async () => PostgresRevocationStore.fromUrl(pgUrl));
+describeRevocationContract('PostgreSQL', () =>
+  openRevocationStore({ eventStoreUrl: pgUrl, dataDir: tempDir }),
+);
 
 // Redis: keys under a prefix of this file's own, deleted afterwards. The run's global setup found
 // no Redis (outside CI, where that fails the run instead): skipped, and said so.
@@ -134,42 +131,84 @@ describeRevocationContract(
   noRedis,
 );
 
-describe('openRevocationStore chooses as openIdempotencyStore does (hostile-test defect 9B)', () => {
-  test('SQLite event store: the idempotency file in DATA_DIR, table revoked_tokens', async () => {
+/** What the services of a deployment read: the revocations of the stores they open. */
+async function listedBy(url: string, dataDir: string, redis?: Redis): Promise<string[]> {
+  const stores = await openStores(url, { dataDir, ...(redis ? { redis } : {}) });
+  try {
+    return (await stores.revocations.list(Date.now())).map((t) => t.jti);
+  } finally {
+    await stores.close();
+  }
+}
+
+describe('openRevocationStore writes where the services read, beside the events (hostile-test defect 9B)', () => {
+  test('SQLite event store: the events file itself, no other file in DATA_DIR', async () => {
     const dataDir = fs.mkdtempSync(path.join(tempDir, 'data-'));
-    const store = openRevocationStore({ eventStoreUrl: `sqlite:${path.join(dataDir, 'ptce.db')}`, dataDir });
-    expect(store).toBeInstanceOf(SqliteRevocationStore);
+    const url = `sqlite:${path.join(dataDir, 'ptce.db')}`;
+    const store = await openRevocationStore({ eventStoreUrl: url, dataDir });
     await store.revoke({ jti: 'j1', expiresAt: Date.now() + HOUR, revokedAt: Date.now() });
     await store.close();
+    expect(fs.readdirSync(dataDir).filter((name) => !name.startsWith('ptce.db'))).toEqual([]);
+    expect(await listedBy(url, dataDir)).toEqual(['j1']);
+  });
+
+  test('PostgreSQL event store: the same database, its table made by the migrations', async () => {
+    const store = await openRevocationStore({ eventStoreUrl: pgUrl, dataDir: tempDir });
+    const jti = randomUUID();
+    await store.revoke({ jti, expiresAt: Date.now() + HOUR, revokedAt: Date.now() });
+    await store.close();
+    expect(await listedBy(pgUrl, tempDir)).toContain(jti);
+    const client = new pg.Client({ connectionString: pgUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query('SELECT max(version) AS version FROM schema_migrations');
+      expect(rows[0]?.version).toBe(2);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test.skipIf(noRedis)('KurrentDB with Redis: Redis, and no file in DATA_DIR', async () => {
+    // Database 15, and only this test's own jti removed afterwards: the default prefix is shared.
+    const url = new URL(redisUrl);
+    url.pathname = '/15';
+    const redis = new Redis(url.toString());
+    clients.push(redis);
+    const dataDir = fs.mkdtempSync(path.join(tempDir, 'kdb-redis-'));
+    const jti = `revocations-test-${process.pid}-${randomUUID()}`;
+    // Nothing listens there: the revoked tokens never need the event store itself.
+    const kurrent = 'kurrentdb://127.0.0.1:1?tls=false';
+    const store = await openRevocationStore({ eventStoreUrl: kurrent, dataDir, redis });
+    try {
+      await store.revoke({ jti, expiresAt: Date.now() + HOUR, revokedAt: Date.now() });
+      await store.close();
+      expect((await new RedisRevocationStore(redis).list(Date.now())).map((t) => t.jti)).toContain(jti);
+      expect(fs.readdirSync(dataDir)).toEqual([]);
+    } finally {
+      await redis.zrem('ptce:revoked:jti', jti);
+      await redis.hdel('ptce:revoked:details', jti);
+    }
+  });
+
+  test('KurrentDB without Redis: the SQLite file idempotency.db in DATA_DIR', async () => {
+    const dataDir = fs.mkdtempSync(path.join(tempDir, 'kdb-'));
+    const store = await openRevocationStore({ eventStoreUrl: 'esdb://127.0.0.1:1?tls=false', dataDir });
+    await store.revoke({ jti: 'k1', expiresAt: Date.now() + HOUR, revokedAt: Date.now() });
+    await store.close();
     expect(fs.existsSync(path.join(dataDir, 'idempotency.db'))).toBe(true);
-    const again = new SqliteRevocationStore(path.join(dataDir, 'idempotency.db'));
-    expect((await again.list(Date.now())).map((t) => t.jti)).toEqual(['j1']);
+    const again = await openRevocationStore({ eventStoreUrl: 'esdb://127.0.0.1:1?tls=false', dataDir });
+    expect((await again.list(Date.now())).map((t) => t.jti)).toEqual(['k1']);
     await again.close();
   });
 
-  test('PostgreSQL event store: the same database', async () => {
-    const store = openRevocationStore({ eventStoreUrl: pgUrl, dataDir: tempDir });
-    expect(store).toBeInstanceOf(PostgresRevocationStore);
-    await store.close();
-  });
-
-  test('KurrentDB: Redis when configured, else the SQLite file in DATA_DIR', async () => {
-    const redis = new Redis(redisUrl, { lazyConnect: true });
-    clients.push(redis);
-    const withRedis = openRevocationStore({ eventStoreUrl: 'kurrentdb://h:2113', dataDir: tempDir, redis });
-    expect(withRedis).toBeInstanceOf(RedisRevocationStore);
-    const dataDir = fs.mkdtempSync(path.join(tempDir, 'kdb-'));
-    const without = openRevocationStore({ eventStoreUrl: 'esdb://h:2113', dataDir });
-    expect(without).toBeInstanceOf(SqliteRevocationStore);
-    await without.close();
-    expect(fs.existsSync(path.join(dataDir, 'idempotency.db'))).toBe(true);
-  });
-
   test('a SQLite event store never goes to Redis, even when it is configured', async () => {
-    const redis = new Redis(redisUrl, { lazyConnect: true });
+    // Never connected, no offline queue: a command sent to it would fail at once.
+    const redis = new Redis(redisUrl, { lazyConnect: true, enableOfflineQueue: false });
     clients.push(redis);
-    const store = openRevocationStore({ eventStoreUrl: 'sqlite::memory:', dataDir: tempDir, redis });
-    expect(store).toBeInstanceOf(SqliteRevocationStore);
+    const store = await openRevocationStore({ eventStoreUrl: 'sqlite::memory:', dataDir: tempDir, redis });
+    await store.revoke({ jti: 'm1', expiresAt: Date.now() + HOUR, revokedAt: Date.now() });
+    expect((await store.list(Date.now())).map((t) => t.jti)).toEqual(['m1']);
     await store.close();
+    expect(redis.status).toBe('wait');
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { type RevocationStore, type RevokedToken, SqliteRevocationStore } from '@ptce/event-store';
+import { openRevocationStore, type RevocationStore, type RevokedToken } from '@ptce/event-store';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { App } from '../src/app.ts';
@@ -10,6 +10,10 @@ import { keys, tempDir, testApp, token } from './helpers.ts';
 const REFRESH_MS = 100;
 const jtiOf = (jwt: string): string =>
   JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()).jti as string;
+
+/** The revoked tokens of a SQLite deployment whose events are in `file` (`:memory:`: none). */
+const sqliteStore = (file: string) =>
+  openRevocationStore({ eventStoreUrl: `sqlite:${file}`, dataDir: path.dirname(file) });
 
 /** A store that can be taken down and brought back, over a real SQLite one. */
 function flakyStore(inner: RevocationStore) {
@@ -58,8 +62,8 @@ describe('revoked tokens are refused by a running app within the refresh delay (
     store.revoke({ jti, expiresAt: Date.now() + 3_600_000, revokedAt: Date.now(), ...extra });
 
   test('a token accepted (and remembered by the verifier) is refused once revoked, within the delay', async () => {
-    const file = path.join(tempDir(), 'idempotency.db');
-    const store = new SqliteRevocationStore(file);
+    const file = path.join(tempDir(), 'ptce.db');
+    const store = await sqliteStore(file);
     const app = await appWith(store);
     const jwt = await token();
     const other = await token();
@@ -67,7 +71,7 @@ describe('revoked tokens are refused by a running app within the refresh delay (
     expect((await me(app, jwt)).statusCode).toBe(200);
 
     // Written by another connection, as `ptce token revoke` does from its own process.
-    const cli = new SqliteRevocationStore(file);
+    const cli = await sqliteStore(file);
     await revokeNow(cli, jtiOf(jwt), { reason: 'laptop stolen' });
     await cli.close();
 
@@ -82,7 +86,7 @@ describe('revoked tokens are refused by a running app within the refresh delay (
   });
 
   test('a token revoked before the app starts is refused from the first request', async () => {
-    const store = new SqliteRevocationStore(':memory:');
+    const store = await sqliteStore(':memory:');
     const jwt = await token();
     await revokeNow(store, jtiOf(jwt));
     const app = await appWith(store);
@@ -90,7 +94,7 @@ describe('revoked tokens are refused by a running app within the refresh delay (
   });
 
   test('a token without jti (minted before revocation existed) stays accepted', async () => {
-    const store = new SqliteRevocationStore(':memory:');
+    const store = await sqliteStore(':memory:');
     const app = await appWith(store);
     const now = Math.floor(Date.now() / 1000);
     const old = await new SignJWT({ role: 'secretary', ptces: ['val-coop'] })
@@ -104,7 +108,7 @@ describe('revoked tokens are refused by a running app within the refresh delay (
   });
 
   test('a store that cannot be read: the last list stays in force, /health/ready says degraded, then recovers', async () => {
-    const flaky = flakyStore(new SqliteRevocationStore(':memory:'));
+    const flaky = flakyStore(await sqliteStore(':memory:'));
     const revoked = await token();
     await revokeNow(flaky.store, jtiOf(revoked));
     const app = await appWith(flaky.store);

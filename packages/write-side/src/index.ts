@@ -1,6 +1,5 @@
 export * from './execute.ts';
 export * from './http.ts';
-export * from './idempotency.ts';
 export * from './ids.ts';
 export * from './ledger-repository.ts';
 export * from './ptce.ts';

@@ -1,10 +1,9 @@
 import { evolveLedger, initialLedger, type Ledger, settleLedger } from '@ptce/domain';
-import type { EventStore } from '@ptce/event-store';
+import type { EventStore, IdempotencyStore } from '@ptce/event-store';
 import { type StreamFamily, streamName } from '@ptce/events';
 import { problemSchema } from '@ptce/platform';
 import type { z } from 'zod';
 import type { WriteDeps } from './execute.ts';
-import type { IdempotencyStore } from './idempotency.ts';
 import { LedgerRepository, type LedgerRepositoryOptions } from './ledger-repository.ts';
 
 /**

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { type EventStore, openEventStore, openRevocationStore } from '@ptce/event-store';
+import { openStores, type Stores } from '@ptce/event-store';
 import {
   type App,
   type Config,
@@ -11,7 +11,6 @@ import {
   loadJwtKeys,
   type ZodPlugin,
 } from '@ptce/platform';
-import { openIdempotencyStore } from './idempotency.ts';
 import { ledgerRepository, type WriteSideOptions } from './ptce.ts';
 
 export interface ServerOptions {
@@ -19,8 +18,8 @@ export interface ServerOptions {
   readonly plugins: readonly ZodPlugin<WriteSideOptions>[];
   /** Pino options, or false to silence logs (tests). */
   readonly logger?: boolean | Record<string, unknown>;
-  /** Use this store instead of opening EVENT_STORE_URL; the caller then closes it. */
-  readonly eventStore?: EventStore;
+  /** Use these stores instead of opening EVENT_STORE_URL; the caller then closes them. */
+  readonly stores?: Stores;
   readonly title?: string;
   /** Between two reads of the revoked tokens (tests shorten it). */
   readonly revocationRefreshMs?: number;
@@ -28,32 +27,25 @@ export interface ServerOptions {
 
 /**
  * The service plugins on the configured event store. Creates DATA_DIR and the signing keys on
- * first start. Closing the app closes what it opened: the store, the idempotency keys, the
- * revoked tokens, Redis.
+ * first start. Closing the app closes what it opened: the stores, Redis.
  * The same plugins answer the same URLs whether they run together or each on its own.
  */
 export async function buildServer(config: Config, options: ServerOptions): Promise<App> {
   fs.mkdirSync(config.DATA_DIR, { recursive: true });
   const keys = loadJwtKeys(config);
-  const ownStore = !options.eventStore;
-  const eventStore =
-    options.eventStore ?? (await openEventStore(config.EVENT_STORE_URL, { dataDir: config.DATA_DIR }));
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL) : undefined;
-  const idempotency = openIdempotencyStore({
-    eventStoreUrl: config.EVENT_STORE_URL,
-    dataDir: config.DATA_DIR,
-    ...(redis ? { redis } : {}),
-  });
-  // Beside the idempotency keys, where `ptce token revoke` writes them.
-  const revocations = openRevocationStore({
-    eventStoreUrl: config.EVENT_STORE_URL,
-    dataDir: config.DATA_DIR,
-    ...(redis ? { redis } : {}),
-  });
+  let stores: Stores;
+  try {
+    stores =
+      options.stores ??
+      (await openStores(config.EVENT_STORE_URL, { dataDir: config.DATA_DIR, ...(redis ? { redis } : {}) }));
+  } catch (err) {
+    redis?.disconnect();
+    throw err;
+  }
+  const { events: eventStore, idempotency, revocations } = stores;
   const release = async () => {
-    await idempotency.close();
-    await revocations.close();
-    if (ownStore) await eventStore.close();
+    if (!options.stores) await stores.close();
     if (redis) redis.disconnect();
   };
 

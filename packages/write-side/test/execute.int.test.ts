@@ -2,21 +2,25 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EventToAppend } from '@ptce/domain';
-import { type EventStore, openEventStore, RevisionConflictError } from '@ptce/event-store';
+import {
+  type EventStore,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  openStores,
+  RevisionConflictError,
+  type Stores,
+} from '@ptce/event-store';
 import { canonicalJson, deterministicEventId, type EventEnvelope } from '@ptce/events';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
   executeWrite,
   type Fold,
-  type IdempotencyRecord,
-  type IdempotencyStore,
   idempotencyEventScope,
   idempotencyRecordKey,
   LedgerRepository,
   PENDING_LEASE_MS,
   PENDING_RENEW_MS,
   requestFingerprint,
-  SqliteIdempotencyStore,
   type WriteCommand,
   type WriteDeps,
   WriteRefused,
@@ -39,14 +43,16 @@ const named = (name: string): EventToAppend => ({
   occurredAt: '2020-01-01',
 });
 
+let stores: Stores;
 let store: EventStore;
-let idempotency: SqliteIdempotencyStore;
+let idempotency: IdempotencyStore;
 let deps: WriteDeps<Tally>;
 let clock: number;
 beforeEach(async () => {
   clock = Date.parse('2024-05-01');
-  store = await openEventStore('sqlite::memory:');
-  idempotency = new SqliteIdempotencyStore(':memory:');
+  stores = await openStores('sqlite::memory:');
+  store = stores.events;
+  idempotency = stores.idempotency;
   deps = {
     store,
     idempotency,
@@ -55,8 +61,7 @@ beforeEach(async () => {
   };
 });
 afterEach(async () => {
-  await idempotency.close();
-  await store.close();
+  await stores.close();
 });
 
 /** A command that adds `name` unless it is already there (as a decider refuses a second join). */

@@ -2,11 +2,18 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type EventStore, openEventStore, StoreUnavailableError } from '@ptce/event-store';
+import {
+  type EventStore,
+  type IdempotencyStore,
+  openStores,
+  type Stores,
+  StoreUnavailableError,
+} from '@ptce/event-store';
+import { PostgresIdempotencyStore } from '@ptce/event-store/postgres';
 import { canonicalJson } from '@ptce/events';
 import { type App, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { createTempDatabase, startTestServer, type TestServer } from '@ptce/testing';
-import { buildServer, idempotencyRecordKey, SqliteIdempotencyStore } from '@ptce/write-side';
+import { buildServer, idempotencyRecordKey } from '@ptce/write-side';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { membershipService } from '../src/app.ts';
 import { expectProblem, expectWritten, type Response, send, valCoop } from './helpers.ts';
@@ -276,6 +283,7 @@ function flaky(store: EventStore) {
 
 describe('the event store unreachable', () => {
   let app: App;
+  let stores: Stores;
   let inner: EventStore;
   let down: { reads: boolean; appends: boolean };
   let auth: string;
@@ -283,12 +291,13 @@ describe('the event store unreachable', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-503-'));
     const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', EVENT_STORE_URL: 'sqlite::memory:' });
-    inner = await openEventStore('sqlite::memory:');
+    stores = await openStores('sqlite::memory:');
+    inner = stores.events;
     const store = flaky(inner);
     down = store.down;
     app = await buildServer(config, {
       plugins: [membershipService],
-      eventStore: store.wrapped,
+      stores: { ...stores, events: store.wrapped },
       logger: false,
     });
     await app.ready();
@@ -299,7 +308,7 @@ describe('the event store unreachable', () => {
   });
   afterAll(async () => {
     await app.close();
-    await inner.close();
+    await stores.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -327,21 +336,29 @@ describe('the event store unreachable', () => {
   });
 });
 
-describe('the idempotency keys unreachable (PostgreSQL down, the events elsewhere)', () => {
+describe('the idempotency keys unreachable (their PostgreSQL down, the events still answering)', () => {
   let app: App;
+  let stores: Stores;
   let inner: EventStore;
   let auth: string;
   let dir: string;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-idem-503-'));
-    // The keys go to the PostgreSQL of EVENT_STORE_URL, here a closed port.
-    const config = loadConfig({
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
-      EVENT_STORE_URL: 'postgres://postgres@127.0.0.1:1/postgres',
+    const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', EVENT_STORE_URL: 'sqlite::memory:' });
+    stores = await openStores('sqlite::memory:');
+    inner = stores.events;
+    // Keys share the events' connection in a deployment; apart here, so that only they fail, as
+    // node-postgres fails when nothing listens on the port.
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const unreachable = {
+      query: () => Promise.reject(refused),
+    } as unknown as ConstructorParameters<typeof PostgresIdempotencyStore>[0];
+    const idempotency: IdempotencyStore = new PostgresIdempotencyStore(unreachable);
+    app = await buildServer(config, {
+      plugins: [membershipService],
+      stores: { ...stores, idempotency },
+      logger: false,
     });
-    inner = await openEventStore('sqlite::memory:');
-    app = await buildServer(config, { plugins: [membershipService], eventStore: inner, logger: false });
     await app.ready();
     const keys = loadJwtKeys(config);
     if (!keys.privateKey) throw new Error('no private key');
@@ -349,7 +366,7 @@ describe('the idempotency keys unreachable (PostgreSQL down, the events elsewher
   });
   afterAll(async () => {
     await app.close();
-    await inner.close();
+    await stores.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -361,11 +378,12 @@ describe('the idempotency keys unreachable (PostgreSQL down, the events elsewher
   });
 });
 
-describe('takeover race over HTTP (SQLite keys in DATA_DIR)', () => {
+describe('takeover race over HTTP (SQLite keys beside the events)', () => {
   let app: App;
   let auth: string;
   let dir: string;
-  let keys: SqliteIdempotencyStore;
+  let other: Stores;
+  let keys: IdempotencyStore;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-takeover-'));
     const config = loadConfig({
@@ -376,15 +394,16 @@ describe('takeover race over HTTP (SQLite keys in DATA_DIR)', () => {
     });
     app = await buildServer(config, { plugins: [membershipService], logger: false });
     await app.ready();
-    // The server's own key file, opened beside it as another process would.
-    keys = new SqliteIdempotencyStore(path.join(dir, 'idempotency.db'));
+    // The server's own file, opened beside it as another process would.
+    other = await openStores(`sqlite:${path.join(dir, 'events.db')}`);
+    keys = other.idempotency;
     const jwt = loadJwtKeys(config);
     if (!jwt.privateKey) throw new Error('no private key');
     auth = `Bearer ${await mintToken({ sub: 's', role: 'secretary', ptces: ['*'], ttl: '1h' }, jwt.privateKey, config)}`;
     expect((await send({ app }, valCoop.register('takeover'), auth)).statusCode).toBe(201);
   });
   afterAll(async () => {
-    await keys.close();
+    await other.close();
     await app.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -24,6 +24,12 @@ export const MIGRATIONS: readonly string[] = [
      CONSTRAINT events_stream_revision UNIQUE (stream, revision)
    );
    CREATE INDEX events_log_order ON events (transaction_id, global_position);`,
+  // The idempotency keys and the revoked tokens, beside the events. Before this step each store
+  // made its own table, with these very columns, outside the migrations: existing rows are kept.
+  `CREATE TABLE IF NOT EXISTS idempotency_keys (
+     key text PRIMARY KEY, record jsonb NOT NULL, expires_at timestamptz NOT NULL);
+   CREATE TABLE IF NOT EXISTS revoked_tokens (
+     jti text PRIMARY KEY, expires_at timestamptz NOT NULL, revoked_at timestamptz NOT NULL, reason text);`,
 ];
 
 /** Held for the whole migration: several processes may start at once on a fresh database. */

@@ -1,22 +1,18 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StoreUnavailableError } from '@ptce/event-store';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  IDEMPOTENCY_TTL_MS,
-  type IdempotencyRecord,
-  type IdempotencyStore,
-  idempotencyRecordKey,
-  PostgresIdempotencyStore,
-  RedisIdempotencyStore,
-  SqliteIdempotencyStore,
-} from '../src/index.ts';
+import { StoreUnavailableError } from '../src/errors.ts';
+import { IDEMPOTENCY_TTL_MS, type IdempotencyRecord, type IdempotencyStore } from '../src/idempotency.ts';
+import { openStores } from '../src/open.ts';
+import type { Stores } from '../src/port.ts';
+import { PostgresIdempotencyStore } from '../src/postgres.ts';
+import { RedisIdempotencyStore } from '../src/redis/idempotency.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -38,6 +34,8 @@ interface Harness {
   readonly store: IdempotencyStore;
   /** Makes the key's record older than the time keys are kept. */
   expire(key: string): Promise<void>;
+  /** Closes the store and what it shares its connection with. */
+  close(): Promise<void>;
 }
 
 /** What every store must do, whatever it keeps its keys in. */
@@ -53,7 +51,7 @@ function contract(
       h = await open();
     });
     afterAll(async () => {
-      await h.store.close();
+      await h.close();
       await cleanup();
     });
 
@@ -147,7 +145,8 @@ function contract(
     });
 
     test('the stored form of a key is what the write side stores: a sha-256 in hex (hostile-test defect 1)', async () => {
-      const key = idempotencyRecordKey('subject', 'pg1', 'plain-key-1');
+      // As idempotencyRecordKey (@ptce/write-side) hashes a caller's key: never the key itself.
+      const key = createHash('sha256').update('["subject","pg1","plain-key-1"]').digest('hex');
       expect(await h.store.reserve(key, pending())).toBe(true);
       expect(await h.store.get(key)).toEqual(pending());
     });
@@ -163,36 +162,44 @@ function contract(
   });
 }
 
+const harness = (stores: Stores, expire: Harness['expire']): Harness => ({
+  store: stores.idempotency,
+  expire,
+  close: () => stores.close(),
+});
+
 // SQLite: a fake clock moved past the time keys are kept.
 let clock = Date.parse('2024-05-01T00:00:00Z');
-contract('SqliteIdempotencyStore', async () => ({
-  store: new SqliteIdempotencyStore(':memory:', () => clock),
-  expire: async () => {
+contract("SQLite keys, on the event store's connection", async () =>
+  harness(await openStores('sqlite::memory:', { now: () => clock }), async () => {
     clock += IDEMPOTENCY_TTL_MS + 1;
-  },
-}));
+  }),
+);
 
-describe('SqliteIdempotencyStore on a file', () => {
+describe('SQLite keys in the events file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-idem-'));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('keys survive a reopen, and are kept at least 24 hours', async () => {
-    const file = path.join(dir, 'nested', 'idempotency.db');
+    const url = `sqlite:${path.join(dir, 'nested', 'ptce.db')}`;
     let now = Date.parse('2024-05-01T00:00:00Z');
-    const first = new SqliteIdempotencyStore(file, () => now);
-    await first.reserve('k', pending());
-    await first.complete('k', done());
+    const first = await openStores(url, { now: () => now });
+    await first.idempotency.reserve('k', pending());
+    await first.idempotency.complete('k', done());
     await first.close();
     now += 24 * 60 * 60 * 1000;
-    const reopened = new SqliteIdempotencyStore(file, () => now);
-    expect(await reopened.get('k')).toEqual(done());
-    expect(await reopened.reserve('k', pending())).toBe(false);
+    const reopened = await openStores(url, { now: () => now });
+    expect(await reopened.idempotency.get('k')).toEqual(done());
+    expect(await reopened.idempotency.reserve('k', pending())).toBe(false);
     await reopened.close();
     // Reopening long after removes what has expired.
     now += IDEMPOTENCY_TTL_MS;
-    const later = new SqliteIdempotencyStore(file, () => now);
-    expect(await later.get('k')).toBeNull();
+    const later = await openStores(url, { now: () => now });
+    expect(await later.idempotency.get('k')).toBeNull();
     await later.close();
+    expect(fs.readdirSync(path.join(dir, 'nested')).filter((name) => !name.startsWith('ptce.db'))).toEqual(
+      [],
+    );
   });
 });
 
@@ -201,22 +208,21 @@ const database = `ptce_idem_${randomBytes(6).toString('hex')}`;
 const admin = new pg.Client({ connectionString: DATABASE_URL });
 let pool: pg.Pool | undefined;
 contract(
-  'PostgresIdempotencyStore',
+  "PostgreSQL keys, on the event store's pool",
   async () => {
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
     const url = new URL(DATABASE_URL);
     url.pathname = `/${database}`;
-    pool = new pg.Pool({ connectionString: url.toString(), max: 8 });
+    // The keys' table is made by the event store's migrations, nowhere else.
+    const stores = await openStores(url.toString(), { poolSize: 8 });
+    pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
     const p = pool;
-    return {
-      store: new PostgresIdempotencyStore(p),
-      expire: async (key) => {
-        await p.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`, [
-          key,
-        ]);
-      },
-    };
+    return harness(stores, async (key) => {
+      await p.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`, [
+        key,
+      ]);
+    });
   },
   async () => {
     await pool?.end();
@@ -239,16 +245,18 @@ contract(
 const prefix = `ptce-test-idem:${randomBytes(6).toString('hex')}:`;
 const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
 contract(
-  'RedisIdempotencyStore',
+  'Redis keys (KurrentDB)',
   async () => {
     await redis.connect();
+    const store = new RedisIdempotencyStore(redis, prefix);
     return {
-      store: new RedisIdempotencyStore(redis, prefix),
+      store,
       expire: async (key) => {
         expect(await redis.pttl(prefix + key)).toBeGreaterThan(24 * 60 * 60 * 1000);
         await redis.pexpire(prefix + key, 1);
         await new Promise((resolve) => setTimeout(resolve, 20));
       },
+      close: () => store.close(),
     };
   },
   async () => {
@@ -268,7 +276,8 @@ describe('idempotency stores when their backend is unreachable', () => {
     await maintenance.query(`CREATE DATABASE ${name}`);
     const url = new URL(DATABASE_URL);
     url.pathname = `/${name}`;
-    const store = PostgresIdempotencyStore.fromUrl(url.toString());
+    const stores = await openStores(url.toString());
+    const store = stores.idempotency;
     try {
       expect(await store.reserve('t', pending())).toBe(true);
       const { rows } = await maintenance.query<{ n: number }>(
@@ -280,19 +289,21 @@ describe('idempotency stores when their backend is unreachable', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(await store.get('t')).toEqual(pending());
     } finally {
-      await store.close();
+      await stores.close();
       await maintenance.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await maintenance.end();
     }
   });
 
   test('PostgreSQL: a closed port is StoreUnavailableError, and a later call tries again', async () => {
-    const store = PostgresIdempotencyStore.fromUrl('postgres://postgres@127.0.0.1:1/postgres');
+    // The event store would refuse to open there; a pool that lost its server is the same case.
+    const unreachable = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/postgres' });
+    const store = new PostgresIdempotencyStore(unreachable);
     try {
       await expect(store.get('k')).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.reserve('k', pending())).rejects.toBeInstanceOf(StoreUnavailableError);
     } finally {
-      await store.close();
+      await unreachable.end();
     }
   });
 
@@ -314,8 +325,9 @@ describe('idempotency stores when their backend is unreachable', () => {
 
   test('SQLite: another process holding the write lock is waited for; a closed file is StoreUnavailableError', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-idem-busy-'));
-    const file = path.join(dir, 'idempotency.db');
-    const store = new SqliteIdempotencyStore(file);
+    const file = path.join(dir, 'ptce.db');
+    const stores = await openStores(`sqlite:${file}`);
+    const store = stores.idempotency;
     // better-sqlite3 waits synchronously: the lock holder must be another process.
     const holder = spawn(
       process.execPath,
@@ -333,7 +345,7 @@ describe('idempotency stores when their backend is unreachable', () => {
       });
       // Without busy_timeout this is SQLITE_BUSY at once.
       expect(await store.reserve('b', pending())).toBe(true);
-      await store.close();
+      await stores.close();
       await expect(store.get('b')).rejects.toBeInstanceOf(StoreUnavailableError);
     } finally {
       holder.kill();
