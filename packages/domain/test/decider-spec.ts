@@ -1,3 +1,4 @@
+import type { EventType } from '@ptce/events';
 import { expect } from 'vitest';
 import {
   type DecideContext,
@@ -9,6 +10,9 @@ import {
 import { LogBuilder } from './fixtures.ts';
 
 export type Given = (log: LogBuilder) => void;
+
+/** What the clock reads unless a test says otherwise: corrections and retractions are dated by it. */
+export const NOW = '2024-06-01T12:00:00.000Z';
 
 /**
  * given(history) / when(command) / then(events | error), after Emmett's DeciderSpecification:
@@ -22,7 +26,7 @@ export function deciderSpec<C>(decide: (command: C, ledger: Ledger, ctx: DecideC
       const ledger = foldLedger(log.events);
       return {
         log,
-        when(command: C, ctx: DecideContext = { now: Date.parse('2024-06-01T12:00:00Z') }) {
+        when(command: C, ctx: DecideContext = { now: Date.parse(NOW) }) {
           const run = () => decide(command, ledger, ctx);
           return {
             thenEmits(expected: readonly Partial<EventToAppend>[]) {
@@ -51,6 +55,13 @@ export function deciderSpec<C>(decide: (command: C, ledger: Ledger, ctx: DecideC
     },
   };
 }
+
+/** A correction or a retraction as a decider emits it: in transaction time, dated by the clock. */
+export const recordedNow = (type: EventType, data: Record<string, unknown>): EventToAppend => ({
+  type,
+  data,
+  occurredAt: NOW,
+});
 
 /** A PTCE `p` registered on 2020-01-01 with pilot `a` (ess_enterprise). */
 export const registered: Given = (log) => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
-import { decideMembership, type MembershipCommand } from '../src/index.ts';
-import { deciderSpec, enrolled, joined, left, opened, registered } from './decider-spec.ts';
+import { decideMembership, type EventToAppend, type MembershipCommand } from '../src/index.ts';
+import { deciderSpec, enrolled, joined, left, opened, recordedNow, registered } from './decider-spec.ts';
 
 const spec = deciderSpec<MembershipCommand>(decideMembership);
 const join = (organisationId: string, occurredAt: string): MembershipCommand => ({
@@ -8,6 +8,12 @@ const join = (organisationId: string, occurredAt: string): MembershipCommand => 
   organisationId,
   name: organisationId.toUpperCase(),
   category: 'enterprise',
+  occurredAt,
+});
+/** The MemberJoined that `join(organisationId, occurredAt)` must emit. */
+const memberJoined = (organisationId: string, occurredAt: string): EventToAppend => ({
+  type: 'MemberJoined',
+  data: { organisationId, name: organisationId.toUpperCase(), category: 'enterprise' },
   occurredAt,
 });
 
@@ -21,22 +27,21 @@ describe('RegisterPtce', () => {
     occurredAt: '2020-01-01',
     evidence: { source: 'minutes' },
   };
+  const ptceRegistered = (occurredAt: string): EventToAppend => ({
+    type: 'PtceRegistered',
+    data: {
+      name: 'P',
+      territory: { name: 'T', rural: true },
+      pilot: { organisationId: 'a', name: 'A', category: 'ess_enterprise' },
+    },
+    occurredAt,
+    evidence: { source: 'minutes' },
+  });
   it('registers a new PTCE with its pilot', () => {
     spec
       .given()
       .when(cmd)
-      .thenEmits([
-        {
-          type: 'PtceRegistered',
-          occurredAt: '2020-01-01',
-          evidence: { source: 'minutes' },
-          data: {
-            name: 'P',
-            territory: { name: 'T', rural: true },
-            pilot: cmd.type === 'RegisterPtce' ? cmd.pilot : {},
-          },
-        },
-      ]);
+      .thenEmits([ptceRegistered('2020-01-01')]);
   });
   it('refuses an existing PTCE', () =>
     spec.given(registered).when(cmd).thenThrows('ptce_already_registered', 409));
@@ -49,7 +54,7 @@ describe('RegisterPtce', () => {
     spec
       .given()
       .when({ ...cmd, occurredAt: '2024-06-02' })
-      .thenEmits([{ type: 'PtceRegistered' }]));
+      .thenEmits([ptceRegistered('2024-06-02')]));
 });
 
 describe('JoinMember', () => {
@@ -60,8 +65,8 @@ describe('JoinMember', () => {
       .thenEmits([
         {
           type: 'MemberJoined',
-          occurredAt: '2020-02-01',
           data: { organisationId: 'b', name: 'B', category: 'enterprise' },
+          occurredAt: '2020-02-01',
         },
       ]));
   it('404 on an unknown PTCE', () =>
@@ -72,7 +77,7 @@ describe('JoinMember', () => {
     spec
       .given(registered)
       .when(join('b', '2020-01-01'))
-      .thenEmits([{ type: 'MemberJoined' }]));
+      .thenEmits([memberJoined('b', '2020-01-01')]));
   it('409 when already active at that date', () =>
     spec
       .given(registered, joined('b', '2020-02-01'))
@@ -87,7 +92,7 @@ describe('JoinMember', () => {
     spec
       .given(registered, joined('b', '2020-02-01'), left('b', '2020-03-01'))
       .when(join('b', '2020-04-01'))
-      .thenEmits([{ type: 'MemberJoined' }]));
+      .thenEmits([memberJoined('b', '2020-04-01')]));
   it('refuses a backdated join that would contradict a later one after a leave', () =>
     spec
       .given(registered, joined('b', '2020-02-01'), left('b', '2020-03-01'), joined('b', '2020-04-01'))
@@ -100,7 +105,9 @@ describe('LeaveMember', () => {
     spec
       .given(registered, joined('b', '2020-02-01'))
       .when({ type: 'LeaveMember', organisationId: 'b', reason: 'moved', occurredAt: '2020-03-01' })
-      .thenEmits([{ type: 'MemberLeft', data: { organisationId: 'b', reason: 'moved' } }]));
+      .thenEmits([
+        { type: 'MemberLeft', data: { organisationId: 'b', reason: 'moved' }, occurredAt: '2020-03-01' },
+      ]));
   it('409 when not active', () =>
     spec
       .given(registered)
@@ -117,7 +124,7 @@ describe('LeaveMember', () => {
         l.add('PilotHandedOver', '2020-02-15', { organisationId: 'b', previousPilotId: 'a' }),
       )
       .when({ type: 'LeaveMember', organisationId: 'a', occurredAt: '2020-03-01' })
-      .thenEmits([{ type: 'MemberLeft' }]));
+      .thenEmits([{ type: 'MemberLeft', data: { organisationId: 'a' }, occurredAt: '2020-03-01' }]));
   it('422 when a backdated leave contradicts a later enrolment', () =>
     spec
       .given(
@@ -144,13 +151,13 @@ describe('CorrectMembership', () => {
     ).thenEmits([
       {
         type: 'MembershipCorrected',
-        occurredAt: '2024-06-01T12:00:00.000Z',
         data: {
           correctsEventId: 'join-b-2020-02-01',
           organisationId: 'b',
           fields: { joinedAt: '2020-02-10' },
           reason: 'convention',
         },
+        occurredAt: '2024-06-01T12:00:00.000Z',
       },
     ]);
   });
@@ -192,7 +199,13 @@ describe('HandOverPilot', () => {
     spec
       .given(registered, joined('b', '2020-02-01'))
       .when({ type: 'HandOverPilot', organisationId: 'b', occurredAt: '2020-03-01' })
-      .thenEmits([{ type: 'PilotHandedOver', data: { organisationId: 'b', previousPilotId: 'a' } }]));
+      .thenEmits([
+        {
+          type: 'PilotHandedOver',
+          data: { organisationId: 'b', previousPilotId: 'a' },
+          occurredAt: '2020-03-01',
+        },
+      ]));
   it('422 to a non-member', () =>
     spec
       .given(registered)
@@ -221,7 +234,11 @@ describe('legal entity and associates', () => {
         occurredAt: '2021-01-05',
       })
       .thenEmits([
-        { type: 'LegalEntityRegistered', data: { name: 'SCIC', legalForm: 'scic', registrationId: '000' } },
+        {
+          type: 'LegalEntityRegistered',
+          data: { name: 'SCIC', legalForm: 'scic', registrationId: '000' },
+          occurredAt: '2021-01-05',
+        },
       ]));
   it('409 for a second entity', () =>
     spec
@@ -233,10 +250,11 @@ describe('legal entity and associates', () => {
       .given(registered, entity)
       .when({ type: 'CorrectLegalEntity', fields: { registeredAt: '2021-01-06' }, reason: 'Kbis' })
       .thenEmits([
-        {
-          type: 'LegalEntityCorrected',
-          data: { correctsEventId: 'entity', fields: { registeredAt: '2021-01-06' } },
-        },
+        recordedNow('LegalEntityCorrected', {
+          correctsEventId: 'entity',
+          fields: { registeredAt: '2021-01-06' },
+          reason: 'Kbis',
+        }),
       ]));
   it('404 correcting a missing entity', () =>
     spec
@@ -247,7 +265,13 @@ describe('legal entity and associates', () => {
     spec
       .given(registered, entity)
       .when({ type: 'AdmitAssociate', organisationId: 'a', college: 'producteurs', occurredAt: '2021-01-05' })
-      .thenEmits([{ type: 'AssociateAdmitted', data: { organisationId: 'a', college: 'producteurs' } }]));
+      .thenEmits([
+        {
+          type: 'AssociateAdmitted',
+          data: { organisationId: 'a', college: 'producteurs' },
+          occurredAt: '2021-01-05',
+        },
+      ]));
   it('422 admitting a non-member', () =>
     spec
       .given(registered, entity)
@@ -268,7 +292,7 @@ describe('legal entity and associates', () => {
       l.add('AssociateAdmitted', '2021-01-05', { organisationId: 'a' }),
     );
     g.when({ type: 'WithdrawAssociate', organisationId: 'a', occurredAt: '2021-02-01' }).thenEmits([
-      { type: 'AssociateWithdrew' },
+      { type: 'AssociateWithdrew', data: { organisationId: 'a' }, occurredAt: '2021-02-01' },
     ]);
     g.when({ type: 'WithdrawAssociate', organisationId: 'a', occurredAt: '2021-01-04' }).thenThrows(
       'not_an_associate',
@@ -286,7 +310,11 @@ describe('legal entity and associates', () => {
         occurredAt: '2021-09-15',
       })
       .thenEmits([
-        { type: 'RecognitionGranted', data: { programme: 'AMI', grantor: 'État', amountEur: 100000 } },
+        {
+          type: 'RecognitionGranted',
+          data: { programme: 'AMI', grantor: 'État', amountEur: 100000 },
+          occurredAt: '2021-09-15',
+        },
       ]));
 });
 
@@ -296,14 +324,11 @@ describe('RetractEvent', () => {
     g()
       .when({ type: 'RetractEvent', eventId: 'join-b-2020-02-01', reason: 'wrong PTCE' })
       .thenEmits([
-        {
-          type: 'EventRetracted',
-          data: {
-            retractedEventId: 'join-b-2020-02-01',
-            retractedType: 'MemberJoined',
-            reason: 'wrong PTCE',
-          },
-        },
+        recordedNow('EventRetracted', {
+          retractedEventId: 'join-b-2020-02-01',
+          retractedType: 'MemberJoined',
+          reason: 'wrong PTCE',
+        }),
       ]));
   it('404 for an event not in this PTCE', () =>
     g().when({ type: 'RetractEvent', eventId: 'elsewhere', reason: 'r' }).thenThrows('event_not_found', 404));

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import { decideWorkingGroups, type WorkingGroupsCommand } from '../src/index.ts';
-import { deciderSpec, enrolled, joined, left, met, opened, registered } from './decider-spec.ts';
+import { deciderSpec, enrolled, joined, left, met, opened, recordedNow, registered } from './decider-spec.ts';
 
 const spec = deciderSpec<WorkingGroupsCommand>(decideWorkingGroups);
 const enrol = (organisationId: string, occurredAt: string, spaceId = 's'): WorkingGroupsCommand => ({
@@ -35,6 +35,7 @@ describe('OpenSpace', () => {
             themes: ['food'],
             rules: { quorum: 0.5, majority: 'simple' },
           },
+          occurredAt: '2020-02-01',
         },
       ]));
   it('409 for an existing space', () =>
@@ -55,7 +56,13 @@ describe('EnrolMember', () => {
     spec
       .given(...base)
       .when(enrol('b', '2020-02-01'))
-      .thenEmits([{ type: 'MemberEnrolled', data: { spaceId: 's', organisationId: 'b', role: 'member' } }]));
+      .thenEmits([
+        {
+          type: 'MemberEnrolled',
+          data: { spaceId: 's', organisationId: 'b', role: 'member' },
+          occurredAt: '2020-02-01',
+        },
+      ]));
   it('422 naming a non-member at that date', () =>
     spec
       .given(...base)
@@ -99,7 +106,13 @@ describe('WithdrawFromSpace / CloseSpace', () => {
     spec
       .given(...base)
       .when({ type: 'WithdrawFromSpace', spaceId: 's', organisationId: 'b', occurredAt: '2020-03-01' })
-      .thenEmits([{ type: 'MemberWithdrawnFromSpace' }]));
+      .thenEmits([
+        {
+          type: 'MemberWithdrawnFromSpace',
+          data: { spaceId: 's', organisationId: 'b' },
+          occurredAt: '2020-03-01',
+        },
+      ]));
   it('409 not enrolled', () =>
     spec
       .given(...base)
@@ -109,7 +122,7 @@ describe('WithdrawFromSpace / CloseSpace', () => {
     spec
       .given(...base)
       .when({ type: 'CloseSpace', spaceId: 's', occurredAt: '2020-03-01' })
-      .thenEmits([{ type: 'SpaceClosed', data: { spaceId: 's' } }]));
+      .thenEmits([{ type: 'SpaceClosed', data: { spaceId: 's' }, occurredAt: '2020-03-01' }]));
   it('409 closing twice', () =>
     spec
       .given(...base, closed('s', '2020-03-01'))
@@ -143,7 +156,11 @@ describe('HoldMeeting / CorrectMeeting', () => {
       .given(...base)
       .when(hold(['a', 'b'], '2020-03-01'))
       .thenEmits([
-        { type: 'MeetingHeld', data: { spaceId: 's', meetingId: 'm1', attendees: ['a', 'b'], guests: 2 } },
+        {
+          type: 'MeetingHeld',
+          data: { spaceId: 's', meetingId: 'm1', attendees: ['a', 'b'], guests: 2 },
+          occurredAt: '2020-03-01',
+        },
       ]));
   it('422 attendees_not_enrolled with the offenders', () =>
     spec
@@ -164,10 +181,13 @@ describe('HoldMeeting / CorrectMeeting', () => {
       fields: { attendees: ['a', 'b'], heldAt: '2020-03-02' },
       reason: 'r',
     }).thenEmits([
-      {
-        type: 'MeetingCorrected',
-        data: { correctsEventId: 'meet-m1', fields: { attendees: ['a', 'b'], heldAt: '2020-03-02' } },
-      },
+      recordedNow('MeetingCorrected', {
+        correctsEventId: 'meet-m1',
+        spaceId: 's',
+        meetingId: 'm1',
+        fields: { attendees: ['a', 'b'], heldAt: '2020-03-02' },
+        reason: 'r',
+      }),
     ]);
     g.when({
       type: 'CorrectMeeting',
@@ -206,7 +226,8 @@ describe('activities', () => {
       .thenEmits([
         {
           type: 'ActivityLaunched',
-          data: { activityId: 'act', carriers: ['a', 'b'], spaceId: 's', theme: 'mobility' },
+          data: { activityId: 'act', name: 'Garage', theme: 'mobility', carriers: ['a', 'b'], spaceId: 's' },
+          occurredAt: '2020-03-01',
         },
       ]));
   it('422 naming carriers that are not members', () =>
@@ -238,7 +259,9 @@ describe('activities', () => {
       activityId: 'act',
       organisationId: 'b',
       occurredAt: '2020-04-01',
-    }).thenEmits([{ type: 'CarrierJoined' }]);
+    }).thenEmits([
+      { type: 'CarrierJoined', data: { activityId: 'act', organisationId: 'b' }, occurredAt: '2020-04-01' },
+    ]);
     g.when({
       type: 'JoinActivityCarrier',
       activityId: 'act',
@@ -268,7 +291,9 @@ describe('activities', () => {
     spec
       .given(...base, launched)
       .when({ type: 'EndActivity', activityId: 'act', reason: 'done', occurredAt: '2020-05-01' })
-      .thenEmits([{ type: 'ActivityEnded', data: { activityId: 'act', reason: 'done' } }]);
+      .thenEmits([
+        { type: 'ActivityEnded', data: { activityId: 'act', reason: 'done' }, occurredAt: '2020-05-01' },
+      ]);
     spec
       .given(...base, launched, (l) => l.add('ActivityEnded', '2020-05-01', { activityId: 'act' }))
       .when({ type: 'EndActivity', activityId: 'act', occurredAt: '2020-06-01' })
@@ -299,7 +324,13 @@ describe('same-day ordering', () => {
     spec
       .given(...base)
       .when(enrol('b', '2020-03-01T16:00:00+01:00'))
-      .thenEmits([{ type: 'MemberEnrolled' }]));
+      .thenEmits([
+        {
+          type: 'MemberEnrolled',
+          data: { spaceId: 's', organisationId: 'b', role: 'member' },
+          occurredAt: '2020-03-01T16:00:00+01:00',
+        },
+      ]));
   it('refuses an enrolment at an earlier instant of that day', () =>
     spec
       .given(...base)
