@@ -5,13 +5,14 @@ import {
   decideDecisions,
   decideMembership,
   decideWorkingGroups,
+  type EventToAppend,
   foldLedger,
   ledgerFinal,
   type MembershipCommand,
   type WorkingGroupsCommand,
   warnings,
 } from '../src/index.ts';
-import { deciderSpec, type Given, joined, met, opened, registered } from './decider-spec.ts';
+import { deciderSpec, type Given, joined, met, opened, recordedNow, registered } from './decider-spec.ts';
 import { LogBuilder, RULES } from './fixtures.ts';
 
 const membership = deciderSpec<MembershipCommand>(decideMembership);
@@ -78,6 +79,19 @@ const correctJoin = (organisationId: string, joinedAt: string): MembershipComman
 });
 
 const retract = (eventId: string): MembershipCommand => ({ type: 'RetractEvent', eventId, reason: 'erreur' });
+
+/** The MembershipCorrected that `correctJoin(organisationId, joinedAt)` must emit, naming the join it corrects. */
+const joinCorrected = (correctsEventId: string, organisationId: string, joinedAt: string): EventToAppend =>
+  recordedNow('MembershipCorrected', {
+    correctsEventId,
+    organisationId,
+    fields: { joinedAt },
+    reason: 'date lue sur la convention',
+  });
+
+/** The EventRetracted that `retract(eventId)` must emit, naming the retracted event's type. */
+const retracted = (retractedEventId: string, retractedType: string): EventToAppend =>
+  recordedNow('EventRetracted', { retractedEventId, retractedType, reason: 'erreur' });
 
 /** b joins on 2020-02-01 and is enrolled in `s` on 2020-03-01 (event `enrol-b`). */
 const bInSpace: Given[] = [
@@ -164,7 +178,7 @@ describe('corrections and retractions never create a contradiction (hostile-test
       membership
         .given(registered, joined('b', '2020-06-01'))
         .when(correctJoin('a', '2020-03-01'))
-        .thenEmits([{ type: 'MembershipCorrected', data: { correctsEventId: 'e1' } }]));
+        .thenEmits([joinCorrected('e1', 'a', '2020-03-01')]));
   });
 
   describe('a retraction that would strand facts is refused', () => {
@@ -305,18 +319,29 @@ describe('corrections and retractions never create a contradiction (hostile-test
   describe('a correction or retraction that contradicts nothing is accepted', () => {
     it('a join moved earlier, or later but still before what needs it', () => {
       const given = membership.given(...bInSpace, met('s', 'm', ['a', 'b'], '2020-04-01'));
-      given.when(correctJoin('b', '2020-01-15')).thenEmits([{ type: 'MembershipCorrected' }]);
-      given.when(correctJoin('b', '2020-02-20')).thenEmits([{ type: 'MembershipCorrected' }]);
+      given
+        .when(correctJoin('b', '2020-01-15'))
+        .thenEmits([joinCorrected('join-b-2020-02-01', 'b', '2020-01-15')]);
+      given
+        .when(correctJoin('b', '2020-02-20'))
+        .thenEmits([joinCorrected('join-b-2020-02-01', 'b', '2020-02-20')]);
       given
         .when({ type: 'CorrectMembership', organisationId: 'b', fields: { name: 'B2' }, reason: 'r' })
-        .thenEmits([{ type: 'MembershipCorrected' }]);
+        .thenEmits([
+          recordedNow('MembershipCorrected', {
+            correctsEventId: 'join-b-2020-02-01',
+            organisationId: 'b',
+            fields: { name: 'B2' },
+            reason: 'r',
+          }),
+        ]);
     });
 
     it('a join nothing depends on is retracted, and a corrected join takes its correction with it', () => {
       membership
         .given(registered, joined('b', '2020-02-01'))
         .when(retract('join-b-2020-02-01'))
-        .thenEmits([{ type: 'EventRetracted' }]);
+        .thenEmits([retracted('join-b-2020-02-01', 'MemberJoined')]);
       membership
         .given(registered, joined('b', '2020-02-01'), (l) =>
           l.now('MembershipCorrected', {
@@ -327,7 +352,7 @@ describe('corrections and retractions never create a contradiction (hostile-test
           }),
         )
         .when(retract('join-b-2020-02-01'))
-        .thenEmits([{ type: 'EventRetracted' }]);
+        .thenEmits([retracted('join-b-2020-02-01', 'MemberJoined')]);
     });
 
     it('dependent facts first: the meeting’s retraction is accepted once its decision is retracted', () => {
@@ -344,7 +369,7 @@ describe('corrections and retractions never create a contradiction (hostile-test
             }),
         )
         .when(retract('meet-m'))
-        .thenEmits([{ type: 'EventRetracted' }]);
+        .thenEmits([retracted('meet-m', 'MeetingHeld')]);
     });
 
     it('attendance fixed one record at a time: the decision shrinks before the meeting, the meeting grows before the decision', () => {
@@ -361,7 +386,18 @@ describe('corrections and retractions never create a contradiction (hostile-test
           fields: { present: ['a'], vote: { for: 1, against: 0, abstain: 0 } },
           reason: 'r',
         })
-        .thenEmits([{ type: 'DecisionCorrected' }]);
+        .thenEmits([
+          recordedNow('DecisionCorrected', {
+            correctsEventId: 'decide-d1',
+            decisionId: 'd1',
+            fields: { present: ['a'], vote: { for: 1, against: 0, abstain: 0 } },
+            reason: 'r',
+            // Re-derived at the decision's date: a and b enrolled in s, one of them present.
+            rules: RULES,
+            enrolledCount: 2,
+            outcome: 'adopted',
+          }),
+        ]);
       groups
         .given(...bInSpace, met('s', 'm', ['a'], '2020-04-01'), decided('d1', ['a'], '2020-04-01', 'm'))
         .when({
@@ -371,7 +407,15 @@ describe('corrections and retractions never create a contradiction (hostile-test
           fields: { attendees: ['a', 'b'] },
           reason: 'r',
         })
-        .thenEmits([{ type: 'MeetingCorrected' }]);
+        .thenEmits([
+          recordedNow('MeetingCorrected', {
+            correctsEventId: 'meet-m',
+            spaceId: 's',
+            meetingId: 'm',
+            fields: { attendees: ['a', 'b'] },
+            reason: 'r',
+          }),
+        ]);
     });
   });
 
@@ -399,8 +443,10 @@ describe('corrections and retractions never create a contradiction (hostile-test
 
     it('does not block a correction that adds no contradiction of its own, nor the retraction of a wrong record', () => {
       const given = membership.given(...contradictory);
-      given.when(correctJoin('b', '2020-02-15')).thenEmits([{ type: 'MembershipCorrected' }]);
-      given.when(retract('enrol-z')).thenEmits([{ type: 'EventRetracted' }]);
+      given
+        .when(correctJoin('b', '2020-02-15'))
+        .thenEmits([joinCorrected('join-b-2020-02-01', 'b', '2020-02-15')]);
+      given.when(retract('enrol-z')).thenEmits([retracted('enrol-z', 'MemberEnrolled')]);
     });
 
     it('still refuses a correction that adds an offender to a fact already flagged', () => {

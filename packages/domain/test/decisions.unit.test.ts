@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { type DecisionsCommand, decideDecisions, deriveOutcome } from '../src/index.ts';
-import { deciderSpec, enrolled, type Given, joined, met, opened, registered } from './decider-spec.ts';
+import { type DecisionsCommand, decideDecisions, deriveOutcome, type EventToAppend } from '../src/index.ts';
+import {
+  deciderSpec,
+  enrolled,
+  type Given,
+  joined,
+  met,
+  NOW,
+  opened,
+  recordedNow,
+  registered,
+} from './decider-spec.ts';
 
 const spec = deciderSpec<DecisionsCommand>(decideDecisions);
 const all6 = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -20,6 +30,16 @@ const record = (over: Partial<Extract<DecisionsCommand, { type: 'RecordDecision'
   vote: { for: 1, against: 0, abstain: 0 },
   occurredAt: '2020-06-01',
   ...over,
+});
+const TWO_THIRDS = { quorum: 0.5, majority: 'two_thirds' } as const;
+/**
+ * A DecisionRecorded in the council with `record`'s defaults (d1, titled T), under the council's
+ * rules with its six enrolled; the rest of its data (kind, meeting, present, vote, outcome) given.
+ */
+const councilDecision = (occurredAt: string, data: Record<string, unknown>): EventToAppend => ({
+  type: 'DecisionRecorded',
+  data: { decisionId: 'd1', spaceId: 'conseil', title: 'T', rules: TWO_THIRDS, enrolledCount: 6, ...data },
+  occurredAt,
 });
 
 describe('RecordDecision: the val-coop outcomes', () => {
@@ -46,18 +66,33 @@ describe('RecordDecision: the val-coop outcomes', () => {
         {
           type: 'DecisionRecorded',
           data: {
+            decisionId: 'd1',
+            spaceId: 'copil',
+            meetingId: 'm',
             present: ['a', 'b'],
-            outcome: 'adopted',
-            enrolledCount: 2,
+            title: 'T',
+            kind: 'priority',
+            vote: { for: 2, against: 0, abstain: 0 },
             rules: { quorum: 0.5, majority: 'simple' },
+            enrolledCount: 2,
+            outcome: 'adopted',
           },
+          occurredAt: '2020-03-01',
         },
       ]));
   it('budget-2020: no_quorum, 2 of 6 present', () =>
     spec
       .given(...council, met('conseil', 'm', ['a', 'b'], '2020-06-01'))
       .when(record({ meetingId: 'm', kind: 'budget', vote: { for: 2, against: 0, abstain: 0 } }))
-      .thenEmits([{ data: { outcome: 'no_quorum', enrolledCount: 6 } }]));
+      .thenEmits([
+        councilDecision('2020-06-01', {
+          meetingId: 'm',
+          present: ['a', 'b'],
+          kind: 'budget',
+          vote: { for: 2, against: 0, abstain: 0 },
+          outcome: 'no_quorum',
+        }),
+      ]));
   it('statuts-scic: adopted 5-1-0 under two_thirds', () =>
     spec
       .given(...council, met('conseil', 'm', all6, '2020-06-01'))
@@ -70,19 +105,28 @@ describe('RecordDecision: the val-coop outcomes', () => {
         }),
       )
       .thenEmits([
-        {
-          data: {
-            outcome: 'adopted',
-            subject: { step: 'statutes_adopted', legalForm: 'scic' },
-            rules: { majority: 'two_thirds' },
-          },
-        },
+        councilDecision('2020-06-01', {
+          meetingId: 'm',
+          present: all6,
+          kind: 'shared_legal_structure',
+          subject: { step: 'statutes_adopted', legalForm: 'scic' },
+          vote: { for: 5, against: 1, abstain: 0 },
+          outcome: 'adopted',
+        }),
       ]));
   it('extension: rejected 2-3-1', () =>
     spec
       .given(...council, met('conseil', 'm', all6, '2020-06-01'))
       .when(record({ meetingId: 'm', vote: { for: 2, against: 3, abstain: 1 } }))
-      .thenEmits([{ data: { outcome: 'rejected' } }]));
+      .thenEmits([
+        councilDecision('2020-06-01', {
+          meetingId: 'm',
+          present: all6,
+          kind: 'general',
+          vote: { for: 2, against: 3, abstain: 1 },
+          outcome: 'rejected',
+        }),
+      ]));
 });
 
 describe('RecordDecision: refusals', () => {
@@ -100,12 +144,25 @@ describe('RecordDecision: refusals', () => {
     spec
       .given(...council, met('conseil', 'm', ['a', 'b', 'c', 'd'], '2020-06-01'))
       .when(record({ meetingId: 'm', present: ['a', 'b', 'c', 'e'] }))
-      .thenThrows('present_differs_from_meeting', 422, { notAttendees: ['e'], missing: ['d'] }));
+      .thenThrows('present_differs_from_meeting', 422, {
+        meetingId: 'm',
+        notAttendees: ['e'],
+        missing: ['d'],
+      }));
   it('present members listed as the meeting’s attendees, in any order, are accepted', () =>
     spec
       .given(...council, met('conseil', 'm', ['a', 'b', 'c', 'd'], '2020-06-01'))
       .when(record({ meetingId: 'm', present: ['d', 'c', 'b', 'a'] }))
-      .thenEmits([{ data: { present: ['a', 'b', 'c', 'd'] } }]));
+      .thenEmits([
+        // The meeting's attendance is what is stored, in its order.
+        councilDecision('2020-06-01', {
+          meetingId: 'm',
+          present: ['a', 'b', 'c', 'd'],
+          kind: 'general',
+          vote: { for: 1, against: 0, abstain: 0 },
+          outcome: 'adopted',
+        }),
+      ]));
   it('422 without present members or meeting', () =>
     spec
       .given(...council)
@@ -196,7 +253,17 @@ describe('CorrectDecision: a decision taken at a meeting', () => {
     spec
       .given(...council, met('conseil', 'm', all6, '2020-06-01'), atMeeting)
       .when({ type: 'CorrectDecision', decisionId: 'd1', fields: { decidedAt: '2020-06-02' }, reason: 'r' })
-      .thenEmits([{ type: 'DecisionCorrected', data: { fields: { decidedAt: '2020-06-02' } } }]));
+      .thenEmits([
+        recordedNow('DecisionCorrected', {
+          correctsEventId: 'dec-d1',
+          decisionId: 'd1',
+          fields: { decidedAt: '2020-06-02' },
+          reason: 'r',
+          rules: TWO_THIRDS,
+          enrolledCount: 6,
+          outcome: 'adopted',
+        }),
+      ]));
 });
 
 describe('CorrectDecision / AnnulDecision', () => {
@@ -228,16 +295,15 @@ describe('CorrectDecision / AnnulDecision', () => {
         reason: 'minutes',
       })
       .thenEmits([
-        {
-          type: 'DecisionCorrected',
-          data: {
-            correctsEventId: 'dec-d1',
-            fields: { present: ['a', 'b', 'c'] },
-            outcome: 'adopted',
-            enrolledCount: 6,
-            rules: { majority: 'two_thirds' },
-          },
-        },
+        recordedNow('DecisionCorrected', {
+          correctsEventId: 'dec-d1',
+          decisionId: 'd1',
+          fields: { present: ['a', 'b', 'c'] },
+          reason: 'minutes',
+          rules: TWO_THIRDS,
+          enrolledCount: 6,
+          outcome: 'adopted',
+        }),
       ]));
   it('404 correcting an unknown or retracted decision', () => {
     spec
@@ -269,7 +335,9 @@ describe('CorrectDecision / AnnulDecision', () => {
     spec
       .given(...council, recorded)
       .when({ type: 'AnnulDecision', decisionId: 'd1', reason: 'illegal', occurredAt: '2020-07-01' })
-      .thenEmits([{ type: 'DecisionAnnulled', data: { decisionId: 'd1', reason: 'illegal' } }]);
+      .thenEmits([
+        { type: 'DecisionAnnulled', data: { decisionId: 'd1', reason: 'illegal' }, occurredAt: '2020-07-01' },
+      ]);
     spec
       .given(...council, recorded, (l) =>
         l.add('DecisionAnnulled', '2020-07-01', { decisionId: 'd1', reason: 'r' }),
@@ -285,6 +353,13 @@ describe('CorrectDecision / AnnulDecision', () => {
       .when({ type: 'AnnulDecision', decisionId: 'd1', reason: 'r', occurredAt: '2020-05-01' })
       .thenThrows('before_decision', 422);
   });
+  it('an annulment given no date is dated when it is recorded', () =>
+    spec
+      .given(...council, recorded)
+      .when({ type: 'AnnulDecision', decisionId: 'd1', reason: 'illegal' })
+      .thenEmits([
+        { type: 'DecisionAnnulled', data: { decisionId: 'd1', reason: 'illegal' }, occurredAt: NOW },
+      ]));
 });
 
 describe('deriveOutcome', () => {
@@ -377,19 +452,27 @@ describe('malformed input (hostile-test defect 8b)', () => {
 describe('malformed input (hostile-test defect 8j)', () => {
   const meeting = met('conseil', 'm', all6, '2020-06-01');
   it('a decision citing a meeting may be dated on its day or up to 92 days after it', () => {
+    const atMeeting = (occurredAt: string) =>
+      councilDecision(occurredAt, {
+        meetingId: 'm',
+        present: all6,
+        kind: 'general',
+        vote: { for: 1, against: 0, abstain: 0 },
+        outcome: 'adopted',
+      });
     spec
       .given(...council, meeting)
       .when(record({ meetingId: 'm', occurredAt: '2020-06-01' }))
-      .thenEmits([{}]);
+      .thenEmits([atMeeting('2020-06-01')]);
     spec
       .given(...council, meeting)
       .when(record({ meetingId: 'm', occurredAt: '2020-06-01T21:30:00+02:00' }))
-      .thenEmits([{}]);
+      .thenEmits([atMeeting('2020-06-01T21:30:00+02:00')]);
     // 2020-06-01 + 92 days = 2020-09-01
     spec
       .given(...council, meeting)
       .when(record({ meetingId: 'm', occurredAt: '2020-09-01' }))
-      .thenEmits([{}]);
+      .thenEmits([atMeeting('2020-09-01')]);
   });
   it('422 long_after_meeting beyond, naming the meeting and both dates', () => {
     const err = spec
@@ -432,7 +515,12 @@ describe('malformed input (hostile-test defect 8j)', () => {
     spec
       .given(...council, meeting, atMeeting)
       .when({ type: 'CorrectDecision', decisionId: 'd1', fields: { decidedAt: '2020-12-01' }, reason: 'r' })
-      .thenThrows('long_after_meeting', 422, { meetingId: 'm', decidedAt: '2020-12-01' });
+      .thenThrows('long_after_meeting', 422, {
+        meetingId: 'm',
+        heldAt: '2020-06-01',
+        decidedAt: '2020-12-01',
+        maxDays: 92,
+      });
     // Recorded a year after its meeting before the bound existed: its vote can still be corrected.
     spec
       .given(...council, meeting, atMeeting)
@@ -442,6 +530,16 @@ describe('malformed input (hostile-test defect 8j)', () => {
         fields: { vote: { for: 5, against: 1, abstain: 0 } },
         reason: 'r',
       })
-      .thenEmits([{ type: 'DecisionCorrected' }]);
+      .thenEmits([
+        recordedNow('DecisionCorrected', {
+          correctsEventId: 'dec-d1',
+          decisionId: 'd1',
+          fields: { vote: { for: 5, against: 1, abstain: 0 } },
+          reason: 'r',
+          rules: TWO_THIRDS,
+          enrolledCount: 6,
+          outcome: 'adopted',
+        }),
+      ]);
   });
 });
