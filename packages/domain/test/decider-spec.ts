@@ -29,10 +29,10 @@ export function deciderSpec<C>(decide: (command: C, ledger: Ledger, ctx: DecideC
         when(command: C, ctx: DecideContext = { now: Date.parse(NOW) }) {
           const run = () => decide(command, ledger, ctx);
           return {
-            thenEmits(expected: readonly Partial<EventToAppend>[]) {
+            /** The events emitted, exactly: every field of type, data, occurredAt and evidence. */
+            thenEmits(expected: readonly EventToAppend[]) {
               const events = run();
-              expect(events).toHaveLength(expected.length);
-              for (const [i, e] of expected.entries()) expect(events[i]).toMatchObject(e);
+              expect(events).toEqual(expected);
               return events;
             },
             thenThrows(code: string, status: number, details?: Record<string, unknown>) {
@@ -46,7 +46,7 @@ export function deciderSpec<C>(decide: (command: C, ledger: Ledger, ctx: DecideC
               const err = caught as DomainError;
               expect({ code: err.code, status: err.status }).toEqual({ code, status });
               expect(err.message.length).toBeGreaterThan(0);
-              if (details) expect(err.details).toMatchObject(details);
+              if (details) expect(err.details).toEqual(details);
               return err;
             },
           };
