@@ -1,14 +1,27 @@
-export * from './decisions/decider.ts';
-export * from './decisions/outcome.ts';
-export * from './ledger/index.ts';
-export * from './membership/decider.ts';
-export * from './shared/decider.ts';
-export * from './shared/guards.ts';
+export { type DecisionsCommand, decideDecisions } from './decisions/decider.ts';
+export { LedgerCache } from './ledger/cache.ts';
+export { compileLedger } from './ledger/compile.ts';
+export type { Cut } from './ledger/cuts.ts';
+export { evolveLedger, foldLedger, initialLedger, settleLedger } from './ledger/log.ts';
+export { ledgerFinal, replayLedger } from './ledger/replay.ts';
+export type {
+  ActivityState,
+  AssociateState,
+  CompiledLedger,
+  DecisionState,
+  EnrolmentState,
+  Fact,
+  FoldedEvent,
+  Ledger,
+  LedgerState,
+  LedgerWarning,
+  LegalEntityState,
+  MeetingState,
+  RecognitionState,
+  SpaceState,
+} from './ledger/types.ts';
+export { decideMembership, type MembershipCommand } from './membership/decider.ts';
+export type { DecideContext, EventToAppend } from './shared/decider.ts';
+export { enrolledOf } from './shared/guards.ts';
 export { DomainError, REFUSALS, type RefusalCode, type RefusalStatus, refuse } from './shared/refusals.ts';
-export * from './working-groups/decider.ts';
-
-import type { DecisionsCommand } from './decisions/decider.ts';
-import type { MembershipCommand } from './membership/decider.ts';
-import type { WorkingGroupsCommand } from './working-groups/decider.ts';
-
-export type Command = MembershipCommand | WorkingGroupsCommand | DecisionsCommand;
+export { decideWorkingGroups, type WorkingGroupsCommand } from './working-groups/decider.ts';

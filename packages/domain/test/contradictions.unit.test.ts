@@ -10,7 +10,6 @@ import {
   ledgerFinal,
   type MembershipCommand,
   type WorkingGroupsCommand,
-  warnings,
 } from '../src/index.ts';
 import { deciderSpec, type Given, joined, met, opened, recordedNow, registered } from './decider-spec.ts';
 import { LogBuilder, RULES } from './fixtures.ts';
@@ -432,7 +431,7 @@ describe('corrections and retractions never create a contradiction (hostile-test
       for (const g of contradictory) g(log);
       decided('d1', ['a'], '2020-03-15', 'm')(log);
       const ledger = foldLedger(log.events);
-      expect(warnings(ledger).map((w) => `${w.eventId} ${w.code}`)).toEqual([
+      expect(ledgerFinal(ledger).warnings.map((w) => `${w.eventId} ${w.code}`)).toEqual([
         'enrol-z not_a_member_at_date',
         'decide-d1 meeting_not_held',
         'meet-m attendees_not_enrolled',

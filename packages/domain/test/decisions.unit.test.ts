@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type DecisionsCommand, decideDecisions, deriveOutcome, type EventToAppend } from '../src/index.ts';
+import { deriveOutcome } from '../src/decisions/outcome.ts';
+import { type DecisionsCommand, decideDecisions, type EventToAppend } from '../src/index.ts';
 import {
   deciderSpec,
   enrolled,

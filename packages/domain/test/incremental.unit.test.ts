@@ -7,22 +7,20 @@ import {
   compileLedger,
   type DecideContext,
   DomainError,
-  type DomainEventToAppend,
   decideDecisions,
   decideMembership,
   decideWorkingGroups,
+  type EventToAppend,
   evolveLedger,
   foldLedger,
   initialLedger,
   type Ledger,
-  ledgerEvents,
   ledgerFinal,
-  newWarnings,
-  replay,
   replayLedger,
-  warnings,
-  warningsIfAppended,
 } from '../src/index.ts';
+import { newWarnings, warningsIfAppended } from '../src/ledger/dry-run.ts';
+import { ledgerEvents } from '../src/ledger/log.ts';
+import { replay } from '../src/ledger/replay.ts';
 import { LogBuilder } from './fixtures.ts';
 
 // The reference: a from-scratch fold of the same log, on a fresh list the incremental path never saw.
@@ -245,7 +243,7 @@ describe('incremental ledger = from-scratch fold (properties)', () => {
           }
           const reference = scratch(ledger);
           expectSameCompiled(compileLedger(ledger), reference);
-          expect(warnings(ledger)).toEqual(replay(reference, { kind: 'all' }).warnings);
+          expect(ledgerFinal(ledger).warnings).toEqual(replay(reference, { kind: 'all' }).warnings);
           for (const cut of cuts) expect(replayLedger(ledger, cut)).toEqual(replay(reference, cut));
         },
       ),
@@ -273,8 +271,8 @@ describe('incremental ledger = from-scratch fold (properties)', () => {
           for (const r of extra) addRaw(log, r);
           const pending = log.events.slice(size);
           const naive = newWarnings(
-            warnings(foldLedger(log.events.slice(0, size))),
-            warnings(foldLedger(log.events)),
+            ledgerFinal(foldLedger(log.events.slice(0, size))).warnings,
+            ledgerFinal(foldLedger(log.events)).warnings,
           );
           const finalBefore = replay(scratch(ledger), { kind: 'all' });
           expect(warningsIfAppended(ledger, pending)).toEqual(naive);
@@ -413,7 +411,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   ),
 );
 
-function decide(cmd: Cmd, ledger: Ledger, ctx: DecideContext): DomainEventToAppend[] {
+function decide(cmd: Cmd, ledger: Ledger, ctx: DecideContext): EventToAppend[] {
   switch (cmd.family) {
     case 'membership':
       return decideMembership(cmd.command, ledger, ctx);
@@ -425,11 +423,11 @@ function decide(cmd: Cmd, ledger: Ledger, ctx: DecideContext): DomainEventToAppe
 }
 
 type Outcome =
-  | { readonly events: DomainEventToAppend[] }
+  | { readonly events: EventToAppend[] }
   | { readonly refused: string }
   | { readonly threw: string };
 
-function outcome(run: () => DomainEventToAppend[]): Outcome {
+function outcome(run: () => EventToAppend[]): Outcome {
   try {
     return { events: run() };
   } catch (err) {
@@ -471,6 +469,59 @@ describe('deciders on the incremental ledger (properties)', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+});
+
+describe('query results are values (properties)', () => {
+  it('a compiled ledger and its replays still hold, exactly, once a longer ledger of the same log is compiled and queried', () => {
+    const ctx: DecideContext = { now: Date.parse('2024-06-01T12:00:00Z') };
+    fc.assert(
+      fc.property(
+        fc.array(rawArb, { maxLength: 30 }),
+        fc.array(lateRawArb, { minLength: 1, maxLength: 5 }),
+        cutArb,
+        cutArb,
+        orgArb,
+        (history, extra, cut, laterCut, joiner) => {
+          const log = registeredLog();
+          for (const r of history) addRaw(log, r);
+          const ledger = foldLedger(log.events);
+          const compiled = compileLedger(ledger);
+          const atCut = replayLedger(ledger, cut);
+          const final = ledgerFinal(ledger);
+
+          // The same log grown, compiled, replayed and decided on, as a writer or a reader would.
+          let longer = ledger;
+          for (const r of extra) {
+            longer = evolveLedger(longer, addRaw(log, r));
+            compileLedger(longer);
+            replayLedger(longer, laterCut);
+            ledgerFinal(longer);
+            outcome(() =>
+              decideMembership(
+                {
+                  type: 'JoinMember',
+                  organisationId: joiner,
+                  name: joiner,
+                  category: 'enterprise',
+                  occurredAt: '2024-06-01',
+                },
+                longer,
+                ctx,
+              ),
+            );
+          }
+
+          const reference = scratch(ledger);
+          expectSameCompiled(compiled, reference);
+          expect(atCut).toEqual(replay(reference, cut));
+          expect(final).toEqual(replay(reference, { kind: 'all' }));
+          // Asked again, the shorter ledger answers the same.
+          expect(replayLedger(ledger, cut)).toEqual(replay(reference, cut));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

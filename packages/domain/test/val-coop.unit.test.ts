@@ -1,20 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import {
-  activeMembers,
-  associatesAt,
-  type Command,
   type DecideContext,
+  type DecisionsCommand,
   DomainError,
   decideDecisions,
   decideMembership,
   decideWorkingGroups,
-  decisions,
   type EventToAppend,
   evolveLedger,
   initialLedger,
   type Ledger,
+  type LedgerState,
+  type MembershipCommand,
+  replayLedger,
+  type WorkingGroupsCommand,
 } from '../src/index.ts';
 import { LogBuilder } from './fixtures.ts';
+
+type Command = MembershipCommand | WorkingGroupsCommand | DecisionsCommand;
+
+const asOf = (ledger: Ledger, at: string): LedgerState => replayLedger(ledger, { kind: 'asOf', at });
+const members = (ledger: Ledger, at: string) => [...asOf(ledger, at).members.keys()];
 
 const MEMBERSHIP = new Set([
   'RegisterPtce',
@@ -380,27 +386,33 @@ describe('val-coop through the deciders', () => {
   }
 
   it('derives the scenario outcomes', () => {
-    expect(Object.fromEntries(decisions(ledger, '2021-12-31').map((d) => [d.decisionId, d.outcome]))).toEqual(
-      {
-        'priorites-territoriales': 'adopted',
-        'etude-scic': 'adopted',
-        'budget-2020': 'no_quorum',
-        'statuts-scic': 'adopted',
-        extension: 'rejected',
-      },
-    );
+    expect(
+      Object.fromEntries(
+        [...asOf(ledger, '2021-12-31').decisions.values()].map((d) => [d.decisionId, d.outcome]),
+      ),
+    ).toEqual({
+      'priorites-territoriales': 'adopted',
+      'etude-scic': 'adopted',
+      'budget-2020': 'no_quorum',
+      'statuts-scic': 'adopted',
+      extension: 'rejected',
+    });
   });
 
   it('knows the lycée from 2018-01-01 before the correction, from 2018-01-10 after', () => {
     const before = marks.get('beforeCorrection')!;
-    expect(activeMembers(before, '2018-01-05').map((m) => m.organisationId)).toContain('lycee-agricole');
-    expect(activeMembers(ledger, '2018-01-05').map((m) => m.organisationId)).not.toContain('lycee-agricole');
-    expect(activeMembers(ledger, '2018-01-10')).toHaveLength(5);
+    expect(members(before, '2018-01-05')).toContain('lycee-agricole');
+    expect(members(ledger, '2018-01-05')).not.toContain('lycee-agricole');
+    expect(members(ledger, '2018-01-10')).toHaveLength(5);
   });
 
   it('counts the associates', () => {
-    expect(associatesAt(ledger, '2021-01-05')).toHaveLength(3);
-    expect(associatesAt(ledger, '2021-03-01')).toHaveLength(5);
-    expect(activeMembers(ledger, '2021-01-05')).toHaveLength(6);
+    const associates = (at: string) => {
+      const state = asOf(ledger, at);
+      return [...state.associates.keys()].filter((o) => state.members.has(o));
+    };
+    expect(associates('2021-01-05')).toHaveLength(3);
+    expect(associates('2021-03-01')).toHaveLength(5);
+    expect(members(ledger, '2021-01-05')).toHaveLength(6);
   });
 });

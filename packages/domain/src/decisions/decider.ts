@@ -8,21 +8,20 @@ import {
   type ValidTime,
   type Vote,
 } from '@ptce/events';
-import type { Ledger } from '../ledger/ledger.ts';
-import { enrolledOf, ledgerFinal } from '../ledger/queries.ts';
-import type { LedgerState } from '../ledger/state.ts';
+import type { Ledger, LedgerState } from '../ledger/types.ts';
 import {
   assertNoNewContradiction,
   assertRegistered,
   assertRegisteredAt,
   type DecideContext,
   type EventToAppend,
+  finalState,
   hasFields,
   transactionTime,
   withEvidence,
   withoutUndefined,
 } from '../shared/decider.ts';
-import { assertEnrolledAt, openSpaceAt } from '../shared/guards.ts';
+import { assertEnrolledAt, enrolledOf, openSpaceAt } from '../shared/guards.ts';
 import { refuse } from '../shared/refusals.ts';
 import { deriveOutcome, votesCast } from './outcome.ts';
 
@@ -154,7 +153,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
     case 'RecordDecision': {
       const at = command.occurredAt;
       const state = assertRegisteredAt(ledger, at, ctx);
-      const final = ledgerFinal(ledger);
+      const final = finalState(ledger);
       if (final.decisions.has(command.decisionId)) {
         throw refuse('decision_already_exists', `decision ${command.decisionId} already exists`, {
           decisionId: command.decisionId,
@@ -211,7 +210,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       assertRegistered(ledger);
       if (!hasFields(command.fields))
         throw refuse('nothing_to_correct', 'give at least one of vote, present, decidedAt, title');
-      const decision = ledgerFinal(ledger).decisions.get(command.decisionId);
+      const decision = finalState(ledger).decisions.get(command.decisionId);
       if (!decision)
         throw refuse('decision_not_found', `decision ${command.decisionId} does not exist`, {
           decisionId: command.decisionId,
@@ -221,7 +220,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       openSpaceAt(ledger, state, decision.spaceId, at);
       // A decision taken at a meeting cannot be moved before that meeting was held.
       if (decision.meetingId && !state.meetings.has(decision.meetingId)) {
-        const meeting = ledgerFinal(ledger).meetings.get(decision.meetingId);
+        const meeting = finalState(ledger).meetings.get(decision.meetingId);
         throw refuse(
           'before_meeting',
           `meeting ${decision.meetingId} is held on ${meeting?.heldAt ?? 'an unknown date'}, after ${at}`,
@@ -230,7 +229,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       }
       // Only a correction that moves the date answers for it: one fixing a vote is not refused
       // for a date recorded before the bound existed.
-      const meeting = decision.meetingId ? ledgerFinal(ledger).meetings.get(decision.meetingId) : undefined;
+      const meeting = decision.meetingId ? finalState(ledger).meetings.get(decision.meetingId) : undefined;
       if (command.fields.decidedAt && decision.meetingId && meeting) {
         assertSoonAfterMeeting(decision.meetingId, meeting.heldAt, command.fields.decidedAt);
       }
@@ -264,7 +263,7 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
     case 'AnnulDecision': {
       const occurredAt = command.occurredAt ?? transactionTime(ctx);
       assertRegisteredAt(ledger, occurredAt, ctx);
-      const decision = ledgerFinal(ledger).decisions.get(command.decisionId);
+      const decision = finalState(ledger).decisions.get(command.decisionId);
       if (!decision)
         throw refuse('decision_not_found', `decision ${command.decisionId} does not exist`, {
           decisionId: command.decisionId,

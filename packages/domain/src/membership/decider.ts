@@ -1,15 +1,16 @@
 import { type Category, compareValidTime, type LegalForm, type ValidTime } from '@ptce/events';
-import { compileLedger, knownEvent, type Ledger } from '../ledger/ledger.ts';
-import { ledgerFinal } from '../ledger/queries.ts';
-import type { Territory } from '../ledger/state.ts';
+import { knownEvent } from '../ledger/compile.ts';
+import type { Ledger, Territory } from '../ledger/types.ts';
 import {
   assertNoNewContradiction,
   assertNotFuture,
   assertRegistered,
   assertRegisteredAt,
+  compiledOf,
   type Dated,
   type DecideContext,
   type EventToAppend,
+  finalState,
   hasFields,
   transactionTime,
   type Undated,
@@ -87,8 +88,8 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
     case 'RegisterPtce': {
       assertNotFuture(command.occurredAt, ctx);
       if (
-        ledgerFinal(ledger).registration ||
-        compileLedger(ledger).facts.some((f) => f.type === 'PtceRegistered')
+        finalState(ledger).registration ||
+        compiledOf(ledger).facts.some((f) => f.type === 'PtceRegistered')
       ) {
         throw refuse('ptce_already_registered', `PTCE ${command.ptceId} is already registered`);
       }
@@ -108,7 +109,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
     case 'JoinMember': {
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       const org = command.organisationId;
-      const later = (ledgerFinal(ledger).periods.get(org) ?? []).find(
+      const later = (finalState(ledger).periods.get(org) ?? []).find(
         (p) => compareValidTime(p.joinedAt, command.occurredAt) > 0,
       );
       if (state.members.has(org) || later) {
@@ -155,7 +156,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       const org = command.organisationId;
       if (!hasFields(command.fields))
         throw refuse('nothing_to_correct', 'give at least one of name, category, joinedAt');
-      const final = ledgerFinal(ledger);
+      const final = finalState(ledger);
       const period = final.periods.get(org)?.at(-1);
       if (!period)
         throw refuse('member_not_found', `${org} has no membership record in this PTCE`, {
@@ -216,7 +217,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
     }
     case 'RegisterLegalEntity': {
       assertRegisteredAt(ledger, command.occurredAt, ctx);
-      const existing = ledgerFinal(ledger).legalEntity;
+      const existing = finalState(ledger).legalEntity;
       if (existing)
         throw refuse(
           'legal_entity_already_registered',
@@ -242,7 +243,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
           'nothing_to_correct',
           'give at least one of name, legalForm, registrationId, registeredAt',
         );
-      const final = ledgerFinal(ledger);
+      const final = finalState(ledger);
       const entity = final.legalEntity;
       if (!entity) throw refuse('legal_entity_not_found', 'no shared legal entity is registered');
       const at = command.fields.registeredAt;
@@ -316,7 +317,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
     }
     case 'RetractEvent': {
       assertRegistered(ledger);
-      const target = knownEvent(compileLedger(ledger), command.eventId);
+      const target = knownEvent(compiledOf(ledger), command.eventId);
       if (!target)
         throw refuse('event_not_found', `event ${command.eventId} is not an event of this PTCE`, {
           eventId: command.eventId,

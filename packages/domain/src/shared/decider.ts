@@ -7,9 +7,9 @@ import {
   TRANSACTION_TIME_TYPES,
   type ValidTime,
 } from '@ptce/events';
-import type { Ledger } from '../ledger/ledger.ts';
-import { ledgerFinal } from '../ledger/queries.ts';
-import { type LedgerState, replayLedger, warningsIfAppended } from '../ledger/state.ts';
+import { ALL } from '../ledger/cuts.ts';
+import { warningsIfAppended } from '../ledger/dry-run.ts';
+import type { CompiledLedger, Ledger, LedgerState } from '../ledger/types.ts';
 import { refuse } from './refusals.ts';
 
 export interface DecideContext {
@@ -47,15 +47,29 @@ export function assertNotFuture(occurredAt: ValidTime, ctx: DecideContext): void
   }
 }
 
+/*
+ * What a decider reads of the ledger is borrowed from its cache (`LedgerCache.borrowState`): read
+ * while deciding and never kept, it need not be copied when the next command's ledger is compiled.
+ */
+
+/** The state once every fact is applied, whatever its valid time. */
+export function finalState(ledger: Ledger): LedgerState {
+  return ledger.cache.borrowState(ledger, ALL);
+}
+
 /** The state a fact at `at` would meet once appended: the facts ordered before it in valid time. */
 export function stateBefore(ledger: Ledger, at: ValidTime): LedgerState {
-  return replayLedger(ledger, { kind: 'before', at });
+  return ledger.cache.borrowState(ledger, { kind: 'before', at });
+}
+
+export function compiledOf(ledger: Ledger): CompiledLedger {
+  return ledger.cache.borrowCompiled(ledger);
 }
 
 /** 404 when the PTCE was never registered, 422 when `at` is before its registration. */
 export function assertRegisteredAt(ledger: Ledger, at: ValidTime, ctx: DecideContext): LedgerState {
   assertNotFuture(at, ctx);
-  const registration = ledgerFinal(ledger).registration;
+  const registration = finalState(ledger).registration;
   if (!registration) throw refuse('ptce_not_found', 'this PTCE is not registered');
   const state = stateBefore(ledger, at);
   if (!state.registration || compareValidTime(at, registration.at) < 0) {
@@ -67,7 +81,7 @@ export function assertRegisteredAt(ledger: Ledger, at: ValidTime, ctx: DecideCon
 }
 
 export function assertRegistered(ledger: Ledger): void {
-  if (!ledgerFinal(ledger).registration) throw refuse('ptce_not_found', 'this PTCE is not registered');
+  if (!finalState(ledger).registration) throw refuse('ptce_not_found', 'this PTCE is not registered');
 }
 
 /** The most conflicts a refusal lists: moving a registration can break every fact of a PTCE. */

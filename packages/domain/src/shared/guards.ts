@@ -1,12 +1,20 @@
 import type { ValidTime } from '@ptce/events';
-import type { Ledger } from '../ledger/ledger.ts';
-import { enrolledOf, ledgerFinal } from '../ledger/queries.ts';
-import type { LedgerState, SpaceState } from '../ledger/state.ts';
+import type { EnrolmentState, Ledger, LedgerState, SpaceState } from '../ledger/types.ts';
+import { finalState } from './decider.ts';
 import { refuse } from './refusals.ts';
+
+/** Enrolled members of an open space, only while they are also active PTCE members. */
+export function enrolledOf(state: LedgerState, spaceId: string): EnrolmentState[] {
+  const space = state.spaces.get(spaceId);
+  if (!space || space.closedAt) return [];
+  return [...space.enrolled.values()]
+    .filter((e) => state.members.has(e.organisationId))
+    .sort((a, b) => (a.organisationId < b.organisationId ? -1 : a.organisationId > b.organisationId ? 1 : 0));
+}
 
 /** The space as it stands at `at`: 404 if it never existed, 422 if opened later, 409 if closed. */
 export function openSpaceAt(ledger: Ledger, state: LedgerState, spaceId: string, at: ValidTime): SpaceState {
-  const ever = ledgerFinal(ledger).spaces.get(spaceId);
+  const ever = finalState(ledger).spaces.get(spaceId);
   if (!ever) throw refuse('space_not_found', `space ${spaceId} does not exist`, { spaceId });
   const space = state.spaces.get(spaceId);
   if (!space)

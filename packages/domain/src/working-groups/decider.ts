@@ -7,8 +7,7 @@ import {
   type SpaceRules,
   type ValidTime,
 } from '@ptce/events';
-import type { Ledger } from '../ledger/ledger.ts';
-import { ledgerFinal } from '../ledger/queries.ts';
+import type { Ledger } from '../ledger/types.ts';
 import {
   assertNoNewContradiction,
   assertRegistered,
@@ -16,6 +15,7 @@ import {
   type Dated,
   type DecideContext,
   type EventToAppend,
+  finalState,
   hasFields,
   transactionTime,
   withEvidence,
@@ -92,7 +92,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
   switch (command.type) {
     case 'OpenSpace': {
       assertRegisteredAt(ledger, command.occurredAt, ctx);
-      if (ledgerFinal(ledger).spaces.has(command.spaceId)) {
+      if (finalState(ledger).spaces.has(command.spaceId)) {
         throw refuse('space_already_exists', `space ${command.spaceId} already exists`, {
           spaceId: command.spaceId,
         });
@@ -162,7 +162,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
     case 'HoldMeeting': {
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       openSpaceAt(ledger, state, command.spaceId, command.occurredAt);
-      if (ledgerFinal(ledger).meetings.has(command.meetingId)) {
+      if (finalState(ledger).meetings.has(command.meetingId)) {
         throw refuse('meeting_already_exists', `meeting ${command.meetingId} already exists`, {
           meetingId: command.meetingId,
         });
@@ -189,7 +189,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
       assertRegistered(ledger);
       if (!hasFields(command.fields))
         throw refuse('nothing_to_correct', 'give at least one of attendees, heldAt');
-      const meeting = ledgerFinal(ledger).meetings.get(command.meetingId);
+      const meeting = finalState(ledger).meetings.get(command.meetingId);
       if (!meeting || meeting.spaceId !== command.spaceId) {
         throw refuse(
           'meeting_not_found',
@@ -224,7 +224,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
     case 'CloseSpace': {
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
       openSpaceAt(ledger, state, command.spaceId, command.occurredAt);
-      const closed = ledgerFinal(ledger).spaces.get(command.spaceId)?.closedAt;
+      const closed = finalState(ledger).spaces.get(command.spaceId)?.closedAt;
       if (closed)
         throw refuse('space_closed', `space ${command.spaceId} was closed on ${closed}`, {
           spaceId: command.spaceId,
@@ -235,7 +235,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
     }
     case 'LaunchActivity': {
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
-      if (ledgerFinal(ledger).activities.has(command.activityId)) {
+      if (finalState(ledger).activities.has(command.activityId)) {
         throw refuse('activity_already_exists', `activity ${command.activityId} already exists`, {
           activityId: command.activityId,
         });
@@ -262,7 +262,7 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
     case 'JoinActivityCarrier':
     case 'EndActivity': {
       const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
-      const ever = ledgerFinal(ledger).activities.get(command.activityId);
+      const ever = finalState(ledger).activities.get(command.activityId);
       if (!ever)
         throw refuse('activity_not_found', `activity ${command.activityId} does not exist`, {
           activityId: command.activityId,

@@ -1,167 +1,24 @@
+import type { ValidTime } from '@ptce/events';
 import type {
-  Category,
-  DecisionKind,
-  DecisionSubject,
-  LegalForm,
-  Outcome,
-  SpaceKind,
-  SpaceRole,
-  SpaceRules,
-  ValidTime,
-  Vote,
-} from '@ptce/events';
-import {
-  type CompiledLedger,
-  type Cut,
-  compareFacts,
-  compiledGeneration,
-  compileLedger,
-  cutAccepts,
-  type Fact,
-  type FoldedEvent,
-  foldLedger,
-  type Ledger,
-  type LedgerWarning,
-  ledgerEvents,
-  pendingFacts,
-  withFacts,
-} from './ledger.ts';
+  ActivityState,
+  AssociateState,
+  DecisionState,
+  EnrolmentState,
+  Fact,
+  LedgerWarning,
+  LegalEntityState,
+  MeetingState,
+  MemberState,
+  MembershipPeriod,
+  RecognitionState,
+  Registration,
+  SpaceState,
+} from './types.ts';
 
-export interface MemberState {
-  readonly organisationId: string;
-  readonly name: string;
-  readonly category: Category;
-  readonly joinedAt: ValidTime;
-  readonly joinEventId: string;
-}
-
-export interface MembershipPeriod {
-  readonly joinedAt: ValidTime;
-  readonly joinEventId: string;
-  readonly leftAt?: ValidTime;
-  readonly leaveEventId?: string;
-}
-
-export interface EnrolmentState {
-  readonly organisationId: string;
-  readonly role: SpaceRole;
-  readonly enrolledAt: ValidTime;
-  readonly eventId: string;
-}
-
-export interface SpaceState {
-  readonly spaceId: string;
-  readonly kind: SpaceKind;
-  readonly name: string;
-  readonly themes: readonly string[];
-  readonly rules: SpaceRules;
-  readonly openedAt: ValidTime;
-  readonly eventId: string;
-  readonly closedAt?: ValidTime;
-  readonly enrolled: ReadonlyMap<string, EnrolmentState>;
-}
-
-export interface MeetingState {
-  readonly meetingId: string;
-  readonly spaceId: string;
-  readonly heldAt: ValidTime;
-  readonly attendees: readonly string[];
-  readonly guests?: number;
-  readonly minutes?: { readonly sha256: string; readonly uri?: string };
-  readonly eventId: string;
-  readonly correctedBy: readonly string[];
-}
-
-export interface ActivityState {
-  readonly activityId: string;
-  readonly name: string;
-  readonly theme?: string;
-  readonly spaceId?: string;
-  readonly launchedAt: ValidTime;
-  readonly eventId: string;
-  readonly carriers: ReadonlyMap<string, ValidTime>;
-  readonly endedAt?: ValidTime;
-}
-
-export interface LegalEntityState {
-  readonly name: string;
-  readonly legalForm: LegalForm;
-  readonly registrationId?: string;
-  readonly registeredAt: ValidTime;
-  readonly eventId: string;
-}
-
-export interface AssociateState {
-  readonly organisationId: string;
-  readonly college?: string;
-  readonly admittedAt: ValidTime;
-  readonly eventId: string;
-}
-
-export interface DecisionState {
-  readonly decisionId: string;
-  readonly spaceId: string;
-  readonly meetingId?: string;
-  readonly present: readonly string[];
-  readonly title: string;
-  readonly kind: DecisionKind;
-  readonly subject?: DecisionSubject;
-  readonly vote: Vote;
-  readonly rules: SpaceRules;
-  readonly enrolledCount: number;
-  readonly outcome: Outcome;
-  readonly decidedAt: ValidTime;
-  readonly eventId: string;
-  readonly correctedBy: readonly string[];
-  readonly annulled?: { readonly at: ValidTime; readonly reason: string; readonly eventId: string };
-}
-
-export interface RecognitionState {
-  readonly programme: string;
-  readonly grantor: string;
-  readonly amountEur?: number;
-  readonly grantedAt: ValidTime;
-  readonly eventId: string;
-}
-
-export interface Territory {
-  readonly name: string;
-  readonly department?: string;
-  readonly rural?: boolean;
-  readonly priorityUrbanArea?: boolean;
-}
-
-export interface Registration {
-  readonly at: ValidTime;
-  readonly eventId: string;
-  readonly name: string;
-  readonly territory: Territory;
-  readonly founderId: string;
-}
-
-/** The state of the PTCE reached by replaying its facts in valid time up to a cut. */
-export interface LedgerState {
-  readonly registration: Registration | null;
-  readonly pilotId: string | null;
-  readonly members: ReadonlyMap<string, MemberState>;
-  readonly periods: ReadonlyMap<string, readonly MembershipPeriod[]>;
-  readonly spaces: ReadonlyMap<string, SpaceState>;
-  readonly meetings: ReadonlyMap<string, MeetingState>;
-  readonly activities: ReadonlyMap<string, ActivityState>;
-  readonly legalEntity: LegalEntityState | null;
-  readonly associates: ReadonlyMap<string, AssociateState>;
-  readonly decisions: ReadonlyMap<string, DecisionState>;
-  readonly recognitions: readonly RecognitionState[];
-  /** Facts applied, in valid-time order (the cause of each change, for timelines). */
-  readonly applied: readonly Fact[];
-  /** Compile warnings, then the facts skipped during this replay and why. */
-  readonly warnings: readonly LedgerWarning[];
-}
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** What `apply` needs of a map: a plain Map for a replay, a copy-on-write view for a dry run. */
-interface Table<K, V> {
+export interface Table<K, V> {
   get(key: K): V | undefined;
   has(key: K): boolean;
   set(key: K, value: V): unknown;
@@ -169,10 +26,10 @@ interface Table<K, V> {
   values(): Iterable<V>;
 }
 
-type WorkSpace = Mutable<SpaceState> & { enrolled: Map<string, EnrolmentState> };
-type WorkActivity = Mutable<ActivityState> & { carriers: Map<string, ValidTime> };
+export type WorkSpace = Mutable<SpaceState> & { enrolled: Map<string, EnrolmentState> };
+export type WorkActivity = Mutable<ActivityState> & { carriers: Map<string, ValidTime> };
 
-interface Work {
+export interface Work {
   registration: Registration | null;
   pilotId: string | null;
   members: Table<string, MemberState>;
@@ -189,7 +46,7 @@ interface Work {
 }
 
 /** A replay's own state: plain maps, readable as a LedgerState. */
-interface StateWork extends Work {
+export interface StateWork extends Work {
   members: Map<string, MemberState>;
   periods: Map<string, Mutable<MembershipPeriod>[]>;
   spaces: Map<string, WorkSpace>;
@@ -199,7 +56,7 @@ interface StateWork extends Work {
   decisions: Map<string, Mutable<DecisionState>>;
 }
 
-function newWork(warnings: readonly LedgerWarning[]): StateWork {
+export function newWork(warnings: readonly LedgerWarning[]): StateWork {
   return {
     registration: null,
     pilotId: null,
@@ -218,7 +75,7 @@ function newWork(warnings: readonly LedgerWarning[]): StateWork {
 }
 
 /** Applies one fact in valid-time order, recording it as applied or the reason it was skipped. */
-function step(w: Work, fact: Fact): void {
+export function step(w: Work, fact: Fact): void {
   const skipped = apply(w, fact);
   if (skipped) {
     w.warnings.push({
@@ -233,197 +90,39 @@ function step(w: Work, fact: Fact): void {
   }
 }
 
-function replayFacts(facts: readonly Fact[], warnings: readonly LedgerWarning[], cut: Cut): StateWork {
-  const w = newWork(warnings);
-  const accepts = cutAccepts(cut);
-  for (const fact of facts) {
-    if (!accepts(fact)) break;
-    step(w, fact);
-  }
-  return w;
-}
-
-export function replay(compiled: CompiledLedger, cut: Cut): LedgerState {
-  return replayFacts(compiled.facts, compiled.warnings, cut);
-}
-
-interface FinalReplay {
-  generation: number;
-  /** Facts applied so far: the final state goes on from there while facts are only pushed. */
-  count: number;
-  readonly state: StateWork;
-}
-
-// One per compiled ledger, i.e. one per log: the latest version's, updated in place.
-const finals = new WeakMap<CompiledLedger, FinalReplay>();
-
-function finalReplay(compiled: CompiledLedger): StateWork {
-  const generation = compiledGeneration(compiled);
-  let f = finals.get(compiled);
-  if (!f || f.generation !== generation || f.count > compiled.facts.length) {
-    f = { generation, count: 0, state: newWork(compiled.warnings) };
-    finals.set(compiled, f);
-  }
-  const { facts } = compiled;
-  for (; f.count < facts.length; f.count++) step(f.state, facts[f.count]!);
-  return f.state;
-}
-
-interface CutReplays {
-  readonly generation: number;
-  readonly count: number;
-  readonly states: Map<string, LedgerState>;
-}
-
-const cutReplays = new WeakMap<CompiledLedger, CutReplays>();
-// Each cached cut holds a whole state: a handful covers a request's repeated reads.
-const MAX_CACHED_CUTS = 16;
-
-function cutKey(cut: Cut): string {
-  return cut.kind === 'all' ? 'all' : `${cut.kind}:${cut.at}`;
-}
-
-/**
- * Replays the ledger's facts in valid time up to `cut`. A cut that takes every fact (the common
- * case: a new fact later than all others) is the final state, kept up to date as facts are pushed.
- * The result belongs to the ledger's log, like `compileLedger`'s.
+/*
+ * What `apply` changes in place inside a table's entries: a copy of an entry made before it is
+ * changed leaves the original as it was (a dry run's fork, a shared state moved on).
  */
-export function replayLedger(ledger: Ledger, cut: Cut = { kind: 'all' }): LedgerState {
-  const compiled = compileLedger(ledger);
-  const last = compiled.facts[compiled.facts.length - 1];
-  if (cut.kind === 'all' || !last || cutAccepts(cut)(last)) return finalReplay(compiled);
-  const generation = compiledGeneration(compiled);
-  const count = compiled.facts.length;
-  let cache = cutReplays.get(compiled);
-  if (!cache || cache.generation !== generation || cache.count !== count) {
-    cache = { generation, count, states: new Map() };
-    cutReplays.set(compiled, cache);
-  }
-  const key = cutKey(cut);
-  const hit = cache.states.get(key);
-  if (hit) {
-    cache.states.delete(key);
-    cache.states.set(key, hit);
-    return hit;
-  }
-  const state = replay(compiled, cut);
-  if (cache.states.size >= MAX_CACHED_CUTS) {
-    const oldest = cache.states.keys().next().value;
-    if (oldest !== undefined) cache.states.delete(oldest);
-  }
-  cache.states.set(key, state);
-  return state;
-}
+export const copyPeriods = (ps: Mutable<MembershipPeriod>[]): Mutable<MembershipPeriod>[] =>
+  ps.map((p) => ({ ...p }));
+export const copySpace = (sp: WorkSpace): WorkSpace => ({ ...sp, enrolled: new Map(sp.enrolled) });
+export const copyActivity = (a: WorkActivity): WorkActivity => ({ ...a, carriers: new Map(a.carriers) });
+export const copyDecision = (d: Mutable<DecisionState>): Mutable<DecisionState> => ({ ...d });
 
-const DELETED = Symbol('deleted');
+const copyEntries = <V>(m: ReadonlyMap<string, V>, copy: (v: V) => V): Map<string, V> => {
+  const out = new Map<string, V>();
+  for (const [k, v] of m) out.set(k, copy(v));
+  return out;
+};
 
-/** A copy-on-write view of a map: entries are copied when read, so `apply` can mutate them. */
-class ForkTable<K, V> implements Table<K, V> {
-  private readonly over = new Map<K, V | typeof DELETED>();
-  constructor(
-    private readonly base: ReadonlyMap<K, V>,
-    private readonly copy: (v: V) => V,
-  ) {}
-  get(key: K): V | undefined {
-    const o = this.over.get(key);
-    if (o !== undefined) return o === DELETED ? undefined : o;
-    const b = this.base.get(key);
-    if (b === undefined) return undefined;
-    const c = this.copy(b);
-    this.over.set(key, c);
-    return c;
-  }
-  has(key: K): boolean {
-    const o = this.over.get(key);
-    return o !== undefined ? o !== DELETED : this.base.has(key);
-  }
-  set(key: K, value: V): void {
-    this.over.set(key, value);
-  }
-  delete(key: K): boolean {
-    const had = this.has(key);
-    this.over.set(key, DELETED);
-    return had;
-  }
-  *values(): Iterable<V> {
-    for (const v of this.over.values()) if (v !== DELETED) yield v;
-    for (const [k, v] of this.base) if (!this.over.has(k)) yield v;
-  }
-}
-
-const same = <V>(v: V): V => v;
-
-/** The final state seen through copy-on-write tables: applying facts to it leaves `s` untouched. */
-function fork(s: StateWork): Work {
+/** A copy of a replay's state that applying facts to leaves the original untouched. */
+export function copyState(s: StateWork): StateWork {
   return {
     registration: s.registration,
     pilotId: s.pilotId,
-    members: new ForkTable(s.members, same),
-    periods: new ForkTable(s.periods, (ps) => ps.map((p) => ({ ...p }))),
-    spaces: new ForkTable(s.spaces, (sp) => ({ ...sp, enrolled: new Map(sp.enrolled) })),
-    meetings: new ForkTable(s.meetings, same),
-    activities: new ForkTable(s.activities, (a) => ({ ...a, carriers: new Map(a.carriers) })),
+    members: new Map(s.members),
+    periods: copyEntries(s.periods, copyPeriods),
+    spaces: copyEntries(s.spaces, copySpace),
+    meetings: new Map(s.meetings),
+    activities: copyEntries(s.activities, copyActivity),
     legalEntity: s.legalEntity,
-    associates: new ForkTable(s.associates, same),
-    decisions: new ForkTable(s.decisions, (d) => ({ ...d })),
-    // Only what the new facts add is read from a fork.
-    recognitions: [],
-    applied: [],
-    warnings: [],
+    associates: new Map(s.associates),
+    decisions: copyEntries(s.decisions, copyDecision),
+    recognitions: [...s.recognitions],
+    applied: [...s.applied],
+    warnings: [...s.warnings],
   };
-}
-
-const warningKey = (w: LedgerWarning) => `${w.eventId}|${w.code}`;
-
-function offendersOf(w: LedgerWarning): readonly unknown[] {
-  const offenders = w.details?.offenders;
-  return Array.isArray(offenders) ? offenders : [];
-}
-
-/**
- * The warnings of `after` that `before` did not already raise. A fact already flagged stays
- * flagged under the same code; but a meeting, decision or activity kept with a list of offenders
- * is a new contradiction when the list gains one, so the offenders are compared too.
- */
-export function newWarnings(
-  before: readonly LedgerWarning[],
-  after: readonly LedgerWarning[],
-): LedgerWarning[] {
-  const raised = new Map<string, LedgerWarning[]>();
-  for (const w of before) {
-    const key = warningKey(w);
-    raised.set(key, [...(raised.get(key) ?? []), w]);
-  }
-  return after.filter((w) => {
-    const earlier = raised.get(warningKey(w));
-    if (!earlier) return true;
-    const offenders = offendersOf(w);
-    return !earlier.some((e) => offenders.every((o) => offendersOf(e).includes(o)));
-  });
-}
-
-/**
- * The warnings the replay of every fact would gain if `envelopes` were appended to the log: what
- * they would make the fold skip or flag that it did not before. New facts later than every fact
- * are applied to a copy-on-write view of the final state; anything else (a backdated fact, a
- * correction, a retraction) replays the whole ledger.
- */
-export function warningsIfAppended(ledger: Ledger, envelopes: readonly FoldedEvent[]): LedgerWarning[] {
-  const compiled = compileLedger(ledger);
-  const final = finalReplay(compiled);
-  const extra = pendingFacts(compiled, envelopes, ledger.size);
-  const last = compiled.facts[compiled.facts.length - 1];
-  if (extra && (!last || extra.every((f) => compareFacts(last, f) < 0))) {
-    // Their ids are new to the log, so nothing they raise was raised before.
-    const w = fork(final);
-    for (const f of [...extra].sort(compareFacts)) step(w, f);
-    return w.warnings;
-  }
-  const after = extra
-    ? replayFacts(withFacts(compiled.facts, extra), compiled.warnings, { kind: 'all' })
-    : // A copy of the log: compiling a child of `ledger` itself would take its compiled facts over.
-      replay(compileLedger(foldLedger(envelopes, foldLedger(ledgerEvents(ledger)))), { kind: 'all' });
-  return newWarnings(final.warnings, after.warnings);
 }
 
 interface Skip {

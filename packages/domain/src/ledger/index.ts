@@ -1,3 +1,0 @@
-export * from './ledger.ts';
-export * from './queries.ts';
-export * from './state.ts';
