@@ -1,4 +1,4 @@
-import { evolveLedger, initialLedger, type Ledger, settleLedger } from '@ptce/domain';
+import { evolveLedger, initialLedger, type Ledger, LedgerCache, settleLedger } from '@ptce/domain';
 import type { EventStore, IdempotencyStore } from '@ptce/event-store';
 import { type StreamFamily, streamName } from '@ptce/events';
 import { problemSchema } from '@ptce/platform';
@@ -17,13 +17,24 @@ export interface WriteSideOptions {
   readonly now?: () => number;
 }
 
+/**
+ * The repository of PTCE ledgers a write service decides on. Its ledgers share one cache of what
+ * is compiled and replayed of them (and of the strings their logs hold), which lives as long as
+ * the repository.
+ */
 export function ledgerRepository(
   store: EventStore,
   options: LedgerRepositoryOptions = {},
 ): LedgerRepository<Ledger> {
+  const cache = new LedgerCache();
   return new LedgerRepository<Ledger>(
     store,
-    { initial: initialLedger, evolve: evolveLedger, settle: settleLedger, size: (ledger) => ledger.size },
+    {
+      initial: () => initialLedger(cache),
+      evolve: evolveLedger,
+      settle: settleLedger,
+      size: (ledger) => ledger.size,
+    },
     options,
   );
 }
