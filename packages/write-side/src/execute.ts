@@ -18,7 +18,8 @@ import {
   newEventId,
 } from '@ptce/events';
 import { ProblemError } from '@ptce/platform';
-import type { LedgerRepository, LoadedLedger } from './ledger-repository.ts';
+import type { LoadedLedger } from './fold-cache.ts';
+import type { LedgerRepository } from './ledger-repository.ts';
 
 export interface WriteAnswer {
   readonly status: number;

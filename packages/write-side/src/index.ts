@@ -1,4 +1,6 @@
+export * from './command-batcher.ts';
 export * from './execute.ts';
+export * from './fold-cache.ts';
 export * from './http.ts';
 export * from './ids.ts';
 export * from './ledger-repository.ts';
