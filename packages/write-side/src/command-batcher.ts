@@ -16,6 +16,8 @@ export type Decide<S> = (loaded: LoadedLedger<S>) => readonly NewEvent[];
 interface Queued<S> {
   readonly stream: string;
   readonly decide: Decide<S>;
+  /** The caller's clock: it dates the command's events until the store has recorded them. */
+  readonly now: () => number;
   /** Set on a command put back after its batch failed: it is appended on its own. */
   readonly alone: boolean;
   readonly resolve: (result: AppendResult) => void;
@@ -46,12 +48,17 @@ export class CommandBatcher<S> {
    * thrown by `decide` rejects this command alone; a store error or conflict rejects it as the
    * store gave it. The events reach `decide`'s caller as the store stored them.
    */
-  append(streams: readonly string[], stream: string, decide: Decide<S>): Promise<AppendResult> {
+  append(
+    streams: readonly string[],
+    stream: string,
+    decide: Decide<S>,
+    now: () => number,
+  ): Promise<AppendResult> {
     if (!streams.includes(stream)) {
       // Its events would be folded into a state that never reads that stream back.
       return Promise.reject(new TypeError(`append to ${stream}, which is not one of the streams read`));
     }
-    return this.enqueue(streams, { stream, decide, alone: false });
+    return this.enqueue(streams, { stream, decide, now, alone: false });
   }
 
   private enqueue(
@@ -134,8 +141,11 @@ export class CommandBatcher<S> {
       if (accepted.length === 1) accepted[0]!.command.reject(error);
       const again = onProvisional.slice(accepted.length === 1 ? 1 : 0);
       for (const { command } of again.reverse()) {
-        const { stream, decide } = command;
-        this.enqueue(streams, { stream, decide, alone: true }, true).then(command.resolve, command.reject);
+        const { stream, decide, now } = command;
+        this.enqueue(streams, { stream, decide, now, alone: true }, true).then(
+          command.resolve,
+          command.reject,
+        );
       }
       return;
     }
@@ -174,12 +184,12 @@ export class CommandBatcher<S> {
     // they were decided on events not stored yet, so a refusal stands only once those are.
     const onProvisional: { command: Queued<S>; refusal?: { error: unknown } }[] = [];
     const events: NewEvent[] = [];
-    const decidedAt = new Date().toISOString();
     for (const command of batch) {
       let decided: readonly NewEvent[];
       let next = state;
       let revision = revisions[stream] ?? -1;
       try {
+        const decidedAt = new Date(command.now()).toISOString();
         decided = command.decide({ state, revisions: { ...revisions } });
         if (decided.length === 0) throw new TypeError('a command must append at least one event');
         for (const event of decided) {

@@ -237,8 +237,11 @@ async function decideAndAppend<S>(
 ): Promise<WriteAnswer> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const result = await deps.ledgers.append(command.readStreams, command.stream, (loaded) =>
-        eventsDecided(command, loaded, now, idempotencyScope),
+      const result = await deps.ledgers.append(
+        command.readStreams,
+        command.stream,
+        (loaded) => eventsDecided(command, loaded, now, idempotencyScope),
+        now,
       );
       return answerFrom(command, result.events, result.position, result.nextRevision);
     } catch (error) {

@@ -18,9 +18,17 @@ export class LedgerRepository<S> {
     return this.folds.load(streams);
   }
 
-  /** See `CommandBatcher.append`. */
-  append(streams: readonly string[], stream: string, decide: Decide<S>): Promise<AppendResult> {
-    return this.batcher.append(streams, stream, decide);
+  /**
+   * See `CommandBatcher.append`; `now` is the caller's clock, which dates the command's events
+   * until the store has recorded them.
+   */
+  append(
+    streams: readonly string[],
+    stream: string,
+    decide: Decide<S>,
+    now: () => number = Date.now,
+  ): Promise<AppendResult> {
+    return this.batcher.append(streams, stream, decide, now);
   }
 
   evict(streams: readonly string[]): void {
