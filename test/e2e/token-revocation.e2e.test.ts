@@ -4,11 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { RedisRevocationStore } from '@ptce/event-store';
-import { membershipService } from '@ptce/membership';
-import { type App, createRedis, loadConfig } from '@ptce/platform';
+import { membershipModule } from '@ptce/membership';
+import { type App, buildHost, createRedis, loadConfig } from '@ptce/platform';
 import { buildStandalone } from '@ptce/standalone';
 import { createTempDatabase, type TempDatabase } from '@ptce/testing';
-import { buildServer } from '@ptce/write-side';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 const exec = promisify(execFile);
@@ -40,8 +39,8 @@ function describeDeployment(name: string, environment: () => Promise<Record<stri
       // The standalone server and one service on its own, as each service's main.ts starts it.
       apps = [
         await buildStandalone(config, { logger: false, revocationRefreshMs: REFRESH_MS }),
-        await buildServer(config, {
-          plugins: [membershipService],
+        await buildHost(config, {
+          services: [membershipModule],
           logger: false,
           revocationRefreshMs: REFRESH_MS,
         }),

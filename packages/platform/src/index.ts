@@ -3,6 +3,7 @@ export * from './auth.ts';
 export * from './config.ts';
 export * from './examples.ts';
 export * from './health.ts';
+export * from './host.ts';
 export * from './keys.ts';
 export * from './metrics.ts';
 export * from './problem.ts';

@@ -1,8 +1,8 @@
-import { runServer } from '@ptce/write-side';
-import { decisionsService } from './app.ts';
+import { runHost } from '@ptce/platform';
+import { decisionsModule } from './module.ts';
 
-await runServer({
+await runHost({
   name: 'PTCE Ledger decisions service',
-  plugins: [decisionsService],
+  services: [decisionsModule],
   exit: (code) => process.exit(code),
 });

@@ -1,8 +1,8 @@
-import { runServer } from '@ptce/write-side';
-import { membershipService } from './app.ts';
+import { runHost } from '@ptce/platform';
+import { membershipModule } from './module.ts';
 
-await runServer({
+await runHost({
   name: 'PTCE Ledger membership service',
-  plugins: [membershipService],
+  services: [membershipModule],
   exit: (code) => process.exit(code),
 });

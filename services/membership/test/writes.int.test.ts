@@ -11,11 +11,11 @@ import {
 } from '@ptce/event-store';
 import { PostgresIdempotencyStore } from '@ptce/event-store/postgres';
 import { canonicalJson } from '@ptce/events';
-import { type App, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
+import { type App, buildHost, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { createTempDatabase, startTestServer, type TestServer } from '@ptce/testing';
-import { buildServer, idempotencyRecordKey } from '@ptce/write-side';
+import { idempotencyRecordKey } from '@ptce/write-side';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { membershipService } from '../src/app.ts';
+import { membershipModule } from '../src/module.ts';
 import { expectProblem, expectWritten, type Response, send, valCoop } from './helpers.ts';
 
 let server: TestServer;
@@ -295,8 +295,8 @@ describe('the event store unreachable', () => {
     inner = stores.events;
     const store = flaky(inner);
     down = store.down;
-    app = await buildServer(config, {
-      plugins: [membershipService],
+    app = await buildHost(config, {
+      services: [membershipModule],
       stores: { ...stores, events: store.wrapped },
       logger: false,
     });
@@ -354,8 +354,8 @@ describe('the idempotency keys unreachable (their PostgreSQL down, the events st
       query: () => Promise.reject(refused),
     } as unknown as ConstructorParameters<typeof PostgresIdempotencyStore>[0];
     const idempotency: IdempotencyStore = new PostgresIdempotencyStore(unreachable);
-    app = await buildServer(config, {
-      plugins: [membershipService],
+    app = await buildHost(config, {
+      services: [membershipModule],
       stores: { ...stores, idempotency },
       logger: false,
     });
@@ -392,7 +392,7 @@ describe('takeover race over HTTP (SQLite keys beside the events)', () => {
       EVENT_STORE_URL: `sqlite:${path.join(dir, 'events.db')}`,
       RATE_LIMIT_MAX: '100000',
     });
-    app = await buildServer(config, { plugins: [membershipService], logger: false });
+    app = await buildHost(config, { services: [membershipModule], logger: false });
     await app.ready();
     // The server's own file, opened beside it as another process would.
     other = await openStores(`sqlite:${path.join(dir, 'events.db')}`);

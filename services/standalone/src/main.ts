@@ -1,4 +1,4 @@
-import { runServer } from '@ptce/write-side';
-import { servicePlugins } from './server.ts';
+import { runHost } from '@ptce/platform';
+import { serviceModules } from './server.ts';
 
-await runServer({ name: 'PTCE Ledger', plugins: servicePlugins, exit: (code) => process.exit(code) });
+await runHost({ name: 'PTCE Ledger', services: serviceModules, exit: (code) => process.exit(code) });

@@ -1,8 +1,8 @@
-import { runServer } from '@ptce/write-side';
-import { workingGroupsService } from './app.ts';
+import { runHost } from '@ptce/platform';
+import { workingGroupsModule } from './module.ts';
 
-await runServer({
+await runHost({
   name: 'PTCE Ledger working-groups service',
-  plugins: [workingGroupsService],
+  services: [workingGroupsModule],
   exit: (code) => process.exit(code),
 });

@@ -1,0 +1,19 @@
+import type { HostContext } from '@ptce/platform';
+import { ledgerRepository, type WriteSideOptions } from './ptce.ts';
+
+const LEDGERS = '@ptce/write-side:ledgers';
+
+/**
+ * A write service's options from its host. The write services mounted in one process share one
+ * ledger repository, so each PTCE's history is folded once for all of them.
+ */
+export function writeSideOptions(host: HostContext): WriteSideOptions {
+  return {
+    store: host.eventStore,
+    idempotency: host.idempotency,
+    ledgers: host.shared(LEDGERS, () =>
+      ledgerRepository(host.eventStore, { maxEvents: host.config.LEDGER_CACHE_EVENTS }),
+    ),
+    now: host.clock,
+  };
+}

@@ -1,0 +1,10 @@
+import type { ServiceModule } from '@ptce/platform';
+import { type WriteSideOptions, writeSideOptions } from '@ptce/write-side';
+import { workingGroupsService } from './app.ts';
+
+/** The working-groups service as a host mounts it: alone (main.ts) or beside the others (standalone). */
+export const workingGroupsModule: ServiceModule<WriteSideOptions> = {
+  name: 'working-groups',
+  plugin: workingGroupsService,
+  options: writeSideOptions,
+};
