@@ -19,13 +19,17 @@ export interface LoadedLedger<S> {
   readonly revisions: Readonly<Record<string, number | null>>;
 }
 
+/** As `LEDGER_CACHE_EVENTS` defaults: a cache nobody sized still cannot grow without bound. */
+export const DEFAULT_MAX_CACHED_EVENTS = 300_000;
+
 export interface FoldCacheOptions {
   /** PTCE folds kept at most (default 2,000). */
   readonly maxEntries?: number;
   /**
-   * Events kept at most, all folds together (by `fold.size`): the least recently used folds go
-   * first; the one just used stays even when alone it is larger. Memory follows the histories'
-   * lengths, not their count: one PTCE with 50,000 events weighs as much as 500 with 100.
+   * Events kept at most, all folds together (by `fold.size`; default `DEFAULT_MAX_CACHED_EVENTS`):
+   * the least recently used folds go first; the one just used stays even when alone it is larger.
+   * Memory follows the histories' lengths, not their count: one PTCE with 50,000 events weighs as
+   * much as 500 with 100.
    */
   readonly maxEvents?: number;
   /** Events read per page when catching up (default 5,000). */
@@ -61,7 +65,7 @@ export class FoldCache<S> {
     options: FoldCacheOptions = {},
   ) {
     this.maxEntries = options.maxEntries ?? 2_000;
-    this.maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
+    this.maxEvents = options.maxEvents ?? DEFAULT_MAX_CACHED_EVENTS;
     this.pageSize = options.pageSize ?? 5_000;
   }
 

@@ -43,6 +43,7 @@ export function writeDeps(options: WriteSideOptions): WriteDeps<Ledger> {
   return {
     store: options.store,
     idempotency: options.idempotency,
+    // Without a repository shared by the host, the service folds its own: bounded like any.
     ledgers: options.ledgers ?? ledgerRepository(options.store),
     ...(options.now ? { now: options.now } : {}),
   };

@@ -1,7 +1,7 @@
 import { type EventStore, openEventStore } from '@ptce/event-store';
 import type { EventEnvelope } from '@ptce/events';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { type Fold, LedgerRepository } from '../src/index.ts';
+import { DEFAULT_MAX_CACHED_EVENTS, type Fold, LedgerRepository } from '../src/index.ts';
 import { countedEvent } from './counted.ts';
 
 /** The real store, counting what readStream hands back. */
@@ -157,6 +157,21 @@ describe('LedgerRepository', () => {
     await repo.load(['a']);
     await repo.load(['b']);
     expect(fold.evolved).toBe(9);
+  });
+
+  test('without maxEvents the folds are bounded all the same (DEFAULT_MAX_CACHED_EVENTS)', async () => {
+    // Each fold weighs half the default budget, plus one: two never fit together.
+    const fold = Object.assign(list(), { size: () => DEFAULT_MAX_CACHED_EVENTS / 2 + 1 });
+    const repo = new LedgerRepository(store, fold);
+    await put('a', 1);
+    await put('b', 2);
+    await repo.load(['a']);
+    await repo.load(['b']);
+    fold.evolved = 0;
+    await repo.load(['b']);
+    expect(fold.evolved).toBe(0);
+    await repo.load(['a']);
+    expect(fold.evolved).toBe(1);
   });
 });
 
