@@ -55,7 +55,9 @@ const compilationOf = (compiled: MutableCompiled): Compilation => ({
 /**
  * What the ledgers folded with it have compiled and replayed, and the strings their logs share.
  * Its owner creates one and folds its ledgers from `initialLedger(cache)`: the write side one for
- * every PTCE it keeps folded, a read service its own. Nothing it returns ever changes.
+ * all the PTCE it keeps folded, a read service its own. What `compiled` and `state` return never
+ * changes, whatever is compiled after (only a writer settling its provisional events gives them
+ * their stored position and recording instant, in place); a decider borrows instead.
  *
  * A long history is not compiled again for every event appended to it: the compiled ledger of a
  * log is kept for its latest compiled version only (one per version, as a memo would keep, would
