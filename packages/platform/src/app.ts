@@ -74,7 +74,7 @@ export interface CreateAppOptions {
   /** Shared with the rate limiter (counters in Redis) and checked by /health/ready. Not closed by the app. */
   readonly redis?: Redis;
   /**
-   * Revoked tokens (see `openRevocationStore`): read when the app is ready, then every
+   * Revoked tokens (see `openStores`): read when the app is ready, then every
    * `revocationRefreshMs`. Not closed by the app.
    */
   readonly revocations?: RevocationStore;
