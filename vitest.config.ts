@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // The write services' tests run twice: on SQLite (the embedded default) and on PostgreSQL, where
 // defects of their own hide (a NUL in an Idempotency-Key once broke every keyed write there only).
-const SERVICE_TESTS = ['services/{membership,working-groups,decisions}/test/**/*.int.test.ts'];
+const SERVICE_TESTS = ['test/services/**/*.int.test.ts'];
 
 export default defineConfig({
   test: {

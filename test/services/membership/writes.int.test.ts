@@ -15,7 +15,7 @@ import { type App, buildHost, loadConfig, loadJwtKeys, mintToken } from '@ptce/p
 import { createTempDatabase, startTestServer, type TestServer } from '@ptce/testing';
 import { idempotencyRecordKey } from '@ptce/write-side';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { membershipModule } from '../src/module.ts';
+import { membershipModule } from '@ptce/membership';
 import { expectProblem, expectWritten, type Response, send, valCoop } from './helpers.ts';
 
 let server: TestServer;
