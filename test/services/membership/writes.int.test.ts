@@ -11,11 +11,11 @@ import {
 } from '@ptce/event-store';
 import { PostgresIdempotencyStore } from '@ptce/event-store/postgres';
 import { canonicalJson } from '@ptce/events';
+import { membershipModule } from '@ptce/membership';
 import { type App, buildHost, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { createTempDatabase, startTestServer, type TestServer } from '@ptce/testing';
 import { idempotencyRecordKey } from '@ptce/write-side';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { membershipModule } from '@ptce/membership';
 import { expectProblem, expectWritten, type Response, send, valCoop } from './helpers.ts';
 
 let server: TestServer;
