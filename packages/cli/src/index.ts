@@ -1,1 +1,1 @@
-export * from './cli.ts';
+export { type CliIo, runCli } from './cli.ts';

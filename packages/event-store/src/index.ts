@@ -1,13 +1,8 @@
 // The adapters are subpath exports (`@ptce/event-store/sqlite`, `/postgres`, `/kurrentdb`) and
 // `openEventStore`/`openStores` import the one its URL names: importing this entry loads no
 // database driver, so a process on SQLite does not carry pg and the KurrentDB gRPC client in memory.
-export * from './errors.ts';
-export {
-  IDEMPOTENCY_TTL_MS,
-  type IdempotencyRecord,
-  type IdempotencyStore,
-  leaseStamp,
-} from './idempotency.ts';
+export { DuplicateEventIdError, RevisionConflictError, StoreUnavailableError } from './errors.ts';
+export { type IdempotencyRecord, type IdempotencyStore, leaseStamp } from './idempotency.ts';
 export {
   type OpenEventStoreOptions,
   type OpenStoresOptions,
@@ -15,8 +10,17 @@ export {
   openRevocationStore,
   openStores,
 } from './open.ts';
-export * from './port.ts';
-export { RedisIdempotencyStore } from './redis/idempotency.ts';
+export type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  ReadAllOptions,
+  ReadStreamOptions,
+  Stores,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionHandler,
+} from './port.ts';
 export { RedisRevocationStore } from './redis/revocations.ts';
 export type { RevocationStore, RevokedToken } from './revocations.ts';
-export { isPostgresUnavailable, isSqliteUnavailable } from './unavailable.ts';

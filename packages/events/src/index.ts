@@ -1,7 +1,79 @@
-export * from './canonical-json.ts';
-export * from './catalog/index.ts';
-export * from './envelope.ts';
-export * from './hash-chain.ts';
-export * from './ids.ts';
-export * from './text.ts';
-export * from './valid-time.ts';
+export { canonicalJson } from './canonical-json.ts';
+export { decisionCorrectedSchema, decisionRecordedSchema } from './catalog/decisions.ts';
+export {
+  associateAdmittedSchema,
+  memberJoinedSchema,
+  ptceRegisteredSchema,
+  recognitionGrantedSchema,
+} from './catalog/membership.ts';
+export {
+  type CatalogEntry,
+  type EventCatalog,
+  type EventData,
+  type EventType,
+  eventCatalog,
+  isEventType,
+  type LedgerEvent,
+  type LedgerEventOf,
+  type ParsableEvent,
+  parseEvent,
+  type StreamFamily,
+  streamName,
+  TRANSACTION_TIME_TYPES,
+  type Upcaster,
+} from './catalog/registry.ts';
+export {
+  type Category,
+  type ConsensusVote,
+  categorySchema,
+  DEFAULT_SPACE_RULES,
+  type DecisionKind,
+  type DecisionSubject,
+  type EvidenceData,
+  evidenceSchema,
+  type LegalForm,
+  type LegalStep,
+  legalFormSchema,
+  type Majority,
+  nameSchema,
+  type Outcome,
+  outcomeSchema,
+  reasonSchema,
+  registrationIdSchema,
+  type SpaceKind,
+  type SpaceRole,
+  type SpaceRules,
+  spaceRoleSchema,
+  spaceRulesSchema,
+  type Tally,
+  type Vote,
+} from './catalog/shared.ts';
+export {
+  activityEndedSchema,
+  activityLaunchedSchema,
+  carrierJoinedSchema,
+  meetingHeldSchema,
+  memberEnrolledSchema,
+  spaceOpenedSchema,
+} from './catalog/working-groups.ts';
+export type { EventEnvelope, Evidence, NewEvent } from './envelope.ts';
+export {
+  type ChainBreakReason,
+  type ChainVerification,
+  computeEventHash,
+  GENESIS_HASH,
+  type HashableEnvelope,
+  verifyChain,
+} from './hash-chain.ts';
+export { deterministicEventId, type EventId, newEventId, type Slug, slugSchema } from './ids.ts';
+export {
+  compareValidTime,
+  daysBetween,
+  endInstant,
+  isDateOnly,
+  isValidTime,
+  parisDay,
+  startInstant,
+  type ValidTime,
+  validTimeSchema,
+} from './valid-time.ts';

@@ -1,12 +1,33 @@
-export * from './app.ts';
-export * from './auth.ts';
-export * from './config.ts';
-export * from './examples.ts';
-export * from './health.ts';
-export * from './host.ts';
-export * from './keys.ts';
-export * from './metrics.ts';
-export * from './problem.ts';
-export * from './redis.ts';
-export * from './revocations.ts';
-export * from './shutdown.ts';
+export { type App, type CreateAppOptions, createApp, type ZodPlugin, zodPlugin } from './app.ts';
+export {
+  type AuthConfig,
+  CLOCK_SKEW_SECONDS,
+  isPrintableSubject,
+  type MintInput,
+  mintToken,
+  type Principal,
+  principalOf,
+  ROLES,
+  type Role,
+  requirePtceScope,
+  requireRole,
+  revocationTarget,
+  SLUG,
+  TokenError,
+  verifyToken,
+} from './auth.ts';
+export { type Config, ConfigError, type JwtAlg, loadConfig, parseTtl } from './config.ts';
+export { withExamples } from './examples.ts';
+export type { HealthOptions, ReadinessCheck } from './health.ts';
+export { buildHost, type HostContext, type HostOptions, runHost, type ServiceModule } from './host.ts';
+export { ensureKeys, type JwtKeys, type KeyPair, loadJwtKeys } from './keys.ts';
+export {
+  type Problem,
+  ProblemError,
+  type ProblemFieldError,
+  preconditionFailed,
+  problemSchema,
+} from './problem.ts';
+export { createRedis } from './redis.ts';
+export type { RevocationListOptions } from './revocations.ts';
+export type { GracefulShutdown, GracefulShutdownOptions } from './shutdown.ts';

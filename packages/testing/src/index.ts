@@ -1,4 +1,25 @@
-export * from './http.ts';
-export * from './postgres.ts';
-export * from './scenario.ts';
-export * from './server.ts';
+export {
+  type Answer,
+  type Client,
+  clientFor,
+  expectProblem,
+  expectWritersOnly,
+  expectWritten,
+  SLUG,
+  seedPtce,
+  type WriteCaller,
+  type WriteRoute,
+  writeCallers,
+} from './http.ts';
+export { castEventsToJsonb, createTempDatabase, type TempDatabase } from './postgres.ts';
+export {
+  failedSteps,
+  runScenarioSteps,
+  type Scenario,
+  type ScenarioCheck,
+  type ScenarioRun,
+  type ScenarioStep,
+  type Send,
+  type StepOutcome,
+} from './scenario.ts';
+export { startTestServer, type TestServer } from './server.ts';

@@ -1,9 +1,34 @@
-export * from './command-batcher.ts';
-export * from './execute.ts';
-export * from './fold-cache.ts';
-export * from './http.ts';
-export * from './ids.ts';
-export * from './ledger-repository.ts';
-export * from './ptce.ts';
-export * from './service-options.ts';
-export * from './write-route.ts';
+export { type CommandBatcherOptions, type Decide, PROVISIONAL_POSITION } from './command-batcher.ts';
+export {
+  executeWrite,
+  idempotencyEventScope,
+  idempotencyRecordKey,
+  PENDING_LEASE_MS,
+  PENDING_RENEW_MS,
+  requestFingerprint,
+  type WriteAnswer,
+  type WriteCommand,
+  type WriteDeps,
+  type WriteFailure,
+  WriteRefused,
+} from './execute.ts';
+export {
+  DEFAULT_MAX_CACHED_EVENTS,
+  type Fold,
+  type FoldCacheOptions,
+  type LoadedLedger,
+} from './fold-cache.ts';
+export {
+  correctionFields,
+  factFields,
+  generatedIdFor,
+  occurredAtSchema,
+  ptceParamsSchema,
+  type WriteRouteInput,
+  writeResultSchema,
+} from './http.ts';
+export type { IdOrigin } from './ids.ts';
+export { LedgerRepository, type LedgerRepositoryOptions } from './ledger-repository.ts';
+export { ledgerRepository, ptceStreams, type WriteSideOptions, writeDeps } from './ptce.ts';
+export { writeSideOptions } from './service-options.ts';
+export { type AskedWrite, type WriteRoute, type WriteService, writeRoutes } from './write-route.ts';

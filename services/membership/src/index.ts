@@ -1,2 +1,1 @@
-export * from './app.ts';
-export * from './module.ts';
+export { membershipModule } from './module.ts';

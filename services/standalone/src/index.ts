@@ -1,1 +1,1 @@
-export * from './server.ts';
+export { buildStandalone, type StandaloneOptions } from './server.ts';
