@@ -81,6 +81,32 @@ function command(name: string, overrides: Partial<WriteCommand<Tally>> = {}): Wr
   };
 }
 
+/**
+ * The deps over a store whose first append waits until `open()` is called: a request kept in
+ * flight for as long as a test needs.
+ */
+function withFirstAppendHeld() {
+  let open: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let appends = 0;
+  const gated: EventStore = {
+    kind: store.kind,
+    append: async (s, e, o) => {
+      if (appends++ === 0) await gate;
+      return store.append(s, e, o);
+    },
+    readStream: (s, o) => store.readStream(s, o),
+    streamRevision: (s) => store.streamRevision(s),
+    readAll: (o) => store.readAll(o),
+    subscribe: (h, o) => store.subscribe(h, o),
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
+  return { gatedDeps: { ...deps, store: gated, ledgers: new LedgerRepository(gated, tally) }, open };
+}
+
 /** Where alice's key on PTCE p is stored. */
 const recordKey = (key: string) => idempotencyRecordKey('alice', 'p', key);
 
@@ -307,25 +333,7 @@ describe('executeWrite with an Idempotency-Key', () => {
   });
 
   test('a request still in flight holds its key: a concurrent same-key request is refused, not run twice', async () => {
-    let open: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    let appends = 0;
-    const gated: EventStore = {
-      kind: store.kind,
-      append: async (s, e, o) => {
-        if (appends++ === 0) await gate;
-        return store.append(s, e, o);
-      },
-      readStream: (s, o) => store.readStream(s, o),
-      streamRevision: (s) => store.streamRevision(s),
-      readAll: (o) => store.readAll(o),
-      subscribe: (h, o) => store.subscribe(h, o),
-      ping: () => store.ping(),
-      close: () => store.close(),
-    };
-    const gatedDeps = { ...deps, store: gated, ledgers: new LedgerRepository(gated, tally) };
+    const { gatedDeps, open } = withFirstAppendHeld();
     const first = executeWrite(gatedDeps, keyed('a', 'k6', { correlationId: 'request-1' }));
     await new Promise((resolve) => setTimeout(resolve, 20));
     const second = executeWrite(gatedDeps, keyed('a', 'k6', { correlationId: 'request-2' }));
@@ -510,24 +518,7 @@ describe('a key in flight after a crash (hostile-test defect 7)', () => {
   });
 
   test('a running request renews its lease: past the lease it still holds its key, then answers', async () => {
-    let open: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    const gated: EventStore = {
-      kind: store.kind,
-      append: async (s, e, o) => {
-        await gate;
-        return store.append(s, e, o);
-      },
-      readStream: (s, o) => store.readStream(s, o),
-      streamRevision: (s) => store.streamRevision(s),
-      readAll: (o) => store.readAll(o),
-      subscribe: (h, o) => store.subscribe(h, o),
-      ping: () => store.ping(),
-      close: () => store.close(),
-    };
-    const gatedDeps = { ...deps, store: gated, ledgers: new LedgerRepository(gated, tally) };
+    const { gatedDeps, open } = withFirstAppendHeld();
     const first = executeWrite(gatedDeps, command('a', { idempotencyKey: 'long' }));
     clock += PENDING_LEASE_MS - 1_000;
     await new Promise((resolve) => setTimeout(resolve, PENDING_RENEW_MS + 300));

@@ -9,6 +9,7 @@ import {
   type WriteCommand,
   type WriteDeps,
 } from '../src/index.ts';
+import { countedEvent } from './counted.ts';
 
 /**
  * The recording instants a fold is given for events folded in before they are stored: the next
@@ -33,15 +34,6 @@ const named = (name: string): EventToAppend => ({
   type: 'Named' as EventToAppend['type'],
   data: { name },
   occurredAt: '2020-01-01',
-});
-const counted = (n: number) => ({
-  eventId: `e${n}`,
-  type: 'Counted',
-  schemaVersion: 1,
-  ptceId: 'p',
-  occurredAt: '2020-01-01',
-  recordedBy: 'test',
-  data: { n },
 });
 
 let store: EventStore;
@@ -86,13 +78,13 @@ test('commands batched into one append each date their events by their own clock
     repo.append(
       [STREAM],
       STREAM,
-      () => [counted(1)],
+      () => [countedEvent(1, 'e1')],
       () => T1,
     ),
     repo.append(
       [STREAM],
       STREAM,
-      () => [counted(2)],
+      () => [countedEvent(2, 'e2')],
       () => T2,
     ),
   ]);
