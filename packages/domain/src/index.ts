@@ -2,6 +2,7 @@ export { type DecisionsCommand, decideDecisions } from './decisions/decider.ts';
 export { LedgerCache } from './ledger/cache.ts';
 export { compileLedger } from './ledger/compile.ts';
 export type { Cut } from './ledger/cuts.ts';
+export { coversAt, enrolmentPeriodsOf, rulesInForce, wasEnrolledAt } from './ledger/history.ts';
 export { evolveLedger, foldLedger, initialLedger, settleLedger } from './ledger/log.ts';
 export { ledgerFinal, replayLedger } from './ledger/replay.ts';
 export type {
@@ -9,6 +10,7 @@ export type {
   AssociateState,
   CompiledLedger,
   DecisionState,
+  EnrolmentPeriod,
   EnrolmentState,
   Fact,
   FoldedEvent,
@@ -18,6 +20,7 @@ export type {
   LegalEntityState,
   MeetingState,
   RecognitionState,
+  SpaceRulesPeriod,
   SpaceState,
 } from './ledger/types.ts';
 export { decideMembership, type MembershipCommand } from './membership/decider.ts';

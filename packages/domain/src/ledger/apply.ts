@@ -3,6 +3,7 @@ import type {
   ActivityState,
   AssociateState,
   DecisionState,
+  EnrolmentPeriod,
   EnrolmentState,
   Fact,
   LedgerWarning,
@@ -26,7 +27,11 @@ export interface Table<K, V> {
   values(): Iterable<V>;
 }
 
-export type WorkSpace = Mutable<SpaceState> & { enrolled: Map<string, EnrolmentState> };
+export type WorkSpace = Mutable<SpaceState> & {
+  enrolled: Map<string, EnrolmentState>;
+  /** Period arrays are never changed in place: a change replaces the organisation's array. */
+  periods: Map<string, readonly EnrolmentPeriod[]>;
+};
 export type WorkActivity = Mutable<ActivityState> & { carriers: Map<string, ValidTime> };
 
 export interface Work {
@@ -96,7 +101,11 @@ export function step(w: Work, fact: Fact): void {
  */
 export const copyPeriods = (ps: Mutable<MembershipPeriod>[]): Mutable<MembershipPeriod>[] =>
   ps.map((p) => ({ ...p }));
-export const copySpace = (sp: WorkSpace): WorkSpace => ({ ...sp, enrolled: new Map(sp.enrolled) });
+export const copySpace = (sp: WorkSpace): WorkSpace => ({
+  ...sp,
+  enrolled: new Map(sp.enrolled),
+  periods: new Map(sp.periods),
+});
 export const copyActivity = (a: WorkActivity): WorkActivity => ({ ...a, carriers: new Map(a.carriers) });
 export const copyDecision = (d: Mutable<DecisionState>): Mutable<DecisionState> => ({ ...d });
 
@@ -144,6 +153,24 @@ function addMember(w: Work, m: MemberState): void {
   // A literal of one, not a push on []: V8 gives a pushed-on empty array room for 17 elements,
   // ~130 bytes wasted per member of a long history, most of whom join once.
   w.periods.set(m.organisationId, periods ? [...periods, period] : [period]);
+}
+
+/**
+ * Ends `org`'s open enrolment period in the space at `at`: the seat is gone from `enrolled`, and its
+ * period, kept, says when and why it ended.
+ */
+function endSeat(
+  space: WorkSpace,
+  org: string,
+  at: ValidTime,
+  eventId: string,
+  endedBy: NonNullable<EnrolmentPeriod['endedBy']>,
+): void {
+  space.enrolled.delete(org);
+  const periods = space.periods.get(org);
+  const open = periods?.at(-1);
+  if (!periods || !open || open.endedAt !== undefined) return;
+  space.periods.set(org, [...periods.slice(0, -1), { ...open, endedAt: at, endEventId: eventId, endedBy }]);
 }
 
 /**
@@ -234,9 +261,19 @@ function apply(w: Work, f: Fact): Skip | null {
         period.leftAt = f.occurredAt;
         period.leaveEventId = f.eventId;
       }
-      // Leaving the PTCE ends every seat in its spaces: a later return starts from none.
+      // Leaving the PTCE ends, at the departure's date, everything the member held in it: its
+      // seats in the spaces, its place among the associates of the shared entity, and its share in
+      // carrying activities. Nothing of it is restored by a later return: a member who rejoins is
+      // enrolled, admitted and named a carrier again, each by a fact of its own. A later fact that
+      // relies on what ended here (a meeting the member attended afterwards) is a contradiction.
       const seated = [...w.spaces.values()].filter((s) => s.enrolled.has(org));
-      for (const s of seated) w.spaces.get(s.spaceId)?.enrolled.delete(org);
+      for (const s of seated) {
+        const space = w.spaces.get(s.spaceId);
+        if (space) endSeat(space, org, f.occurredAt, f.eventId, 'departure');
+      }
+      w.associates.delete(org);
+      const carried = [...w.activities.values()].filter((a) => !a.endedAt && a.carriers.has(org));
+      for (const a of carried) w.activities.get(a.activityId)?.carriers.delete(org);
       if (w.pilotId === org) {
         w.pilotId = null;
         w.warnings.push({
@@ -294,9 +331,11 @@ function apply(w: Work, f: Fact): Skip | null {
         name: f.data.name,
         themes: f.data.themes ?? [],
         rules: f.data.rules,
+        rulesHistory: [{ rules: f.data.rules, from: f.occurredAt, eventId: f.eventId }],
         openedAt: f.occurredAt,
         eventId: f.eventId,
         enrolled: new Map(),
+        periods: new Map(),
       });
       return null;
     }
@@ -317,14 +356,18 @@ function apply(w: Work, f: Fact): Skip | null {
         enrolledAt: f.occurredAt,
         eventId: f.eventId,
       });
+      const period: EnrolmentPeriod = { role: f.data.role, enrolledAt: f.occurredAt, eventId: f.eventId };
+      const periods = space.periods.get(org);
+      space.periods.set(org, periods ? [...periods, period] : [period]);
       return null;
     }
     case 'MemberWithdrawnFromSpace': {
       const space = w.spaces.get(f.data.spaceId);
       if (!space) return skip('space_not_found', `space ${f.data.spaceId} is not open at that date`);
-      if (!space.enrolled.delete(f.data.organisationId)) {
+      if (!space.enrolled.has(f.data.organisationId)) {
         return skip('not_enrolled', `${f.data.organisationId} is not enrolled in ${f.data.spaceId}`);
       }
+      endSeat(space, f.data.organisationId, f.occurredAt, f.eventId, 'withdrawal');
       return null;
     }
     case 'MeetingHeld': {

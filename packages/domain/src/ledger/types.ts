@@ -126,16 +126,46 @@ export interface EnrolmentState {
   readonly eventId: string;
 }
 
+/**
+ * A seat in a space is a period, as a membership is: it starts with an enrolment and ends with a
+ * withdrawal from the space or with the member's departure from the PTCE, whichever comes first.
+ * Ended periods stay in the state, so who sat in which space when (attendance reads it) can be
+ * answered for any date from a single replay.
+ */
+export interface EnrolmentPeriod {
+  readonly role: SpaceRole;
+  readonly enrolledAt: ValidTime;
+  readonly eventId: string;
+  readonly endedAt?: ValidTime;
+  /** The withdrawal, or the departure from the PTCE, that ended the period. */
+  readonly endEventId?: string;
+  readonly endedBy?: 'withdrawal' | 'departure';
+}
+
+/** The rules a space decides by, from a date on: those it opened with, then each dated change. */
+export interface SpaceRulesPeriod {
+  readonly rules: SpaceRules;
+  readonly from: ValidTime;
+  readonly eventId: string;
+  readonly reason?: string;
+}
+
 export interface SpaceState {
   readonly spaceId: string;
   readonly kind: SpaceKind;
   readonly name: string;
   readonly themes: readonly string[];
+  /** The rules in force at the state's cut: the latest change applied, else the opening rules. */
   readonly rules: SpaceRules;
+  /** Every set of rules applied so far, oldest first; the first is the one the space opened with. */
+  readonly rulesHistory: readonly SpaceRulesPeriod[];
   readonly openedAt: ValidTime;
   readonly eventId: string;
   readonly closedAt?: ValidTime;
+  /** Who is enrolled at the state's cut. */
   readonly enrolled: ReadonlyMap<string, EnrolmentState>;
+  /** Every enrolment period so far, by organisation, oldest first (ended ones included). */
+  readonly periods: ReadonlyMap<string, readonly EnrolmentPeriod[]>;
 }
 
 export interface MeetingState {
