@@ -24,3 +24,31 @@ export {
   spaceRulesAt,
   warnings,
 } from './queries.ts';
+export {
+  assessStage,
+  type CategoryShare,
+  type Criterion,
+  type CriterionId,
+  monthsBefore,
+  STAGE_LABELS,
+  STAGES,
+  type Stage,
+  type StageAssessment,
+  type StageLabel,
+  stageOf,
+} from './stage.ts';
+export {
+  DEFAULT_STAGE_RULES,
+  rulesVersion,
+  STAGE_RULES_BASE_VERSION,
+  type StageRules,
+  stageRules,
+  stageRulesSchema,
+} from './stage-rules.ts';
+export {
+  type StageAnswer,
+  type StageCause,
+  type StageTimelineEntry,
+  stageAt,
+  stageTimeline,
+} from './stage-timeline.ts';
