@@ -35,6 +35,7 @@ export {
   type LegalStep,
   legalFormSchema,
   type Majority,
+  majoritySchema,
   nameSchema,
   type Outcome,
   outcomeSchema,
@@ -55,6 +56,7 @@ export {
   meetingHeldSchema,
   memberEnrolledSchema,
   spaceOpenedSchema,
+  spaceRulesChangedSchema,
 } from './catalog/working-groups.ts';
 export type { EventEnvelope, Evidence, NewEvent } from './envelope.ts';
 export {

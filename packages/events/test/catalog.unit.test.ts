@@ -14,13 +14,15 @@ import {
 
 describe('eventCatalog', () => {
   it('names every event in the past tense and files it in one of three families', () => {
-    expect(eventTypes).toHaveLength(23);
+    expect(eventTypes).toHaveLength(24);
     for (const t of eventTypes) {
       expect(['membership', 'workgroups', 'decisions']).toContain(eventCatalog[t].family);
       expect(eventCatalog[t].schemaVersion).toBeGreaterThanOrEqual(1);
     }
     expect(streamFamilyOf('EventRetracted')).toBe('membership');
     expect(streamFamilyOf('MeetingHeld')).toBe('workgroups');
+    expect(streamFamilyOf('SpaceRulesChanged')).toBe('workgroups');
+    expect(eventCatalog.SpaceRulesChanged.schemaVersion).toBe(1);
     expect(streamFamilyOf('DecisionAnnulled')).toBe('decisions');
     expect(streamName('decisions', 'val-coop')).toBe('decisions-val-coop');
   });
@@ -183,5 +185,29 @@ describe('evidenceSchema', () => {
     );
     expect(evidenceSchema.safeParse({ sha256: 'abc' }).success).toBe(false);
     expect(evidenceSchema.safeParse({ source: 'x', url: 'y' }).success).toBe(false);
+  });
+});
+
+describe('SpaceRulesChanged', () => {
+  it('carries the space, its new rules and an optional reason', () => {
+    const e = parseEvent({
+      type: 'SpaceRulesChanged',
+      schemaVersion: 1,
+      data: { spaceId: 'conseil', rules: { quorum: 0.4, majority: 'absolute' }, reason: 'bylaws' },
+    });
+    expect(e).toEqual({
+      type: 'SpaceRulesChanged',
+      data: { spaceId: 'conseil', rules: { quorum: 0.4, majority: 'absolute' }, reason: 'bylaws' },
+    });
+  });
+  it.each([
+    ['a quorum above 1', { spaceId: 's', rules: { quorum: 1.2, majority: 'simple' } }],
+    ['an unknown majority', { spaceId: 's', rules: { quorum: 0.5, majority: 'most' } }],
+    ['no rules', { spaceId: 's' }],
+    ['an unknown field', { spaceId: 's', rules: { quorum: 0.5, majority: 'simple' }, extra: 1 }],
+  ])('refuses %s', (_, data) => {
+    expect(() => parseEvent({ type: 'SpaceRulesChanged', schemaVersion: 1, data })).toThrow(
+      InvalidEventDataError,
+    );
   });
 });

@@ -4,8 +4,10 @@ import {
   activityLaunchedSchema,
   carrierJoinedSchema,
   evidenceSchema,
+  majoritySchema,
   meetingHeldSchema,
   memberEnrolledSchema,
+  reasonSchema,
   slugSchema,
   spaceOpenedSchema,
   spaceRoleSchema,
@@ -75,6 +77,25 @@ const factOnlyBody = withExamples(z.strictObject(factFields), [
   { occurredAt: '2022-09-01', evidence: { source: 'courriel du garage au groupe de travail' } },
   { occurredAt: '2023-12-31', evidence: { source: 'relevé de décisions du comité de pilotage' } },
 ]);
+const rulesBody = withExamples(
+  z.strictObject({
+    quorum: spaceRulesSchema.shape.quorum.describe(
+      "share of the space's enrolled members that must be present, from 0 to 1",
+    ),
+    majority: majoritySchema,
+    reason: reasonSchema.optional().describe('why the rules change'),
+    ...factFields,
+  }),
+  [
+    {
+      quorum: 0.4,
+      majority: 'absolute',
+      occurredAt: '2022-01-15',
+      reason: 'règlement intérieur révisé : quorum abaissé pour les séances en visioconférence',
+      evidence: { source: "procès-verbal du conseil de coopération, point 3 de l'ordre du jour" },
+    },
+  ],
+);
 const meetingBody = withExamples(
   meetingHeldSchema.omit({ spaceId: true }).extend({
     meetingId: slugSchema.optional().describe('left out: the server makes one and returns it'),
@@ -280,6 +301,22 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
       ptceId,
       command: { type: 'CorrectMeeting', spaceId, meetingId, fields, reason, evidence },
       names: { spaceId, meetingId },
+    }),
+  });
+
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/spaces/:spaceId/rules',
+    summary:
+      'Change the rules a space decides by, from a date on; decisions dated from then derive their outcome from them',
+    params: spaceParams,
+    body: rulesBody,
+    status: 201,
+    result: withSpace,
+    ask: ({ params: { ptceId, spaceId }, body: { quorum, majority, ...body } }) => ({
+      ptceId,
+      command: { type: 'ChangeSpaceRules', spaceId, rules: { quorum, majority }, ...body },
+      names: { spaceId },
     }),
   });
 

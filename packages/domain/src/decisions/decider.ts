@@ -127,13 +127,12 @@ function derive(state: LedgerState, spaceId: string, present: readonly string[],
       present: present.length,
     });
   }
-  const space = state.spaces.get(spaceId)!;
+  // `state` is the state a fact at `at` meets: the space's rules there are the latest change
+  // ordered before the decision in valid time, else the rules it opened with — never the rules
+  // in force today.
+  const rules = state.spaces.get(spaceId)!.rules;
   const enrolledCount = enrolledOf(state, spaceId).length;
-  return {
-    rules: space.rules,
-    enrolledCount,
-    outcome: deriveOutcome(space.rules, enrolledCount, present.length, vote),
-  };
+  return { rules, enrolledCount, outcome: deriveOutcome(rules, enrolledCount, present.length, vote) };
 }
 
 export function decideDecisions(

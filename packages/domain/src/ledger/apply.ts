@@ -1,4 +1,4 @@
-import type { ValidTime } from '@ptce/events';
+import type { SpaceRules, ValidTime } from '@ptce/events';
 import type {
   ActivityState,
   AssociateState,
@@ -133,6 +133,10 @@ export function copyState(s: StateWork): StateWork {
     warnings: [...s.warnings],
   };
 }
+
+const sameRules = (a: SpaceRules, b: SpaceRules): boolean =>
+  a.majority === b.majority && a.quorum === b.quorum;
+const describeRules = (r: SpaceRules): string => `quorum ${r.quorum}, ${r.majority} majority`;
 
 interface Skip {
   readonly code: string;
@@ -400,6 +404,25 @@ function apply(w: Work, f: Fact): Skip | null {
       });
       return null;
     }
+    case 'SpaceRulesChanged': {
+      // From this date on the space decides by the new rules; the earlier ones stay in its
+      // history, so the rules in force at any date can be read back.
+      const space = w.spaces.get(f.data.spaceId);
+      if (!space) return skip('space_not_found', `space ${f.data.spaceId} is not open at that date`);
+      if (space.closedAt)
+        return skip('space_closed', `space ${f.data.spaceId} was closed at ${space.closedAt}`);
+      space.rules = f.data.rules;
+      space.rulesHistory = [
+        ...space.rulesHistory,
+        {
+          rules: f.data.rules,
+          from: f.occurredAt,
+          eventId: f.eventId,
+          ...(f.data.reason ? { reason: f.data.reason } : {}),
+        },
+      ];
+      return null;
+    }
     case 'SpaceClosed': {
       const space = w.spaces.get(f.data.spaceId);
       if (!space) return skip('space_not_found', `space ${f.data.spaceId} is not open at that date`);
@@ -473,6 +496,18 @@ function apply(w: Work, f: Fact): Skip | null {
         });
       }
       if (d.meetingId) noteMeetingOfDecision(w, f, d.meetingId);
+      // A decision's outcome is read under the rules in force at its date, and stored with them. A
+      // rules change moved before it (backdated, or its retraction) would leave the decision
+      // standing on rules that no longer applied then: flagged, so such a change is refused.
+      if (!sameRules(d.rules, space.rules)) {
+        w.warnings.push({
+          eventId: f.eventId,
+          type: f.type,
+          code: 'decision_rules_not_in_force',
+          message: `decision ${d.decisionId}: taken under ${describeRules(d.rules)}, but ${d.spaceId} decides by ${describeRules(space.rules)} at ${f.occurredAt}`,
+          details: { recorded: d.rules, inForce: space.rules },
+        });
+      }
       w.decisions.set(d.decisionId, {
         ...d,
         decidedAt: f.occurredAt,

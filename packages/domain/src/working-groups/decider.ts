@@ -60,6 +60,12 @@ export type WorkingGroupsCommand =
       readonly reason: string;
       readonly evidence?: EvidenceData;
     }
+  | (Dated & {
+      readonly type: 'ChangeSpaceRules';
+      readonly spaceId: string;
+      readonly rules: SpaceRules;
+      readonly reason?: string;
+    })
   | (Dated & { readonly type: 'CloseSpace'; readonly spaceId: string })
   | (Dated & {
       readonly type: 'LaunchActivity';
@@ -217,6 +223,25 @@ function decide(command: WorkingGroupsCommand, ledger: Ledger, ctx: DecideContex
             reason: command.reason,
           },
           occurredAt: transactionTime(ctx),
+          ...ev,
+        },
+      ];
+    }
+    case 'ChangeSpaceRules': {
+      // A dated change: the space decides by these rules from `occurredAt` on. The space must be
+      // open then. Decisions already recorded after that date were taken under other rules: the
+      // dry run names them (the fold flags a decision standing on rules not in force at its date).
+      const state = assertRegisteredAt(ledger, command.occurredAt, ctx);
+      openSpaceAt(ledger, state, command.spaceId, command.occurredAt);
+      return [
+        {
+          type: 'SpaceRulesChanged',
+          data: withoutUndefined({
+            spaceId: command.spaceId,
+            rules: { quorum: command.rules.quorum, majority: command.rules.majority },
+            reason: command.reason,
+          }),
+          occurredAt: command.occurredAt,
           ...ev,
         },
       ];

@@ -24,6 +24,7 @@ import {
   memberWithdrawnFromSpaceSchema,
   spaceClosedSchema,
   spaceOpenedSchema,
+  spaceRulesChangedSchema,
 } from './working-groups.ts';
 
 export type StreamFamily = 'membership' | 'workgroups' | 'decisions';
@@ -65,6 +66,7 @@ export const eventCatalog = {
   MemberWithdrawnFromSpace: entry('workgroups', memberWithdrawnFromSpaceSchema),
   MeetingHeld: entry('workgroups', meetingHeldSchema),
   MeetingCorrected: entry('workgroups', meetingCorrectedSchema),
+  SpaceRulesChanged: entry('workgroups', spaceRulesChangedSchema),
   SpaceClosed: entry('workgroups', spaceClosedSchema),
   ActivityLaunched: entry('workgroups', activityLaunchedSchema),
   CarrierJoined: entry('workgroups', carrierJoinedSchema),

@@ -50,6 +50,16 @@ export const meetingCorrectedSchema = z.strictObject({
   reason: reasonSchema,
 });
 
+/**
+ * The space decides by new rules from the event's valid time on. The rules in force at a date are
+ * those of the latest change at or before it, else the rules the space opened with.
+ */
+export const spaceRulesChangedSchema = z.strictObject({
+  spaceId: slug,
+  rules: spaceRulesSchema,
+  reason: reasonSchema.optional(),
+});
+
 export const spaceClosedSchema = z.strictObject({ spaceId: slug });
 
 export const activityLaunchedSchema = z.strictObject({
