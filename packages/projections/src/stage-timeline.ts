@@ -28,9 +28,9 @@ import { DEFAULT_STAGE_RULES, type StageRules, stageRulesSchema } from './stage-
  * group turned divided groups by a newcomer without a steering seat) shows as a new entry.
  *
  * Each entry names its cause: the earliest fact of its first day after which the stage is the
- * entry's and stays so to the end of that day. Facts of a day are taken in valid-time order
- * (instant, a date before the instants of its day, then log position), which is the ledger's own
- * replay order. The day-end stage alone would not find it: a day may hold several facts, and a
+ * entry's and stays so to the end of that day. Facts of a day are taken in the ledger's own
+ * replay order: by the moment they take effect (a date at 00:00 Paris, before an instant of that
+ * same moment), then by log position. The day-end stage alone would not find it: a day may hold several facts, and a
  * stage reached by the first then lost and reached again by the last is caused by the last.
  */
 

@@ -108,7 +108,9 @@ export interface StageAssessment {
   readonly coreDominantCategory: CategoryShare | null;
 }
 
+/** Spaces where the PTCE is steered; the operational ones are where its activities are worked on. */
 const STEERING_KINDS: ReadonlySet<SpaceKind> = new Set<SpaceKind>(['strategic', 'governance']);
+const OPERATIONAL_KIND: SpaceKind = 'operational';
 
 /**
  * `count / total` as a share; nobody to count is a share of 0 (nothing is shared by no one).
@@ -156,12 +158,18 @@ function measure(state: LedgerState, rules: StageRules) {
   const memberCount = members.length;
   const partnerCount = members.filter((m) => m.organisationId !== state.pilotId).length;
 
-  // Seats of active members in open spaces, by kind of space.
+  // Seats of active members in open spaces, by kind of space. A seat of an organisation that is
+  // no longer a member does not count, whether or not the fold has ended it.
   const steering = new Set<string>();
   const operational = new Set<string>();
   for (const space of state.spaces.values()) {
     if (space.closedAt) continue;
-    const seated = STEERING_KINDS.has(space.kind) ? steering : operational;
+    const seated = STEERING_KINDS.has(space.kind)
+      ? steering
+      : space.kind === OPERATIONAL_KIND
+        ? operational
+        : null;
+    if (!seated) continue;
     for (const org of space.enrolled.keys()) if (state.members.has(org)) seated.add(org);
   }
 
