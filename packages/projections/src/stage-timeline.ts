@@ -130,23 +130,38 @@ function causeOn(
   return cause ?? lastFact;
 }
 
-/** The PTCE's stages, oldest first; before the first entry it had not started. */
-export function stageTimeline(ledger: Ledger, rules: StageRules = DEFAULT_STAGE_RULES): StageTimelineEntry[] {
-  const validRules = stageRulesSchema.parse(rules);
-  const compiled = compileLedger(ledger);
-  const ptceId = compiled.ptceId ?? '';
-  const days = factDays(compiled.facts);
-
+/** The days the stage changed (at their end), oldest first, up to `lastDay` included. */
+function stageChanges(
+  days: readonly FactDay[],
+  ptceId: string,
+  rules: StageRules,
+  lastDay: string | null,
+): { day: FactDay; stage: Stage }[] {
   const changes: { day: FactDay; stage: Stage }[] = [];
   const replay = new FactByFactReplay(ptceId);
   let previous: Stage = 'not_started';
   for (const day of days) {
+    if (lastDay !== null && day.day > lastDay) break;
     for (const fact of day.facts) replay.push(fact);
-    const stage = stageOf(replay.state(), validRules);
+    const stage = stageOf(replay.state(), rules);
     if (stage !== previous) changes.push({ day, stage });
     previous = stage;
   }
+  return changes;
+}
 
+/**
+ * The PTCE's stages, oldest first; before the first entry it had not started.
+ *
+ * The cost is one replay step per fact and one stage evaluation per day with facts (plus a
+ * replay of the history before each day whose stage changed through several facts): a read
+ * model keeping it should compute it once per ledger version, not per request.
+ */
+export function stageTimeline(ledger: Ledger, rules: StageRules = DEFAULT_STAGE_RULES): StageTimelineEntry[] {
+  const validRules = stageRulesSchema.parse(rules);
+  const compiled = compileLedger(ledger);
+  const ptceId = compiled.ptceId ?? '';
+  const changes = stageChanges(factDays(compiled.facts), ptceId, validRules, null);
   return changes.map(({ day, stage }, i) => {
     const cause = causeOn(day, compiled.facts, ptceId, stage, validRules);
     return {
@@ -169,12 +184,14 @@ export function stageAt(ledger: Ledger, at: ValidTime, rules: StageRules = DEFAU
   const assessment = assessStage(ledgerAt(ledger, at), at, rules);
   if (assessment.stage === 'not_started') return { ...assessment, since: null };
   const day = parisDay(at);
-  const timeline = stageTimeline(ledger, rules);
-  const index = timeline.findLastIndex((entry) => entry.from <= day);
-  const covering = timeline[index];
-  const before = timeline[index - 1];
+  // Only the changes up to t's day matter, and their causes not at all: the timeline's `from`s
+  // without the rest of it.
+  const compiled = compileLedger(ledger);
+  const changes = stageChanges(factDays(compiled.facts), compiled.ptceId ?? '', rules, day);
+  const covering = changes.at(-1);
+  const before = changes.at(-2);
   let since = day;
-  if (covering?.stage === assessment.stage) since = covering.from;
-  else if (covering?.from === day && before?.stage === assessment.stage) since = before.from;
+  if (covering?.stage === assessment.stage) since = covering.day.day;
+  else if (covering?.day.day === day && before?.stage === assessment.stage) since = before.day.day;
   return { ...assessment, since };
 }
