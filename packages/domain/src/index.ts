@@ -19,11 +19,13 @@ export type {
   LedgerWarning,
   LegalEntityState,
   MeetingState,
+  MemberState,
   RecognitionState,
   SpaceRulesPeriod,
   SpaceState,
 } from './ledger/types.ts';
 export { decideMembership, type MembershipCommand } from './membership/decider.ts';
+export { legalStatusOf } from './membership/legal-status.ts';
 export type { DecideContext, EventToAppend } from './shared/decider.ts';
 export { enrolledOf } from './shared/guards.ts';
 export { DomainError, REFUSALS, type RefusalCode, type RefusalStatus, refuse } from './shared/refusals.ts';

@@ -3,6 +3,7 @@ import {
   associateAdmittedSchema,
   categorySchema,
   legalFormSchema,
+  legalStatusSchema,
   memberJoinedSchema,
   nameSchema,
   ptceRegisteredSchema,
@@ -45,6 +46,7 @@ const registerBody = withExamples(
         organisationId: 'asso-mobilite',
         name: 'Mobilité Solidaire du Val',
         category: 'ess_enterprise',
+        legalStatus: 'private',
       },
       occurredAt: '2017-03-01',
       evidence: { source: 'compte rendu de la réunion de lancement' },
@@ -62,6 +64,7 @@ const joinBody = withExamples(memberJoinedSchema.extend(factFields), [
     organisationId: 'lycee-agricole',
     name: 'Lycée agricole du Val',
     category: 'training_body',
+    legalStatus: 'public',
     occurredAt: '2018-01-01',
   },
 ]);
@@ -76,12 +79,14 @@ const membershipCorrectionBody = withExamples(
   z.strictObject({
     name: nameSchema.optional(),
     category: categorySchema.optional(),
+    legalStatus: legalStatusSchema.optional(),
     joinedAt: validTimeSchema.optional(),
     ...correctionFields,
   }),
   [
     { joinedAt: '2018-01-10', reason: "date corrigée d'après la convention signée" },
     { name: 'Lycée agricole et horticole du Val', reason: "nouvelle dénomination de l'établissement" },
+    { legalStatus: 'public', reason: 'établissement public local d’enseignement' },
   ],
 );
 const pilotBody = withExamples(z.strictObject({ organisationId: slugSchema, ...factFields }), [
@@ -239,7 +244,8 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/members/:organisationId/departure',
-    summary: 'Record that a member left the PTCE',
+    summary:
+      'Record that a member left the PTCE; its enrolments, associate status and carrying of activities end that day',
     params: orgParams,
     body: departureBody,
     status: 200,
@@ -254,7 +260,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
   route({
     method: 'PATCH',
     url: '/v1/ptces/:ptceId/members/:organisationId',
-    summary: 'Correct a membership record (name, category, join date)',
+    summary: 'Correct a membership record (name, category, legal status, join date)',
     params: orgParams,
     body: membershipCorrectionBody,
     status: 200,

@@ -234,6 +234,7 @@ function apply(w: Work, f: Fact): Skip | null {
       organisationId: pilot.organisationId,
       name: pilot.name,
       category: pilot.category,
+      ...(pilot.legalStatus ? { legalStatus: pilot.legalStatus } : {}),
       joinedAt: f.occurredAt,
       joinEventId: f.eventId,
     });
@@ -251,6 +252,7 @@ function apply(w: Work, f: Fact): Skip | null {
         organisationId: org,
         name: f.data.name,
         category: f.data.category,
+        ...(f.data.legalStatus ? { legalStatus: f.data.legalStatus } : {}),
         joinedAt: f.occurredAt,
         joinEventId: f.eventId,
       });

@@ -273,6 +273,7 @@ function applyCorrection(
             ...target.data,
             ...(f.name ? { name: f.name } : {}),
             ...(f.category ? { category: f.category } : {}),
+            ...(f.legalStatus ? { legalStatus: f.legalStatus } : {}),
           },
         };
       } else if (target.type === 'PtceRegistered') {
@@ -290,6 +291,7 @@ function applyCorrection(
               ...target.data.pilot,
               ...(f.name ? { name: f.name } : {}),
               ...(f.category ? { category: f.category } : {}),
+              ...(f.legalStatus ? { legalStatus: f.legalStatus } : {}),
             },
           },
         };

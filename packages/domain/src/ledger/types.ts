@@ -5,6 +5,7 @@ import type {
   EventEnvelope,
   LedgerEvent,
   LegalForm,
+  LegalStatus,
   Outcome,
   SpaceKind,
   SpaceRole,
@@ -108,6 +109,8 @@ export interface MemberState {
   readonly organisationId: string;
   readonly name: string;
   readonly category: Category;
+  /** As recorded (at the join, or by a correction); absent when never given: see `legalStatusOf`. */
+  readonly legalStatus?: LegalStatus;
   readonly joinedAt: ValidTime;
   readonly joinEventId: string;
 }

@@ -1,4 +1,10 @@
-import { type Category, compareValidTime, type LegalForm, type ValidTime } from '@ptce/events';
+import {
+  type Category,
+  compareValidTime,
+  type LegalForm,
+  type LegalStatus,
+  type ValidTime,
+} from '@ptce/events';
 import { knownEvent } from '../ledger/compile.ts';
 import type { Ledger, Territory } from '../ledger/types.ts';
 import {
@@ -25,13 +31,19 @@ export type MembershipCommand =
       readonly ptceId: string;
       readonly name: string;
       readonly territory: Territory;
-      readonly pilot: { readonly organisationId: string; readonly name: string; readonly category: Category };
+      readonly pilot: {
+        readonly organisationId: string;
+        readonly name: string;
+        readonly category: Category;
+        readonly legalStatus?: LegalStatus;
+      };
     })
   | (Dated & {
       readonly type: 'JoinMember';
       readonly organisationId: string;
       readonly name: string;
       readonly category: Category;
+      readonly legalStatus?: LegalStatus;
     })
   | (Dated & { readonly type: 'LeaveMember'; readonly organisationId: string; readonly reason?: string })
   | (Undated & {
@@ -40,6 +52,7 @@ export type MembershipCommand =
       readonly fields: {
         readonly name?: string;
         readonly category?: Category;
+        readonly legalStatus?: LegalStatus;
         readonly joinedAt?: ValidTime;
       };
       readonly reason: string;
@@ -99,7 +112,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
           data: withoutUndefined({
             name: command.name,
             territory: withoutUndefined({ ...command.territory }),
-            pilot: command.pilot,
+            pilot: withoutUndefined({ ...command.pilot }),
           }),
           occurredAt: command.occurredAt,
           ...ev,
@@ -124,7 +137,12 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       return [
         {
           type: 'MemberJoined',
-          data: { organisationId: org, name: command.name, category: command.category },
+          data: withoutUndefined({
+            organisationId: org,
+            name: command.name,
+            category: command.category,
+            legalStatus: command.legalStatus,
+          }),
           occurredAt: command.occurredAt,
           ...ev,
         },
@@ -155,7 +173,7 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       assertRegistered(ledger);
       const org = command.organisationId;
       if (!hasFields(command.fields))
-        throw refuse('nothing_to_correct', 'give at least one of name, category, joinedAt');
+        throw refuse('nothing_to_correct', 'give at least one of name, category, legalStatus, joinedAt');
       const final = finalState(ledger);
       const period = final.periods.get(org)?.at(-1);
       if (!period)

@@ -6,6 +6,7 @@ import {
   externalIdSchema,
   labelSchema,
   legalFormSchema,
+  legalStatusSchema,
   nameSchema,
   reasonSchema,
   registrationIdSchema,
@@ -20,13 +21,19 @@ export const ptceRegisteredSchema = z.strictObject({
     rural: z.boolean().optional(),
     priorityUrbanArea: z.boolean().optional(),
   }),
-  pilot: z.strictObject({ organisationId: slug, name: nameSchema, category: categorySchema }),
+  pilot: z.strictObject({
+    organisationId: slug,
+    name: nameSchema,
+    category: categorySchema,
+    legalStatus: legalStatusSchema.optional(),
+  }),
 });
 
 export const memberJoinedSchema = z.strictObject({
   organisationId: slug,
   name: nameSchema,
   category: categorySchema,
+  legalStatus: legalStatusSchema.optional(),
 });
 
 export const memberLeftSchema = z.strictObject({ organisationId: slug, reason: reasonSchema.optional() });
@@ -38,6 +45,7 @@ export const membershipCorrectedSchema = z.strictObject({
   fields: z.strictObject({
     name: nameSchema.optional(),
     category: categorySchema.optional(),
+    legalStatus: legalStatusSchema.optional(),
     joinedAt: validTimeSchema.optional(),
   }),
   reason: reasonSchema,

@@ -17,6 +17,13 @@ export const categorySchema = z.enum([
 ]);
 export type Category = z.infer<typeof categorySchema>;
 
+/**
+ * Whether a member is a public or a private person in law. Given by the secretary or not at all:
+ * the ledger stores only what was given, and the read side supplies a default from the category.
+ */
+export const legalStatusSchema = z.enum(['public', 'private']);
+export type LegalStatus = z.infer<typeof legalStatusSchema>;
+
 export const spaceKindSchema = z.enum(['operational', 'strategic', 'governance']);
 export type SpaceKind = z.infer<typeof spaceKindSchema>;
 
