@@ -63,6 +63,7 @@ const rawArb: fc.Arbitrary<Raw> = fc.record({
     'PilotHandedOver',
     'SpaceOpened',
     'SpaceClosed',
+    'SpaceRulesChanged',
     'MemberEnrolled',
     'MemberWithdrawnFromSpace',
     'MeetingHeld',
@@ -73,6 +74,7 @@ const rawArb: fc.Arbitrary<Raw> = fc.record({
     'ActivityEnded',
     'LegalEntityRegistered',
     'AssociateAdmitted',
+    'AssociateWithdrew',
     'RecognitionGranted',
     'MembershipCorrected',
     'MeetingCorrected',
@@ -101,9 +103,15 @@ function addRaw(log: LogBuilder, r: Raw): EventEnvelope {
   const pick = () => log.events[r.ref % log.events.length]!;
   switch (r.type) {
     case 'MemberJoined':
-      return log.add(r.type, r.at, { organisationId: r.org, name: r.org, category: 'enterprise' });
+      return log.add(r.type, r.at, {
+        organisationId: r.org,
+        name: r.org,
+        category: 'enterprise',
+        ...(r.ref % 3 === 0 ? { legalStatus: 'public' } : {}),
+      });
     case 'MemberLeft':
     case 'AssociateAdmitted':
+    case 'AssociateWithdrew':
       return log.add(r.type, r.at, { organisationId: r.org });
     case 'PilotHandedOver':
       return log.add(r.type, r.at, { organisationId: r.org, previousPilotId: 'a' });
@@ -111,6 +119,12 @@ function addRaw(log: LogBuilder, r: Raw): EventEnvelope {
       return log.add(r.type, r.at, { spaceId: r.space, kind: 'strategic', name: r.space, rules: RULES });
     case 'SpaceClosed':
       return log.add(r.type, r.at, { spaceId: r.space });
+    case 'SpaceRulesChanged':
+      // Half the changes keep the rules decisions are recorded under, half do not.
+      return log.add(r.type, r.at, {
+        spaceId: r.space,
+        rules: r.ref % 2 === 0 ? RULES : { quorum: 0.75, majority: 'two_thirds' },
+      });
     case 'MemberEnrolled':
       return log.add(r.type, r.at, { spaceId: r.space, organisationId: r.org, role: 'member' });
     case 'MemberWithdrawnFromSpace':
