@@ -31,6 +31,7 @@ const routes: WriteRoute[] = [
   ['POST', `${p}/spaces/gt/meetings`, { meetingId: 'm1', attendees: ['cc'], occurredAt: '2020-04-01' }, 201],
   ['PATCH', `${p}/spaces/gt/meetings/m1`, { heldAt: '2020-04-02', reason: 'date du compte rendu' }, 200],
   ['POST', `${p}/spaces/gt/members/cc/withdrawal`, { occurredAt: '2020-05-01' }, 200],
+  ['POST', `${p}/spaces/gt/rules`, { quorum: 0.6, majority: 'absolute', occurredAt: '2020-05-15' }, 201],
   [
     'POST',
     `${p}/activities`,
