@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   decideMembership,
+  decideWorkingGroups,
   enrolmentPeriodsOf,
   foldLedger,
   type Ledger,
@@ -219,4 +220,52 @@ describe('LeaveMember while enrolled, associate and carrier', () => {
       )
       .when({ type: 'LeaveMember', organisationId: 'b', occurredAt: '2020-06-01' })
       .thenThrows('contradicts_history', 422));
+});
+
+describe('after a departure and a return', () => {
+  const history = [
+    registered,
+    joined('b', '2020-02-01'),
+    opened('s', '2020-02-01'),
+    enrolled('s', 'b', '2020-03-01'),
+    (l: LogBuilder) => l.add('LegalEntityRegistered', '2020-02-01', { name: 'SCIC', legalForm: 'scic' }),
+    (l: LogBuilder) => l.add('AssociateAdmitted', '2020-03-01', { organisationId: 'b' }),
+    (l: LogBuilder) =>
+      l.add('ActivityLaunched', '2020-03-01', { activityId: 'act', name: 'Act', carriers: ['a', 'b'] }),
+    left('b', '2020-06-01'),
+    joined('b', '2020-09-01'),
+  ];
+  it('given b left and rejoined, when b is enrolled again, then the enrolment is accepted', () =>
+    deciderSpec(decideWorkingGroups)
+      .given(...history)
+      .when({ type: 'EnrolMember', spaceId: 's', organisationId: 'b', occurredAt: '2020-10-01' })
+      .thenEmits([
+        {
+          type: 'MemberEnrolled',
+          data: { spaceId: 's', organisationId: 'b', role: 'member' },
+          occurredAt: '2020-10-01',
+        },
+      ]));
+  it('given b left and rejoined, when b is admitted as associate again, then the admission is accepted', () =>
+    deciderSpec(decideMembership)
+      .given(...history)
+      .when({ type: 'AdmitAssociate', organisationId: 'b', occurredAt: '2020-10-01' })
+      .thenEmits([{ type: 'AssociateAdmitted', data: { organisationId: 'b' }, occurredAt: '2020-10-01' }]));
+  it('given b left and rejoined, when b carries the activity again, then it is accepted', () =>
+    deciderSpec(decideWorkingGroups)
+      .given(...history)
+      .when({ type: 'JoinActivityCarrier', activityId: 'act', organisationId: 'b', occurredAt: '2020-10-01' })
+      .thenEmits([
+        { type: 'CarrierJoined', data: { activityId: 'act', organisationId: 'b' }, occurredAt: '2020-10-01' },
+      ]));
+  it('given b left, when b is withdrawn from the space after its departure, then 409 not_enrolled', () =>
+    deciderSpec(decideWorkingGroups)
+      .given(...history)
+      .when({ type: 'WithdrawFromSpace', spaceId: 's', organisationId: 'b', occurredAt: '2020-07-01' })
+      .thenThrows('not_enrolled', 409));
+  it('given b left, when b withdraws as associate after its departure, then 409 not_an_associate', () =>
+    deciderSpec(decideMembership)
+      .given(...history)
+      .when({ type: 'WithdrawAssociate', organisationId: 'b', occurredAt: '2020-07-01' })
+      .thenThrows('not_an_associate', 409));
 });
