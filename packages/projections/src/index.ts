@@ -1,4 +1,12 @@
 export {
+  LEGAL_PHASES,
+  type LegalPhase,
+  type LegalTransition,
+  type LegalTransitionStep,
+  legalTransitionAt,
+  legalTransitionOf,
+} from './legal-transition.ts';
+export {
   type ActiveMember,
   type ActivityView,
   activeMembers,
