@@ -1,4 +1,12 @@
 export {
+  ELIGIBILITY_CONDITIONS,
+  type Eligibility,
+  type EligibilityCondition,
+  type EligibilityConditionId,
+  eligibilityAt,
+  eligibilityOf,
+} from './eligibility.ts';
+export {
   LEGAL_PHASES,
   type LegalPhase,
   type LegalTransition,
