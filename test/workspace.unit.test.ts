@@ -41,7 +41,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['@ptce/event-store', '@ptce/domain'],
   ['@ptce/projections', '@ptce/platform'],
   ['@ptce/write-side', '@ptce/cli'],
-  ['@ptce/membership', '@ptce/working-groups', '@ptce/decisions'],
+  ['@ptce/membership', '@ptce/working-groups', '@ptce/decisions', '@ptce/projections-service'],
   ['@ptce/standalone'],
   ['@ptce/testing'],
   ['@ptce/test'],

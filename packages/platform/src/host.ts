@@ -126,7 +126,13 @@ export async function buildHost(config: Config, options: HostOptions): Promise<A
       return sharedObjects.get(key) as T;
     },
   };
-  for (const service of options.services) await app.register(service.plugin, service.options(host));
+  try {
+    for (const service of options.services) await app.register(service.plugin, service.options(host));
+  } catch (err) {
+    // A module's options may refuse the configuration (a bad STAGE_RULES file): close what was opened.
+    await app.close();
+    throw err;
+  }
   return app;
 }
 
@@ -146,7 +152,15 @@ export async function runHost(
     process.stderr.write(`${err.message}\n`);
     return exit(2);
   }
-  const app = await buildHost(config, options);
+  let app: App;
+  try {
+    app = await buildHost(config, options);
+  } catch (err) {
+    // A module's own settings (read from files the configuration names) fail as the variables do.
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return exit(2);
+  }
   installGracefulShutdown(app, { exit });
   try {
     await app.listen({

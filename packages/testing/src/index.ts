@@ -13,7 +13,11 @@ export {
 } from './http.ts';
 export { castEventsToJsonb, createTempDatabase, type TempDatabase } from './postgres.ts';
 export {
+  type CheckOutcome,
+  checkPath,
+  failedChecks,
   failedSteps,
+  runScenarioChecks,
   runScenarioSteps,
   type Scenario,
   type ScenarioCheck,

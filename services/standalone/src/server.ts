@@ -1,6 +1,7 @@
 import { decisionsModule } from '@ptce/decisions';
 import { membershipModule } from '@ptce/membership';
 import { type App, buildHost, type Config, type HostOptions, type ServiceModule } from '@ptce/platform';
+import { projectionsModule } from '@ptce/projections-service';
 import { workingGroupsModule } from '@ptce/working-groups';
 
 /**
@@ -11,6 +12,8 @@ export const serviceModules: readonly ServiceModule[] = [
   membershipModule,
   workingGroupsModule,
   decisionsModule,
+  // The read side, after the write services it reads: it only reads the event store they write.
+  projectionsModule,
 ];
 
 export type StandaloneOptions = Omit<HostOptions, 'services'>;

@@ -1,0 +1,1 @@
+export { loadStageRules, type ProjectionsOptions, projectionsModule } from './module.ts';

@@ -1,0 +1,66 @@
+import { foldLedger, type Ledger } from '@ptce/domain';
+import type { EventStore } from '@ptce/event-store';
+import { type EventEnvelope, endInstant, type StreamFamily, streamName } from '@ptce/events';
+
+/** The three streams of a PTCE; the read side merges them into the PTCE's one log. */
+const FAMILIES: readonly StreamFamily[] = ['membership', 'workgroups', 'decisions'];
+
+const byPosition = (a: EventEnvelope, b: EventEnvelope) =>
+  a.position < b.position ? -1 : a.position > b.position ? 1 : 0;
+
+/**
+ * The PTCE's log: its three streams merged in position order. The streams are read one by one,
+ * so a write landing between two reads could leave a later event in without an earlier one of
+ * another stream. Each round therefore reads every stream again from where it stopped, until a
+ * round brings nothing new: then every stream held, at the end of the round before, exactly what
+ * was read, and the merge is the log as it stood at that instant.
+ */
+export async function readPtceLog(store: EventStore, ptceId: string): Promise<EventEnvelope[]> {
+  const streams = FAMILIES.map((family) => streamName(family, ptceId));
+  const read: EventEnvelope[][] = await Promise.all(streams.map((stream) => store.readStream(stream)));
+  for (let round = 0; round < 10; round++) {
+    const more = await Promise.all(
+      streams.map((stream, i) => store.readStream(stream, { fromRevision: read[i]!.length })),
+    );
+    if (more.every((events) => events.length === 0)) break;
+    for (const [i, events] of more.entries()) read[i]!.push(...events);
+  }
+  return read.flat().sort(byPosition);
+}
+
+/** Which part of the log an answer is computed on (transaction time). */
+export type LogCut =
+  /** Instant in ms: the longest prefix whose events were all recorded at or before it. */
+  | { readonly kind: 'knownAt'; readonly at: number }
+  /** Every event at or before that position (positions compare as strings). */
+  | { readonly kind: 'atPosition'; readonly position: string };
+
+/**
+ * The prefix of the log a cut keeps. For `knownAt` it is a prefix in position order, not every
+ * event recorded by then: an event recorded later but placed earlier in the log (clocks of two
+ * processes differ by a little) ends the prefix, so an answer never holds an event without
+ * every event the log placed before it — a correction without what it corrects.
+ */
+export function cutLog(log: readonly EventEnvelope[], cut: LogCut): EventEnvelope[] {
+  const keep = (event: EventEnvelope) =>
+    cut.kind === 'knownAt' ? Date.parse(event.recordedAt) <= cut.at : event.position <= cut.position;
+  const end = log.findIndex((event) => !keep(event));
+  return end < 0 ? [...log] : log.slice(0, end);
+}
+
+/** `knownAt` as the API takes it: a date is the end of that Paris day, an instant is itself. */
+export function knownAtCut(knownAt: string): LogCut {
+  return { kind: 'knownAt', at: endInstant(knownAt) };
+}
+
+export interface LoadedLedger {
+  readonly ledger: Ledger;
+  /** The last position of the prefix used; null when the prefix is empty. */
+  readonly position: string | null;
+}
+
+/** Reads, cuts and folds the PTCE's log with the domain's fold (a ledger of its own, per request). */
+export async function loadLedger(store: EventStore, ptceId: string, cut: LogCut): Promise<LoadedLedger> {
+  const prefix = cutLog(await readPtceLog(store, ptceId), cut);
+  return { ledger: foldLedger(prefix), position: prefix.at(-1)?.position ?? null };
+}

@@ -1,0 +1,67 @@
+import { parisDay, validTimeSchema } from '@ptce/events';
+import { z } from 'zod';
+
+/*
+ * The two times of every read.
+ *
+ * - `asOf` is valid time: the state of the PTCE as it was at that moment in the world. A date
+ *   `YYYY-MM-DD` means the end of that Europe/Paris day (everything that happened that day
+ *   counts), an ISO-8601 instant with an offset means that instant. Default: now.
+ * - `knownAt` is transaction time: what the ledger had been told by then. It keeps the longest
+ *   prefix of the log, in position order, whose events were all recorded at or before it (a date
+ *   again means the end of that Paris day); corrections and retractions count only when they are
+ *   in that prefix. Default: now, i.e. the whole log.
+ * - `atPosition` replaces `knownAt`: the events at or before a position an earlier answer gave,
+ *   so that answer can be had again, unchanged, however many writes followed. Giving both is an
+ *   error, not a precedence rule the caller would have to guess.
+ *
+ * Every answer says the `position` of the last event of the prefix it was computed on.
+ */
+
+/** Positions are opaque but printable and short: anything else is not one we gave. */
+const positionSchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,100}$/, { message: 'expected a position from an earlier answer' })
+  .describe('a position from an earlier answer: the log up to it, whatever was recorded since');
+
+export const readQuerySchema = z
+  .object({
+    asOf: validTimeSchema
+      .optional()
+      .describe('valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now'),
+    knownAt: validTimeSchema
+      .optional()
+      .describe(
+        'transaction time: what had been recorded by then (a date: the end of that Paris day); default now',
+      ),
+    atPosition: positionSchema.optional(),
+  })
+  .superRefine((query, ctx) => {
+    if (query.knownAt !== undefined && query.atPosition !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['atPosition'],
+        message: 'give knownAt or atPosition, not both',
+      });
+    }
+  });
+
+/** The timeline has no valid time of its own: it is every day of the history. */
+export const timelineQuerySchema = z
+  .object({
+    knownAt: readQuerySchema.shape.knownAt,
+    atPosition: positionSchema.optional(),
+  })
+  .superRefine((query, ctx) => {
+    if (query.knownAt !== undefined && query.atPosition !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['atPosition'], message: 'give knownAt or atPosition, not both' });
+    }
+  });
+
+export type ReadQuery = z.infer<typeof readQuerySchema>;
+
+/** The instant `now` as an ISO-8601 valid time. */
+export const instant = (ms: number): string => new Date(ms).toISOString();
+
+/** The Paris day of an instant, for the ETag of a read whose valid time is "now". */
+export const parisToday = (ms: number): string => parisDay(instant(ms));
