@@ -1,4 +1,4 @@
-import { type Ledger, type LedgerState, ledgerFinal } from '@ptce/domain';
+import { type Ledger, type LedgerState, type LegalEntityState, ledgerFinal } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { slugSchema } from '@ptce/events';
 import {
@@ -13,7 +13,11 @@ import {
 import {
   activeMembersOf,
   activitiesOf,
+  ELIGIBILITY_CONDITIONS,
+  eligibilityOf,
+  LEGAL_PHASES,
   ledgerAt,
+  legalTransitionOf,
   openSpacesOf,
   rulesVersion,
   STAGES,
@@ -26,7 +30,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { knownAtCut, type LogCut, loadLedger } from './ledger.ts';
-import { instant, parisToday, readQuerySchema, timelineQuerySchema } from './query.ts';
+import { instant, parisToday, type ReadQuery, readQuerySchema, timelineQuerySchema } from './query.ts';
 
 /** What the read service takes from its host. */
 export interface ProjectionsOptions {
@@ -99,6 +103,13 @@ const timelineAnswer = z.object({
 
 const listAnswer = z.array(z.object({ ptceId: z.string(), name: z.string(), stage: stageSchema }));
 
+const legalEntitySchema = z.object({
+  name: z.string(),
+  legalForm: z.string(),
+  registrationId: z.string().optional(),
+  registeredAt: z.string(),
+});
+
 const stateAnswer = z.object({
   ptceId: z.string(),
   name: z.string(),
@@ -126,14 +137,7 @@ const stateAnswer = z.object({
       carriers: z.array(z.string()),
     }),
   ),
-  legalEntity: z
-    .object({
-      name: z.string(),
-      legalForm: z.string(),
-      registrationId: z.string().optional(),
-      registeredAt: z.string(),
-    })
-    .nullable(),
+  legalEntity: legalEntitySchema.nullable(),
   recentDecisions: z
     .array(
       z.object({
@@ -149,6 +153,37 @@ const stateAnswer = z.object({
   warnings: z.array(warningSchema),
   asOf: z.string(),
   ...readAt,
+});
+
+const legalTransitionAnswer = z.object({
+  phase: z.enum(LEGAL_PHASES as [string, ...string[]]),
+  legalForm: z.string().nullable(),
+  entity: legalEntitySchema.nullable(),
+  associates: z.object({
+    count: z.number().int(),
+    share: z.number(),
+    byCollege: z.record(z.string(), z.number().int()),
+    withoutCollege: z.number().int(),
+  }),
+  steps: z.array(z.object({ step: z.string(), date: z.string(), decisionId: z.string().nullable() })),
+  asOf: z.string(),
+  ...readAt,
+  warnings: z.array(warningSchema),
+});
+
+const eligibilityAnswer = z.object({
+  eligible: z.boolean(),
+  conditions: z.array(
+    z.object({
+      id: z.enum(ELIGIBILITY_CONDITIONS as [string, ...string[]]),
+      holds: z.boolean(),
+      unknown: z.boolean().describe('the ledger lacks what the condition needs'),
+      detail: z.string(),
+    }),
+  ),
+  asOf: z.string(),
+  ...readAt,
+  warnings: z.array(warningSchema),
 });
 
 const readResponses = <S extends z.ZodType>(success: S) => ({
@@ -211,6 +246,16 @@ async function readPtce(
   const final = ledgerFinal(ledger);
   if (final.registration === null || position === null) throw ptceNotFound(ptceId);
   return { ptceId, ledger, final, position, knownAt };
+}
+
+function entityView(entity: LegalEntityState | null): z.infer<typeof legalEntitySchema> | null {
+  if (!entity) return null;
+  return {
+    name: entity.name,
+    legalForm: entity.legalForm,
+    ...(entity.registrationId ? { registrationId: entity.registrationId } : {}),
+    registeredAt: entity.registeredAt,
+  };
 }
 
 /** Sends 304 when the caller has this answer already; otherwise sets the ETag and says to compute it. */
@@ -309,7 +354,6 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
       const state = ledgerAt(read.ledger, asOf);
       const registration = read.final.registration!;
-      const entity = state.legalEntity;
       return {
         ptceId: read.ptceId,
         name: (state.registration ?? registration).name,
@@ -336,14 +380,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
           launchedAt: a.launchedAt,
           carriers: [...a.carriers],
         })),
-        legalEntity: entity
-          ? {
-              name: entity.name,
-              legalForm: entity.legalForm,
-              ...(entity.registrationId ? { registrationId: entity.registrationId } : {}),
-              registeredAt: entity.registeredAt,
-            }
-          : null,
+        legalEntity: entityView(state.legalEntity),
         recentDecisions: [...state.decisions.values()].slice(-RECENT_DECISIONS).map((d) => ({
           decisionId: d.decisionId,
           spaceId: d.spaceId,
@@ -356,6 +393,76 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         asOf,
         knownAt: read.knownAt,
         position: read.position,
+      };
+    },
+  );
+
+  /**
+   * The state at asOf, for the routes that compute one thing of it: null once a 304 is sent
+   * (the caller's copy is current, nothing to compute).
+   */
+  const stateAtAsOf = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ptceId: string,
+    query: ReadQuery,
+  ) => {
+    const read = await readPtce(request, options, ptceId, query);
+    const asOf = query.asOf ?? instant(options.now());
+    const day = query.asOf === undefined ? parisToday(options.now()) : null;
+    if (conditional(request, reply, etagOf(read.position, version, day))) return null;
+    const state = ledgerAt(read.ledger, asOf);
+    const answered = { asOf, knownAt: read.knownAt, position: read.position, warnings: [...state.warnings] };
+    return { state, asOf, answered };
+  };
+
+  app.get(
+    '/v1/ptces/:ptceId/legal-transition',
+    {
+      schema: {
+        tags,
+        summary:
+          'Where the PTCE stands in its move to a shared legal entity at asOf, as known at knownAt (or atPosition)',
+        params: ptceParams,
+        querystring: readQuerySchema,
+        response: readResponses(legalTransitionAnswer),
+      },
+    },
+    async (request, reply) => {
+      const read = await stateAtAsOf(request, reply, request.params.ptceId, request.query);
+      if (read === null) return reply.send(null);
+      const transition = legalTransitionOf(read.state, read.asOf);
+      return {
+        phase: transition.phase,
+        legalForm: transition.legalForm,
+        entity: entityView(transition.entity),
+        associates: { ...transition.associates, byCollege: { ...transition.associates.byCollege } },
+        steps: transition.steps.map((step) => ({ ...step })),
+        ...read.answered,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/ptces/:ptceId/eligibility',
+    {
+      schema: {
+        tags,
+        summary:
+          'Whether the PTCE meets the conditions of a State call at asOf, as known at knownAt (or atPosition)',
+        params: ptceParams,
+        querystring: readQuerySchema,
+        response: readResponses(eligibilityAnswer),
+      },
+    },
+    async (request, reply) => {
+      const read = await stateAtAsOf(request, reply, request.params.ptceId, request.query);
+      if (read === null) return reply.send(null);
+      const eligibility = eligibilityOf(read.state, read.asOf);
+      return {
+        eligible: eligibility.eligible,
+        conditions: eligibility.conditions.map((c) => ({ ...c })),
+        ...read.answered,
       };
     },
   );

@@ -17,8 +17,8 @@ const scenario = JSON.parse(
   fs.readFileSync(new URL('../../../test/scenarios/val-coop.json', import.meta.url), 'utf8'),
 ) as Scenario;
 
-/** The checks whose path this service answers: the stage and its timeline. */
-const ANSWERED = /^\/v1\/ptces\/[^/?]+\/stage(\/timeline)?(\?|$)/;
+/** The checks whose path this service answers: the stage and its timeline, the legal transition, eligibility. */
+const ANSWERED = /^\/v1\/ptces\/[^/?]+\/(stage|stage\/timeline|legal-transition|eligibility)(\?|$)/;
 
 let server: TestServer;
 let run: ScenarioRun;
@@ -48,9 +48,9 @@ describe('val-coop read back through the projections service', () => {
     expect(Object.keys(run.marks)).toEqual(['beforeCorrection']);
   });
 
-  test('every stage and timeline check of the scenario answers what it expects', async () => {
+  test('every stage, timeline, legal-transition and eligibility check of the scenario answers what it expects', async () => {
     const checks = scenario.checks.filter((check) => ANSWERED.test(check.path));
-    expect(checks.length).toBeGreaterThanOrEqual(13);
+    expect(checks.length).toBeGreaterThanOrEqual(20);
     const outcomes = await runScenarioChecks(checks, run.marks, get);
     expect(failedChecks(outcomes)).toEqual([]);
   });
