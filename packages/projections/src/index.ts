@@ -15,6 +15,16 @@ export {
   legalTransitionOf,
 } from './legal-transition.ts';
 export {
+  type CategoryParticipation,
+  DEFAULT_WINDOW_MONTHS,
+  MAX_WINDOW_MONTHS,
+  type MemberParticipation,
+  type Participation,
+  type ParticipationOptions,
+  participationAt,
+  participationOf,
+} from './participation.ts';
+export {
   type ActiveMember,
   type ActivityView,
   activeMembers,
