@@ -19,6 +19,7 @@ import {
   ledgerAt,
   legalTransitionOf,
   openSpacesOf,
+  participationOf,
   rulesVersion,
   STAGES,
   type StageRules,
@@ -30,7 +31,14 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { knownAtCut, type LogCut, loadLedger } from './ledger.ts';
-import { instant, parisToday, type ReadQuery, readQuerySchema, timelineQuerySchema } from './query.ts';
+import {
+  instant,
+  parisToday,
+  participationQuerySchema,
+  type ReadQuery,
+  readQuerySchema,
+  timelineQuerySchema,
+} from './query.ts';
 
 /** What the read service takes from its host. */
 export interface ProjectionsOptions {
@@ -179,6 +187,45 @@ const eligibilityAnswer = z.object({
       holds: z.boolean(),
       unknown: z.boolean().describe('the ledger lacks what the condition needs'),
       detail: z.string(),
+    }),
+  ),
+  asOf: z.string(),
+  ...readAt,
+  warnings: z.array(warningSchema),
+});
+
+const share = z.number().nullable();
+const participationAnswer = z.object({
+  window: z.object({
+    from: z.string().describe('the first day of the window'),
+    to: z.string(),
+    months: z.number().int(),
+  }),
+  steeringCoverage: share,
+  categoryCoverage: share,
+  blau: z.object({ membership: share, steering: share }),
+  byCategory: z.record(
+    z.string(),
+    z.object({
+      members: z.number().int(),
+      memberShare: share,
+      steeringSeats: z.number().int(),
+      seatShare: share,
+      representationRatio: share,
+      attendanceRate: share,
+    }),
+  ),
+  byMember: z.array(
+    z.object({
+      organisationId: z.string(),
+      category: z.string(),
+      spaces: z.record(z.string(), z.number().int()),
+      steeringSeats: z.number().int(),
+      attendanceRate: share,
+      meetingsHeld: z.number().int(),
+      meetingsAttended: z.number().int(),
+      decisionsAttended: z.number().int(),
+      activitiesCoCarried: z.number().int(),
     }),
   ),
   asOf: z.string(),
@@ -462,6 +509,38 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       return {
         eligible: eligibility.eligible,
         conditions: eligibility.conditions.map((c) => ({ ...c })),
+        ...read.answered,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/ptces/:ptceId/participation',
+    {
+      schema: {
+        tags,
+        summary:
+          'How broad the participation is at asOf, over a window of windowMonths ending then, as known at knownAt (or atPosition)',
+        params: ptceParams,
+        querystring: participationQuerySchema,
+        response: readResponses(participationAnswer),
+      },
+    },
+    async (request, reply) => {
+      const read = await stateAtAsOf(request, reply, request.params.ptceId, request.query);
+      if (read === null) return reply.send(null);
+      const participation = participationOf(read.state, read.asOf, {
+        windowMonths: request.query.windowMonths,
+      });
+      return {
+        window: { ...participation.window },
+        steeringCoverage: participation.steeringCoverage,
+        categoryCoverage: participation.categoryCoverage,
+        blau: { ...participation.blau },
+        byCategory: Object.fromEntries(
+          Object.entries(participation.byCategory).map(([category, c]) => [category, { ...c }]),
+        ),
+        byMember: participation.byMember.map((m) => ({ ...m, spaces: { ...m.spaces } })),
         ...read.answered,
       };
     },

@@ -1,4 +1,5 @@
 import { parisDay, validTimeSchema } from '@ptce/events';
+import { DEFAULT_WINDOW_MONTHS, MAX_WINDOW_MONTHS } from '@ptce/projections';
 import { z } from 'zod';
 
 /*
@@ -24,39 +25,50 @@ const positionSchema = z
   .regex(/^[\x21-\x7e]{1,100}$/, { message: 'expected a position from an earlier answer' })
   .describe('a position from an earlier answer: the log up to it, whatever was recorded since');
 
-export const readQuerySchema = z
+const readQueryFields = {
+  asOf: validTimeSchema
+    .optional()
+    .describe('valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now'),
+  knownAt: validTimeSchema
+    .optional()
+    .describe(
+      'transaction time: what had been recorded by then (a date: the end of that Paris day); default now',
+    ),
+  atPosition: positionSchema.optional(),
+};
+
+/** knownAt or atPosition, never both: the refusal names atPosition. */
+function oneTransactionTime(
+  query: { knownAt?: string | undefined; atPosition?: string | undefined },
+  ctx: z.RefinementCtx,
+) {
+  if (query.knownAt !== undefined && query.atPosition !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['atPosition'], message: 'give knownAt or atPosition, not both' });
+  }
+}
+
+export const readQuerySchema = z.object(readQueryFields).superRefine(oneTransactionTime);
+
+/** The participation also takes the length of its window, in months, ending at asOf. */
+export const participationQuerySchema = z
   .object({
-    asOf: validTimeSchema
-      .optional()
-      .describe('valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now'),
-    knownAt: validTimeSchema
-      .optional()
+    ...readQueryFields,
+    windowMonths: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_WINDOW_MONTHS)
+      .default(DEFAULT_WINDOW_MONTHS)
       .describe(
-        'transaction time: what had been recorded by then (a date: the end of that Paris day); default now',
+        `months of the window ending at asOf (1–${MAX_WINDOW_MONTHS}, default ${DEFAULT_WINDOW_MONTHS})`,
       ),
-    atPosition: positionSchema.optional(),
   })
-  .superRefine((query, ctx) => {
-    if (query.knownAt !== undefined && query.atPosition !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['atPosition'],
-        message: 'give knownAt or atPosition, not both',
-      });
-    }
-  });
+  .superRefine(oneTransactionTime);
 
 /** The timeline has no valid time of its own: it is every day of the history. */
 export const timelineQuerySchema = z
-  .object({
-    knownAt: readQuerySchema.shape.knownAt,
-    atPosition: positionSchema.optional(),
-  })
-  .superRefine((query, ctx) => {
-    if (query.knownAt !== undefined && query.atPosition !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['atPosition'], message: 'give knownAt or atPosition, not both' });
-    }
-  });
+  .object({ knownAt: readQueryFields.knownAt, atPosition: readQueryFields.atPosition })
+  .superRefine(oneTransactionTime);
 
 export type ReadQuery = z.infer<typeof readQuerySchema>;
 

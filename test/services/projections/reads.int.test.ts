@@ -77,6 +77,20 @@ describe('query parameters', () => {
     expect(after.body.stage).toBe('divided_groups');
   });
 
+  test('windowMonths is a whole number from 1 to 120, 12 by default', async () => {
+    for (const value of ['0', '121', '1.5', 'abc']) {
+      const answer = await get(`/v1/ptces/p1/participation?windowMonths=${value}`);
+      expectProblem(answer, 400, 'validation_failed');
+      expect(answer.body.errors).toEqual([
+        expect.objectContaining({ path: 'windowMonths', in: 'querystring' }),
+      ]);
+    }
+    const byDefault = await get('/v1/ptces/p1/participation?asOf=2021-03-01');
+    expect(byDefault.body).toMatchObject({ window: { from: '2020-03-01', to: '2021-03-01', months: 12 } });
+    const two = await get('/v1/ptces/p1/participation?asOf=2021-03-01&windowMonths=2');
+    expect(two.body).toMatchObject({ window: { months: 2 } });
+  });
+
   test('knownAt before any record is a 404: the registration is not in that prefix', async () => {
     expectProblem(await get('/v1/ptces/p1/stage?knownAt=2001-01-01'), 404, 'ptce_not_found');
   });
@@ -244,6 +258,7 @@ describe('answers', () => {
       '/v1/ptces/{ptceId}',
       '/v1/ptces/{ptceId}/legal-transition',
       '/v1/ptces/{ptceId}/eligibility',
+      '/v1/ptces/{ptceId}/participation',
     ]) {
       expect(doc.paths[p]?.get?.tags, p).toEqual(['projections']);
     }
