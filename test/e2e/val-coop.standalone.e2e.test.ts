@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { type App, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { buildStandalone } from '@ptce/standalone';
-import { failedSteps, runScenarioSteps, type Scenario } from '@ptce/testing';
+import {
+  failedChecks,
+  failedSteps,
+  runScenarioChecks,
+  runScenarioSteps,
+  type Scenario,
+  type ScenarioRun,
+} from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import valCoop from '../scenarios/val-coop.json' with { type: 'json' };
 import { httpSender } from './http.ts';
@@ -15,6 +22,7 @@ describe('val-coop over HTTP against the standalone server on its embedded SQLit
   let dataDir: string;
   let baseUrl: string;
   let authorization: string;
+  let run: ScenarioRun | undefined;
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-e2e-'));
@@ -36,13 +44,23 @@ describe('val-coop over HTTP against the standalone server on its embedded SQLit
   });
 
   test('every step answers the status (and outcome) the scenario expects', async () => {
-    const run = await runScenarioSteps(
+    run = await runScenarioSteps(
       scenario,
       httpSender(() => baseUrl, authorization),
     );
     expect(failedSteps(run)).toEqual([]);
     expect(run.outcomes.length).toBe(scenario.steps.filter((s) => s.method).length);
     expect(Object.keys(run.marks)).toEqual(['beforeCorrection']);
+  });
+
+  test("every check answers what the scenario expects, the correction's mark included", async () => {
+    if (!run) throw new Error('the steps did not run');
+    const send = httpSender(() => baseUrl, authorization);
+    const outcomes = await runScenarioChecks(scenario.checks, run.marks, (path) =>
+      send({ method: 'GET', path, body: null }),
+    );
+    expect(outcomes).toHaveLength(scenario.checks.length);
+    expect(failedChecks(outcomes)).toEqual([]);
   });
 
   test('what was stored verifies: one hash chain per stream, every fact recorded by the secretary', async () => {
