@@ -6,9 +6,12 @@ import { verifyChain } from '@ptce/events';
 import { loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import {
   createTempDatabase,
+  failedChecks,
   failedSteps,
+  runScenarioChecks,
   runScenarioSteps,
   type Scenario,
+  type ScenarioRun,
   type TempDatabase,
 } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -17,13 +20,15 @@ import { httpSender } from './http.ts';
 import { owningService, type RunningService, startService } from './split.ts';
 
 const scenario = valCoop as Scenario;
-const SERVICES = ['membership', 'working-groups', 'decisions'] as const;
+// The read service too: it answers the checks from what the three write processes stored.
+const SERVICES = ['membership', 'working-groups', 'decisions', 'projections'] as const;
 
-describe('val-coop against the three write services as separate processes on one PostgreSQL store', () => {
+describe('val-coop against the three write services and the read service as separate processes on one PostgreSQL store', () => {
   let database: TempDatabase;
   let dataDir: string;
   let services: RunningService[] = [];
   let authorization: string;
+  let run: ScenarioRun | undefined;
 
   beforeAll(async () => {
     database = await createTempDatabase('ptce_split');
@@ -64,7 +69,7 @@ describe('val-coop against the three write services as separate processes on one
       if (!owner) throw new Error(`no service for ${urlPath}`);
       return owner.url;
     };
-    const run = await runScenarioSteps(scenario, httpSender(urlOf, authorization));
+    run = await runScenarioSteps(scenario, httpSender(urlOf, authorization));
     expect(failedSteps(run)).toEqual([]);
 
     const store = await openEventStore(database.url);
@@ -81,6 +86,17 @@ describe('val-coop against the three write services as separate processes on one
       await store.close();
     }
   }, 120_000);
+
+  test('every check of the scenario, asked of the projections process, answers what it expects', async () => {
+    if (!run) throw new Error('the steps did not run');
+    const projections = services.find((s) => s.name === 'projections');
+    if (!projections) throw new Error('no projections service');
+    const send = httpSender(() => projections.url, authorization);
+    const outcomes = await runScenarioChecks(scenario.checks, run.marks, (urlPath) =>
+      send({ method: 'GET', path: urlPath, body: null }),
+    );
+    expect(failedChecks(outcomes)).toEqual([]);
+  });
 
   test('a departure backdated under an enrolment and that enrolment, sent at once to two services, never both succeed', async () => {
     const config = loadConfig({ EVENT_STORE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
