@@ -1,4 +1,5 @@
 import type { SpaceRules, ValidTime } from '@ptce/events';
+import { deriveOutcome } from '../decisions/outcome.ts';
 import type {
   ActivityState,
   AssociateState,
@@ -214,6 +215,52 @@ function noteMeetingOfDecision(
       details: { meetingId, offenders },
     });
   }
+}
+
+/**
+ * The outcome stored with a decision is what the body decided: only a correction of that decision
+ * changes it, and nothing here rewrites it. But the history it was derived from can grow after it
+ * was recorded — an enrolment or a departure dated before the decision, a meeting corrected — and
+ * then the same vote, counted on the history as now known, may no longer give the same outcome (a
+ * quorum that no longer holds once a backdated enrolment raises the enrolled count). So each read
+ * derives the outcome again, from the stored vote and present members, the space's members
+ * enrolled at the decision's date and the rules in force there, and says where the two disagree.
+ * It is a note for whoever reads the record (an auditor above all), not a contradiction: the
+ * decision stays as recorded, and the write that revealed the difference is not refused for it
+ * (see `NOT_CONTRADICTIONS` in shared/decider.ts).
+ *
+ * It stands beside `decision_rules_not_in_force`, which it does not replace: that one says the
+ * rules stored with the decision are not those in force at its date, whatever the outcome, and
+ * refuses the rules change or retraction that would cause it; this one says the outcome itself no
+ * longer follows, for whatever cause (the rules among them: both then show, each true). A change
+ * of rules that leaves the outcome as it was raises only the first; a backdated enrolment, only
+ * this one.
+ */
+function noteOutcomeOfDecision(
+  w: Work,
+  f: Extract<Fact, { type: 'DecisionRecorded' }>,
+  space: WorkSpace,
+): void {
+  const d = f.data;
+  // As the decider counts them (`enrolledOf`): the seats held by active members of an open space.
+  let enrolledCount = 0;
+  if (!space.closedAt) for (const org of space.enrolled.keys()) if (w.members.has(org)) enrolledCount++;
+  const derived = deriveOutcome(space.rules, enrolledCount, d.present.length, d.vote);
+  if (derived === d.outcome) return;
+  w.warnings.push({
+    eventId: f.eventId,
+    type: f.type,
+    code: 'outcome_differs',
+    message: `decision ${d.decisionId}: recorded as ${d.outcome}, but the vote reads ${derived} on the history as known (${d.present.length} present of ${enrolledCount} enrolled in ${d.spaceId} at ${f.occurredAt}, ${describeRules(space.rules)})`,
+    details: {
+      decisionId: d.decisionId,
+      stored: d.outcome,
+      derived,
+      present: d.present.length,
+      enrolledCount,
+      rules: space.rules,
+    },
+  });
 }
 
 /** Applies one fact, or says why it cannot apply. A note (a warning on an applied fact) is pushed directly. */
@@ -510,6 +557,7 @@ function apply(w: Work, f: Fact): Skip | null {
           details: { recorded: d.rules, inForce: space.rules },
         });
       }
+      noteOutcomeOfDecision(w, f, space);
       w.decisions.set(d.decisionId, {
         ...d,
         decidedAt: f.occurredAt,

@@ -84,6 +84,16 @@ export function assertRegistered(ledger: Ledger): void {
   if (!finalState(ledger).registration) throw refuse('ptce_not_found', 'this PTCE is not registered');
 }
 
+/**
+ * Warnings a write may raise without being refused. `outcome_differs` says that a decision's
+ * stored outcome no longer follows from the history as now known: the write that reveals it
+ * (a backdated enrolment, a corrected attendance) records facts that are true, and refusing it
+ * would keep the ledger wrong to keep the decision looking right. The decision itself stands as
+ * the body took it until it is corrected; the warning is there for the auditor to see on every
+ * read, which is the point of keeping it rather than hiding the new fact.
+ */
+export const NOT_CONTRADICTIONS: ReadonlySet<string> = new Set(['outcome_differs']);
+
 /** The most conflicts a refusal lists: moving a registration can break every fact of a PTCE. */
 const MAX_CONFLICTS_LISTED = 100;
 const MAX_CONFLICTS_IN_DETAIL = 5;
@@ -128,7 +138,7 @@ export function assertNoNewContradiction(
       hash: '',
     }),
   );
-  const fresh = warningsIfAppended(ledger, pending);
+  const fresh = warningsIfAppended(ledger, pending).filter((w) => !NOT_CONTRADICTIONS.has(w.code));
   if (fresh.length === 0) return;
   const what = whatIsRecorded(events);
   const shown = fresh.slice(0, MAX_CONFLICTS_IN_DETAIL).map((w) => w.message);
