@@ -33,6 +33,7 @@ import { z } from 'zod';
 import { knownAtCut, type LogCut, loadLedger } from './ledger.ts';
 import {
   instant,
+  listQuerySchema,
   parisToday,
   participationQuerySchema,
   type ReadQuery,
@@ -240,6 +241,9 @@ const readResponses = <S extends z.ZodType>(success: S) => ({
   401: problemSchema.describe('no token, or a bad one'),
   403: problemSchema.describe("outside the caller's role or scope (funders read signed snapshots)"),
   404: problemSchema.describe('no PTCE of that id registered in the log prefix read'),
+  409: problemSchema.describe(
+    'position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind)',
+  ),
   503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
 });
 
@@ -280,7 +284,7 @@ async function readPtce(
   request: FastifyRequest,
   options: ProjectionsOptions,
   ptceId: string,
-  query: { knownAt?: string | undefined; atPosition?: string | undefined },
+  query: { knownAt?: string | undefined; atPosition?: string | undefined; minPosition?: string | undefined },
 ): Promise<Read> {
   requireRole(request, ...READERS);
   requirePtceScope(request, ptceId);
@@ -289,10 +293,32 @@ async function readPtce(
     query.atPosition !== undefined
       ? { kind: 'atPosition', position: query.atPosition }
       : knownAtCut(knownAt!);
-  const { ledger, position } = await loadLedger(options.store, ptceId, cut);
+  const minPosition = query.minPosition;
+  const behind = (at: string | null) => minPosition !== undefined && (at === null || at < minPosition);
+  let loaded = await loadLedger(options.store, ptceId, cut);
+  // The store has not reached the write (a replica catching up): read once more, then refuse.
+  if (behind(loaded.head)) loaded = await loadLedger(options.store, ptceId, cut);
+  const { ledger, position, head } = loaded;
+  if (behind(position)) throw positionNotReached(minPosition!, position, behind(head));
   const final = ledgerFinal(ledger);
   if (final.registration === null || position === null) throw ptceNotFound(ptceId);
   return { ptceId, ledger, final, position, knownAt };
+}
+
+/**
+ * A read given `minPosition` whose prefix ends before it: the write it names is not in what was
+ * read, and an answer without it would silently break read-your-writes.
+ */
+function positionNotReached(
+  minPosition: string,
+  position: string | null,
+  storeBehind: boolean,
+): ProblemError {
+  const detail = storeBehind
+    ? `The event store read has not reached position ${minPosition} yet (it ends at ${position ?? 'nothing'}); retry shortly.`
+    : `The part of the log asked for (knownAt or atPosition) ends at ${position ?? 'nothing'}, before position ${minPosition}.`;
+  const problem = new ProblemError(409, 'position_not_reached', detail, { minPosition, position });
+  return storeBehind ? problem.withHeaders({ 'retry-after': '1' }) : problem;
 }
 
 function entityView(entity: LegalEntityState | null): z.infer<typeof legalEntitySchema> | null {
@@ -552,10 +578,12 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       schema: {
         tags,
         summary: "The PTCE in the caller's scope, with their current stage",
+        querystring: listQuerySchema,
         response: {
           200: listAnswer,
           401: problemSchema.describe('no token, or a bad one'),
           403: problemSchema.describe("outside the caller's role"),
+          409: problemSchema.describe('position_not_reached: no PTCE in scope read reaches minPosition'),
           503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
         },
       },
@@ -564,17 +592,32 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       requireRole(request, ...READERS);
       const principal = principalOf(request);
       const everyPtce = principal.role === 'admin' || principal.ptces.includes('*');
-      const ids = everyPtce ? await registeredPtceIds(options.store) : [...principal.ptces].sort();
-      const now = instant(options.now());
-      const list: z.infer<typeof listAnswer> = [];
-      for (const ptceId of ids) {
-        const { ledger } = await loadLedger(options.store, ptceId, knownAtCut(now));
-        const registration = ledgerFinal(ledger).registration;
-        // A PTCE of a scope that was never registered is not listed: there is nothing to show.
-        if (registration === null) continue;
-        list.push({ ptceId, name: registration.name, stage: stageOf(ledgerAt(ledger, now), options.rules) });
-      }
-      return list;
+      const { minPosition } = request.query;
+      const listAll = async () => {
+        const ids = everyPtce ? await registeredPtceIds(options.store) : [...principal.ptces].sort();
+        const now = instant(options.now());
+        const list: z.infer<typeof listAnswer> = [];
+        let reached: string | null = null;
+        for (const ptceId of ids) {
+          const { ledger, position } = await loadLedger(options.store, ptceId, knownAtCut(now));
+          if (position !== null && (reached === null || position > reached)) reached = position;
+          const registration = ledgerFinal(ledger).registration;
+          // A PTCE of a scope that was never registered is not listed: there is nothing to show.
+          if (registration === null) continue;
+          list.push({
+            ptceId,
+            name: registration.name,
+            stage: stageOf(ledgerAt(ledger, now), options.rules),
+          });
+        }
+        return { list, reached };
+      };
+      const behind = (at: string | null) => minPosition !== undefined && (at === null || at < minPosition);
+      let read = await listAll();
+      // A write to a PTCE in scope not yet in what was read: once more, then refuse.
+      if (behind(read.reached)) read = await listAll();
+      if (behind(read.reached)) throw positionNotReached(minPosition!, read.reached, true);
+      return read.list;
     },
   );
 });

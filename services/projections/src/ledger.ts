@@ -57,10 +57,17 @@ export interface LoadedLedger {
   readonly ledger: Ledger;
   /** The last position of the prefix used; null when the prefix is empty. */
   readonly position: string | null;
+  /** The last position of the whole log read, cut or not; null when the log is empty. */
+  readonly head: string | null;
 }
 
 /** Reads, cuts and folds the PTCE's log with the domain's fold (a ledger of its own, per request). */
 export async function loadLedger(store: EventStore, ptceId: string, cut: LogCut): Promise<LoadedLedger> {
-  const prefix = cutLog(await readPtceLog(store, ptceId), cut);
-  return { ledger: foldLedger(prefix), position: prefix.at(-1)?.position ?? null };
+  const log = await readPtceLog(store, ptceId);
+  const prefix = cutLog(log, cut);
+  return {
+    ledger: foldLedger(prefix),
+    position: prefix.at(-1)?.position ?? null,
+    head: log.at(-1)?.position ?? null,
+  };
 }

@@ -16,6 +16,11 @@ import { z } from 'zod';
  *   so that answer can be had again, unchanged, however many writes followed. Giving both is an
  *   error, not a precedence rule the caller would have to guess.
  *
+ * - `minPosition` (read-your-writes): the `position` a write to this PTCE answered. The read must
+ *   contain it: when the prefix it is computed on ends before it — a knownAt or atPosition earlier
+ *   than the write, or a store not caught up with it (another replica) even after one more read —
+ *   the answer is 409 `position_not_reached` naming both positions, never an answer without it.
+ *
  * Every answer says the `position` of the last event of the prefix it was computed on.
  */
 
@@ -35,6 +40,11 @@ const readQueryFields = {
       'transaction time: what had been recorded by then (a date: the end of that Paris day); default now',
     ),
   atPosition: positionSchema.optional(),
+  minPosition: positionSchema
+    .optional()
+    .describe(
+      'read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it',
+    ),
 };
 
 /** knownAt or atPosition, never both: the refusal names atPosition. */
@@ -67,8 +77,15 @@ export const participationQuerySchema = z
 
 /** The timeline has no valid time of its own: it is every day of the history. */
 export const timelineQuerySchema = z
-  .object({ knownAt: readQueryFields.knownAt, atPosition: readQueryFields.atPosition })
+  .object({
+    knownAt: readQueryFields.knownAt,
+    atPosition: readQueryFields.atPosition,
+    minPosition: readQueryFields.minPosition,
+  })
   .superRefine(oneTransactionTime);
+
+/** The list reads now; it takes only minPosition (a write to one of the PTCE in scope). */
+export const listQuerySchema = z.object({ minPosition: readQueryFields.minPosition });
 
 export type ReadQuery = z.infer<typeof readQuerySchema>;
 
