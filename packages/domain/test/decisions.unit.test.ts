@@ -7,7 +7,6 @@ import {
   type Given,
   joined,
   met,
-  NOW,
   opened,
   recordedNow,
   registered,
@@ -354,13 +353,45 @@ describe('CorrectDecision / AnnulDecision', () => {
       .when({ type: 'AnnulDecision', decisionId: 'd1', reason: 'r', occurredAt: '2020-05-01' })
       .thenThrows('before_decision', 422);
   });
-  it('an annulment given no date is dated when it is recorded', () =>
+  it('given a decision, when it is annulled with no date, then the annulment is retroactive: at the decision date', () =>
     spec
       .given(...council, recorded)
       .when({ type: 'AnnulDecision', decisionId: 'd1', reason: 'illegal' })
       .thenEmits([
-        { type: 'DecisionAnnulled', data: { decisionId: 'd1', reason: 'illegal' }, occurredAt: NOW },
+        {
+          type: 'DecisionAnnulled',
+          data: { decisionId: 'd1', reason: 'illegal', retroactive: true },
+          occurredAt: '2020-06-01',
+        },
       ]));
+  it('given a decision whose date was corrected, when it is annulled with no date, then at its corrected date', () =>
+    spec
+      .given(...council, recorded, (l) =>
+        l.now('DecisionCorrected', {
+          correctsEventId: 'dec-d1',
+          decisionId: 'd1',
+          fields: { decidedAt: '2020-06-15' },
+          reason: 'typo',
+          rules: { quorum: 0.5, majority: 'two_thirds' },
+          enrolledCount: 6,
+          outcome: 'no_quorum',
+        }),
+      )
+      .when({ type: 'AnnulDecision', decisionId: 'd1', reason: 'illegal' })
+      .thenEmits([
+        {
+          type: 'DecisionAnnulled',
+          data: { decisionId: 'd1', reason: 'illegal', retroactive: true },
+          occurredAt: '2020-06-15',
+        },
+      ]));
+  it('given a decision annulled retroactively, when it is annulled again, then 409', () =>
+    spec
+      .given(...council, recorded, (l) =>
+        l.add('DecisionAnnulled', '2020-06-01', { decisionId: 'd1', reason: 'r', retroactive: true }),
+      )
+      .when({ type: 'AnnulDecision', decisionId: 'd1', reason: 'again' })
+      .thenThrows('already_annulled', 409));
 });
 
 describe('deriveOutcome', () => {

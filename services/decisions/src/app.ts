@@ -77,7 +77,11 @@ const correctionBody = withExamples(
 const annulmentBody = withExamples(
   z.strictObject({
     reason: reasonSchema.describe('why the decision is annulled'),
-    occurredAt: occurredAtSchema.optional().describe('when it was annulled; left out: now'),
+    occurredAt: occurredAtSchema
+      .optional()
+      .describe(
+        "when the annulment takes effect; left out: retroactively, at the decision's own date, as known when it is read (a later correction of the decision's date moves the annulment with it)",
+      ),
     evidence: evidenceSchema.optional(),
   }),
   [

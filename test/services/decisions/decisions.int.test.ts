@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 let server: TestServer;
 let secretary: Client;
+let token: string;
 let counter = 0;
 
 const TWO_THIRDS = { quorum: 0.5, majority: 'two_thirds' };
@@ -68,7 +69,8 @@ async function decisionEvents(ptceId: string) {
 
 beforeAll(async () => {
   server = await startTestServer();
-  secretary = clientFor(server, await server.bearer('secretary', ['*']));
+  token = await server.bearer('secretary', ['*']);
+  secretary = clientFor(server, token);
 });
 afterAll(() => server.close());
 
@@ -365,18 +367,51 @@ describe('POST /v1/ptces/{ptceId}/decisions/{decisionId}/annulment', () => {
     expectProblem(await secretary.send('POST', url, { occurredAt: '2020-06-01' }), 400, 'validation_failed');
   });
 
-  test('without occurredAt the annulment is dated now', async () => {
+  test("without occurredAt the annulment is retroactive: stored at the decision's date, marked so", async () => {
     const ptceId = await freshCouncil();
     expect((await secretary.send('POST', `/v1/ptces/${ptceId}/decisions`, decision())).status).toBe(201);
-    const before = Date.now();
     const annulled = await secretary.send('POST', `/v1/ptces/${ptceId}/decisions/d1/annulment`, {
       reason: 'annulée par le tribunal',
     });
     expectWritten(annulled, 200, { decisionId: 'd1' });
-    const event = (await decisionEvents(ptceId)).at(-1);
-    expect(event?.type).toBe('DecisionAnnulled');
-    const at = Date.parse(String(event?.occurredAt));
-    expect(at).toBeGreaterThanOrEqual(before - 1);
-    expect(at).toBeLessThanOrEqual(Date.now() + 1);
+    expect((await decisionEvents(ptceId)).at(-1)).toMatchObject({
+      type: 'DecisionAnnulled',
+      occurredAt: '2020-04-01',
+      data: { decisionId: 'd1', reason: 'annulée par le tribunal', retroactive: true },
+    });
+  });
+
+  test("a retroactive annulment follows a later correction of the decision's date", async () => {
+    const ptceId = await freshCouncil();
+    expect((await secretary.send('POST', `/v1/ptces/${ptceId}/decisions`, decision())).status).toBe(201);
+    const annul = await secretary.send('POST', `/v1/ptces/${ptceId}/decisions/d1/annulment`, { reason: 'r' });
+    expectWritten(annul, 200, { decisionId: 'd1' });
+    const read = async (asOf: string) => {
+      const res = await server.app.inject({
+        method: 'GET',
+        url: `/v1/ptces/${ptceId}?asOf=${asOf}`,
+        headers: { authorization: token },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json() as {
+        recentDecisions: { decisionId: string; annulled: boolean }[];
+        warnings: unknown[];
+      };
+    };
+    expect((await read('2020-04-01')).recentDecisions).toEqual([
+      expect.objectContaining({ decisionId: 'd1', annulled: true }),
+    ]);
+    // Minutes approved a month later: the decision is dated 2020-05-01; the annulment moves with it.
+    const corrected = await secretary.send('PATCH', `/v1/ptces/${ptceId}/decisions/d1`, {
+      decidedAt: '2020-05-01',
+      reason: 'date of the minutes',
+    });
+    expect(corrected.status, JSON.stringify(corrected.body)).toBe(200);
+    expect((await read('2020-04-15')).recentDecisions).toEqual([]);
+    const after = await read('2020-05-01');
+    expect(after.recentDecisions).toEqual([
+      expect.objectContaining({ decisionId: 'd1', decidedAt: '2020-05-01', annulled: true }),
+    ]);
+    expect(after.warnings).toEqual([]);
   });
 });

@@ -55,7 +55,10 @@ export type DecisionsCommand =
       readonly type: 'AnnulDecision';
       readonly decisionId: string;
       readonly reason: string;
-      /** Left out: the annulment is dated when it is recorded. */
+      /**
+       * Left out: the annulment is retroactive — it takes effect at the decision's own date, and
+       * follows that date if a correction moves it later.
+       */
       readonly occurredAt?: ValidTime;
       readonly evidence?: EvidenceData;
     };
@@ -260,13 +263,19 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       ];
     }
     case 'AnnulDecision': {
-      const occurredAt = command.occurredAt ?? transactionTime(ctx);
-      assertRegisteredAt(ledger, occurredAt, ctx);
       const decision = finalState(ledger).decisions.get(command.decisionId);
-      if (!decision)
+      if (!decision) {
+        assertRegistered(ledger);
         throw refuse('decision_not_found', `decision ${command.decisionId} does not exist`, {
           decisionId: command.decisionId,
         });
+      }
+      // An annulment voids the decision from the start unless it is given a date of its own: it
+      // is stored at the decision's date as known now, and marked retroactive so that the fold
+      // keeps it at the decision's date, wherever a later correction of that date moves it.
+      const retroactive = command.occurredAt === undefined;
+      const occurredAt = command.occurredAt ?? decision.decidedAt;
+      assertRegisteredAt(ledger, occurredAt, ctx);
       if (decision.annulled)
         throw refuse(
           'already_annulled',
@@ -278,7 +287,11 @@ function decide(command: DecisionsCommand, ledger: Ledger, ctx: DecideContext): 
       return [
         {
           type: 'DecisionAnnulled',
-          data: { decisionId: command.decisionId, reason: command.reason },
+          data: {
+            decisionId: command.decisionId,
+            reason: command.reason,
+            ...(retroactive ? { retroactive: true } : {}),
+          },
           occurredAt,
           ...ev,
         },

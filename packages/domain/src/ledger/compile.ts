@@ -69,9 +69,17 @@ interface MutableFact {
   readonly logged: LoggedEvent;
 }
 
-/** The logged event as a new valid-time fact, or null when it is anything else (a correction, invalid…). */
+const isRetroactiveAnnulment = (event: { type: string; data: unknown }): boolean =>
+  event.type === 'DecisionAnnulled' && (event.data as { retroactive?: boolean }).retroactive === true;
+
+/**
+ * The logged event as a new valid-time fact, or null when it is anything else (a correction,
+ * invalid…). A retroactive annulment is placed by the decision it annuls, which only a compile of
+ * the whole log knows: it is not a plain fact either.
+ */
 export function asPlainFact(event: LoggedEvent): Fact | null {
   if (event.invalid || TRANSACTION_TIME_TYPES.has(event.type as EventType)) return null;
+  if (isRetroactiveAnnulment(event)) return null;
   return event as unknown as Fact;
 }
 
@@ -223,6 +231,7 @@ export function compile(events: readonly LoggedEvent[]): MutableCompiled {
     const fact = corrected.get(event.eventId);
     list.push(fact ? correctedFact(fact) : (event as unknown as Fact));
   }
+  placeRetroactiveAnnulments(list);
   list.sort(compareFacts);
   const first = events[0];
   return {
@@ -234,6 +243,36 @@ export function compile(events: readonly LoggedEvent[]): MutableCompiled {
     warnings,
     lastPosition: events.length ? (events[events.length - 1]?.position ?? null) : null,
   };
+}
+
+/**
+ * An annulment recorded without a date of its own takes effect at the decision's date as the log
+ * now tells it: the decision's corrected date, not the one it had when the annulment was recorded.
+ * It is moved there in place (before the facts are sorted), and, logged after the decision, it is
+ * applied right after it. One whose decision is not a fact (retracted, never recorded) keeps its
+ * stored date, and the fold says it annuls nothing.
+ */
+function placeRetroactiveAnnulments(list: Fact[]): void {
+  if (!list.some(isRetroactiveAnnulment)) return;
+  // A decision id recorded twice: the fold keeps the record first in valid time.
+  const decisions = new Map<string, Fact>();
+  for (const f of list) {
+    if (f.type !== 'DecisionRecorded') continue;
+    const other = decisions.get(f.data.decisionId);
+    if (!other || compareFacts(f, other) < 0) decisions.set(f.data.decisionId, f);
+  }
+  for (let i = 0; i < list.length; i++) {
+    const f = list[i]!;
+    if (f.type !== 'DecisionAnnulled' || !isRetroactiveAnnulment(f)) continue;
+    const decision = decisions.get(f.data.decisionId);
+    if (!decision || decision.occurredAt === f.occurredAt) continue;
+    list[i] = {
+      ...f,
+      occurredAt: decision.occurredAt,
+      start: decision.start,
+      isDate: decision.isDate,
+    } as Fact;
+  }
 }
 
 function correctedFact(f: MutableFact): Fact {

@@ -45,4 +45,14 @@ export const decisionCorrectedSchema = z.strictObject({
   outcome: outcomeSchema,
 });
 
-export const decisionAnnulledSchema = z.strictObject({ decisionId: slug, reason: reasonSchema });
+/**
+ * `retroactive`: the annulment was given no date of its own, so it takes effect at the decision's
+ * own date — wherever a later correction of the decision moves it. Its `occurredAt` is the
+ * decision's date when the annulment was recorded. Without it (every annulment recorded before the
+ * flag existed, and every one given a date), the annulment takes effect at its `occurredAt`.
+ */
+export const decisionAnnulledSchema = z.strictObject({
+  decisionId: slug,
+  reason: reasonSchema,
+  retroactive: z.literal(true).optional(),
+});
