@@ -1,3 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type EventStore, openStores, type Stores } from '@ptce/event-store';
+import { type App, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
+import { buildStandalone } from '@ptce/standalone';
 import {
   type Answer,
   clientFor,
@@ -113,5 +119,101 @@ describe('minPosition', () => {
   test('scope and role come first: a caller out of scope learns nothing of positions', async () => {
     const elsewhere = await server.bearer('secretary', ['another']);
     expectProblem(await get(url('stage', `minPosition=${UNREACHED}`), elsewhere), 403, 'out_of_scope');
+  });
+});
+
+/**
+ * A replica behind its primary: while `hiddenReads` is above zero, each stream read counts one
+ * down and leaves out the events after `horizon`.
+ */
+function replica(inner: EventStore) {
+  const lag = { hiddenReads: 0, horizon: '' };
+  const wrapped: EventStore = Object.create(inner);
+  wrapped.readStream = async (stream, options) => {
+    const events = await inner.readStream(stream, options);
+    if (lag.hiddenReads <= 0) return events;
+    lag.hiddenReads--;
+    return events.filter((event) => event.position <= lag.horizon);
+  };
+  return { wrapped, lag };
+}
+
+describe('minPosition on a store behind the write', () => {
+  let app: App;
+  let stores: Stores;
+  let dir: string;
+  let lag: { hiddenReads: number; horizon: string };
+  let auth: string;
+  let horizon: string;
+  let joined: string;
+
+  const read = async (target: string): Promise<Answer> => {
+    const res = await app.inject({ method: 'GET', url: target, headers: { authorization: auth } });
+    return { status: res.statusCode, body: res.json(), headers: res.headers };
+  };
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-replica-'));
+    const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', EVENT_STORE_URL: 'sqlite::memory:' });
+    stores = await openStores('sqlite::memory:');
+    const store = replica(stores.events);
+    lag = store.lag;
+    app = await buildStandalone(config, { stores: { ...stores, events: store.wrapped }, logger: false });
+    await app.ready();
+    const keys = loadJwtKeys(config);
+    if (!keys.privateKey) throw new Error('no private key');
+    auth = `Bearer ${await mintToken({ sub: 's', role: 'secretary', ptces: ['*'], ttl: '1h' }, keys.privateKey, config)}`;
+    const writer = {
+      send: async (method: 'POST' | 'PATCH', target: string, payload: unknown) => {
+        const res = await app.inject({
+          method,
+          url: target,
+          payload: payload as object,
+          headers: { authorization: auth },
+        });
+        return { status: res.statusCode, body: res.json(), headers: res.headers };
+      },
+    };
+    await seedPtce(writer, 'rp');
+    horizon = (await read('/v1/ptces/rp/stage')).body.position as string;
+    const answer = await writer.send('POST', '/v1/ptces/rp/members', {
+      organisationId: 'late',
+      name: 'Late',
+      category: 'enterprise',
+      occurredAt: '2020-03-01',
+    });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    joined = answer.body.position as string;
+  });
+  afterAll(async () => {
+    await app.close();
+    await stores.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('without minPosition the replica answers what it has; with it, never without the write', async () => {
+    Object.assign(lag, { hiddenReads: Number.POSITIVE_INFINITY, horizon });
+    try {
+      expect((await read('/v1/ptces/rp/stage')).body.position).toBe(horizon);
+      const refused = await read(`/v1/ptces/rp/stage?minPosition=${joined}`);
+      expectProblem(refused, 409, 'position_not_reached');
+      expect(refused.body).toMatchObject({ minPosition: joined, position: horizon });
+      expect(refused.headers['retry-after']).toBe('1');
+    } finally {
+      lag.hiddenReads = 0;
+    }
+  });
+
+  test('a replica catching up during the read: the second read is answered', async () => {
+    // The first read of the log (three streams, then one more round of the three) stays behind.
+    Object.assign(lag, { hiddenReads: 6, horizon });
+    try {
+      const answer = await read(`/v1/ptces/rp/stage?minPosition=${joined}`);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      expect(answer.body.position).toBe(joined);
+      expect(lag.hiddenReads).toBe(0);
+    } finally {
+      lag.hiddenReads = 0;
+    }
   });
 });
