@@ -9,6 +9,23 @@ import type {
   SubscriptionHandler,
 } from './port.ts';
 
+/** The columns of an `events` row every SQL adapter stores, as its driver reads them back. */
+export interface EventRowColumns {
+  stream: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  ptce_id: string;
+  occurred_at: string;
+  recorded_at: string;
+  recorded_by: string;
+  data: string;
+  metadata: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
 export const POSITION_WIDTH = 20;
 
 const ZEROS = '0'.repeat(POSITION_WIDTH);

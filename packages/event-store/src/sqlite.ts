@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import {
   assertAppendable,
   checkExpected,
+  type EventRowColumns,
   formatPosition,
   type Guard,
   guardsOf,
@@ -58,21 +59,8 @@ export interface SqliteStoresOptions extends SqliteOptions {
   readonly now?: () => number;
 }
 
-interface Row {
+interface Row extends EventRowColumns {
   global_position: number;
-  stream: string;
-  revision: number;
-  event_id: string;
-  type: string;
-  schema_version: number;
-  ptce_id: string;
-  occurred_at: string;
-  recorded_at: string;
-  recorded_by: string;
-  data: string;
-  metadata: string | null;
-  prev_hash: string;
-  hash: string;
 }
 
 function toStoreError(error: unknown): unknown {

@@ -1,24 +1,19 @@
 import type { EventEnvelope } from '@ptce/events';
-import { formatPosition, type Metadata, metadataOf, POSITION_WIDTH, type StreamHead } from '../common.ts';
+import {
+  type EventRowColumns,
+  formatPosition,
+  type Metadata,
+  metadataOf,
+  POSITION_WIDTH,
+  type StreamHead,
+} from '../common.ts';
 import type { PgConnection } from './connection.ts';
 
 /** An `events` row as read: the reads, the replays and the append paths all map it the same way. */
-export interface Row {
+export interface Row extends EventRowColumns {
+  /** bigint, read as text by node-postgres. */
   global_position: string;
   tx_text: string;
-  stream: string;
-  revision: number;
-  event_id: string;
-  type: string;
-  schema_version: number;
-  ptce_id: string;
-  occurred_at: string;
-  recorded_at: string;
-  recorded_by: string;
-  data: string;
-  metadata: string | null;
-  prev_hash: string;
-  hash: string;
 }
 
 // Aliased apart from the column: ORDER BY would otherwise sort by the text ("10214" < "9655").
