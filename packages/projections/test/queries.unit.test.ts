@@ -1,6 +1,8 @@
 import { compileLedger, evolveLedger, foldLedger, initialLedger } from '@ptce/domain';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+// The domain's own log builder: projections read the ledgers the domain folds.
+import { LogBuilder } from '../../domain/test/fixtures.ts';
 import {
   activeMembers,
   activitiesAt,
@@ -19,7 +21,6 @@ import {
   spaceRulesAt,
   warnings,
 } from '../src/index.ts';
-import { LogBuilder } from './fixtures.ts';
 
 const ids = (xs: readonly { organisationId: string }[]) => xs.map((x) => x.organisationId).sort();
 const tally = (f: number, a: number, ab: number) => ({ for: f, against: a, abstain: ab });

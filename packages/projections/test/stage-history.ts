@@ -1,6 +1,7 @@
 import { foldLedger, type Ledger } from '@ptce/domain';
 import type { Category, EventEnvelope, SpaceKind } from '@ptce/events';
-import { LogBuilder } from './fixtures.ts';
+// The domain's own log builder: projections read the ledgers the domain folds.
+import { LogBuilder } from '../../domain/test/fixtures.ts';
 
 /** A PTCE's history told in the secretary's words, for the stage tests. */
 export class StageHistory {

@@ -2,8 +2,9 @@ import { compileLedger, foldLedger } from '@ptce/domain';
 import { parisDay } from '@ptce/events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+// The domain's own log builder: projections read the ledgers the domain folds.
+import { LogBuilder } from '../../domain/test/fixtures.ts';
 import { assessStage, ledgerAt, type StageRules, stageAt, stageRules, stageTimeline } from '../src/index.ts';
-import { LogBuilder } from './fixtures.ts';
 import { StageHistory } from './stage-history.ts';
 
 /** Rises to a collective group, then falls back when a newcomer gets no steering seat. */
