@@ -1,12 +1,7 @@
 import type { DecisionState, Ledger, LedgerState, LegalEntityState } from '@ptce/domain';
-import {
-  compareValidTime,
-  type LegalForm,
-  type LegalStep,
-  type SpaceKind,
-  type ValidTime,
-} from '@ptce/events';
+import { compareValidTime, type LegalForm, type LegalStep, type ValidTime } from '@ptce/events';
 import { associatesOf, ledgerAt } from './queries.ts';
+import { STEERING_KINDS } from './stage.ts';
 
 /*
  * How far a PTCE has gone towards a shared legal structure of its own, read from the state at t.
@@ -68,8 +63,6 @@ export interface LegalTransition {
   /** Each step reached, in phase order. */
   readonly steps: readonly LegalTransitionStep[];
 }
-
-const STEERING_KINDS: ReadonlySet<SpaceKind> = new Set<SpaceKind>(['strategic', 'governance']);
 
 type LegalDecision = DecisionState & {
   readonly subject: { readonly step: LegalStep; readonly legalForm: LegalForm };

@@ -9,7 +9,7 @@ import {
   type ValidTime,
 } from '@ptce/events';
 import { activitiesOf, ledgerAt } from './queries.ts';
-import { monthsBefore } from './stage.ts';
+import { monthsBefore, STEERING_KINDS } from './stage.ts';
 
 /*
  * How broadly the members of a PTCE take part in it, read from the state at t and from the
@@ -95,7 +95,6 @@ export interface Participation {
   readonly byMember: readonly MemberParticipation[];
 }
 
-const STEERING_KINDS: ReadonlySet<SpaceKind> = new Set<SpaceKind>(['strategic', 'governance']);
 const CATEGORIES: readonly Category[] = categorySchema.options;
 
 /** The window's length, checked: a window of no month, a fraction of one, or of centuries is a caller's mistake. */

@@ -109,7 +109,8 @@ export interface StageAssessment {
 }
 
 /** Spaces where the PTCE is steered; the operational ones are where its activities are worked on. */
-const STEERING_KINDS: ReadonlySet<SpaceKind> = new Set<SpaceKind>(['strategic', 'governance']);
+/** The kinds of space where a PTCE is steered: a seat there is a steering seat. */
+export const STEERING_KINDS: ReadonlySet<SpaceKind> = new Set<SpaceKind>(['strategic', 'governance']);
 const OPERATIONAL_KIND: SpaceKind = 'operational';
 
 /**

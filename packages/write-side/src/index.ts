@@ -29,6 +29,6 @@ export {
 } from './http.ts';
 export type { IdOrigin } from './ids.ts';
 export { LedgerRepository, type LedgerRepositoryOptions } from './ledger-repository.ts';
-export { ledgerRepository, ptceStreams, type WriteSideOptions, writeDeps } from './ptce.ts';
+export { ledgerRepository, type WriteSideOptions, writeDeps } from './ptce.ts';
 export { writeSideOptions } from './service-options.ts';
 export { type AskedWrite, type WriteRoute, type WriteService, writeRoutes } from './write-route.ts';

@@ -1,6 +1,6 @@
 import { evolveLedger, initialLedger, type Ledger, LedgerCache, settleLedger } from '@ptce/domain';
 import type { EventStore, IdempotencyStore } from '@ptce/event-store';
-import { type StreamFamily, streamName } from '@ptce/events';
+import { ptceStreams, type StreamFamily, streamName } from '@ptce/events';
 import { problemSchema } from '@ptce/platform';
 import type { z } from 'zod';
 import type { WriteDeps } from './execute.ts';
@@ -47,18 +47,6 @@ export function writeDeps(options: WriteSideOptions): WriteDeps<Ledger> {
     ledgers: options.ledgers ?? ledgerRepository(options.store),
     ...(options.now ? { now: options.now } : {}),
   };
-}
-
-/**
- * Every command reads the PTCE's three streams: a membership fact can contradict an enrolment
- * recorded later (a backdated departure), and the deciders must see it to refuse it.
- */
-export function ptceStreams(ptceId: string): readonly string[] {
-  return [
-    streamName('membership', ptceId),
-    streamName('workgroups', ptceId),
-    streamName('decisions', ptceId),
-  ];
 }
 
 /** Where a command of that family on a PTCE appends, and what it reads first (`ptceStreams`). */

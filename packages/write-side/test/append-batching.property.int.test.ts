@@ -9,10 +9,17 @@ import {
   ledgerFinal,
 } from '@ptce/domain';
 import { type AppendResult, type EventStore, openEventStore } from '@ptce/event-store';
-import { type EventEnvelope, type EventType, eventCatalog, type NewEvent, streamName } from '@ptce/events';
+import {
+  type EventEnvelope,
+  type EventType,
+  eventCatalog,
+  type NewEvent,
+  ptceStreams,
+  streamName,
+} from '@ptce/events';
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { type LedgerRepository, ledgerRepository, ptceStreams } from '../src/index.ts';
+import { type LedgerRepository, ledgerRepository } from '../src/index.ts';
 
 const PTCE = 'p';
 const STREAMS = ptceStreams(PTCE);

@@ -1,6 +1,6 @@
 import { type Ledger, type LedgerState, type LegalEntityState, ledgerFinal } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
-import { slugSchema } from '@ptce/events';
+import { parisDate, slugSchema } from '@ptce/events';
 import {
   type App,
   ProblemError,
@@ -34,7 +34,6 @@ import { knownAtCut, type LogCut, loadLedger } from './ledger.ts';
 import {
   instant,
   listQuerySchema,
-  parisToday,
   participationQuerySchema,
   type ReadQuery,
   readQuerySchema,
@@ -349,6 +348,17 @@ function conditional(request: FastifyRequest, reply: FastifyReply, etag: string)
 export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App, options) => {
   const version = rulesVersion(options.rules);
 
+  /**
+   * The valid time a read answers for and, for a read of "now", the Paris day its ETag carries:
+   * from one reading of the clock, so a read across midnight never pairs one day's answer with
+   * the next day's tag.
+   */
+  const answeredAt = (query: ReadQuery): { asOf: string; day: string | null } => {
+    if (query.asOf !== undefined) return { asOf: query.asOf, day: null };
+    const now = options.now();
+    return { asOf: instant(now), day: parisDate(now) };
+  };
+
   app.get(
     '/v1/ptces/:ptceId/stage',
     {
@@ -363,8 +373,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     async (request, reply) => {
       const { ptceId } = request.params;
       const read = await readPtce(request, options, ptceId, request.query);
-      const asOf = request.query.asOf ?? instant(options.now());
-      const day = request.query.asOf === undefined ? parisToday(options.now()) : null;
+      const { asOf, day } = answeredAt(request.query);
       if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
       const answer = stageAt(read.ledger, asOf, options.rules);
       return {
@@ -422,8 +431,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     },
     async (request, reply) => {
       const read = await readPtce(request, options, request.params.ptceId, request.query);
-      const asOf = request.query.asOf ?? instant(options.now());
-      const day = request.query.asOf === undefined ? parisToday(options.now()) : null;
+      const { asOf, day } = answeredAt(request.query);
       if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
       const state = ledgerAt(read.ledger, asOf);
       const registration = read.final.registration!;
@@ -481,8 +489,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     query: ReadQuery,
   ) => {
     const read = await readPtce(request, options, ptceId, query);
-    const asOf = query.asOf ?? instant(options.now());
-    const day = query.asOf === undefined ? parisToday(options.now()) : null;
+    const { asOf, day } = answeredAt(query);
     if (conditional(request, reply, etagOf(read.position, version, day))) return null;
     const state = ledgerAt(read.ledger, asOf);
     const answered = { asOf, knownAt: read.knownAt, position: read.position, warnings: [...state.warnings] };

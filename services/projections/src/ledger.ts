@@ -1,9 +1,6 @@
 import { foldLedger, type Ledger } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
-import { type EventEnvelope, endInstant, type StreamFamily, streamName } from '@ptce/events';
-
-/** The three streams of a PTCE; the read side merges them into the PTCE's one log. */
-const FAMILIES: readonly StreamFamily[] = ['membership', 'workgroups', 'decisions'];
+import { type EventEnvelope, endInstant, ptceStreams } from '@ptce/events';
 
 const byPosition = (a: EventEnvelope, b: EventEnvelope) =>
   a.position < b.position ? -1 : a.position > b.position ? 1 : 0;
@@ -16,7 +13,7 @@ const byPosition = (a: EventEnvelope, b: EventEnvelope) =>
  * was read, and the merge is the log as it stood at that instant.
  */
 export async function readPtceLog(store: EventStore, ptceId: string): Promise<EventEnvelope[]> {
-  const streams = FAMILIES.map((family) => streamName(family, ptceId));
+  const streams = ptceStreams(ptceId);
   const read: EventEnvelope[][] = await Promise.all(streams.map((stream) => store.readStream(stream)));
   for (let round = 0; round < 10; round++) {
     const more = await Promise.all(

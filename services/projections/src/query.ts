@@ -1,4 +1,4 @@
-import { parisDay, validTimeSchema } from '@ptce/events';
+import { validTimeSchema } from '@ptce/events';
 import { DEFAULT_WINDOW_MONTHS, MAX_WINDOW_MONTHS } from '@ptce/projections';
 import { z } from 'zod';
 
@@ -91,6 +91,3 @@ export type ReadQuery = z.infer<typeof readQuerySchema>;
 
 /** The instant `now` as an ISO-8601 valid time. */
 export const instant = (ms: number): string => new Date(ms).toISOString();
-
-/** The Paris day of an instant, for the ETag of a read whose valid time is "now". */
-export const parisToday = (ms: number): string => parisDay(instant(ms));

@@ -34,6 +34,19 @@ export function streamName(family: StreamFamily, ptceId: string): string {
   return `${family}-${ptceId}`;
 }
 
+/**
+ * Every stream of a PTCE: a write reads them all (a membership fact can contradict an enrolment
+ * recorded later, and the deciders must see it to refuse it), and a read merges them into the
+ * PTCE's one log. One list, so the two sides never disagree on what a PTCE's history is.
+ */
+export function ptceStreams(ptceId: string): readonly string[] {
+  return [
+    streamName('membership', ptceId),
+    streamName('workgroups', ptceId),
+    streamName('decisions', ptceId),
+  ];
+}
+
 /** Turns data written under `schemaVersion = from` into data of version `from + 1`. */
 export type Upcaster = (data: Readonly<Record<string, unknown>>) => Record<string, unknown>;
 
