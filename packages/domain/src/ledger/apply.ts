@@ -47,7 +47,6 @@ export interface Work {
   associates: Table<string, AssociateState>;
   decisions: Table<string, Mutable<DecisionState>>;
   recognitions: RecognitionState[];
-  applied: Fact[];
   warnings: LedgerWarning[];
 }
 
@@ -75,7 +74,6 @@ export function newWork(warnings: readonly LedgerWarning[]): StateWork {
     associates: new Map(),
     decisions: new Map(),
     recognitions: [],
-    applied: [],
     warnings: [...warnings],
   };
 }
@@ -91,8 +89,6 @@ export function step(w: Work, fact: Fact): void {
       message: `${fact.type} at ${fact.occurredAt} skipped: ${skipped.message}`,
       ...(skipped.details ? { details: skipped.details } : {}),
     });
-  } else {
-    w.applied.push(fact);
   }
 }
 
@@ -130,7 +126,6 @@ export function copyState(s: StateWork): StateWork {
     associates: new Map(s.associates),
     decisions: copyEntries(s.decisions, copyDecision),
     recognitions: [...s.recognitions],
-    applied: [...s.applied],
     warnings: [...s.warnings],
   };
 }

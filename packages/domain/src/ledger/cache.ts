@@ -1,6 +1,7 @@
 import { copyState, newWork, type StateWork, step } from './apply.ts';
 import { asPlainFact, compile, emptyCompiled, insertionIndex, type MutableCompiled } from './compile.ts';
 import { type Cut, cutAccepts, cutKey } from './cuts.ts';
+import { ledgerEvents } from './events.ts';
 import { replay } from './replay.ts';
 import type { CompiledLedger, FoldedEvent, Ledger, LedgerState, LoggedEvent, LogNode } from './types.ts';
 
@@ -162,7 +163,7 @@ export class LedgerCache {
       pending.push(at);
     }
     if (at && !base) {
-      const compilation = compilationOf(compile(logOrder(ledger)));
+      const compilation = compilationOf(compile(ledgerEvents(ledger)));
       this.stale = { node, compilation };
       return compilation;
     }
@@ -173,7 +174,7 @@ export class LedgerCache {
       compilation = base.shared ? { ...base, compiled: copyCompiled(base.compiled), shared: false } : base;
       for (let i = pending.length - 1; i >= 0; i--) {
         if (!appendFact(compilation, pending[i]!.event)) {
-          compilation = compilationOf(compile(logOrder(ledger)));
+          compilation = compilationOf(compile(ledgerEvents(ledger)));
           break;
         }
       }
@@ -267,12 +268,4 @@ function copyCompiled(c: MutableCompiled): MutableCompiled {
     warnings: c.warnings,
     lastPosition: c.lastPosition,
   };
-}
-
-/** The ledger's events in log order. */
-function logOrder(ledger: Ledger): LoggedEvent[] {
-  const out: LoggedEvent[] = new Array(ledger.size);
-  let i = ledger.size - 1;
-  for (let n = ledger.last; n; n = n.prev) out[i--] = n.event;
-  return out;
 }

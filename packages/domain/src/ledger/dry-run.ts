@@ -67,7 +67,6 @@ function fork(s: StateWork): Work {
     decisions: new ForkTable(s.decisions, copyDecision),
     // Only what the new facts add is read from a fork.
     recognitions: [],
-    applied: [],
     warnings: [],
   };
 }

@@ -28,12 +28,7 @@ export function foldLedger(events: Iterable<FoldedEvent>, from: Ledger = initial
   return l;
 }
 
-export function ledgerEvents(ledger: Ledger): LoggedEvent[] {
-  const out: LoggedEvent[] = new Array(ledger.size);
-  let i = ledger.size - 1;
-  for (let n = ledger.last; n; n = n.prev) out[i--] = n.event;
-  return out;
-}
+export { ledgerEvents } from './events.ts';
 
 /**
  * Parses and places an envelope at `logIndex` of a log, its strings shared through `cache`; an

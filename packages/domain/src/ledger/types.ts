@@ -262,8 +262,6 @@ export interface LedgerState {
   readonly associates: ReadonlyMap<string, AssociateState>;
   readonly decisions: ReadonlyMap<string, DecisionState>;
   readonly recognitions: readonly RecognitionState[];
-  /** Facts applied, in valid-time order (the cause of each change, for timelines). */
-  readonly applied: readonly Fact[];
   /** Compile warnings, then the facts skipped during this replay and why. */
   readonly warnings: readonly LedgerWarning[];
 }
