@@ -59,6 +59,9 @@ export async function openPostgresStores(url: string, options: PostgresOptions =
   pool.on('connect', (client) => client.on('error', ignore));
   try {
     await migrate(pool);
+    // As the SQLite store does when it opens: a key is only otherwise removed when the same key is
+    // reserved again, so without this the table would keep every key ever sent.
+    await pool.query('DELETE FROM idempotency_keys WHERE expires_at < now()');
   } catch (error) {
     await pool.end().catch(() => {});
     throw toStoreError(error);

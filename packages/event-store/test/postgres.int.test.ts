@@ -3,7 +3,7 @@ import { verifyChain } from '@ptce/events';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.ts';
-import { openEventStore } from '../src/open.ts';
+import { openEventStore, openStores } from '../src/open.ts';
 import type { EventStore } from '../src/port.ts';
 import { streamLockKey } from '../src/postgres.ts';
 import { describeEventStoreContract, newEvent, streamName } from './contract.ts';
@@ -201,5 +201,31 @@ describe('postgres specifics', () => {
     await sub.stop();
     await other.close();
     expect(seen).toEqual(events.map((e) => e.eventId));
+  });
+});
+
+describe('postgres idempotency keys', () => {
+  it('reopening the stores removes the keys that have expired, and only those', async () => {
+    const first = await openStores(testUrl, { poolSize: 2 });
+    const record = (fingerprint: string) => ({
+      fingerprint,
+      state: 'pending' as const,
+      stream: 'membership-p',
+      createdAt: Date.now(),
+      owner: 'attempt',
+    });
+    await first.idempotency.reserve('expired', record('a'));
+    await first.idempotency.reserve('live', record('b'));
+    await first.close();
+    const sql = new pg.Client({ connectionString: testUrl });
+    await sql.connect();
+    await sql.query(
+      "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'expired'",
+    );
+    const reopened = await openStores(testUrl, { poolSize: 2 });
+    await reopened.close();
+    const { rows } = await sql.query<{ key: string }>('SELECT key FROM idempotency_keys ORDER BY key');
+    await sql.end();
+    expect(rows.map((r) => r.key)).toEqual(['live']);
   });
 });
