@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { openRevocationStore } from '@ptce/event-store';
+import { keysLiveInRedis, openRevocationStore } from '@ptce/event-store';
 import {
   CLOCK_SKEW_SECONDS,
-  type Config,
   ConfigError,
   createRedis,
   isPrintableSubject,
@@ -194,7 +193,10 @@ async function revoke(args: string[], io: CliIo): Promise<number> {
     }
   }
 
-  const redis = needsRedis(config) ? createRedis(config.REDIS_URL) : undefined;
+  const redis =
+    config.REDIS_URL !== undefined && keysLiveInRedis(config.EVENT_STORE_URL, true)
+      ? createRedis(config.REDIS_URL)
+      : undefined;
   try {
     if (redis) await redis.connect();
     const store = await openRevocationStore({
@@ -212,17 +214,6 @@ async function revoke(args: string[], io: CliIo): Promise<number> {
   }
   io.stdout(`revoked ${jti} (remembered until ${new Date(expiresAt).toISOString()})\n`);
   return EXIT_OK;
-}
-
-/** As `openRevocationStore` chooses: Redis only for KurrentDB, and only when configured. */
-function needsRedis(config: Config): config is Config & { REDIS_URL: string } {
-  const url = config.EVENT_STORE_URL;
-  return (
-    config.REDIS_URL !== undefined &&
-    !url.startsWith('sqlite:') &&
-    !url.startsWith('postgres://') &&
-    !url.startsWith('postgresql://')
-  );
 }
 
 const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = { token };

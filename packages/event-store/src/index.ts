@@ -4,6 +4,7 @@
 export { DuplicateEventIdError, RevisionConflictError, StoreUnavailableError } from './errors.ts';
 export { type IdempotencyRecord, type IdempotencyStore, leaseStamp } from './idempotency.ts';
 export {
+  keysLiveInRedis,
   type OpenEventStoreOptions,
   type OpenStoresOptions,
   openEventStore,

@@ -53,6 +53,15 @@ function backendOf(url: string): Backend {
   }
 }
 
+/**
+ * Whether the keys and revoked tokens of a deployment on `eventStoreUrl` live in Redis: only on
+ * KurrentDB, which has no table for them, and only when Redis is configured. For a caller that
+ * must open the Redis connection before `openStores`/`openRevocationStore` (the CLI).
+ */
+export function keysLiveInRedis(eventStoreUrl: string, redisConfigured: boolean): boolean {
+  return redisConfigured && backendOf(eventStoreUrl) === 'kurrentdb';
+}
+
 const dataDirOf = (options: OpenEventStoreOptions) => options.dataDir ?? './data';
 
 function sqlitePath(url: string, options: OpenEventStoreOptions): string {
