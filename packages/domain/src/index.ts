@@ -4,7 +4,7 @@ export { compileLedger } from './ledger/compile.ts';
 export type { Cut } from './ledger/cuts.ts';
 export { coversAt, enrolmentPeriodsOf, rulesInForce, wasEnrolledAt } from './ledger/history.ts';
 export { evolveLedger, foldLedger, initialLedger, settleLedger } from './ledger/log.ts';
-export { ledgerFinal, replayLedger } from './ledger/replay.ts';
+export { ledgerFinal, replayLedger, visitFacts } from './ledger/replay.ts';
 export type {
   ActivityState,
   AssociateState,

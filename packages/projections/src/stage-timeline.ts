@@ -1,14 +1,5 @@
-import {
-  compileLedger,
-  evolveLedger,
-  type Fact,
-  type FoldedEvent,
-  initialLedger,
-  type Ledger,
-  type LedgerState,
-  ledgerFinal,
-} from '@ptce/domain';
-import { eventCatalog, parisDay, type ValidTime } from '@ptce/events';
+import { compileLedger, type Fact, type Ledger, visitFacts } from '@ptce/domain';
+import { parisDay, type ValidTime } from '@ptce/events';
 import { ledgerAt } from './queries.ts';
 import {
   assessStage,
@@ -55,115 +46,129 @@ export interface StageAnswer extends StageAssessment {
 }
 
 /**
- * The ledger's facts replayed one at a time. The domain's cuts stop at a valid time, and facts
- * of the same date (or instant) share one: no cut separates them. So the compiled facts, already
- * corrected and with retractions removed, are folded again as a log of their own, in valid-time
- * order, where the state after any one of them is the final state of a prefix of that log.
+ * Facts that never change what the stage is measured on (the members and their categories, the
+ * seats in open spaces, the associates, the legal entity): a day holding only these keeps the
+ * stage of the day before, so its stage is not evaluated again. Listed as those that cannot,
+ * rather than those that can, so that a new type of fact is evaluated until proven neutral.
  */
-class FactByFactReplay {
-  private ledger: Ledger = initialLedger();
-
-  constructor(private readonly ptceId: string) {}
-
-  push(fact: Fact): void {
-    const event: FoldedEvent = {
-      eventId: fact.eventId,
-      type: fact.type,
-      // Compiled data is parsed and upcast: it is data of the catalog's current version.
-      schemaVersion: eventCatalog[fact.type].schemaVersion,
-      ptceId: this.ptceId,
-      occurredAt: fact.occurredAt,
-      data: fact.data,
-      position: fact.position,
-      recordedAt: fact.recordedAt,
-    };
-    this.ledger = evolveLedger(this.ledger, event);
-  }
-
-  state(): LedgerState {
-    return ledgerFinal(this.ledger);
-  }
-}
+const STAGE_NEUTRAL: ReadonlySet<string> = new Set([
+  'MeetingHeld',
+  'DecisionRecorded',
+  'DecisionAnnulled',
+  'ActivityLaunched',
+  'CarrierJoined',
+  'ActivityEnded',
+  'SpaceRulesChanged',
+  'RecognitionGranted',
+]);
 
 interface FactDay {
   readonly day: string;
   /** Index in the compiled facts of the day's first fact. */
   readonly first: number;
-  readonly facts: readonly Fact[];
+  /** Index just after the day's last fact. */
+  end: number;
+  /** Whether one of its facts may change the stage. */
+  moves: boolean;
 }
 
 /** Facts grouped by the Paris day they take effect on; valid-time order keeps the days ascending. */
 function factDays(facts: readonly Fact[]): FactDay[] {
-  const days: { day: string; first: number; facts: Fact[] }[] = [];
-  facts.forEach((fact, index) => {
+  const days: FactDay[] = [];
+  let current: FactDay | undefined;
+  for (let i = 0; i < facts.length; i++) {
+    const fact = facts[i]!;
     const day = parisDay(fact.occurredAt);
-    const current = days.at(-1);
-    if (current?.day === day) current.facts.push(fact);
-    else days.push({ day, first: index, facts: [fact] });
-  });
+    if (current?.day !== day) {
+      current = { day, first: i, end: i, moves: false };
+      days.push(current);
+    }
+    current.end = i + 1;
+    if (!STAGE_NEUTRAL.has(fact.type)) current.moves = true;
+  }
   return days;
 }
 
-/**
- * The earliest fact of `day` after which the stage is `target` until the day's end. Replays the
- * facts before the day from nothing: done only on the days the stage changes, which are few.
- */
-function causeOn(
-  day: FactDay,
-  facts: readonly Fact[],
-  ptceId: string,
-  target: Stage,
-  rules: StageRules,
-): Fact {
-  const lastFact = day.facts.at(-1)!;
-  if (day.facts.length === 1) return lastFact;
-  const replay = new FactByFactReplay(ptceId);
-  for (const fact of facts.slice(0, day.first)) replay.push(fact);
-  let cause: Fact | null = null;
-  for (const fact of day.facts) {
-    replay.push(fact);
-    const reached = stageOf(replay.state(), rules) === target;
-    if (!reached) cause = null;
-    else cause ??= fact;
-  }
-  // The day ends at `target`, so the last fact leaves it there; the fallback is never taken.
-  return cause ?? lastFact;
+interface StageChange {
+  readonly day: FactDay;
+  readonly stage: Stage;
 }
 
-/** The days the stage changed (at their end), oldest first, up to `lastDay` included. */
+/**
+ * The days the stage changed (at their end), oldest first, up to `lastDay` included: one replay
+ * of the facts, the stage evaluated at the end of each day whose facts may move it.
+ */
 function stageChanges(
+  ledger: Ledger,
   days: readonly FactDay[],
-  ptceId: string,
   rules: StageRules,
   lastDay: string | null,
-): { day: FactDay; stage: Stage }[] {
-  const changes: { day: FactDay; stage: Stage }[] = [];
-  const replay = new FactByFactReplay(ptceId);
+): StageChange[] {
+  const changes: StageChange[] = [];
   let previous: Stage = 'not_started';
-  for (const day of days) {
-    if (lastDay !== null && day.day > lastDay) break;
-    for (const fact of day.facts) replay.push(fact);
-    const stage = stageOf(replay.state(), rules);
+  let d = 0;
+  visitFacts(ledger, (_fact, state, i) => {
+    const day = days[d]!;
+    if (lastDay !== null && day.day > lastDay) return false;
+    if (i < day.end - 1) return true;
+    d++;
+    if (!day.moves) return true;
+    const stage = stageOf(state, rules);
     if (stage !== previous) changes.push({ day, stage });
     previous = stage;
-  }
+    return true;
+  });
   return changes;
+}
+
+/**
+ * The cause of each change: the earliest fact of its day after which the stage is the change's
+ * and stays so to the day's end. One more replay, evaluating the stage after each fact of the
+ * days that changed it through several facts (a day of one fact is caused by that fact).
+ */
+function causesOf(
+  ledger: Ledger,
+  facts: readonly Fact[],
+  changes: readonly StageChange[],
+  rules: StageRules,
+): Fact[] {
+  const causes = changes.map(({ day }) => facts[day.end - 1]!);
+  const busy = changes
+    .map((change, index) => ({ change, index }))
+    .filter(({ change }) => change.day.end - change.day.first > 1);
+  if (busy.length === 0) return causes;
+  let b = 0;
+  let cause: Fact | null = null;
+  visitFacts(ledger, (fact, state, i) => {
+    const { change, index } = busy[b]!;
+    if (i < change.day.first) return true;
+    const reached = stageOf(state, rules) === change.stage;
+    if (!reached) cause = null;
+    else cause ??= fact;
+    if (i < change.day.end - 1) return true;
+    // The day ends at the change's stage, so its last fact leaves it there: the fallback is never taken.
+    causes[index] = cause ?? fact;
+    cause = null;
+    b++;
+    return b < busy.length;
+  });
+  return causes;
 }
 
 /**
  * The PTCE's stages, oldest first; before the first entry it had not started.
  *
- * The cost is one replay step per fact and one stage evaluation per day with facts (plus a
- * replay of the history before each day whose stage changed through several facts): a read
- * model keeping it should compute it once per ledger version, not per request.
+ * The cost is two replays of the facts (nothing parsed or copied), one stage evaluation at the
+ * end of each day whose facts may move it, and one after each fact of a day that changed it
+ * through several facts.
  */
 export function stageTimeline(ledger: Ledger, rules: StageRules = DEFAULT_STAGE_RULES): StageTimelineEntry[] {
   const validRules = stageRulesSchema.parse(rules);
-  const compiled = compileLedger(ledger);
-  const ptceId = compiled.ptceId ?? '';
-  const changes = stageChanges(factDays(compiled.facts), ptceId, validRules, null);
+  const { facts } = compileLedger(ledger);
+  const changes = stageChanges(ledger, factDays(facts), validRules, null);
+  const causes = causesOf(ledger, facts, changes, validRules);
   return changes.map(({ day, stage }, i) => {
-    const cause = causeOn(day, compiled.facts, ptceId, stage, validRules);
+    const cause = causes[i]!;
     return {
       stage,
       label: STAGE_LABELS[stage],
@@ -186,8 +191,7 @@ export function stageAt(ledger: Ledger, at: ValidTime, rules: StageRules = DEFAU
   const day = parisDay(at);
   // Only the changes up to t's day matter, and their causes not at all: the timeline's `from`s
   // without the rest of it.
-  const compiled = compileLedger(ledger);
-  const changes = stageChanges(factDays(compiled.facts), compiled.ptceId ?? '', rules, day);
+  const changes = stageChanges(ledger, factDays(compileLedger(ledger).facts), rules, day);
   const covering = changes.at(-1);
   const before = changes.at(-2);
   let since = day;

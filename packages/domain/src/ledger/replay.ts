@@ -30,3 +30,25 @@ export function replayFacts(facts: readonly Fact[], warnings: readonly LedgerWar
 export function replay(compiled: CompiledLedger, cut: Cut): LedgerState {
   return replayFacts(compiled.facts, compiled.warnings, cut);
 }
+
+/**
+ * Replays the ledger's facts one at a time, in valid-time order, from nothing: `visit` is called
+ * after each fact with the state it leaves (the state of every fact up to and including it, as a
+ * fold of those facts alone would give), until it returns false. The state is lent for the call
+ * only: it changes with the next fact, so a visitor keeps what it computes of it, never the state.
+ * Nothing is parsed, copied or cached: what a stage timeline needs to look at every day of a
+ * long history without folding it again.
+ */
+export function visitFacts(
+  ledger: Ledger,
+  visit: (fact: Fact, state: LedgerState, index: number) => boolean | undefined,
+): void {
+  const compiled = ledger.cache.borrowCompiled(ledger);
+  const w = newWork(compiled.warnings);
+  const { facts } = compiled;
+  for (let i = 0; i < facts.length; i++) {
+    const fact = facts[i]!;
+    step(w, fact);
+    if (visit(fact, w, i) === false) return;
+  }
+}
