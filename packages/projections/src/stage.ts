@@ -226,9 +226,46 @@ function measure(state: LedgerState, rules: StageRules) {
   return { stage, criteria, steering, operational };
 }
 
-/** The stage alone, for a timeline that evaluates many states (thresholds are trusted: validate them first). */
+/**
+ * The stage alone, for a timeline that evaluates many states (thresholds are trusted: validate
+ * them first). The same criteria as `measure`, counted in one walk of the members and one of the
+ * steering seats, with no list built: a long history evaluates it on thousands of days.
+ */
 export function stageOf(state: LedgerState, rules: StageRules = DEFAULT_STAGE_RULES): Stage {
-  return measure(state, rules).stage;
+  if (!state.registration) return 'not_started';
+  let memberCount = 0;
+  let partnerCount = 0;
+  let associateCount = 0;
+  const categories = new Set<Category>();
+  for (const member of state.members.values()) {
+    memberCount++;
+    if (member.organisationId !== state.pilotId) partnerCount++;
+    if (state.associates.has(member.organisationId)) associateCount++;
+    categories.add(member.category);
+  }
+  if (partnerCount < rules.minPartners) return 'individual_impulse';
+  const steering = new Set<string>();
+  const steeringCategories = new Set<Category>();
+  for (const space of state.spaces.values()) {
+    if (space.closedAt || !STEERING_KINDS.has(space.kind)) continue;
+    for (const org of space.enrolled.keys()) {
+      const member = state.members.get(org);
+      if (!member) continue;
+      steering.add(org);
+      steeringCategories.add(member.category);
+    }
+  }
+  const shared =
+    categories.size > 0 &&
+    shareOf(steeringCategories.size, categories.size) >= 1 &&
+    memberCount > 0 &&
+    shareOf(steering.size, memberCount) >= rules.collectiveShare;
+  if (!shared) return 'divided_groups';
+  const effective =
+    state.legalEntity !== null &&
+    memberCount > 0 &&
+    shareOf(associateCount, memberCount) >= rules.minAssociateShare;
+  return effective ? 'effective' : 'collective_group';
 }
 
 /**

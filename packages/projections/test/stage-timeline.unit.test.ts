@@ -4,7 +4,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 // The domain's own log builder: projections read the ledgers the domain folds.
 import { LogBuilder } from '../../domain/test/fixtures.ts';
-import { assessStage, ledgerAt, type StageRules, stageAt, stageRules, stageTimeline } from '../src/index.ts';
+import {
+  assessStage,
+  ledgerAt,
+  type StageRules,
+  stageAt,
+  stageOf,
+  stageRules,
+  stageTimeline,
+} from '../src/index.ts';
 import { StageHistory } from './stage-history.ts';
 
 /** Rises to a collective group, then falls back when a newcomer gets no steering seat. */
@@ -299,9 +307,10 @@ describe('stage timeline: properties', () => {
           for (const fact of compileLedger(ledger).facts) {
             const day = parisDay(fact.occurredAt);
             const covering = timeline.findLast((entry) => entry.from <= day);
-            expect(assessStage(ledgerAt(ledger, day), day, rules).stage).toBe(
-              covering?.stage ?? 'not_started',
-            );
+            const state = ledgerAt(ledger, day);
+            expect(assessStage(state, day, rules).stage).toBe(covering?.stage ?? 'not_started');
+            // The timeline's lean count of the criteria agrees with the assessment's.
+            expect(stageOf(state, rules)).toBe(covering?.stage ?? 'not_started');
           }
         },
       ),
