@@ -282,8 +282,15 @@ class KurrentEventStore implements EventStore {
     return this.guard(async () => (await this.head(stream))?.revision ?? null);
   }
 
+  /**
+   * `types` is applied here, not by the server: readAll of @eventstore/db-client 6.2.1 sends no
+   * filter (only subscribeToAll takes one). The pages still walk the whole log after `after`, but
+   * only the matching events are mapped and counted against `limit`.
+   */
   async readAll(options: ReadAllOptions = {}): Promise<EventEnvelope[]> {
+    const types = options.types === undefined ? undefined : new Set(options.types);
     return this.guard(async () => {
+      if (types?.size === 0) return [];
       const out: EventEnvelope[] = [];
       const limit = options.limit ?? Number.POSITIVE_INFINITY;
       let from: Position | typeof START = options.after === undefined ? START : decodePosition(options.after);
@@ -301,6 +308,7 @@ class KurrentEventStore implements EventStore {
           const event = resolved.event;
           if (event?.position !== undefined) lastPosition = event.position;
           if (!isOurs(event)) continue;
+          if (types !== undefined && !types.has(event.type)) continue;
           const envelope = toEnvelope(event);
           if (after !== undefined && envelope.position <= after) continue;
           out.push(envelope);
@@ -309,6 +317,30 @@ class KurrentEventStore implements EventStore {
         if (seen < 500 || lastPosition === undefined) return out;
         from = lastPosition;
         after = encodePosition(lastPosition) > (after ?? '') ? encodePosition(lastPosition) : after;
+      }
+    });
+  }
+
+  /** The last event of ours in $all, read backwards a page at a time past system events. */
+  async headPosition(): Promise<string | null> {
+    return this.guard(async () => {
+      const page = 32;
+      let from: Position | 'end' = 'end';
+      for (;;) {
+        let seen = 0;
+        let lastPosition: Position | undefined;
+        for await (const resolved of this.client.readAll({
+          fromPosition: from,
+          direction: BACKWARDS,
+          maxCount: page,
+        })) {
+          seen++;
+          const event = resolved.event;
+          if (event?.position !== undefined) lastPosition = event.position;
+          if (isOurs(event)) return toEnvelope(event).position;
+        }
+        if (seen < page || lastPosition === undefined) return null;
+        from = lastPosition;
       }
     });
   }

@@ -42,7 +42,14 @@ export interface ReadStreamOptions {
 export interface ReadAllOptions {
   /** Exclusive: events strictly after this position. Omitted: from the start. */
   readonly after?: string;
+  /** At most this many events, counting only those returned (the ones `types` lets through). */
   readonly limit?: number;
+  /**
+   * Only events whose `type` is one of these, filtered by the store itself; an empty list returns
+   * nothing. Omitted: every type. `after` stays a position of the whole log, so the position of the
+   * last event of a page is the next page's `after`, whatever lies between.
+   */
+  readonly types?: readonly string[];
 }
 
 export interface SubscribeOptions {
@@ -74,6 +81,12 @@ export interface EventStore {
   /** Revision of the stream's last event, or null when it does not exist. */
   streamRevision(stream: string): Promise<number | null>;
   readAll(options?: ReadAllOptions): Promise<EventEnvelope[]>;
+  /**
+   * Position of the last event of the log, or null when it holds none. A safe checkpoint:
+   * `readAll({ after: await headPosition() })` skips no event, including one of a transaction that
+   * commits later (PostgreSQL only counts the rows readAll would already return).
+   */
+  headPosition(): Promise<string | null>;
   /** Catch up from the checkpoint, then live: every event once, in log order. */
   subscribe(handler: SubscriptionHandler, options?: SubscribeOptions): Subscription;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */

@@ -1,6 +1,7 @@
 import type { EventEnvelope, NewEvent } from '@ptce/events';
 import pg from 'pg';
 import { pollingSubscription, Waker } from './common.ts';
+import { StoreUnavailableError } from './errors.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -17,7 +18,7 @@ import { PgConnection, toStoreError } from './postgres/connection.ts';
 import { PostgresIdempotencyStore } from './postgres/idempotency.ts';
 import { PostgresNotifications } from './postgres/notify.ts';
 import { PostgresRevocationStore } from './postgres/revocations.ts';
-import { COLUMNS, parsePosition, type Row, readHead, toEnvelope } from './postgres/rows.ts';
+import { COLUMNS, parsePosition, position, type Row, readHead, toEnvelope } from './postgres/rows.ts';
 import { migrate } from './postgres/schema.ts';
 import { isPostgresUnavailable } from './unavailable.ts';
 
@@ -32,6 +33,11 @@ export interface PostgresOptions {
 }
 
 function ignore(): void {}
+
+/** The (transaction id, position) an exclusive `after` stands for; the start of the log when omitted. */
+function afterOf(after: string | undefined): [string, string] {
+  return after === undefined ? ['0', '0'] : parsePosition(after);
+}
 
 export async function openPostgresEventStore(
   url: string,
@@ -119,11 +125,26 @@ class PostgresEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<EventEnvelope[]> {
-    return this.readAfter(options.after, options.limit ?? null);
+    if (options.types === undefined) return this.readAfter(options.after, options.limit ?? null);
+    if (options.types.length === 0) {
+      if (this.connection.closed) throw new StoreUnavailableError('postgres: the store is closed');
+      return [];
+    }
+    const [tx, pos] = afterOf(options.after);
+    const rows = await this.connection.query<Row>(
+      'ptce_read_all_types',
+      `SELECT ${COLUMNS} FROM events
+        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          AND type = ANY($3::text[])
+        ORDER BY events.transaction_id, events.global_position LIMIT $4`,
+      [tx, pos, options.types, options.limit ?? null],
+    );
+    return rows.map(toEnvelope);
   }
 
   private async readAfter(after: string | undefined, limit: number | null): Promise<EventEnvelope[]> {
-    const [tx, pos] = after === undefined ? ['0', '0'] : parsePosition(after);
+    const [tx, pos] = afterOf(after);
     const rows = await this.connection.query<Row>(
       'ptce_read_all',
       `SELECT ${COLUMNS} FROM events
@@ -133,6 +154,22 @@ class PostgresEventStore implements EventStore {
       [tx, pos, limit],
     );
     return rows.map(toEnvelope);
+  }
+
+  /**
+   * The last row readAll would return now: under the same rule, so no row before it in log order can
+   * still commit (every transaction that might is at least the oldest open one).
+   */
+  async headPosition(): Promise<string | null> {
+    const rows = await this.connection.query<Pick<Row, 'tx_text' | 'global_position'>>(
+      'ptce_head_position',
+      `SELECT transaction_id::text AS tx_text, global_position::text AS global_position FROM events
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1`,
+      [],
+    );
+    const last = rows[0];
+    return last === undefined ? null : position(last.tx_text, last.global_position);
   }
 
   subscribe(handler: SubscriptionHandler, options?: SubscribeOptions): Subscription {

@@ -158,6 +158,8 @@ class SqliteEventStore implements EventStore {
   private readonly forwards: Database.Statement<[string, number, number], Row>;
   private readonly backwards: Database.Statement<[string, number, number], Row>;
   private readonly all: Database.Statement<[number, number], Row>;
+  private readonly allOfTypes: Database.Statement<[number, string, number], Row>;
+  private readonly last: Database.Statement<[], { position: number | null }>;
   private readonly appendBatch: (batch: readonly PendingAppend[]) => Settled[];
   private pending: PendingAppend[] = [];
 
@@ -182,6 +184,12 @@ class SqliteEventStore implements EventStore {
     this.all = db.prepare(
       'SELECT * FROM events WHERE global_position > ? ORDER BY global_position ASC LIMIT ?',
     );
+    // The types as one JSON array: a statement prepared once, whatever their number.
+    this.allOfTypes = db.prepare(
+      `SELECT * FROM events WHERE global_position > ? AND type IN (SELECT value FROM json_each(?))
+        ORDER BY global_position ASC LIMIT ?`,
+    );
+    this.last = db.prepare('SELECT max(global_position) AS position FROM events');
     // Called inside the batch's transaction, better-sqlite3 runs this one as a SAVEPOINT: an
     // append refused (revision conflict, duplicate id) rolls back alone, the others commit.
     const one = db.transaction((item: PendingAppend) =>
@@ -318,7 +326,21 @@ class SqliteEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<EventEnvelope[]> {
-    return this.readAfter(options.after, options.limit ?? -1);
+    const { types } = options;
+    if (types === undefined) return this.readAfter(options.after, options.limit ?? -1);
+    const from = options.after === undefined ? 0 : Number(options.after);
+    return this.guard(() =>
+      types.length === 0
+        ? []
+        : this.allOfTypes.all(from, JSON.stringify(types), options.limit ?? -1).map(toEnvelope),
+    );
+  }
+
+  async headPosition(): Promise<string | null> {
+    return this.guard(() => {
+      const position = this.last.get()?.position ?? null;
+      return position === null ? null : formatPosition(position);
+    });
   }
 
   private async readAfter(after: string | undefined, limit: number): Promise<EventEnvelope[]> {

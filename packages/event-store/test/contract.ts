@@ -15,6 +15,8 @@ export interface ContractFactory {
   readonly globalEventIds?: boolean;
   /** False where `alsoExpected` is checked just before the append, not atomically with it (KurrentDB). */
   readonly atomicAlsoExpected?: boolean;
+  /** A store on a log of its own that holds no event yet; omitted where none can be had (KurrentDB). */
+  openEmpty?(): Promise<EventStore>;
 }
 
 /** Events of these streams in the log after `after`, waiting until `count` are visible. */
@@ -457,6 +459,105 @@ export function describeEventStoreContract(name: string, factory: ContractFactor
         expect(await store.readAll({ after: log[3]!.position })).not.toContainEqual(appended[3]);
       });
 
+      it('reads only the listed types, the limit counting them, paging with after across other types', async () => {
+        const mark = await lastPosition(store);
+        const tag = streamName('T');
+        const [kept, other, alsoKept] = ['Kept', 'Other', 'AlsoKept'].map((t) => `${t}-${tag}`) as [
+          string,
+          string,
+          string,
+        ];
+        const a = streamName();
+        const b = streamName();
+        const of = (...types: string[]) => types.map((type) => newEvent({ type }));
+        await store.append(a, of(kept, other, alsoKept), { expectedRevision: 'no_stream' });
+        await store.append(b, of(other, other), { expectedRevision: 'no_stream' });
+        await store.append(a, of(kept, other), { expectedRevision: 2 });
+        await store.append(b, of(alsoKept, kept), { expectedRevision: 1 });
+        await store.append(a, of(other), { expectedRevision: 4 });
+        const log = await logOf(store, new Set([a, b]), mark, 10);
+        expect(log).toHaveLength(10);
+        const types = [kept, alsoKept];
+        const wanted = log.filter((e) => types.includes(e.type));
+        expect(wanted.map((e) => e.type)).toEqual([kept, alsoKept, kept, alsoKept, kept]);
+
+        expect(await store.readAll({ after: mark, types })).toEqual(wanted);
+        // From the start of the log: the types are this test's own, so nothing else matches.
+        expect(await store.readAll({ types: [kept] })).toEqual(wanted.filter((e) => e.type === kept));
+        expect(await store.readAll({ after: mark, types: [other] })).toEqual(
+          log.filter((e) => e.type === other),
+        );
+
+        const pages: EventEnvelope[][] = [];
+        let after = mark;
+        for (;;) {
+          const page = await store.readAll({ after, limit: 2, types });
+          if (page.length === 0) break;
+          expect(page.length).toBeLessThanOrEqual(2);
+          pages.push(page);
+          after = page[page.length - 1]!.position;
+        }
+        expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+        expect(pages.flat()).toEqual(wanted);
+
+        // `after` may be the position of an event of another type: still exclusive, still log order.
+        const skipped = log[1]!;
+        expect(skipped.type).toBe(other);
+        expect(await store.readAll({ after: skipped.position, types, limit: 3 })).toEqual(
+          wanted.filter((e) => e.position > skipped.position).slice(0, 3),
+        );
+        expect(await store.readAll({ after: wanted[4]!.position, types })).toEqual([]);
+      });
+
+      it('an empty list of types reads nothing', async () => {
+        const stream = streamName();
+        const mark = await lastPosition(store);
+        await store.append(stream, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+        expect(await logOf(store, new Set([stream]), mark, 2)).toHaveLength(2);
+        expect(await store.readAll({ types: [] })).toEqual([]);
+        expect(await store.readAll({ after: mark, types: [], limit: 5 })).toEqual([]);
+      });
+
+      it('headPosition is the position of the last event readAll returns', async () => {
+        const mark = await lastPosition(store);
+        const streams = [streamName(), streamName(), streamName()];
+        for (const [i, stream] of streams.entries()) {
+          await store.append(stream, [newEvent(), newEvent({ data: { i } })], {
+            expectedRevision: 'no_stream',
+          });
+        }
+        const { position: last } = await store.append(streams[0]!, [newEvent({ type: 'Other' })], {
+          expectedRevision: 1,
+        });
+        const log = await logOf(store, new Set(streams), mark, 7);
+        expect(log).toHaveLength(7);
+        expect(log[6]!.position).toBe(last);
+        const head = await store.headPosition();
+        expect(head).toBe(last);
+        expect(head).toBe(await lastPosition(store));
+        expect(await store.readAll({ after: head ?? undefined })).toEqual([]);
+      });
+
+      it.skipIf(factory.openEmpty === undefined)('headPosition is null on an empty log', async () => {
+        const empty = await factory.openEmpty!();
+        try {
+          expect(await empty.headPosition()).toBeNull();
+          expect(await empty.readAll({ types: ['MemberJoined'] })).toEqual([]);
+          const stream = streamName();
+          const { position } = await empty.append(stream, [newEvent(), newEvent()], {
+            expectedRevision: 'no_stream',
+          });
+          expect((await logOf(empty, new Set([stream]), undefined, 2)).map((e) => e.position)).toEqual([
+            expect.any(String),
+            position,
+          ]);
+          expect(await empty.headPosition()).toBe(position);
+          expect(await empty.readAll({ types: ['MemberJoined'], limit: 1 })).toHaveLength(1);
+        } finally {
+          await empty.close();
+        }
+      });
+
       it('round-trips a 1 MB payload and non-ASCII text', async () => {
         const stream = streamName();
         // About 1 MB once UTF-8 encoded: KurrentDB refuses appends above its max append size (1 MiB by default).
@@ -606,6 +707,9 @@ export function describeEventStoreContract(name: string, factory: ContractFactor
         await check(gone.append(stream, [newEvent(), newEvent()], { expectedRevision: 'any' }));
         await check(gone.readStream(stream));
         await check(gone.readAll());
+        await check(gone.readAll({ types: ['MemberJoined'] }));
+        await check(gone.readAll({ types: [] }));
+        await check(gone.headPosition());
         await gone.close().catch(() => {});
         expect(await store.streamRevision(stream)).toBeNull();
       });

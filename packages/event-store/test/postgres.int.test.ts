@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { verifyChain } from '@ptce/events';
+import { GENESIS_HASH, verifyChain } from '@ptce/events';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nowInstant, sealEvent } from '../src/common.ts';
 import { StoreUnavailableError } from '../src/errors.ts';
 import { openEventStore, openStores } from '../src/open.ts';
 import type { EventStore } from '../src/port.ts';
+import { columnsOf, INSERT_COLUMNS, UNNEST_ROWS } from '../src/postgres/rows.ts';
 import { streamLockKey } from '../src/postgres.ts';
 import { describeEventStoreContract, newEvent, streamName } from './contract.ts';
 
@@ -29,6 +31,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await maintenance((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+  await maintenance((c) => c.query(`DROP DATABASE IF EXISTS ${database}_empty WITH (FORCE)`));
 });
 
 describeEventStoreContract('postgres', {
@@ -37,6 +40,12 @@ describeEventStoreContract('postgres', {
     const store = await openEventStore(testUrl);
     await store.close();
     return store;
+  },
+  async openEmpty() {
+    await maintenance((c) => c.query(`CREATE DATABASE ${database}_empty`));
+    const empty = new URL(testUrl);
+    empty.pathname = `/${database}_empty`;
+    return openEventStore(empty.toString(), { poolSize: 2 });
   },
 });
 
@@ -112,6 +121,35 @@ describe('postgres specifics', () => {
       new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
     ]);
   }
+
+  it('headPosition and a read by types stop before a transaction that may still commit', async () => {
+    const type = `Late-${streamName('T')}`;
+    const held = new pg.Client({ connectionString: testUrl });
+    await held.connect();
+    try {
+      // An append of another session, begun first, that commits after the next one.
+      const lateStream = streamName('late');
+      const late = sealEvent(lateStream, 0, nowInstant(), GENESIS_HASH, newEvent({ type }));
+      await held.query('BEGIN');
+      await held.query(
+        `INSERT INTO events (${INSERT_COLUMNS}) SELECT * FROM ${UNNEST_ROWS}`,
+        columnsOf([late]),
+      );
+      const before = await store.headPosition();
+      const stream = streamName();
+      const early = await store.append(stream, [newEvent({ type })], { expectedRevision: 'no_stream' });
+      const head = await store.headPosition();
+      expect(head).toBe(before);
+      expect(head === null || head < early.position).toBe(true);
+      expect(await store.readAll({ after: head ?? undefined, types: [type] })).toEqual([]);
+      await held.query('COMMIT');
+      const read = await store.readAll({ after: head ?? undefined, types: [type] });
+      expect(read.map((e) => e.eventId)).toEqual([late.eventId, early.events[0]!.eventId]);
+      expect(await store.headPosition()).toBe(read[1]!.position);
+    } finally {
+      await held.end();
+    }
+  });
 
   it('a plain append waits while an append checking its stream holds that stream', async () => {
     const stream = streamName();

@@ -18,6 +18,7 @@ describeEventStoreContract('sqlite', {
     await store.close();
     return store;
   },
+  openEmpty: () => openEventStore(`sqlite:${join(dir, `empty-${Date.now()}.db`)}`),
 });
 
 describe('sqlite specifics', () => {

@@ -31,6 +31,7 @@ export function pingOnlyStore(ping: () => Promise<void>): EventStore {
     readStream: unused,
     streamRevision: unused,
     readAll: unused,
+    headPosition: unused,
     subscribe: unused,
     ping,
     close: async () => {},

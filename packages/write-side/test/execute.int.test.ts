@@ -100,6 +100,7 @@ function withFirstAppendHeld() {
     readStream: (s, o) => store.readStream(s, o),
     streamRevision: (s) => store.streamRevision(s),
     readAll: (o) => store.readAll(o),
+    headPosition: () => store.headPosition(),
     subscribe: (h, o) => store.subscribe(h, o),
     ping: () => store.ping(),
     close: () => store.close(),

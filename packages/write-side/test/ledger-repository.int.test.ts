@@ -18,6 +18,7 @@ function counting(store: EventStore) {
     },
     streamRevision: (s) => store.streamRevision(s),
     readAll: (o) => store.readAll(o),
+    headPosition: () => store.headPosition(),
     subscribe: (h, o) => store.subscribe(h, o),
     ping: () => store.ping(),
     close: () => store.close(),

@@ -35,6 +35,7 @@ function lateCommitLog() {
         .slice(0, options.limit ?? Number.MAX_SAFE_INTEGER),
     streamRevision: unused,
     readAll: unused,
+    headPosition: unused,
     subscribe: () => {
       throw new Error('not used by LedgerRepository');
     },

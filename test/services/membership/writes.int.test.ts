@@ -274,6 +274,7 @@ function flaky(store: EventStore) {
     readStream: (stream, options) => (down.reads ? fail() : store.readStream(stream, options)),
     streamRevision: (stream) => (down.reads ? fail() : store.streamRevision(stream)),
     readAll: (options) => (down.reads ? fail() : store.readAll(options)),
+    headPosition: () => (down.reads ? fail() : store.headPosition()),
     subscribe: (handler, options) => store.subscribe(handler, options),
     ping: () => (down.reads ? fail() : store.ping()),
     close: () => store.close(),
