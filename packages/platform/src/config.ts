@@ -151,6 +151,11 @@ const envSchema = z
     REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 0, 3_600_000, 30_000),
     LEDGER_CACHE_EVENTS: integer('LEDGER_CACHE_EVENTS', 0, 100_000_000, 300_000),
     STAGE_RULES: optionalString,
+    READ_CACHE_EVENTS: integer('READ_CACHE_EVENTS', 0, 100_000_000, 400_000),
+    PROJECTOR: z.preprocess(
+      blankToUndefined,
+      z.enum(['on', 'off'], { message: 'expected on or off' }).default('on'),
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.JWT_ALG !== 'EdDSA' && !env.JWT_PUBLIC_KEY) {
@@ -196,6 +201,13 @@ export interface Config {
   /** Events of folded PTCE histories kept in memory by a write service, all PTCE together. */
   readonly LEDGER_CACHE_EVENTS: number;
   readonly STAGE_RULES: string | undefined;
+  /** Events of folded PTCE histories kept in memory by a read service, all PTCE together. */
+  readonly READ_CACHE_EVENTS: number;
+  /**
+   * `off`: the read service keeps no read models and computes every answer (a process that must
+   * not project, or a test of the computed path).
+   */
+  readonly PROJECTOR: 'on' | 'off';
 }
 
 /** Reads the configuration once, at start-up, and names every bad variable at once. */
@@ -229,5 +241,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     REQUEST_TIMEOUT_MS: v.REQUEST_TIMEOUT_MS,
     LEDGER_CACHE_EVENTS: v.LEDGER_CACHE_EVENTS,
     STAGE_RULES: v.STAGE_RULES,
+    READ_CACHE_EVENTS: v.READ_CACHE_EVENTS,
+    PROJECTOR: v.PROJECTOR,
   });
 }

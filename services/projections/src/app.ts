@@ -1,4 +1,4 @@
-import { type Ledger, type LedgerState, type LegalEntityState, ledgerFinal } from '@ptce/domain';
+import { type Ledger, ledgerFinal } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { parisDate, slugSchema } from '@ptce/events';
 import {
@@ -10,29 +10,37 @@ import {
   requireRole,
   zodPlugin,
 } from '@ptce/platform';
+import { DEFAULT_WINDOW_MONTHS, ledgerAt, rulesVersion, type StageRules, stageOf } from '@ptce/projections';
 import {
-  activeMembersOf,
-  activitiesOf,
-  ELIGIBILITY_CONDITIONS,
-  eligibilityOf,
-  LEGAL_PHASES,
-  ledgerAt,
-  legalTransitionOf,
-  openSpacesOf,
-  participationOf,
-  rulesVersion,
-  STAGES,
-  type StageRules,
-  stageAt,
-  stageOf,
-  stageTimeline,
-  warnings,
-} from '@ptce/projections';
+  cutLedger,
+  eligibilityAnswer,
+  eligibilityBody,
+  knownAtCut,
+  type ListEntry,
+  type LogCut,
+  legalTransitionAnswer,
+  legalTransitionBody,
+  listAnswer,
+  Projector,
+  type ProjectorLock,
+  type ProjectorOptions,
+  type PtceLedgers,
+  type PtceLog,
+  type PtceReadModel,
+  participationAnswer,
+  participationBody,
+  type ReadModelStore,
+  registeredPtceIds,
+  stageAnswer,
+  stageBody,
+  stateAnswer,
+  stateBody,
+  timelineAnswer,
+  timelineBody,
+} from '@ptce/read-models';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { knownAtCut, type LogCut, loadLedger } from './ledger.ts';
 import {
-  instant,
   listQuerySchema,
   participationQuerySchema,
   type ReadQuery,
@@ -47,192 +55,20 @@ export interface ProjectionsOptions {
   readonly rules: StageRules;
   /** Milliseconds since the epoch: "now" for asOf and knownAt. */
   readonly now: () => number;
+  /** The PTCE's folded logs, kept between requests (and extended by the projector). */
+  readonly ledgers: PtceLedgers;
+  /** Where the projector keeps the current answers; without it every read is computed. */
+  readonly models?: ReadModelStore | undefined;
+  /** Needed when several processes share the models (Redis): only its holder projects. */
+  readonly lock?: ProjectorLock | undefined;
+  /** Batches, rest and tick of the projector (tests shorten them). */
+  readonly projector?: Pick<ProjectorOptions, 'batchSize' | 'tickMs' | 'restFactor'>;
 }
 
 const tags = ['projections'];
 const READERS = ['secretary', 'auditor', 'admin'] as const;
-/** How many of the latest decisions the PTCE's state lists. */
-const RECENT_DECISIONS = 10;
 
 const ptceParams = z.strictObject({ ptceId: slugSchema });
-const stageSchema = z.enum(STAGES as [string, ...string[]]);
-const labelSchema = z.object({ fr: z.string(), en: z.string() });
-const warningSchema = z.object({
-  eventId: z.string(),
-  type: z.string(),
-  code: z.string(),
-  message: z.string(),
-  details: z.record(z.string(), z.unknown()).optional(),
-});
-const criterionSchema = z.object({
-  id: z.string(),
-  holds: z.boolean(),
-  value: z.union([z.number(), z.boolean()]),
-  threshold: z.union([z.number(), z.boolean()]),
-});
-const readAt = {
-  knownAt: z.string().nullable().describe('the knownAt used; null when atPosition was given'),
-  position: z
-    .string()
-    .describe(
-      'the last position of the log prefix the answer was computed on; give it as atPosition to have it again',
-    ),
-};
-
-const stageAnswer = z.object({
-  stage: stageSchema,
-  label: labelSchema,
-  since: z.string().nullable().describe('the Paris day the stage was reached; null when not started'),
-  stalled: z.boolean(),
-  criteria: z.array(criterionSchema),
-  core: z.array(z.string()),
-  periphery: z.array(z.string()),
-  outside: z.array(z.string()),
-  rulesVersion: z.string(),
-  asOf: z.string(),
-  ...readAt,
-  warnings: z.array(warningSchema),
-});
-
-const timelineAnswer = z.object({
-  entries: z.array(
-    z.object({
-      stage: stageSchema,
-      label: labelSchema,
-      from: z.string().describe('the Paris day the stage was reached, at its end'),
-      to: z.string().nullable().describe("the next entry's from; null for the stage still held"),
-      cause: z.object({ eventId: z.string(), type: z.string() }),
-    }),
-  ),
-  ...readAt,
-  rulesVersion: z.string(),
-  warnings: z.array(warningSchema),
-});
-
-const listAnswer = z.array(z.object({ ptceId: z.string(), name: z.string(), stage: stageSchema }));
-
-const legalEntitySchema = z.object({
-  name: z.string(),
-  legalForm: z.string(),
-  registrationId: z.string().optional(),
-  registeredAt: z.string(),
-});
-
-const stateAnswer = z.object({
-  ptceId: z.string(),
-  name: z.string(),
-  registeredAt: z.string(),
-  registered: z.boolean().describe('whether the registration took effect by asOf'),
-  members: z.array(
-    z.object({
-      organisationId: z.string(),
-      name: z.string(),
-      category: z.string(),
-      joinedAt: z.string(),
-      pilot: z.boolean(),
-      associate: z.boolean(),
-    }),
-  ),
-  spaces: z.array(
-    z.object({ spaceId: z.string(), kind: z.string(), name: z.string(), enrolled: z.array(z.string()) }),
-  ),
-  activities: z.array(
-    z.object({
-      activityId: z.string(),
-      name: z.string(),
-      spaceId: z.string().optional(),
-      launchedAt: z.string(),
-      carriers: z.array(z.string()),
-    }),
-  ),
-  legalEntity: legalEntitySchema.nullable(),
-  recentDecisions: z
-    .array(
-      z.object({
-        decisionId: z.string(),
-        spaceId: z.string(),
-        title: z.string(),
-        outcome: z.string(),
-        decidedAt: z.string(),
-        annulled: z.boolean(),
-      }),
-    )
-    .describe(`the latest ${RECENT_DECISIONS} decisions taken by asOf, oldest first`),
-  warnings: z.array(warningSchema),
-  asOf: z.string(),
-  ...readAt,
-});
-
-const legalTransitionAnswer = z.object({
-  phase: z.enum(LEGAL_PHASES as [string, ...string[]]),
-  legalForm: z.string().nullable(),
-  entity: legalEntitySchema.nullable(),
-  associates: z.object({
-    count: z.number().int(),
-    share: z.number(),
-    byCollege: z.record(z.string(), z.number().int()),
-    withoutCollege: z.number().int(),
-  }),
-  steps: z.array(z.object({ step: z.string(), date: z.string(), decisionId: z.string().nullable() })),
-  asOf: z.string(),
-  ...readAt,
-  warnings: z.array(warningSchema),
-});
-
-const eligibilityAnswer = z.object({
-  eligible: z.boolean(),
-  conditions: z.array(
-    z.object({
-      id: z.enum(ELIGIBILITY_CONDITIONS as [string, ...string[]]),
-      holds: z.boolean(),
-      unknown: z.boolean().describe('the ledger lacks what the condition needs'),
-      detail: z.string(),
-    }),
-  ),
-  asOf: z.string(),
-  ...readAt,
-  warnings: z.array(warningSchema),
-});
-
-const share = z.number().nullable();
-const participationAnswer = z.object({
-  window: z.object({
-    from: z.string().describe('the first day of the window'),
-    to: z.string(),
-    months: z.number().int(),
-  }),
-  steeringCoverage: share,
-  categoryCoverage: share,
-  blau: z.object({ membership: share, steering: share }),
-  byCategory: z.record(
-    z.string(),
-    z.object({
-      members: z.number().int(),
-      memberShare: share,
-      steeringSeats: z.number().int(),
-      seatShare: share,
-      representationRatio: share,
-      attendanceRate: share,
-    }),
-  ),
-  byMember: z.array(
-    z.object({
-      organisationId: z.string(),
-      category: z.string(),
-      spaces: z.record(z.string(), z.number().int()),
-      steeringSeats: z.number().int(),
-      attendanceRate: share,
-      meetingsHeld: z.number().int(),
-      meetingsAttended: z.number().int(),
-      decisionsAttended: z.number().int(),
-      activitiesCoCarried: z.number().int(),
-    }),
-  ),
-  asOf: z.string(),
-  ...readAt,
-  warnings: z.array(warningSchema),
-});
-
 const readResponses = <S extends z.ZodType>(success: S) => ({
   200: success,
   304: z.null().describe('If-None-Match names the current ETag: the answer has not changed'),
@@ -266,42 +102,13 @@ function notModified(request: FastifyRequest, etag: string): boolean {
   return tags.includes('*') || tags.includes(etag);
 }
 
-interface Read {
-  readonly ptceId: string;
-  readonly ledger: Ledger;
-  readonly final: LedgerState;
-  readonly position: string;
-  readonly knownAt: string | null;
-}
-
-/**
- * Reads the PTCE as its caller may: a reader's role and scope first (an unknown PTCE out of scope
- * is a 403, never a hint that it exists), then the log cut in transaction time, then 404 unless
- * the registration is in that prefix.
- */
-async function readPtce(
-  request: FastifyRequest,
-  options: ProjectionsOptions,
-  ptceId: string,
-  query: { knownAt?: string | undefined; atPosition?: string | undefined; minPosition?: string | undefined },
-): Promise<Read> {
-  requireRole(request, ...READERS);
-  requirePtceScope(request, ptceId);
-  const knownAt = query.atPosition === undefined ? (query.knownAt ?? instant(options.now())) : null;
-  const cut: LogCut =
-    query.atPosition !== undefined
-      ? { kind: 'atPosition', position: query.atPosition }
-      : knownAtCut(knownAt!);
-  const minPosition = query.minPosition;
-  const behind = (at: string | null) => minPosition !== undefined && (at === null || at < minPosition);
-  let loaded = await loadLedger(options.store, ptceId, cut);
-  // The store has not reached the write (a replica catching up): read once more, then refuse.
-  if (behind(loaded.head)) loaded = await loadLedger(options.store, ptceId, cut);
-  const { ledger, position, head } = loaded;
-  if (behind(position)) throw positionNotReached(minPosition!, position, behind(head));
-  const final = ledgerFinal(ledger);
-  if (final.registration === null || position === null) throw ptceNotFound(ptceId);
-  return { ptceId, ledger, final, position, knownAt };
+/** Sends 304 when the caller has this answer already; otherwise sets the ETag and says to compute it. */
+function conditional(request: FastifyRequest, reply: FastifyReply, etag: string): boolean {
+  reply.header('etag', etag);
+  reply.header('cache-control', 'private, no-cache');
+  if (!notModified(request, etag)) return false;
+  reply.code(304);
+  return true;
 }
 
 /**
@@ -320,43 +127,138 @@ function positionNotReached(
   return storeBehind ? problem.withHeaders({ 'retry-after': '1' }) : problem;
 }
 
-function entityView(entity: LegalEntityState | null): z.infer<typeof legalEntitySchema> | null {
-  if (!entity) return null;
-  return {
-    name: entity.name,
-    legalForm: entity.legalForm,
-    ...(entity.registrationId ? { registrationId: entity.registrationId } : {}),
-    registeredAt: entity.registeredAt,
-  };
+const behind = (minPosition: string | undefined, at: string | null): boolean =>
+  minPosition !== undefined && (at === null || at < minPosition);
+
+type TransactionTime = {
+  knownAt?: string | undefined;
+  atPosition?: string | undefined;
+  minPosition?: string | undefined;
+};
+
+/** A read of the log as it stands, with no transaction time of its own: the projector's models can answer it. */
+const readsNow = (query: TransactionTime): boolean =>
+  query.knownAt === undefined && query.atPosition === undefined;
+
+/** The part of the log a read was computed on, and where it ends. */
+interface Read {
+  readonly ledger: Ledger;
+  readonly position: string;
+  /** The knownAt given; for a read of the log as it stands, when its last event was recorded; null for atPosition. */
+  readonly knownAt: string | null;
 }
 
-/** Sends 304 when the caller has this answer already; otherwise sets the ETag and says to compute it. */
-function conditional(request: FastifyRequest, reply: FastifyReply, etag: string): boolean {
-  reply.header('etag', etag);
-  reply.header('cache-control', 'private, no-cache');
-  if (!notModified(request, etag)) return false;
-  reply.code(304);
-  return true;
-}
+/** Where an answer was read: `knownAt` and `position`, as every answer carries them. */
+const placed = (read: { knownAt: string | null; position: string }) => ({
+  knownAt: read.knownAt,
+  position: read.position,
+});
 
 /**
  * The read service: the creation stage of a PTCE at a valid time as known at a transaction
- * time, its stage timeline, its folded state, and the PTCE in the caller's scope. It only reads
- * the event store and computes with the domain's fold and the projections' pure functions:
- * nothing is kept between requests, so every process answers the same.
+ * time, its stage timeline, its state, legal transition, eligibility and participation, and the
+ * PTCE in the caller's scope.
+ *
+ * A read of the log as it stands ("now", or a `minPosition` the projector has reached) is
+ * answered from the projector's model when it holds one for today; anything else is computed
+ * from the PTCE's folded log, kept between requests and brought up to date from the store's
+ * tails, cut to the `knownAt` or `atPosition` asked. Both give the same answer: the model is
+ * that computation, made once by the projector.
  */
 export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App, options) => {
   const version = rulesVersion(options.rules);
+  const { ledgers, models, lock } = options;
+
+  if (models) {
+    const projector = new Projector({
+      store: options.store,
+      models,
+      ledgers,
+      rules: options.rules,
+      clock: options.now,
+      ...(lock ? { lock } : {}),
+      log: app.log.child({ component: 'projector' }),
+      ...options.projector,
+    });
+    app.decorate('projector', projector);
+    app.addHook('onReady', async () => projector.start());
+    app.addHook('onClose', async () => {
+      await projector.stop();
+      lock?.close();
+    });
+  }
 
   /**
    * The valid time a read answers for and, for a read of "now", the Paris day its ETag carries:
-   * from one reading of the clock, so a read across midnight never pairs one day's answer with
-   * the next day's tag.
+   * from one reading of the clock. A current read is as of today, the whole Paris day: the same
+   * answer all day for the same log, which is what lets it be kept and tagged by position and day.
    */
-  const answeredAt = (query: ReadQuery): { asOf: string; day: string | null } => {
+  const answeredAt = (query: { asOf?: string | undefined }): { asOf: string; day: string | null } => {
     if (query.asOf !== undefined) return { asOf: query.asOf, day: null };
-    const now = options.now();
-    return { asOf: instant(now), day: parisDate(now) };
+    const day = parisDate(options.now());
+    return { asOf: day, day };
+  };
+
+  /** The PTCE's log as the store has it now: read once more when it lacks `minPosition` (a replica catching up). */
+  const latest = async (ptceId: string, minPosition: string | undefined): Promise<PtceLog> => {
+    const log = await ledgers.latest(ptceId);
+    return behind(minPosition, log.head) ? ledgers.latest(ptceId) : log;
+  };
+
+  /**
+   * The projector's model of the PTCE, when it can answer this read: a current read (no knownAt
+   * or atPosition), on the model's day, of a model that has every event of the PTCE the store
+   * holds (so a read after a write sees it, as a computed read would). Redis down is no error:
+   * the read is computed instead.
+   */
+  const modelFor = async (
+    request: FastifyRequest,
+    log: PtceLog,
+    query: TransactionTime,
+    /** The day of a current read; `any` for the timeline, which has no valid time; null for a read at asOf. */
+    day: string | 'any' | null,
+  ): Promise<PtceReadModel | null> => {
+    if (!models || day === null || !readsNow(query) || log.head === null) return null;
+    let model: PtceReadModel | null;
+    try {
+      model = (await models.read(log.ptceId)).model;
+    } catch (err) {
+      request.log.warn({ err }, 'read models unavailable: computing the answer');
+      return null;
+    }
+    if (!model || model.position < log.head || (day !== 'any' && model.day !== day)) return null;
+    // Ahead of this process's read of the store, the model may hold minPosition; if not, the
+    // computed read says how far the store is.
+    if (behind(query.minPosition, model.position)) return null;
+    return model;
+  };
+
+  /**
+   * The part of the PTCE's log a read asks for: the log cut in transaction time, 409 when it ends
+   * before `minPosition`, 404 unless the registration is in it.
+   */
+  const readOf = (log: PtceLog, query: TransactionTime): Read => {
+    const { minPosition } = query;
+    const cut: LogCut | null =
+      query.atPosition !== undefined
+        ? { kind: 'atPosition', position: query.atPosition }
+        : query.knownAt !== undefined
+          ? knownAtCut(query.knownAt)
+          : null;
+    const ledger = cut ? cutLedger(log.ledger, cut) : log.ledger;
+    const last = ledger.last?.event;
+    const position = last?.position ?? null;
+    if (behind(minPosition, position)) {
+      throw positionNotReached(minPosition!, position, behind(minPosition, log.head));
+    }
+    if (!last || ledgerFinal(ledger).registration === null) throw ptceNotFound(log.ptceId);
+    const knownAt = query.atPosition !== undefined ? null : (query.knownAt ?? last.recordedAt);
+    return { ledger, position: last.position, knownAt };
+  };
+
+  const authorize = (request: FastifyRequest, ptceId: string) => {
+    requireRole(request, ...READERS);
+    requirePtceScope(request, ptceId);
   };
 
   app.get(
@@ -372,25 +274,17 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     },
     async (request, reply) => {
       const { ptceId } = request.params;
-      const read = await readPtce(request, options, ptceId, request.query);
+      authorize(request, ptceId);
       const { asOf, day } = answeredAt(request.query);
+      const log = await latest(ptceId, request.query.minPosition);
+      const model = await modelFor(request, log, request.query, day);
+      if (model) {
+        if (conditional(request, reply, etagOf(model.position, version, day))) return reply.send(null);
+        return { ...model.stage, ...placed(model) };
+      }
+      const read = readOf(log, request.query);
       if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
-      const answer = stageAt(read.ledger, asOf, options.rules);
-      return {
-        stage: answer.stage,
-        label: answer.label,
-        since: answer.since,
-        stalled: answer.stalled,
-        criteria: answer.criteria.map((c) => ({ ...c })),
-        core: [...answer.core],
-        periphery: [...answer.periphery],
-        outside: [...answer.outside],
-        rulesVersion: answer.rulesVersion,
-        asOf,
-        knownAt: read.knownAt,
-        position: read.position,
-        warnings: [...warnings(read.ledger, asOf)],
-      };
+      return { ...stageBody(read.ledger, asOf, options.rules), ...placed(read) };
     },
   );
 
@@ -406,17 +300,48 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       },
     },
     async (request, reply) => {
-      const read = await readPtce(request, options, request.params.ptceId, request.query);
+      const { ptceId } = request.params;
+      authorize(request, ptceId);
+      // The timeline has no valid time: a model of any day holds it.
+      const log = await latest(ptceId, request.query.minPosition);
+      const model = await modelFor(request, log, request.query, 'any');
+      if (model) {
+        if (conditional(request, reply, etagOf(model.position, version, null))) return reply.send(null);
+        return { ...model.timeline, ...placed(model) };
+      }
+      const read = readOf(log, request.query);
       if (conditional(request, reply, etagOf(read.position, version, null))) return reply.send(null);
-      return {
-        entries: stageTimeline(read.ledger, options.rules).map((entry) => ({ ...entry })),
-        knownAt: read.knownAt,
-        position: read.position,
-        rulesVersion: version,
-        warnings: [...warnings(read.ledger)],
-      };
+      return { ...timelineBody(read.ledger, options.rules), ...placed(read) };
     },
   );
+
+  /**
+   * The routes answering at a valid time: the model's answer for a current read it can give, or
+   * the answer computed on the part of the log asked for. Null once a 304 is sent.
+   */
+  const answerAt = async <T extends object>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ptceId: string,
+    query: ReadQuery,
+    fromModel: (model: PtceReadModel) => T | null,
+    compute: (ledger: Ledger, asOf: string) => T | null,
+  ): Promise<(T & { knownAt: string | null; position: string }) | null> => {
+    authorize(request, ptceId);
+    const { asOf, day } = answeredAt(query);
+    const log = await latest(ptceId, query.minPosition);
+    const model = await modelFor(request, log, query, day);
+    const kept = model ? fromModel(model) : null;
+    if (model && kept) {
+      if (conditional(request, reply, etagOf(model.position, version, day))) return null;
+      return { ...kept, ...placed(model) };
+    }
+    const read = readOf(log, query);
+    if (conditional(request, reply, etagOf(read.position, version, day))) return null;
+    const answer = compute(read.ledger, asOf);
+    if (answer === null) throw ptceNotFound(ptceId);
+    return { ...answer, ...placed(read) };
+  };
 
   app.get(
     '/v1/ptces/:ptceId',
@@ -430,71 +355,18 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       },
     },
     async (request, reply) => {
-      const read = await readPtce(request, options, request.params.ptceId, request.query);
-      const { asOf, day } = answeredAt(request.query);
-      if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
-      const state = ledgerAt(read.ledger, asOf);
-      const registration = read.final.registration!;
-      return {
-        ptceId: read.ptceId,
-        name: (state.registration ?? registration).name,
-        registeredAt: registration.at,
-        registered: state.registration !== null,
-        members: activeMembersOf(state).map((m) => ({
-          organisationId: m.organisationId,
-          name: m.name,
-          category: m.category,
-          joinedAt: m.joinedAt,
-          pilot: m.isPilot,
-          associate: m.isAssociate,
-        })),
-        spaces: openSpacesOf(state).map((s) => ({
-          spaceId: s.spaceId,
-          kind: s.kind,
-          name: s.name,
-          enrolled: s.enrolled.map((e) => e.organisationId).sort(),
-        })),
-        activities: activitiesOf(state).map((a) => ({
-          activityId: a.activityId,
-          name: a.name,
-          ...(a.spaceId ? { spaceId: a.spaceId } : {}),
-          launchedAt: a.launchedAt,
-          carriers: [...a.carriers],
-        })),
-        legalEntity: entityView(state.legalEntity),
-        recentDecisions: [...state.decisions.values()].slice(-RECENT_DECISIONS).map((d) => ({
-          decisionId: d.decisionId,
-          spaceId: d.spaceId,
-          title: d.title,
-          outcome: d.outcome,
-          decidedAt: d.decidedAt,
-          annulled: d.annulled !== undefined,
-        })),
-        warnings: [...state.warnings],
-        asOf,
-        knownAt: read.knownAt,
-        position: read.position,
-      };
+      const { ptceId } = request.params;
+      const answer = await answerAt(
+        request,
+        reply,
+        ptceId,
+        request.query,
+        (model) => model.state,
+        (ledger, asOf) => stateBody(ptceId, ledger, asOf),
+      );
+      return answer ?? reply.send(null);
     },
   );
-
-  /**
-   * The state at asOf, for the routes that compute one thing of it: null once a 304 is sent
-   * (the caller's copy is current, nothing to compute).
-   */
-  const stateAtAsOf = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    ptceId: string,
-    query: ReadQuery,
-  ) => {
-    const read = await readPtce(request, options, ptceId, query);
-    const { asOf, day } = answeredAt(query);
-    if (conditional(request, reply, etagOf(read.position, version, day))) return null;
-    const state = ledgerAt(read.ledger, asOf);
-    const answered = { asOf, knownAt: read.knownAt, position: read.position, warnings: [...state.warnings] };
-    return { state, asOf, answered };
-  };
 
   app.get(
     '/v1/ptces/:ptceId/legal-transition',
@@ -509,17 +381,15 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       },
     },
     async (request, reply) => {
-      const read = await stateAtAsOf(request, reply, request.params.ptceId, request.query);
-      if (read === null) return reply.send(null);
-      const transition = legalTransitionOf(read.state, read.asOf);
-      return {
-        phase: transition.phase,
-        legalForm: transition.legalForm,
-        entity: entityView(transition.entity),
-        associates: { ...transition.associates, byCollege: { ...transition.associates.byCollege } },
-        steps: transition.steps.map((step) => ({ ...step })),
-        ...read.answered,
-      };
+      const answer = await answerAt(
+        request,
+        reply,
+        request.params.ptceId,
+        request.query,
+        (model) => model.legalTransition,
+        legalTransitionBody,
+      );
+      return answer ?? reply.send(null);
     },
   );
 
@@ -536,14 +406,15 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       },
     },
     async (request, reply) => {
-      const read = await stateAtAsOf(request, reply, request.params.ptceId, request.query);
-      if (read === null) return reply.send(null);
-      const eligibility = eligibilityOf(read.state, read.asOf);
-      return {
-        eligible: eligibility.eligible,
-        conditions: eligibility.conditions.map((c) => ({ ...c })),
-        ...read.answered,
-      };
+      const answer = await answerAt(
+        request,
+        reply,
+        request.params.ptceId,
+        request.query,
+        (model) => model.eligibility,
+        eligibilityBody,
+      );
+      return answer ?? reply.send(null);
     },
   );
 
@@ -560,24 +431,57 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       },
     },
     async (request, reply) => {
-      const read = await stateAtAsOf(request, reply, request.params.ptceId, request.query);
-      if (read === null) return reply.send(null);
-      const participation = participationOf(read.state, read.asOf, {
-        windowMonths: request.query.windowMonths,
-      });
-      return {
-        window: { ...participation.window },
-        steeringCoverage: participation.steeringCoverage,
-        categoryCoverage: participation.categoryCoverage,
-        blau: { ...participation.blau },
-        byCategory: Object.fromEntries(
-          Object.entries(participation.byCategory).map(([category, c]) => [category, { ...c }]),
-        ),
-        byMember: participation.byMember.map((m) => ({ ...m, spaces: { ...m.spaces } })),
-        ...read.answered,
-      };
+      const { windowMonths } = request.query;
+      const answer = await answerAt(
+        request,
+        reply,
+        request.params.ptceId,
+        request.query,
+        // The model holds the default window only.
+        (model) => (windowMonths === DEFAULT_WINDOW_MONTHS ? model.participation : null),
+        (ledger, asOf) => participationBody(ledger, asOf, windowMonths),
+      );
+      return answer ?? reply.send(null);
     },
   );
+
+  /**
+   * The current stage of each PTCE in `ids`, computed from its folded log; the furthest position
+   * read, for minPosition. A PTCE of a scope that was never registered is not listed.
+   */
+  const computeList = async (ids: readonly string[]) => {
+    const today = parisDate(options.now());
+    const list: ListEntry[] = [];
+    let reached: string | null = null;
+    for (const ptceId of ids) {
+      const { ledger, head } = await ledgers.latest(ptceId);
+      if (head !== null && (reached === null || head > reached)) reached = head;
+      const registration = ledgerFinal(ledger).registration;
+      if (registration === null) continue;
+      list.push({ ptceId, name: registration.name, stage: stageOf(ledgerAt(ledger, today), options.rules) });
+    }
+    return { list, reached };
+  };
+
+  /** The list from the models, when the projector has read the log past minPosition and modelled today. */
+  const listFromModels = async (
+    request: FastifyRequest,
+    everyPtce: boolean,
+    scope: readonly string[],
+    minPosition: string | undefined,
+  ): Promise<ListEntry[] | null> => {
+    if (!models) return null;
+    try {
+      // A checkpoint exists only once every PTCE has been modelled up to it.
+      const checkpoint = await models.checkpoint();
+      if (checkpoint === null || behind(minPosition, checkpoint)) return null;
+      const entries = await models.list();
+      return everyPtce ? entries : entries.filter((entry) => scope.includes(entry.ptceId));
+    } catch (err) {
+      request.log.warn({ err }, 'read models unavailable: computing the list');
+      return null;
+    }
+  };
 
   app.get(
     '/v1/ptces',
@@ -600,50 +504,14 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       const principal = principalOf(request);
       const everyPtce = principal.role === 'admin' || principal.ptces.includes('*');
       const { minPosition } = request.query;
-      const listAll = async () => {
-        const ids = everyPtce ? await registeredPtceIds(options.store) : [...principal.ptces].sort();
-        const now = instant(options.now());
-        const list: z.infer<typeof listAnswer> = [];
-        let reached: string | null = null;
-        for (const ptceId of ids) {
-          const { ledger, position } = await loadLedger(options.store, ptceId, knownAtCut(now));
-          if (position !== null && (reached === null || position > reached)) reached = position;
-          const registration = ledgerFinal(ledger).registration;
-          // A PTCE of a scope that was never registered is not listed: there is nothing to show.
-          if (registration === null) continue;
-          list.push({
-            ptceId,
-            name: registration.name,
-            stage: stageOf(ledgerAt(ledger, now), options.rules),
-          });
-        }
-        return { list, reached };
-      };
-      const behind = (at: string | null) => minPosition !== undefined && (at === null || at < minPosition);
-      let read = await listAll();
+      const fromModels = await listFromModels(request, everyPtce, principal.ptces, minPosition);
+      if (fromModels) return fromModels;
+      const ids = everyPtce ? await registeredPtceIds(options.store) : [...principal.ptces].sort();
+      let read = await computeList(ids);
       // A write to a PTCE in scope not yet in what was read: once more, then refuse.
-      if (behind(read.reached)) read = await listAll();
-      if (behind(read.reached)) throw positionNotReached(minPosition!, read.reached, true);
+      if (behind(minPosition, read.reached)) read = await computeList(ids);
+      if (behind(minPosition, read.reached)) throw positionNotReached(minPosition!, read.reached, true);
       return read.list;
     },
   );
 });
-
-/** Page size of the scan for registrations. */
-const SCAN_PAGE = 1000;
-
-/**
- * Every PTCE ever registered: the ids of the registration events of the whole log, read page by
- * page. A registration names its PTCE in the envelope (the `membership-{id}` stream's owner).
- */
-async function registeredPtceIds(store: EventStore): Promise<string[]> {
-  const ids = new Set<string>();
-  let after: string | undefined;
-  for (;;) {
-    const page = await store.readAll({ ...(after === undefined ? {} : { after }), limit: SCAN_PAGE });
-    for (const event of page) if (event.type === 'PtceRegistered') ids.add(event.ptceId);
-    if (page.length < SCAN_PAGE) break;
-    after = page.at(-1)!.position;
-  }
-  return [...ids].sort();
-}

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { ConfigError, type ServiceModule } from '@ptce/platform';
-import { DEFAULT_STAGE_RULES, type StageRules, stageRules } from '@ptce/projections';
+import { DEFAULT_STAGE_RULES, rulesVersion, type StageRules, stageRules } from '@ptce/projections';
+import { MemoryReadModels, PtceLedgers, RedisProjectorLock, RedisReadModels } from '@ptce/read-models';
 import { z } from 'zod';
 import { type ProjectionsOptions, projectionsService } from './app.ts';
 
@@ -43,13 +44,26 @@ export function loadStageRules(file: string | undefined): StageRules {
   }
 }
 
+/** How long a projector's lock outlives its last renewal: a standby takes over this long after the active one dies. */
+const PROJECTOR_LEASE_MS = 10_000;
+
 /** The projections (read) service as a host mounts it: alone (main.ts) or beside the write services. */
 export const projectionsModule: ServiceModule<ProjectionsOptions> = {
   name: 'projections',
   plugin: projectionsService,
-  options: (host) => ({
-    store: host.eventStore,
-    rules: loadStageRules(host.config.STAGE_RULES),
-    now: host.clock,
-  }),
+  options: (host) => {
+    const rules = loadStageRules(host.config.STAGE_RULES);
+    const store = host.eventStore;
+    const ledgers = new PtceLedgers(store, { maxEvents: host.config.READ_CACHE_EVENTS });
+    // With Redis the models are shared by every read process, one of which projects (the lock
+    // decides which); without it each process keeps and projects its own.
+    const prefix = `ptce:read:${rulesVersion(rules)}:`;
+    if (host.config.PROJECTOR === 'off') return { store, rules, now: host.clock, ledgers };
+    const models = host.redis ? new RedisReadModels(host.redis, prefix) : new MemoryReadModels();
+    // The lock has a connection of its own: it WATCHes the lock key, which is per connection.
+    const lock = host.redis
+      ? new RedisProjectorLock(host.redis.duplicate(), `${prefix}projector`, PROJECTOR_LEASE_MS)
+      : undefined;
+    return { store, rules, now: host.clock, ledgers, models, lock };
+  },
 };

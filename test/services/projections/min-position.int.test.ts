@@ -154,7 +154,14 @@ describe('minPosition on a store behind the write', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-replica-'));
-    const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', EVENT_STORE_URL: 'sqlite::memory:' });
+    // No projector: its subscription would see past the replica's horizon, and this is the
+    // computed read's behaviour on a store behind.
+    const config = loadConfig({
+      DATA_DIR: dir,
+      LOG_LEVEL: 'silent',
+      EVENT_STORE_URL: 'sqlite::memory:',
+      PROJECTOR: 'off',
+    });
     stores = await openStores('sqlite::memory:');
     const store = replica(stores.events);
     lag = store.lag;
@@ -205,8 +212,8 @@ describe('minPosition on a store behind the write', () => {
   });
 
   test('a replica catching up during the read: the second read is answered', async () => {
-    // The first read of the log (three streams, then one more round of the three) stays behind.
-    Object.assign(lag, { hiddenReads: 6, horizon });
+    // The first read of the log (the tails of its three streams, held since the last read) stays behind.
+    Object.assign(lag, { hiddenReads: 3, horizon });
     try {
       const answer = await read(`/v1/ptces/rp/stage?minPosition=${joined}`);
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);

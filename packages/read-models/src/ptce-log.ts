@@ -2,7 +2,7 @@ import { foldLedger, type Ledger } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { type EventEnvelope, endInstant, ptceStreams } from '@ptce/events';
 
-const byPosition = (a: EventEnvelope, b: EventEnvelope) =>
+export const byPosition = (a: EventEnvelope, b: EventEnvelope) =>
   a.position < b.position ? -1 : a.position > b.position ? 1 : 0;
 
 /**
@@ -58,7 +58,10 @@ export interface LoadedLedger {
   readonly head: string | null;
 }
 
-/** Reads, cuts and folds the PTCE's log with the domain's fold (a ledger of its own, per request). */
+/**
+ * Reads, cuts and folds the PTCE's log with the domain's fold, from nothing: a ledger of its own,
+ * nothing kept (a cold read, a command-line replay).
+ */
 export async function loadLedger(store: EventStore, ptceId: string, cut: LogCut): Promise<LoadedLedger> {
   const log = await readPtceLog(store, ptceId);
   const prefix = cutLog(log, cut);

@@ -1,0 +1,44 @@
+export {
+  type EligibilityBody,
+  eligibilityAnswer,
+  eligibilityBody,
+  type LegalTransitionBody,
+  type ListEntry,
+  legalTransitionAnswer,
+  legalTransitionBody,
+  listAnswer,
+  type ParticipationBody,
+  participationAnswer,
+  participationBody,
+  readAt,
+  type StageBody,
+  type StateBody,
+  stageAnswer,
+  stageBody,
+  stateAnswer,
+  stateBody,
+  type TimelineBody,
+  timelineAnswer,
+  timelineBody,
+} from './answers.ts';
+export { type FencedTransaction, type ProjectorLock, RedisProjectorLock } from './lock.ts';
+export { Projector, type ProjectorLogger, type ProjectorOptions, type ProjectorStatus } from './projector.ts';
+export { cutLedger, PtceLedgers, type PtceLedgersOptions, type PtceLog } from './ptce-ledgers.ts';
+export { cutLog, knownAtCut, type LoadedLedger, type LogCut, loadLedger, readPtceLog } from './ptce-log.ts';
+export {
+  listEntryOf,
+  MemoryReadModels,
+  type ModelRead,
+  modelOf,
+  type PtceReadModel,
+  type ReadModelStore,
+  RedisReadModels,
+} from './read-models.ts';
+export {
+  LockLostError,
+  type RebuildOptions,
+  type RebuildProgress,
+  type RebuildSummary,
+  rebuildReadModels,
+  registeredPtceIds,
+} from './rebuild.ts';

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * Who of several projector processes is the active one. The others stand by, trying again now
+ * and then, and one of them takes over when the active one stops renewing (it died, or lost
+ * Redis for longer than the lease).
+ */
+export interface ProjectorLock {
+  /** Whoever holds the lock, for messages. */
+  readonly holder: string;
+  /** Takes the lock if it is free (or already ours); true when this process holds it. */
+  acquire(): Promise<boolean>;
+  /** Extends the lease; false when the lock is no longer ours. */
+  renew(): Promise<boolean>;
+  release(): Promise<void>;
+  /**
+   * Runs `write` only while the lock is ours, in one step with that check: a projector that lost
+   * the lock while it computed (a long pause) must not overwrite what its successor wrote.
+   * Resolves to false, writing nothing, when the lock is no longer ours.
+   */
+  fenced(write: (transaction: FencedTransaction) => void): Promise<boolean>;
+  /** Lets go of what the lock holds open (its connection); after `release`. */
+  close(): void;
+}
+
+/** The commands of one atomic write (a Redis MULTI). */
+export type FencedTransaction = ReturnType<Redis['multi']>;
+
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * A lease in Redis: `SET key holder NX PX ttl`, renewed by its holder only. Writes are fenced by
+ * WATCH on the lock key and a MULTI, on a connection of the lock's own (WATCH is per connection).
+ */
+export class RedisProjectorLock implements ProjectorLock {
+  readonly holder = `${process.pid}-${randomUUID()}`;
+
+  constructor(
+    /** A connection for the lock alone (`redis.duplicate()`): nothing else may WATCH on it. */
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  async acquire(): Promise<boolean> {
+    const set = await this.redis.set(this.key, this.holder, 'PX', this.ttlMs, 'NX');
+    if (set === 'OK') return true;
+    return this.renew();
+  }
+
+  async renew(): Promise<boolean> {
+    return (await this.redis.eval(RENEW, 1, this.key, this.holder, this.ttlMs)) === 1;
+  }
+
+  async release(): Promise<void> {
+    await this.redis.eval(RELEASE, 1, this.key, this.holder);
+  }
+
+  close(): void {
+    this.redis.disconnect();
+  }
+
+  async fenced(write: (transaction: FencedTransaction) => void): Promise<boolean> {
+    await this.redis.watch(this.key);
+    try {
+      if ((await this.redis.get(this.key)) !== this.holder) return false;
+      const transaction = this.redis.multi();
+      write(transaction);
+      const results = await transaction.exec();
+      // null: the lock key changed between WATCH and EXEC (taken over), and nothing was written.
+      if (results === null) return false;
+      const failed = results.find(([err]) => err !== null);
+      if (failed) throw failed[0];
+      return true;
+    } finally {
+      await this.redis.unwatch().catch(() => undefined);
+    }
+  }
+}

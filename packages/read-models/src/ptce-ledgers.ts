@@ -1,0 +1,182 @@
+import { foldLedger, initialLedger, type Ledger, LedgerCache } from '@ptce/domain';
+import type { EventStore } from '@ptce/event-store';
+import { type EventEnvelope, ptceStreams } from '@ptce/events';
+import { byPosition, type LogCut, readPtceLog } from './ptce-log.ts';
+
+/** A PTCE's whole log as last read, folded. */
+export interface PtceLog {
+  readonly ptceId: string;
+  readonly ledger: Ledger;
+  /** The last position of the log; null when the PTCE has no event. */
+  readonly head: string | null;
+  /** How many events of each of the PTCE's streams are folded in (the next revision to read). */
+  readonly read: readonly number[];
+}
+
+export interface PtceLedgersOptions {
+  /**
+   * How many events the folded logs may hold together before the least recently used are let go
+   * (about 0.5 KB each). The most recently used log is kept whatever its size.
+   */
+  readonly maxEvents?: number;
+}
+
+const DEFAULT_MAX_EVENTS = 400_000;
+/** Rounds of tail reads before the log is taken as it stands (see `readPtceLog`). */
+const TAIL_ROUNDS = 10;
+
+/**
+ * The folded logs of the PTCE a read process answers for, kept between requests and brought up to
+ * date by reading only what each stream gained since (or by the projector's subscription handing
+ * over what it received). A read at an earlier `knownAt` or `atPosition` is a prefix of the log, so
+ * it is the folded log of an earlier node of the same list: nothing is read or parsed again.
+ *
+ * One per process, created by its owner (the read service, the projector, a rebuild), with a
+ * cache of compilations of its own; bounded by the number of events held.
+ */
+export class PtceLedgers {
+  private readonly cache = new LedgerCache();
+  /** In least-recently-used order: a Map iterates in insertion order. */
+  private readonly logs = new Map<string, PtceLog>();
+  /** One refresh at a time per PTCE: two concurrent tail reads would fold the same events twice. */
+  private readonly refreshing = new Map<string, Promise<PtceLog>>();
+  private held = 0;
+  private readonly maxEvents: number;
+
+  constructor(
+    private readonly store: EventStore,
+    options: PtceLedgersOptions = {},
+  ) {
+    this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
+  }
+
+  /** The PTCE's log as the store has it now. */
+  async latest(ptceId: string): Promise<PtceLog> {
+    const before = this.refreshing.get(ptceId);
+    const refresh = (async () => {
+      // A refresh begun before this call may have read before the caller's write: wait for it,
+      // then read the tails again.
+      if (before) await before.catch(() => undefined);
+      return this.refresh(ptceId);
+    })();
+    this.refreshing.set(ptceId, refresh);
+    try {
+      return await refresh;
+    } finally {
+      if (this.refreshing.get(ptceId) === refresh) this.refreshing.delete(ptceId);
+    }
+  }
+
+  /** The log as last read, if held: no store read. */
+  peek(ptceId: string): PtceLog | undefined {
+    return this.logs.get(ptceId);
+  }
+
+  /**
+   * Events the caller received in log order (a subscription): folded into the PTCE's log when
+   * they follow what it holds, ignored when it holds them already. A gap, or an event placed
+   * before the log's head, lets the log go: the next `latest` reads it whole.
+   */
+  receive(event: EventEnvelope): void {
+    const log = this.logs.get(event.ptceId);
+    if (!log) return;
+    const streams = ptceStreams(event.ptceId);
+    const i = streams.indexOf(event.stream);
+    if (i < 0) return;
+    const next = log.read[i]!;
+    if (event.revision < next) return;
+    if (event.revision > next || (log.head !== null && event.position <= log.head)) {
+      this.forget(event.ptceId);
+      return;
+    }
+    const read = [...log.read];
+    read[i] = next + 1;
+    this.keep({ ptceId: log.ptceId, ledger: foldLedger([event], log.ledger), head: event.position, read });
+  }
+
+  forget(ptceId: string): void {
+    const log = this.logs.get(ptceId);
+    if (!log) return;
+    this.logs.delete(ptceId);
+    this.held -= log.ledger.size;
+  }
+
+  private async refresh(ptceId: string): Promise<PtceLog> {
+    const known = this.logs.get(ptceId);
+    if (!known) return this.load(ptceId);
+    const streams = ptceStreams(ptceId);
+    const read = [...known.read];
+    const gained: EventEnvelope[] = [];
+    for (let round = 0; round < TAIL_ROUNDS; round++) {
+      const tails = await Promise.all(
+        streams.map((stream, i) => this.store.readStream(stream, { fromRevision: read[i]! })),
+      );
+      if (tails.every((events) => events.length === 0)) break;
+      tails.forEach((events, i) => {
+        read[i] = read[i]! + events.length;
+        gained.push(...events);
+      });
+    }
+    if (gained.length === 0) {
+      this.touch(known);
+      return known;
+    }
+    gained.sort(byPosition);
+    // An event committed late, placed before what was read (two writers' transactions ending out
+    // of order): the log is read again whole rather than folded out of order.
+    if (known.head !== null && gained[0]!.position <= known.head) return this.load(ptceId);
+    return this.keep({
+      ptceId,
+      ledger: foldLedger(gained, known.ledger),
+      head: gained.at(-1)!.position,
+      read,
+    });
+  }
+
+  private async load(ptceId: string): Promise<PtceLog> {
+    this.forget(ptceId);
+    const events = await readPtceLog(this.store, ptceId);
+    const streams = ptceStreams(ptceId);
+    const read = streams.map((stream) => events.filter((e) => e.stream === stream).length);
+    return this.keep({
+      ptceId,
+      ledger: foldLedger(events, initialLedger(this.cache)),
+      head: events.at(-1)?.position ?? null,
+      read,
+    });
+  }
+
+  private keep(log: PtceLog): PtceLog {
+    this.forget(log.ptceId);
+    this.logs.set(log.ptceId, log);
+    this.held += log.ledger.size;
+    for (const [id, old] of this.logs) {
+      if (this.held <= this.maxEvents || id === log.ptceId) break;
+      this.forget(old.ptceId);
+    }
+    return log;
+  }
+
+  private touch(log: PtceLog): void {
+    this.logs.delete(log.ptceId);
+    this.logs.set(log.ptceId, log);
+  }
+}
+
+/**
+ * The ledger of the prefix of `ledger`'s log that `cut` keeps: an earlier node of the same list,
+ * so its events are those already folded. For `knownAt` the prefix ends before the first event
+ * (in log order) recorded after the instant, wherever later events were recorded.
+ */
+export function cutLedger(ledger: Ledger, cut: LogCut): Ledger {
+  let end = ledger.last;
+  if (cut.kind === 'atPosition') {
+    while (end && end.event.position > cut.position) end = end.prev;
+  } else {
+    for (let node = ledger.last; node; node = node.prev) {
+      if (Date.parse(node.event.recordedAt) > cut.at) end = node.prev;
+    }
+  }
+  if (end === ledger.last) return ledger;
+  return { size: end ? end.event.logIndex + 1 : 0, last: end, cache: ledger.cache };
+}

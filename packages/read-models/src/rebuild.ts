@@ -1,0 +1,96 @@
+import { foldLedger } from '@ptce/domain';
+import type { EventStore } from '@ptce/event-store';
+import { parisDate } from '@ptce/events';
+import type { StageRules } from '@ptce/projections';
+import type { ProjectorLock } from './lock.ts';
+import { cutLog, readPtceLog } from './ptce-log.ts';
+import { modelOf, type PtceReadModel, type ReadModelStore } from './read-models.ts';
+
+/** Page size of the scan for registrations. */
+const SCAN_PAGE = 1000;
+/** Models written per transaction during a rebuild. */
+const COMMIT_EVERY = 50;
+
+/** Every PTCE ever registered, by id: the registrations of the whole log, filtered by the store. */
+export async function registeredPtceIds(store: EventStore): Promise<string[]> {
+  const ids = new Set<string>();
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.readAll({
+      ...(after === undefined ? {} : { after }),
+      limit: SCAN_PAGE,
+      types: ['PtceRegistered'],
+    });
+    for (const event of page) ids.add(event.ptceId);
+    if (page.length < SCAN_PAGE) break;
+    after = page.at(-1)!.position;
+  }
+  return [...ids].sort();
+}
+
+export interface RebuildProgress {
+  /** PTCE done so far, out of `total`. */
+  readonly done: number;
+  readonly total: number;
+  /** Events folded so far. */
+  readonly events: number;
+  readonly ptceId: string;
+}
+
+export interface RebuildOptions {
+  readonly store: EventStore;
+  readonly models: ReadModelStore;
+  readonly rules: StageRules;
+  /** Milliseconds since the epoch: the day the models are as of. Default `Date.now`. */
+  readonly clock?: () => number;
+  /** Writes only while it is held (a projector's lock, taken by the caller). */
+  readonly lock?: ProjectorLock;
+  readonly onProgress?: (progress: RebuildProgress) => void;
+}
+
+export interface RebuildSummary {
+  readonly ptces: number;
+  readonly models: number;
+  readonly events: number;
+  /** The checkpoint the models were left at: the log's head when the rebuild began. */
+  readonly position: string | null;
+}
+
+/** A projector that lost its lock while writing: what it wrote was not kept. */
+export class LockLostError extends Error {
+  constructor() {
+    super('the projector lock was taken over: nothing more was written');
+  }
+}
+
+/**
+ * Recomputes every model from the log, one PTCE at a time (read, fold from nothing, answer,
+ * forget), so memory holds the largest history rather than the whole log. Every PTCE is read
+ * up to the log's head as it stood when the rebuild began, and the checkpoint is left there: a
+ * subscription from it delivers exactly what came after, however long the rebuild took.
+ */
+export async function rebuildReadModels(options: RebuildOptions): Promise<RebuildSummary> {
+  const { store, models, rules, lock } = options;
+  const clock = options.clock ?? Date.now;
+  const head = await store.headPosition();
+  const ids = head === null ? [] : await registeredPtceIds(store);
+  const day = parisDate(clock());
+  let events = 0;
+  let written = 0;
+  let batch: PtceReadModel[] = [];
+  const commit = async (checkpoint: string | undefined) => {
+    if (!(await models.commit(batch, checkpoint, lock))) throw new LockLostError();
+    written += batch.length;
+    batch = [];
+  };
+  for (const [index, ptceId] of ids.entries()) {
+    const log = cutLog(await readPtceLog(store, ptceId), { kind: 'atPosition', position: head! });
+    events += log.length;
+    const model = modelOf(ptceId, foldLedger(log), day, rules);
+    if (model) batch.push(model);
+    if (batch.length >= COMMIT_EVERY) await commit(undefined);
+    options.onProgress?.({ done: index + 1, total: ids.length, events, ptceId });
+  }
+  await commit(head ?? undefined);
+  return { ptces: ids.length, models: written, events, position: head };
+}
