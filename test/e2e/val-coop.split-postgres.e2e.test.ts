@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openEventStore } from '@ptce/event-store';
 import { verifyChain } from '@ptce/events';
-import { loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
+import { createRedis, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import {
   createTempDatabase,
   failedChecks,
@@ -23,7 +24,13 @@ const scenario = valCoop as Scenario;
 // The read service too: it answers the checks from what the three write processes stored.
 const SERVICES = ['membership', 'working-groups', 'decisions', 'projections'] as const;
 
-describe('val-coop against the three write services and the read service as separate processes on one PostgreSQL store', () => {
+/** Redis is required under CI; elsewhere the split deployment runs without it, and says so. */
+const redisUrl =
+  process.env.PTCE_TEST_REDIS === 'absent' ? undefined : (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+/** The read models of this run only: parallel runs share the Redis server. */
+const readModelsPrefix = `ptce-test-${randomUUID()}:read:`;
+
+describe(`val-coop against the three write services and the read service as separate processes on PostgreSQL${redisUrl ? ' + Redis' : ' (no Redis answers: read models in memory)'}`, () => {
   let database: TempDatabase;
   let dataDir: string;
   let services: RunningService[] = [];
@@ -33,7 +40,11 @@ describe('val-coop against the three write services and the read service as sepa
   beforeAll(async () => {
     database = await createTempDatabase('ptce_split');
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-split-'));
-    const env = { EVENT_STORE_URL: database.url, DATA_DIR: dataDir };
+    const env: Record<string, string> = {
+      EVENT_STORE_URL: database.url,
+      DATA_DIR: dataDir,
+      ...(redisUrl ? { REDIS_URL: redisUrl, READ_MODELS_PREFIX: readModelsPrefix } : {}),
+    };
     // The deployment's keys exist before its services start, as they would in production.
     const config = loadConfig({ ...env, LOG_LEVEL: 'silent' });
     const keys = loadJwtKeys(config);
@@ -51,6 +62,13 @@ describe('val-coop against the three write services and the read service as sepa
     expect(codes.every((code) => code === 0)).toBe(true);
     await database?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+    if (redisUrl) {
+      const redis = createRedis(redisUrl);
+      await redis.connect();
+      const keys = await redis.keys(`${readModelsPrefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
   }, 60_000);
 
   test('each service answers only its own routes', async () => {
@@ -97,6 +115,41 @@ describe('val-coop against the three write services and the read service as sepa
     );
     expect(failedChecks(outcomes)).toEqual([]);
   });
+
+  test.skipIf(!redisUrl)(
+    'the read process keeps its models in Redis, and answers a current read from them',
+    async () => {
+      const projections = services.find((s) => s.name === 'projections');
+      if (!projections || !redisUrl) throw new Error('no projections service');
+      const read = () =>
+        fetch(`${projections.url}/v1/ptces/val-coop/stage`, { headers: { authorization } }).then(
+          async (res) => ({
+            status: res.status,
+            body: (await res.json()) as { position: string; stage: string },
+          }),
+        );
+      const redis = createRedis(redisUrl);
+      await redis.connect();
+      try {
+        const current = await read();
+        expect(current.status).toBe(200);
+        // The projector commits shortly after the last write: wait for its model to hold it.
+        let model: { position: string; stage: { stage: string } } | null = null;
+        for (let tries = 0; tries < 100; tries++) {
+          const raw = await redis.get(`${readModelsPrefix}stage-rules/v1:model:val-coop`);
+          model = raw ? JSON.parse(raw) : null;
+          if (model && model.position >= current.body.position) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(model?.position).toBe(current.body.position);
+        expect(model?.stage.stage).toBe(current.body.stage);
+        expect(await redis.get(`${readModelsPrefix}stage-rules/v1:checkpoint`)).not.toBeNull();
+        expect((await read()).body).toEqual(current.body);
+      } finally {
+        redis.disconnect();
+      }
+    },
+  );
 
   test('a departure backdated under an enrolment and that enrolment, sent at once to two services, never both succeed', async () => {
     const config = loadConfig({ EVENT_STORE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent' });

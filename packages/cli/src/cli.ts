@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { keysLiveInRedis, openRevocationStore } from '@ptce/event-store';
+import { keysLiveInRedis, openEventStore, openRevocationStore } from '@ptce/event-store';
 import {
   CLOCK_SKEW_SECONDS,
   ConfigError,
@@ -16,11 +16,24 @@ import {
   SLUG,
   TokenError,
 } from '@ptce/platform';
+import {
+  loadStageRules,
+  MemoryReadModels,
+  PROJECTOR_LEASE_MS,
+  projectorLockKey,
+  type RebuildProgress,
+  RedisProjectorLock,
+  RedisReadModels,
+  readModelsPrefix,
+  rebuildReadModels,
+} from '@ptce/read-models';
 
 export interface CliIo {
   readonly env: Record<string, string | undefined>;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** Whether stderr is a terminal: progress is then one line redrawn, else plain lines. */
+  readonly stderrIsTty?: boolean;
 }
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage (as most Unix tools). */
@@ -39,6 +52,10 @@ Commands:
   token revoke <jti | token>
           Refuse a token before it expires, in every service within a minute
           --reason <text>               kept with the revocation
+
+  projections rebuild
+          Recompute every PTCE's read model from the log (in Redis when REDIS_URL is set), with
+          progress on stderr and a summary on stdout
 
 Configuration comes from the same environment as the server (DATA_DIR, JWT_*, …).
 `;
@@ -216,7 +233,96 @@ async function revoke(args: string[], io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
-const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = { token };
+/** A bar redrawn in place on a terminal; elsewhere a line at every tenth of the way. */
+function progressReporter(io: CliIo): { report: (progress: RebuildProgress) => void; end: () => void } {
+  const width = 30;
+  let lastTenth = -1;
+  let drawn = false;
+  return {
+    report({ done, total, events, ptceId }) {
+      const share = total === 0 ? 1 : done / total;
+      if (io.stderrIsTty) {
+        const filled = Math.round(share * width);
+        const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
+        io.stderr(
+          `\r[${bar}] ${done}/${total} PTCE · ${events.toLocaleString('en')} events · ${ptceId}\x1b[K`,
+        );
+        drawn = true;
+        return;
+      }
+      const tenth = Math.floor(share * 10);
+      if (tenth === lastTenth && done !== total) return;
+      lastTenth = tenth;
+      io.stderr(`rebuild: ${done}/${total} PTCE, ${events} events (${ptceId})\n`);
+    },
+    end() {
+      if (drawn) io.stderr('\n');
+    },
+  };
+}
+
+async function projections(args: string[], io: CliIo): Promise<number> {
+  const [subcommand, ...rest] = args;
+  if (subcommand !== 'rebuild' || rest.length > 0) {
+    throw new UsageError('projections takes one subcommand, with no option: rebuild');
+  }
+  const config = loadConfig(io.env);
+  const rules = loadStageRules(config.STAGE_RULES);
+  const redis = config.REDIS_URL === undefined ? undefined : createRedis(config.REDIS_URL);
+  const lockConnection = redis?.duplicate();
+  const store = await openEventStore(config.EVENT_STORE_URL);
+  let renewal: NodeJS.Timeout | undefined;
+  try {
+    const prefix = readModelsPrefix(config.READ_MODELS_PREFIX, rules);
+    const models = redis ? new RedisReadModels(redis, prefix) : new MemoryReadModels();
+    const lock = lockConnection
+      ? new RedisProjectorLock(lockConnection, projectorLockKey(prefix), PROJECTOR_LEASE_MS)
+      : undefined;
+    if (!redis) {
+      io.stderr(
+        'rebuild: no REDIS_URL, so each read service keeps its models in its own memory and rebuilds them when it starts; this run recomputes them all to check the log and keeps nothing.\n',
+      );
+    }
+    if (lock) {
+      await Promise.all([redis!.connect(), lockConnection!.connect()]);
+      if (!(await lock.acquire())) {
+        io.stderr(
+          'rebuild: a projector is active and keeps the models up to date; stop the read services (or let its lock lapse) and run again.\n',
+        );
+        return EXIT_FAILED;
+      }
+      // A rebuild of a long log outlasts the lease: it is renewed meanwhile, as a projector does.
+      renewal = setInterval(() => void lock.renew().catch(() => undefined), PROJECTOR_LEASE_MS / 3);
+    }
+    const progress = progressReporter(io);
+    const started = Date.now();
+    try {
+      const summary = await rebuildReadModels({
+        store,
+        models,
+        rules,
+        ...(lock ? { lock } : {}),
+        onProgress: progress.report,
+      });
+      progress.end();
+      const seconds = (Date.now() - started) / 1000;
+      const rate = seconds > 0 ? Math.round(summary.events / seconds) : summary.events;
+      io.stdout(
+        `rebuilt ${summary.models} read models of ${summary.ptces} PTCE from ${summary.events} events in ${seconds.toFixed(1)} s (${rate} events/s); checkpoint ${summary.position ?? 'none (empty log)'}${redis ? '' : ' (not kept: no REDIS_URL)'}\n`,
+      );
+    } finally {
+      if (renewal) clearInterval(renewal);
+      await lock?.release().catch(() => undefined);
+    }
+    return EXIT_OK;
+  } finally {
+    await store.close();
+    redis?.disconnect();
+    lockConnection?.disconnect();
+  }
+}
+
+const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = { token, projections };
 
 /** Runs one command; never exits the process, so tests can call it. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {

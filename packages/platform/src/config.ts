@@ -151,6 +151,13 @@ const envSchema = z
     REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 0, 3_600_000, 30_000),
     LEDGER_CACHE_EVENTS: integer('LEDGER_CACHE_EVENTS', 0, 100_000_000, 300_000),
     STAGE_RULES: optionalString,
+    READ_MODELS_PREFIX: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^[\x21-\x7e]{1,64}$/, { message: 'expected 1 to 64 printable characters, no space' })
+        .default('ptce:read:'),
+    ),
     READ_CACHE_EVENTS: integer('READ_CACHE_EVENTS', 0, 100_000_000, 400_000),
     PROJECTOR: z.preprocess(
       blankToUndefined,
@@ -201,6 +208,11 @@ export interface Config {
   /** Events of folded PTCE histories kept in memory by a write service, all PTCE together. */
   readonly LEDGER_CACHE_EVENTS: number;
   readonly STAGE_RULES: string | undefined;
+  /**
+   * Where the read models live in Redis (followed by the stage rules' version): two deployments
+   * sharing one Redis, or two test runs, each need their own.
+   */
+  readonly READ_MODELS_PREFIX: string;
   /** Events of folded PTCE histories kept in memory by a read service, all PTCE together. */
   readonly READ_CACHE_EVENTS: number;
   /**
@@ -241,6 +253,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     REQUEST_TIMEOUT_MS: v.REQUEST_TIMEOUT_MS,
     LEDGER_CACHE_EVENTS: v.LEDGER_CACHE_EVENTS,
     STAGE_RULES: v.STAGE_RULES,
+    READ_MODELS_PREFIX: v.READ_MODELS_PREFIX,
     READ_CACHE_EVENTS: v.READ_CACHE_EVENTS,
     PROJECTOR: v.PROJECTOR,
   });

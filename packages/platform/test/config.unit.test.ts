@@ -31,6 +31,9 @@ describe('loadConfig', () => {
       BODY_LIMIT: 1048576,
       REQUEST_TIMEOUT_MS: 30000,
       STAGE_RULES: undefined,
+      READ_MODELS_PREFIX: 'ptce:read:',
+      READ_CACHE_EVENTS: 400_000,
+      PROJECTOR: 'on',
     });
   });
 
@@ -55,6 +58,9 @@ describe('loadConfig', () => {
       BODY_LIMIT: '2048',
       REQUEST_TIMEOUT_MS: '0',
       STAGE_RULES: './rules.json',
+      READ_MODELS_PREFIX: 'ptce-test:read:',
+      READ_CACHE_EVENTS: '1000',
+      PROJECTOR: 'off',
     });
     expect(config).toMatchObject({
       PORT: 8080,
@@ -69,6 +75,9 @@ describe('loadConfig', () => {
       BODY_LIMIT: 2048,
       REQUEST_TIMEOUT_MS: 0,
       STAGE_RULES: './rules.json',
+      READ_MODELS_PREFIX: 'ptce-test:read:',
+      READ_CACHE_EVENTS: 1000,
+      PROJECTOR: 'off',
     });
   });
 
@@ -99,6 +108,9 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_MAX', '0', 'between 1 and 1000000'],
     ['BODY_LIMIT', '1.5', 'whole number'],
     ['REQUEST_TIMEOUT_MS', 'soon', 'whole number'],
+    ['PROJECTOR', 'maybe', 'expected on or off'],
+    ['READ_MODELS_PREFIX', 'a b', 'printable characters, no space'],
+    ['READ_CACHE_EVENTS', '-5', 'whole number'],
   ])('refuses %s=%s', (variable, value, expected) => {
     const error = errorOf({ [variable]: value });
     expect(error.problems.map((p) => p.variable)).toContain(variable);

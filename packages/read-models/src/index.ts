@@ -21,6 +21,12 @@ export {
   timelineAnswer,
   timelineBody,
 } from './answers.ts';
+export {
+  loadStageRules,
+  PROJECTOR_LEASE_MS,
+  projectorLockKey,
+  readModelsPrefix,
+} from './configuration.ts';
 export { type FencedTransaction, type ProjectorLock, RedisProjectorLock } from './lock.ts';
 export { Projector, type ProjectorLogger, type ProjectorOptions, type ProjectorStatus } from './projector.ts';
 export { cutLedger, PtceLedgers, type PtceLedgersOptions, type PtceLog } from './ptce-ledgers.ts';

@@ -33,9 +33,18 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 /**
  * A lease in Redis: `SET key holder NX PX ttl`, renewed by its holder only. Writes are fenced by
  * WATCH on the lock key and a MULTI, on a connection of the lock's own (WATCH is per connection).
+ * A renewal touches the key, so it would void a fenced write it interleaved with: the lock's
+ * operations run one at a time, whoever calls them (a projector's queue, a rebuild's timer).
  */
 export class RedisProjectorLock implements ProjectorLock {
   readonly holder = `${process.pid}-${randomUUID()}`;
+  private turn: Promise<unknown> = Promise.resolve();
+
+  private inTurn<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.turn.then(operation);
+    this.turn = result.catch(() => undefined);
+    return result;
+  }
 
   constructor(
     /** A connection for the lock alone (`redis.duplicate()`): nothing else may WATCH on it. */
@@ -44,25 +53,36 @@ export class RedisProjectorLock implements ProjectorLock {
     private readonly ttlMs: number,
   ) {}
 
-  async acquire(): Promise<boolean> {
-    const set = await this.redis.set(this.key, this.holder, 'PX', this.ttlMs, 'NX');
-    if (set === 'OK') return true;
-    return this.renew();
+  acquire(): Promise<boolean> {
+    return this.inTurn(async () => {
+      const set = await this.redis.set(this.key, this.holder, 'PX', this.ttlMs, 'NX');
+      return set === 'OK' || this.extend();
+    });
   }
 
-  async renew(): Promise<boolean> {
+  renew(): Promise<boolean> {
+    return this.inTurn(() => this.extend());
+  }
+
+  release(): Promise<void> {
+    return this.inTurn(async () => {
+      await this.redis.eval(RELEASE, 1, this.key, this.holder);
+    });
+  }
+
+  private async extend(): Promise<boolean> {
     return (await this.redis.eval(RENEW, 1, this.key, this.holder, this.ttlMs)) === 1;
-  }
-
-  async release(): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key, this.holder);
   }
 
   close(): void {
     this.redis.disconnect();
   }
 
-  async fenced(write: (transaction: FencedTransaction) => void): Promise<boolean> {
+  fenced(write: (transaction: FencedTransaction) => void): Promise<boolean> {
+    return this.inTurn(() => this.watchedWrite(write));
+  }
+
+  private async watchedWrite(write: (transaction: FencedTransaction) => void): Promise<boolean> {
     await this.redis.watch(this.key);
     try {
       if ((await this.redis.get(this.key)) !== this.holder) return false;

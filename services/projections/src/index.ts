@@ -1,1 +1,2 @@
-export { loadStageRules, type ProjectionsOptions, projectionsModule } from './module.ts';
+export { loadStageRules } from '@ptce/read-models';
+export { type ProjectionsOptions, projectionsModule } from './module.ts';
