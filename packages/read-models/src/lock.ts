@@ -41,7 +41,12 @@ export class RedisProjectorLock implements ProjectorLock {
   private turn: Promise<unknown> = Promise.resolve();
 
   private inTurn<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.turn.then(operation);
+    const result = this.turn.then(async () => {
+      // A duplicate of a lazily connecting client waits for its first command, which, with no
+      // offline queue, fails instead: connect it first.
+      if (this.redis.status === 'wait') await this.redis.connect();
+      return operation();
+    });
     this.turn = result.catch(() => undefined);
     return result;
   }

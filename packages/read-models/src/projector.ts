@@ -226,12 +226,14 @@ export class Projector {
     const today = parisDate(this.options.clock());
     const touched = [...new Set(events.map((event) => event.ptceId))];
     const models: PtceReadModel[] = [];
+    const gone: string[] = [];
     for (const ptceId of touched) {
       const model = await this.compute(ptceId, today);
       if (model) models.push(model);
+      else gone.push(ptceId);
     }
     const checkpoint = events.at(-1)!.position;
-    if (!(await this.options.models.commit(models, checkpoint, this.options.lock))) {
+    if (!(await this.options.models.commit(models, checkpoint, this.options.lock, gone))) {
       await this.standBy('the lock was taken over');
       return;
     }
@@ -252,11 +254,13 @@ export class Projector {
     const { models, lock } = this.options;
     const entries = await models.list();
     const fresh: PtceReadModel[] = [];
+    const gone: string[] = [];
     for (const { ptceId } of entries) {
       const model = await this.compute(ptceId, today);
       if (model) fresh.push(model);
+      else gone.push(ptceId);
     }
-    if (!(await models.commit(fresh, undefined, lock))) {
+    if (!(await models.commit(fresh, undefined, lock, gone))) {
       await this.standBy('the lock was taken over');
       return;
     }

@@ -65,13 +65,16 @@ export interface ReadModelStore {
   list(): Promise<ListEntry[]>;
   checkpoint(): Promise<string | null>;
   /**
-   * Writes the models and, unless it is undefined, moves the checkpoint: all of it or nothing.
-   * With a lock, only while the lock is ours: false, and nothing written, once it is not.
+   * Writes the models, removes those of `gone` (a PTCE whose log no longer holds a registration,
+   * retracted by a tool writing to the store directly) and, unless it is undefined, moves the
+   * checkpoint: all of it or nothing. With a lock, only while the lock is ours: false, and
+   * nothing written, once it is not.
    */
   commit(
     models: readonly PtceReadModel[],
     checkpoint: string | undefined,
     lock?: ProjectorLock,
+    gone?: readonly string[],
   ): Promise<boolean>;
   /** Removes every model and the checkpoint. */
   clear(): Promise<void>;
@@ -95,8 +98,14 @@ export class MemoryReadModels implements ReadModelStore {
     return this.position;
   }
 
-  async commit(models: readonly PtceReadModel[], checkpoint: string | undefined): Promise<boolean> {
+  async commit(
+    models: readonly PtceReadModel[],
+    checkpoint: string | undefined,
+    _lock?: ProjectorLock,
+    gone: readonly string[] = [],
+  ): Promise<boolean> {
     for (const model of models) this.models.set(model.ptceId, model);
+    for (const ptceId of gone) this.models.delete(ptceId);
     if (checkpoint !== undefined) this.position = checkpoint;
     return true;
   }
@@ -145,11 +154,16 @@ export class RedisReadModels implements ReadModelStore {
     models: readonly PtceReadModel[],
     checkpoint: string | undefined,
     lock?: ProjectorLock,
+    gone: readonly string[] = [],
   ): Promise<boolean> {
     const write = (multi: FencedTransaction) => {
       for (const model of models) {
         multi.set(this.key(`model:${model.ptceId}`), JSON.stringify(model));
         multi.hset(this.key('list'), model.ptceId, JSON.stringify(listEntryOf(model)));
+      }
+      for (const ptceId of gone) {
+        multi.del(this.key(`model:${ptceId}`));
+        multi.hdel(this.key('list'), ptceId);
       }
       if (checkpoint !== undefined) multi.set(this.key('checkpoint'), checkpoint);
     };

@@ -177,9 +177,9 @@ export class PtceWriter {
       case 'associate':
         return this.event('AssociateAdmitted', c.at, { organisationId: c.member, college: 'fondateurs' });
       case 'retract': {
-        // The membership decider refuses to retract the registration ("correct it instead").
-        const retractable = this.written.filter((w) => w.type !== 'PtceRegistered');
-        const target = retractable[c.pick % Math.max(retractable.length, 1)];
+        // The registration too, now and then: the membership decider refuses it, but a tool writing
+        // to the store directly may not, and a model must then go as the PTCE does.
+        const target = this.written[c.pick % Math.max(this.written.length, 1)];
         if (!target) return null;
         return this.event('EventRetracted', new Date().toISOString(), {
           retractedEventId: target.eventId,
