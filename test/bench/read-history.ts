@@ -88,6 +88,7 @@ interface Org {
 
 interface Space {
   readonly id: string;
+  readonly steering: boolean;
   readonly openDay: number;
   rules: { quorum: number; majority: 'simple' | 'absolute' | 'two_thirds' };
   /** Organisation → day its seat began. */
@@ -107,8 +108,8 @@ interface Meeting {
 }
 
 /**
- * One PTCE's history, `events` long (about), in log order. `firstDay` and the other dates fall
- * in 2015–2026. Deterministic for a given `seed` and `ptceId`.
+ * One PTCE's history, `events` long (about), in log order, its valid times in 2015–2026.
+ * Deterministic for a given `ptceId`, `events` and `seed`.
  */
 export function generatePtceHistory(ptceId: string, events: number, seed: number): GeneratedEvent[] {
   const rnd = prng(seed);
@@ -280,6 +281,7 @@ export function generatePtceHistory(ptceId: string, events: number, seed: number
     });
     spaces.push({
       id,
+      steering: kind !== 'operational',
       openDay: day,
       rules,
       seats: new Map(),
@@ -289,11 +291,19 @@ export function generatePtceHistory(ptceId: string, events: number, seed: number
     });
   };
 
+  const gathering = () => cursor - regDay > span * 0.5;
+  const seatedInSteering = (id: string) => spaces.some((s) => s.steering && !s.closed && s.seats.has(id));
   const enrol = () => {
     const open = openSpaces();
     if (open.length === 0) return;
-    const s = pick(open);
-    const id = someUsable();
+    let s = pick(open);
+    let id = someUsable();
+    // In its second half the PTCE gathers its members in its steering spaces (its stage moves on).
+    if (gathering() && rnd() < 0.8) {
+      const steering = open.filter((x) => x.steering);
+      if (steering.length > 0) s = pick(steering);
+      for (let tries = 0; tries < 16 && id && seatedInSteering(id); tries++) id = someUsable();
+    }
     if (!id || s.seats.has(id)) return;
     const o = orgs.get(id)!;
     const floor = Math.max(o.joinDay, s.openDay, s.lastDecisionDay, s.lastSeatEvent.get(id) ?? -1) + 1;
@@ -311,7 +321,7 @@ export function generatePtceHistory(ptceId: string, events: number, seed: number
   };
 
   const withdraw = () => {
-    const open = openSpaces();
+    const open = openSpaces().filter((x) => !(gathering() && x.steering));
     if (open.length === 0) return;
     const s = pick(open);
     if (s.seats.size === 0) return;
@@ -382,7 +392,7 @@ export function generatePtceHistory(ptceId: string, events: number, seed: number
   };
 
   const closeSpace = () => {
-    const open = openSpaces().filter((s) => s.lastDecisionDay < day);
+    const open = openSpaces().filter((s) => s.lastDecisionDay < day && !(gathering() && s.steering));
     if (open.length <= 2) return;
     const s = pick(open);
     for (const at of s.lastSeatEvent.values()) if (at >= day) return;
