@@ -123,7 +123,7 @@ const parisFormatter = new Intl.DateTimeFormat('en-US', {
   second: '2-digit',
 });
 
-function parisParts(ms: number): { y: number; m: number; d: number; hh: number; mi: number; ss: number } {
+function intlParisParts(ms: number): { y: number; m: number; d: number; hh: number; mi: number; ss: number } {
   const parts: Record<string, number> = {};
   const date = new Date(ms);
   for (const p of parisFormatter.formatToParts(date)) {
@@ -142,6 +142,37 @@ function parisParts(ms: number): { y: number; m: number; d: number; hh: number; 
     hh: parts.hour ?? 0,
     mi: parts.minute ?? 0,
     ss: parts.second ?? 0,
+  };
+}
+
+/**
+ * Since 1977 France has moved its clocks only at 01:00 UTC, on the hour, so one UTC hour has one
+ * Paris offset: reading it once per hour spares the Intl formatter, the costliest step of placing
+ * an instant in its Paris day (every current read does). Before 1977, every instant asks Intl.
+ */
+const HOURLY_OFFSETS_FROM = Date.UTC(1977, 0, 1);
+const HOUR_MS = 3_600_000;
+const OFFSET_CACHE_SIZE = 50_000;
+const offsetByHour = new Map<number, number>();
+
+function parisParts(ms: number): { y: number; m: number; d: number; hh: number; mi: number; ss: number } {
+  if (!(ms >= HOURLY_OFFSETS_FROM) || !Number.isFinite(ms)) return intlParisParts(ms);
+  const hour = Math.floor(ms / HOUR_MS);
+  let offset = offsetByHour.get(hour);
+  if (offset === undefined) {
+    const p = intlParisParts(hour * HOUR_MS);
+    offset = utcMs(p.y, p.m, p.d, p.hh, p.mi, p.ss) - hour * HOUR_MS;
+    if (offsetByHour.size >= OFFSET_CACHE_SIZE) offsetByHour.clear();
+    offsetByHour.set(hour, offset);
+  }
+  const wall = new Date(ms + offset);
+  return {
+    y: wall.getUTCFullYear(),
+    m: wall.getUTCMonth() + 1,
+    d: wall.getUTCDate(),
+    hh: wall.getUTCHours(),
+    mi: wall.getUTCMinutes(),
+    ss: wall.getUTCSeconds(),
   };
 }
 

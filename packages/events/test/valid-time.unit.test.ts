@@ -152,3 +152,35 @@ describe('properties', () => {
     );
   });
 });
+
+describe('parisDate from the hourly offset', () => {
+  const reference = new Intl.DateTimeFormat('en-CA', {
+    timeZone: 'Europe/Paris',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  });
+
+  it('agrees with the time-zone database on every instant from 1970 to 2200, transitions included', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(2200, 0, 1) }), (ms) => {
+        expect(parisDate(ms)).toBe(reference.format(new Date(ms)));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('on each side of the 2024 changes of clock, to the millisecond', () => {
+    // 2024-03-31 01:00 UTC: 02:00 becomes 03:00 in Paris; 2024-10-27 01:00 UTC: 03:00 becomes 02:00.
+    for (const change of [Date.UTC(2024, 2, 31, 1), Date.UTC(2024, 9, 27, 1)]) {
+      for (const ms of [change - 1, change, change + 1, change - 3_600_000, change + 3_600_000]) {
+        expect(parisDate(ms)).toBe(reference.format(new Date(ms)));
+      }
+    }
+    // Around Paris midnight in winter (23:00 UTC) and in summer (22:00 UTC).
+    expect(parisDate(Date.UTC(2024, 0, 15, 22, 59, 59, 999))).toBe('2024-01-15');
+    expect(parisDate(Date.UTC(2024, 0, 15, 23))).toBe('2024-01-16');
+    expect(parisDate(Date.UTC(2024, 6, 15, 21, 59, 59, 999))).toBe('2024-07-15');
+    expect(parisDate(Date.UTC(2024, 6, 15, 22))).toBe('2024-07-16');
+  });
+});

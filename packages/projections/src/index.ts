@@ -72,8 +72,10 @@ export {
   stageRulesSchema,
 } from './stage-rules.ts';
 export {
+  readStageAt,
   type StageAnswer,
   type StageCause,
+  type StageReading,
   type StageTimelineEntry,
   stageAt,
   stageTimeline,

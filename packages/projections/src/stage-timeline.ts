@@ -1,5 +1,12 @@
-import { compileLedger, type Fact, type Ledger, visitFacts } from '@ptce/domain';
-import { parisDay, type ValidTime } from '@ptce/events';
+import {
+  compileLedger,
+  type Fact,
+  type Ledger,
+  type LedgerState,
+  type LedgerWarning,
+  visitFacts,
+} from '@ptce/domain';
+import { endInstant, parisDay, type ValidTime } from '@ptce/events';
 import { ledgerAt } from './queries.ts';
 import {
   assessStage,
@@ -76,9 +83,16 @@ interface FactDay {
 function factDays(facts: readonly Fact[]): FactDay[] {
   const days: FactDay[] = [];
   let current: FactDay | undefined;
+  // Facts come in valid-time order, many on the same date: the day of the previous one is reused.
+  let lastAt = '';
+  let lastDay = '';
   for (let i = 0; i < facts.length; i++) {
     const fact = facts[i]!;
-    const day = parisDay(fact.occurredAt);
+    if (fact.occurredAt !== lastAt) {
+      lastAt = fact.occurredAt;
+      lastDay = parisDay(lastAt);
+    }
+    const day = lastDay;
     if (current?.day !== day) {
       current = { day, first: i, end: i, moves: false };
       days.push(current);
@@ -103,6 +117,8 @@ function stageChanges(
   days: readonly FactDay[],
   rules: StageRules,
   lastDay: string | null,
+  /** Also shown the state after each fact replayed, before the day's end is looked at. */
+  onFact?: (state: LedgerState, index: number) => void,
 ): StageChange[] {
   const changes: StageChange[] = [];
   let previous: Stage = 'not_started';
@@ -110,6 +126,7 @@ function stageChanges(
   visitFacts(ledger, (_fact, state, i) => {
     const day = days[d]!;
     if (lastDay !== null && day.day > lastDay) return false;
+    onFact?.(state, i);
     if (i < day.end - 1) return true;
     d++;
     if (!day.moves) return true;
@@ -179,6 +196,13 @@ export function stageTimeline(ledger: Ledger, rules: StageRules = DEFAULT_STAGE_
   });
 }
 
+/** A stage answer with the warnings of the state it was read from. */
+export interface StageReading {
+  readonly answer: StageAnswer;
+  /** The warnings of the ledger's state at `at`, as `ledgerAt(ledger, at).warnings` gives them. */
+  readonly warnings: readonly LedgerWarning[];
+}
+
 /**
  * The stage at `at`, with `since`: the `from` of its timeline entry. An instant during a day
  * whose facts change the stage may fall before the change: its stage is then the previous
@@ -186,16 +210,43 @@ export function stageTimeline(ledger: Ledger, rules: StageRules = DEFAULT_STAGE_
  * day's end, is in no entry and began that day.
  */
 export function stageAt(ledger: Ledger, at: ValidTime, rules: StageRules = DEFAULT_STAGE_RULES): StageAnswer {
-  const assessment = assessStage(ledgerAt(ledger, at), at, rules);
-  if (assessment.stage === 'not_started') return { ...assessment, since: null };
+  return readStageAt(ledger, at, rules).answer;
+}
+
+/**
+ * `stageAt` and the state's warnings from one replay: the state at `at` is the one the replay
+ * reaches after the last fact that `at` takes in, on its way to the end of `at`'s day, where the
+ * changes that give `since` stop.
+ */
+export function readStageAt(
+  ledger: Ledger,
+  at: ValidTime,
+  rules: StageRules = DEFAULT_STAGE_RULES,
+): StageReading {
+  const { facts } = compileLedger(ledger);
+  const end = endInstant(at);
   const day = parisDay(at);
-  // Only the changes up to t's day matter, and their causes not at all: the timeline's `from`s
-  // without the rest of it.
-  const changes = stageChanges(ledger, factDays(compileLedger(ledger).facts), rules, day);
+  let reading: { assessment: StageAssessment; warnings: readonly LedgerWarning[] } | null = null;
+  const changes = stageChanges(ledger, factDays(facts), rules, day, (state, i) => {
+    if (reading !== null) return;
+    const next = facts[i + 1];
+    if (next && next.start <= end) return;
+    reading = { assessment: assessStage(state, at, rules), warnings: [...state.warnings] };
+  });
+  // No fact taken in by `at` (or none at all): the state before any fact.
+  if (reading === null) {
+    const state = ledgerAt(ledger, at);
+    reading = { assessment: assessStage(state, at, rules), warnings: state.warnings };
+  }
+  const { assessment, warnings } = reading as {
+    assessment: StageAssessment;
+    warnings: readonly LedgerWarning[];
+  };
+  if (assessment.stage === 'not_started') return { answer: { ...assessment, since: null }, warnings };
   const covering = changes.at(-1);
   const before = changes.at(-2);
   let since = day;
   if (covering?.stage === assessment.stage) since = covering.day.day;
   else if (covering?.day.day === day && before?.stage === assessment.stage) since = before.day.day;
-  return { ...assessment, since };
+  return { answer: { ...assessment, since }, warnings };
 }

@@ -7,6 +7,7 @@ import { LogBuilder } from '../../domain/test/fixtures.ts';
 import {
   assessStage,
   ledgerAt,
+  readStageAt,
   type StageRules,
   stageAt,
   stageOf,
@@ -311,6 +312,14 @@ describe('stage timeline: properties', () => {
             expect(assessStage(state, day, rules).stage).toBe(covering?.stage ?? 'not_started');
             // The timeline's lean count of the criteria agrees with the assessment's.
             expect(stageOf(state, rules)).toBe(covering?.stage ?? 'not_started');
+          }
+          // One replay gives the stage and the warnings the state at asOf has, at any asOf.
+          for (const asOf of [...dates, '2019-01-01', '2030-01-01']) {
+            const state = ledgerAt(ledger, asOf);
+            const reading = readStageAt(ledger, asOf, rules);
+            const { since: _since, ...answer } = reading.answer;
+            expect(answer).toEqual(assessStage(state, asOf, rules));
+            expect(reading.warnings).toEqual(state.warnings);
           }
         },
       ),

@@ -10,10 +10,10 @@ import {
   legalTransitionOf,
   openSpacesOf,
   participationOf,
+  readStageAt,
   rulesVersion,
   STAGES,
   type StageRules,
-  stageAt,
   stageTimeline,
   warnings,
 } from '@ptce/projections';
@@ -685,7 +685,7 @@ export type ParticipationBody = Unplaced<typeof participationAnswer>;
 export type ListEntry = z.infer<typeof listAnswer>[number];
 
 export function stageBody(ledger: Ledger, asOf: string, rules: StageRules): StageBody {
-  const answer = stageAt(ledger, asOf, rules);
+  const { answer, warnings } = readStageAt(ledger, asOf, rules);
   return {
     stage: answer.stage,
     label: answer.label,
@@ -697,7 +697,7 @@ export function stageBody(ledger: Ledger, asOf: string, rules: StageRules): Stag
     outside: [...answer.outside],
     rulesVersion: answer.rulesVersion,
     asOf,
-    warnings: [...warnings(ledger, asOf)],
+    warnings: [...warnings],
   };
 }
 

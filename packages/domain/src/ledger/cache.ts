@@ -1,3 +1,4 @@
+import { isDateOnly, isValidTime, startInstant } from '@ptce/events';
 import { copyState, newWork, type StateWork, step } from './apply.ts';
 import { asPlainFact, compile, emptyCompiled, insertionIndex, type MutableCompiled } from './compile.ts';
 import { type Cut, cutAccepts, cutKey } from './cuts.ts';
@@ -70,11 +71,27 @@ const compilationOf = (compiled: MutableCompiled): Compilation => ({
  */
 export class LedgerCache {
   private readonly interned = new Map<string, string>();
+  private readonly placed = new Map<string, { readonly start: number; readonly isDate: boolean } | null>();
   private readonly owned = new WeakMap<LogNode, Compilation>();
   /** Nodes whose compilation was handed over to a descendant. */
   private readonly superseded = new WeakSet<LogNode>();
   private stale: { readonly node: LogNode; readonly compilation: Compilation } | null = null;
   private empty: Compilation | undefined;
+
+  /**
+   * Where a valid time starts and whether it is a date, or null when it is not one: a long
+   * history has thousands of events on the same few thousand days, each parsed once here.
+   */
+  placeInTime(occurredAt: string): { readonly start: number; readonly isDate: boolean } | null {
+    const known = this.placed.get(occurredAt);
+    if (known !== undefined) return known;
+    const place = isValidTime(occurredAt)
+      ? { start: startInstant(occurredAt), isDate: isDateOnly(occurredAt) }
+      : null;
+    if (this.placed.size >= INTERN_LIMIT) this.placed.clear();
+    this.placed.set(occurredAt, place);
+    return place;
+  }
 
   intern(value: string): string {
     const known = this.interned.get(value);

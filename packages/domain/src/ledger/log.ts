@@ -1,4 +1,4 @@
-import { isDateOnly, isValidTime, parseEvent, startInstant, TRANSACTION_TIME_TYPES } from '@ptce/events';
+import { parseEvent, TRANSACTION_TIME_TYPES } from '@ptce/events';
 import { LedgerCache } from './cache.ts';
 import type { FoldedEvent, Ledger, LoggedEvent, LogNode } from './types.ts';
 
@@ -45,9 +45,10 @@ export function logged(event: FoldedEvent, logIndex: number, cache: LedgerCache)
     const parsed = parseEvent(event);
     // The parsed data is a copy of the envelope's, made here: ours to share strings in.
     data = cache.internData(parsed.data);
-    if (isValidTime(event.occurredAt)) {
-      start = startInstant(event.occurredAt);
-      isDate = isDateOnly(event.occurredAt);
+    const place = cache.placeInTime(event.occurredAt);
+    if (place) {
+      start = place.start;
+      isDate = place.isDate;
     } else if (!TRANSACTION_TIME_TYPES.has(parsed.type)) {
       // Corrections and retractions act in transaction time: their own occurredAt places nothing.
       const message = `occurredAt ${JSON.stringify(event.occurredAt)} is not a valid time`;
