@@ -21,6 +21,7 @@ import {
   legalTransitionAnswer,
   legalTransitionBody,
   listAnswer,
+  type ModelRead,
   Projector,
   type ProjectorLock,
   type ProjectorOptions,
@@ -66,6 +67,8 @@ export interface ProjectionsOptions {
 }
 
 const tags = ['projections'];
+/** Answers of read models kept as the JSON text sent (each a few KB). */
+const SENT_MODELS = 2_000;
 const READERS = ['secretary', 'auditor', 'admin'] as const;
 
 const ptceParams = z.strictObject({ ptceId: slugSchema });
@@ -208,29 +211,53 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
   /**
    * The projector's model of the PTCE, when it can answer this read: a current read (no knownAt
    * or atPosition), on the model's day, of a model that has every event of the PTCE the store
-   * holds (so a read after a write sees it, as a computed read would). Redis down is no error:
-   * the read is computed instead.
+   * holds (so a read after a write sees it, as a computed read would). When the projector's
+   * checkpoint is the store's head, every model is complete and one query says so; otherwise the
+   * PTCE's streams are read, and the log is handed back for the computed answer. Redis down is no
+   * error: the read is computed instead.
    */
-  const modelFor = async (
+  const currentModel = async (
     request: FastifyRequest,
-    log: PtceLog,
+    ptceId: string,
     query: TransactionTime,
     /** The day of a current read; `any` for the timeline, which has no valid time; null for a read at asOf. */
     day: string | 'any' | null,
-  ): Promise<PtceReadModel | null> => {
-    if (!models || day === null || !readsNow(query) || log.head === null) return null;
-    let model: PtceReadModel | null;
+  ): Promise<{ model: PtceReadModel | null; log: PtceLog | null }> => {
+    const none = { model: null, log: null };
+    if (!models || day === null || !readsNow(query)) return none;
+    let found: ModelRead;
     try {
-      model = (await models.read(log.ptceId)).model;
+      found = await models.read(ptceId);
     } catch (err) {
       request.log.warn({ err }, 'read models unavailable: computing the answer');
-      return null;
+      return none;
     }
-    if (!model || model.position < log.head || (day !== 'any' && model.day !== day)) return null;
+    const { model, checkpoint } = found;
+    if (!model || (day !== 'any' && model.day !== day)) return none;
     // Ahead of this process's read of the store, the model may hold minPosition; if not, the
     // computed read says how far the store is.
-    if (behind(query.minPosition, model.position)) return null;
-    return model;
+    if (behind(query.minPosition, model.position)) return none;
+    const head = await options.store.headPosition();
+    if (!behind(head ?? undefined, checkpoint)) return { model, log: null };
+    const log = await latest(ptceId, query.minPosition);
+    return log.head !== null && model.position >= log.head ? { model, log } : { model: null, log };
+  };
+
+  /**
+   * The answers of the models, as the JSON text sent: made once per route, PTCE, position and
+   * day, so that the readers of a PTCE that has not changed are sent the same bytes without
+   * serializing them again (the model's answers were made by the same functions as a computed one).
+   */
+  const sentModels = new Map<string, string>();
+  const sendModel = (reply: FastifyReply, route: string, model: PtceReadModel, body: object) => {
+    const key = `${route}\u0000${model.ptceId}\u0000${model.position}\u0000${model.day}`;
+    let text = sentModels.get(key);
+    if (text === undefined) {
+      text = JSON.stringify({ ...body, ...placed(model) });
+      if (sentModels.size >= SENT_MODELS) sentModels.delete(sentModels.keys().next().value!);
+      sentModels.set(key, text);
+    }
+    return reply.type('application/json; charset=utf-8').send(text);
   };
 
   /**
@@ -276,13 +303,13 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       const { ptceId } = request.params;
       authorize(request, ptceId);
       const { asOf, day } = answeredAt(request.query);
-      const log = await latest(ptceId, request.query.minPosition);
-      const model = await modelFor(request, log, request.query, day);
-      if (model) {
-        if (conditional(request, reply, etagOf(model.position, version, day))) return reply.send(null);
-        return { ...model.stage, ...placed(model) };
+      const current = await currentModel(request, ptceId, request.query, day);
+      if (current.model) {
+        if (conditional(request, reply, etagOf(current.model.position, version, day)))
+          return reply.send(null);
+        return sendModel(reply, 'stage', current.model, current.model.stage);
       }
-      const read = readOf(log, request.query);
+      const read = readOf(current.log ?? (await latest(ptceId, request.query.minPosition)), request.query);
       if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
       return { ...stageBody(read.ledger, asOf, options.rules), ...placed(read) };
     },
@@ -303,13 +330,13 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       const { ptceId } = request.params;
       authorize(request, ptceId);
       // The timeline has no valid time: a model of any day holds it.
-      const log = await latest(ptceId, request.query.minPosition);
-      const model = await modelFor(request, log, request.query, 'any');
-      if (model) {
-        if (conditional(request, reply, etagOf(model.position, version, null))) return reply.send(null);
-        return { ...model.timeline, ...placed(model) };
+      const current = await currentModel(request, ptceId, request.query, 'any');
+      if (current.model) {
+        if (conditional(request, reply, etagOf(current.model.position, version, null)))
+          return reply.send(null);
+        return sendModel(reply, 'timeline', current.model, current.model.timeline);
       }
-      const read = readOf(log, request.query);
+      const read = readOf(current.log ?? (await latest(ptceId, request.query.minPosition)), request.query);
       if (conditional(request, reply, etagOf(read.position, version, null))) return reply.send(null);
       return { ...timelineBody(read.ledger, options.rules), ...placed(read) };
     },
@@ -324,20 +351,20 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     reply: FastifyReply,
     ptceId: string,
     query: ReadQuery,
+    route: string,
     fromModel: (model: PtceReadModel) => T | null,
     compute: (ledger: Ledger, asOf: string) => T | null,
-  ): Promise<(T & { knownAt: string | null; position: string }) | null> => {
+  ): Promise<(T & { knownAt: string | null; position: string }) | FastifyReply> => {
     authorize(request, ptceId);
     const { asOf, day } = answeredAt(query);
-    const log = await latest(ptceId, query.minPosition);
-    const model = await modelFor(request, log, query, day);
-    const kept = model ? fromModel(model) : null;
-    if (model && kept) {
-      if (conditional(request, reply, etagOf(model.position, version, day))) return null;
-      return { ...kept, ...placed(model) };
+    const current = await currentModel(request, ptceId, query, day);
+    const kept = current.model ? fromModel(current.model) : null;
+    if (current.model && kept) {
+      if (conditional(request, reply, etagOf(current.model.position, version, day))) return reply.send(null);
+      return sendModel(reply, route, current.model, kept);
     }
-    const read = readOf(log, query);
-    if (conditional(request, reply, etagOf(read.position, version, day))) return null;
+    const read = readOf(current.log ?? (await latest(ptceId, query.minPosition)), query);
+    if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
     const answer = compute(read.ledger, asOf);
     if (answer === null) throw ptceNotFound(ptceId);
     return { ...answer, ...placed(read) };
@@ -356,15 +383,15 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     },
     async (request, reply) => {
       const { ptceId } = request.params;
-      const answer = await answerAt(
+      return answerAt(
         request,
         reply,
         ptceId,
         request.query,
+        'state',
         (model) => model.state,
         (ledger, asOf) => stateBody(ptceId, ledger, asOf),
       );
-      return answer ?? reply.send(null);
     },
   );
 
@@ -381,15 +408,15 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       },
     },
     async (request, reply) => {
-      const answer = await answerAt(
+      return answerAt(
         request,
         reply,
         request.params.ptceId,
         request.query,
+        'legal-transition',
         (model) => model.legalTransition,
         legalTransitionBody,
       );
-      return answer ?? reply.send(null);
     },
   );
 
@@ -406,15 +433,15 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       },
     },
     async (request, reply) => {
-      const answer = await answerAt(
+      return answerAt(
         request,
         reply,
         request.params.ptceId,
         request.query,
+        'eligibility',
         (model) => model.eligibility,
         eligibilityBody,
       );
-      return answer ?? reply.send(null);
     },
   );
 
@@ -432,16 +459,16 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     },
     async (request, reply) => {
       const { windowMonths } = request.query;
-      const answer = await answerAt(
+      return answerAt(
         request,
         reply,
         request.params.ptceId,
         request.query,
+        'participation',
         // The model holds the default window only.
         (model) => (windowMonths === DEFAULT_WINDOW_MONTHS ? model.participation : null),
         (ledger, asOf) => participationBody(ledger, asOf, windowMonths),
       );
-      return answer ?? reply.send(null);
     },
   );
 
