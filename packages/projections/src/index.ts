@@ -78,5 +78,6 @@ export {
   type StageReading,
   type StageTimelineEntry,
   stageAt,
+  stageAtOnTimeline,
   stageTimeline,
 } from './stage-timeline.ts';

@@ -250,3 +250,26 @@ export function readStageAt(
   else if (covering?.day.day === day && before?.stage === assessment.stage) since = before.day.day;
   return { answer: { ...assessment, since }, warnings };
 }
+
+/**
+ * `stageAt` for a caller that has the ledger's timeline already (a read model computes both):
+ * `since` is read off its entries, so no replay but the state's at `at`, which the ledger caches.
+ */
+export function stageAtOnTimeline(
+  ledger: Ledger,
+  at: ValidTime,
+  timeline: readonly StageTimelineEntry[],
+  rules: StageRules = DEFAULT_STAGE_RULES,
+): StageAnswer {
+  const assessment = assessStage(ledgerAt(ledger, at), at, rules);
+  if (assessment.stage === 'not_started') return { ...assessment, since: null };
+  const day = parisDay(at);
+  let c = timeline.length - 1;
+  while (c >= 0 && timeline[c]!.from > day) c--;
+  const covering = timeline[c];
+  const before = timeline[c - 1];
+  let since = day;
+  if (covering?.stage === assessment.stage) since = covering.from;
+  else if (covering?.from === day && before?.stage === assessment.stage) since = before.from;
+  return { ...assessment, since };
+}

@@ -10,6 +10,7 @@ import {
   readStageAt,
   type StageRules,
   stageAt,
+  stageAtOnTimeline,
   stageOf,
   stageRules,
   stageTimeline,
@@ -320,6 +321,8 @@ describe('stage timeline: properties', () => {
             const { since: _since, ...answer } = reading.answer;
             expect(answer).toEqual(assessStage(state, asOf, rules));
             expect(reading.warnings).toEqual(state.warnings);
+            // Read off the timeline, as a read model does, the answer is the same.
+            expect(stageAtOnTimeline(ledger, asOf, timeline, rules)).toEqual(reading.answer);
           }
         },
       ),

@@ -1,4 +1,10 @@
-import { type Ledger, type LedgerState, type LegalEntityState, ledgerFinal } from '@ptce/domain';
+import {
+  type Ledger,
+  type LedgerState,
+  type LedgerWarning,
+  type LegalEntityState,
+  ledgerFinal,
+} from '@ptce/domain';
 import { withExamples } from '@ptce/platform';
 import {
   activeMembersOf,
@@ -13,7 +19,10 @@ import {
   readStageAt,
   rulesVersion,
   STAGES,
+  type StageAnswer,
   type StageRules,
+  type StageTimelineEntry,
+  stageAtOnTimeline,
   stageTimeline,
   warnings,
 } from '@ptce/projections';
@@ -686,6 +695,10 @@ export type ListEntry = z.infer<typeof listAnswer>[number];
 
 export function stageBody(ledger: Ledger, asOf: string, rules: StageRules): StageBody {
   const { answer, warnings } = readStageAt(ledger, asOf, rules);
+  return stageView(answer, asOf, warnings);
+}
+
+function stageView(answer: StageAnswer, asOf: string, warnings: readonly LedgerWarning[]): StageBody {
   return {
     stage: answer.stage,
     label: answer.label,
@@ -702,10 +715,36 @@ export function stageBody(ledger: Ledger, asOf: string, rules: StageRules): Stag
 }
 
 export function timelineBody(ledger: Ledger, rules: StageRules): TimelineBody {
+  return timelineView(stageTimeline(ledger, rules), ledger, rules);
+}
+
+function timelineView(
+  timeline: readonly StageTimelineEntry[],
+  ledger: Ledger,
+  rules: StageRules,
+): TimelineBody {
   return {
-    entries: stageTimeline(ledger, rules).map((entry) => ({ ...entry })),
+    entries: timeline.map((entry) => ({ ...entry })),
     rulesVersion: rulesVersion(rules),
     warnings: [...warnings(ledger)],
+  };
+}
+
+/**
+ * The stage at `asOf` and the timeline together, as a read model keeps them: the stage's `since`
+ * read off the timeline, so the history is replayed for the timeline and once more to `asOf`
+ * (a replay the state, participation and the rest then share), not twice more for the stage.
+ */
+export function stageAndTimelineBodies(
+  ledger: Ledger,
+  asOf: string,
+  rules: StageRules,
+): { stage: StageBody; timeline: TimelineBody } {
+  const timeline = stageTimeline(ledger, rules);
+  const answer = stageAtOnTimeline(ledger, asOf, timeline, rules);
+  return {
+    stage: stageView(answer, asOf, ledgerAt(ledger, asOf).warnings),
+    timeline: timelineView(timeline, ledger, rules),
   };
 }
 

@@ -11,10 +11,9 @@ import {
   participationBody,
   type StageBody,
   type StateBody,
-  stageBody,
+  stageAndTimelineBodies,
   stateBody,
   type TimelineBody,
-  timelineBody,
 } from './answers.ts';
 import type { FencedTransaction, ProjectorLock } from './lock.ts';
 
@@ -208,13 +207,14 @@ export function modelOf(
   const last = ledger.last?.event;
   const state = last ? stateBody(ptceId, ledger, day) : null;
   if (!last || !state) return null;
+  const { stage, timeline } = stageAndTimelineBodies(ledger, day, rules);
   return {
     ptceId,
     position: last.position,
     knownAt: last.recordedAt,
     day,
-    stage: stageBody(ledger, day, rules),
-    timeline: timelineBody(ledger, rules),
+    stage,
+    timeline,
     state,
     legalTransition: legalTransitionBody(ledger, day),
     eligibility: eligibilityBody(ledger, day),
