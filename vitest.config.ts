@@ -25,7 +25,11 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'postgres', include: SERVICE_TESTS, env: { PTCE_TEST_STORE: 'postgres' } },
+        test: {
+          name: 'postgres',
+          include: SERVICE_TESTS,
+          env: { PTCE_TEST_STORE: 'postgres', PTCE_TEST_PROJECTOR: 'on' },
+        },
       },
     ],
   },

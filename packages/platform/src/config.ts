@@ -161,7 +161,7 @@ const envSchema = z
     READ_CACHE_EVENTS: integer('READ_CACHE_EVENTS', 0, 100_000_000, 400_000),
     PROJECTOR: z.preprocess(
       blankToUndefined,
-      z.enum(['on', 'off'], { message: 'expected on or off' }).default('on'),
+      z.enum(['auto', 'on', 'off'], { message: 'expected auto, on or off' }).default('auto'),
     ),
   })
   .superRefine((env, ctx) => {
@@ -216,10 +216,12 @@ export interface Config {
   /** Events of folded PTCE histories kept in memory by a read service, all PTCE together. */
   readonly READ_CACHE_EVENTS: number;
   /**
-   * `off`: the read service keeps no read models and computes every answer (a process that must
-   * not project, or a test of the computed path).
+   * Whether the read service runs the projector: `on`, `off` (it computes every answer, caching
+   * current ones), or `auto`, on when REDIS_URL is set (the models are then shared by every read
+   * process; alone, a process answers as fast from its own folded logs without a second fold of
+   * every write).
    */
-  readonly PROJECTOR: 'on' | 'off';
+  readonly PROJECTOR: 'auto' | 'on' | 'off';
 }
 
 /** Reads the configuration once, at start-up, and names every bad variable at once. */

@@ -33,7 +33,7 @@ describe('loadConfig', () => {
       STAGE_RULES: undefined,
       READ_MODELS_PREFIX: 'ptce:read:',
       READ_CACHE_EVENTS: 400_000,
-      PROJECTOR: 'on',
+      PROJECTOR: 'auto',
     });
   });
 
@@ -108,7 +108,7 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_MAX', '0', 'between 1 and 1000000'],
     ['BODY_LIMIT', '1.5', 'whole number'],
     ['REQUEST_TIMEOUT_MS', 'soon', 'whole number'],
-    ['PROJECTOR', 'maybe', 'expected on or off'],
+    ['PROJECTOR', 'maybe', 'expected auto, on or off'],
     ['READ_MODELS_PREFIX', 'a b', 'printable characters, no space'],
     ['READ_CACHE_EVENTS', '-5', 'whole number'],
   ])('refuses %s=%s', (variable, value, expected) => {

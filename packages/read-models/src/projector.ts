@@ -35,9 +35,14 @@ export interface ProjectorOptions {
   /**
    * After a batch that took d ms, the projector rests `restFactor × d` (at most 2 s) before the
    * next: under sustained writes to a long history it then takes at most 1 / (1 + restFactor) of
-   * a core from the process it shares with the write services. Default 1.
+   * a core from the process it shares with the write services. Default 3.
    */
   readonly restFactor?: number;
+  /**
+   * How long events are gathered before a batch is computed (unless `batchSize` is reached
+   * first): writes to one PTCE in that time cost one recomputation of its model. Default 100 ms.
+   */
+  readonly gatherMs?: number;
 }
 
 export type ProjectorStatus = 'stopped' | 'standby' | 'active';
@@ -71,12 +76,14 @@ export class Projector {
   private readonly batchSize: number;
   private readonly tickMs: number;
   private readonly restFactor: number;
+  private readonly gatherMs: number;
 
   constructor(private readonly options: ProjectorOptions) {
     this.log = options.log ?? silent;
     this.batchSize = options.batchSize ?? 2_000;
     this.tickMs = options.tickMs ?? 2_000;
-    this.restFactor = options.restFactor ?? 1;
+    this.restFactor = options.restFactor ?? 3;
+    this.gatherMs = options.gatherMs ?? 100;
   }
 
   get status(): ProjectorStatus {
@@ -203,10 +210,10 @@ export class Projector {
     if (this.pending.length >= this.batchSize) return this.enqueue(() => this.flush());
     if (!this.flushSoon) {
       this.flushSoon = true;
-      setImmediate(() => {
+      setTimeout(() => {
         this.flushSoon = false;
         void this.enqueue(() => this.flush()).catch((err) => this.failed(err));
-      });
+      }, this.gatherMs).unref();
     }
     return undefined;
   }

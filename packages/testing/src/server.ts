@@ -38,6 +38,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     LOG_LEVEL: 'silent',
     EVENT_STORE_URL: store.url,
     RATE_LIMIT_MAX: '100000',
+    // The second project runs the services with the projector, so both ways of answering a
+    // current read (a read model, the folded log) pass the same tests.
+    ...(process.env.PTCE_TEST_PROJECTOR ? { PROJECTOR: process.env.PTCE_TEST_PROJECTOR } : {}),
     ...env,
   });
   const app = await buildStandalone(config, { logger: false });

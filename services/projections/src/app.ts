@@ -63,12 +63,12 @@ export interface ProjectionsOptions {
   /** Needed when several processes share the models (Redis): only its holder projects. */
   readonly lock?: ProjectorLock | undefined;
   /** Batches, rest and tick of the projector (tests shorten them). */
-  readonly projector?: Pick<ProjectorOptions, 'batchSize' | 'tickMs' | 'restFactor'>;
+  readonly projector?: Pick<ProjectorOptions, 'batchSize' | 'tickMs' | 'restFactor' | 'gatherMs'>;
 }
 
 const tags = ['projections'];
-/** Answers of read models kept as the JSON text sent (each a few KB). */
-const SENT_MODELS = 2_000;
+/** Current answers kept as the JSON text sent (each a few KB). */
+const SENT_ANSWERS = 2_000;
 const READERS = ['secretary', 'auditor', 'admin'] as const;
 
 const ptceParams = z.strictObject({ ptceId: slugSchema });
@@ -244,21 +244,31 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
   };
 
   /**
-   * The answers of the models, as the JSON text sent: made once per route, PTCE, position and
-   * day, so that the readers of a PTCE that has not changed are sent the same bytes without
-   * serializing them again (the model's answers were made by the same functions as a computed one).
+   * Current answers, as the JSON text sent, by route, PTCE, position and day: an answer of the log
+   * as it stands is a function of these alone (its knownAt is when its last event was recorded),
+   * so a PTCE that has not changed is answered with the same bytes, computed and serialized once,
+   * whether a read model or the folded log gave it.
    */
-  const sentModels = new Map<string, string>();
-  const sendModel = (reply: FastifyReply, route: string, model: PtceReadModel, body: object) => {
-    const key = `${route}\u0000${model.ptceId}\u0000${model.position}\u0000${model.day}`;
-    let text = sentModels.get(key);
+  const sentAnswers = new Map<string, string>();
+  const sendCurrent = (
+    reply: FastifyReply,
+    route: string,
+    ptceId: string,
+    position: string,
+    day: string,
+    answer: () => object,
+  ) => {
+    const key = `${route}\u0000${ptceId}\u0000${position}\u0000${day}`;
+    let text = sentAnswers.get(key);
     if (text === undefined) {
-      text = JSON.stringify({ ...body, ...placed(model) });
-      if (sentModels.size >= SENT_MODELS) sentModels.delete(sentModels.keys().next().value!);
-      sentModels.set(key, text);
+      text = JSON.stringify(answer());
+      if (sentAnswers.size >= SENT_ANSWERS) sentAnswers.delete(sentAnswers.keys().next().value!);
+      sentAnswers.set(key, text);
     }
     return reply.type('application/json; charset=utf-8').send(text);
   };
+  const sendModel = (reply: FastifyReply, route: string, model: PtceReadModel, body: object) =>
+    sendCurrent(reply, route, model.ptceId, model.position, model.day, () => ({ ...body, ...placed(model) }));
 
   /**
    * The part of the PTCE's log a read asks for: the log cut in transaction time, 409 when it ends
@@ -311,7 +321,9 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       }
       const read = readOf(current.log ?? (await latest(ptceId, request.query.minPosition)), request.query);
       if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
-      return { ...stageBody(read.ledger, asOf, options.rules), ...placed(read) };
+      const answer = () => ({ ...stageBody(read.ledger, asOf, options.rules), ...placed(read) });
+      if (day === null || !readsNow(request.query)) return answer();
+      return sendCurrent(reply, 'stage', ptceId, read.position, day, answer);
     },
   );
 
@@ -338,7 +350,9 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       }
       const read = readOf(current.log ?? (await latest(ptceId, request.query.minPosition)), request.query);
       if (conditional(request, reply, etagOf(read.position, version, null))) return reply.send(null);
-      return { ...timelineBody(read.ledger, options.rules), ...placed(read) };
+      const answer = () => ({ ...timelineBody(read.ledger, options.rules), ...placed(read) });
+      if (!readsNow(request.query)) return answer();
+      return sendCurrent(reply, 'timeline', ptceId, read.position, 'any', answer);
     },
   );
 
@@ -365,9 +379,13 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     }
     const read = readOf(current.log ?? (await latest(ptceId, query.minPosition)), query);
     if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
-    const answer = compute(read.ledger, asOf);
-    if (answer === null) throw ptceNotFound(ptceId);
-    return { ...answer, ...placed(read) };
+    const answer = () => {
+      const computed = compute(read.ledger, asOf);
+      if (computed === null) throw ptceNotFound(ptceId);
+      return { ...computed, ...placed(read) };
+    };
+    if (day === null || !readsNow(query)) return answer();
+    return sendCurrent(reply, route, ptceId, read.position, day, answer);
   };
 
   app.get(
@@ -464,7 +482,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         reply,
         request.params.ptceId,
         request.query,
-        'participation',
+        `participation:${windowMonths}`,
         // The model holds the default window only.
         (model) => (windowMonths === DEFAULT_WINDOW_MONTHS ? model.participation : null),
         (ledger, asOf) => participationBody(ledger, asOf, windowMonths),

@@ -22,9 +22,10 @@ export const projectionsModule: ServiceModule<ProjectionsOptions> = {
     const store = host.eventStore;
     const ledgers = new PtceLedgers(store, { maxEvents: host.config.READ_CACHE_EVENTS });
     // With Redis the models are shared by every read process, one of which projects (the lock
-    // decides which); without it each process keeps and projects its own.
+    // decides which); without it, when asked for, each process keeps and projects its own.
     const prefix = readModelsPrefix(host.config.READ_MODELS_PREFIX, rules);
-    if (host.config.PROJECTOR === 'off') return { store, rules, now: host.clock, ledgers };
+    const project = host.config.PROJECTOR === 'on' || (host.config.PROJECTOR === 'auto' && host.redis);
+    if (!project) return { store, rules, now: host.clock, ledgers };
     const models = host.redis ? new RedisReadModels(host.redis, prefix) : new MemoryReadModels();
     // The lock has a connection of its own: it WATCHes the lock key, which is per connection.
     const lock = host.redis
