@@ -40,6 +40,8 @@ export class PtceLedgers {
   private readonly logs = new Map<string, PtceLog>();
   /** One refresh at a time per PTCE: two concurrent tail reads would fold the same events twice. */
   private readonly refreshing = new Map<string, Promise<PtceLog>>();
+  /** The log's head when each PTCE's streams were last read to the end. */
+  private readonly checkedAt = new Map<string, string | null>();
   private held = 0;
   private readonly maxEvents: number;
 
@@ -95,6 +97,7 @@ export class PtceLedgers {
   }
 
   forget(ptceId: string): void {
+    this.checkedAt.delete(ptceId);
     const log = this.logs.get(ptceId);
     if (!log) return;
     this.logs.delete(ptceId);
@@ -102,7 +105,21 @@ export class PtceLedgers {
   }
 
   private async refresh(ptceId: string): Promise<PtceLog> {
+    // The log's head is read first: whatever the streams are then read to hold it. When it has not
+    // moved since this PTCE was last read, nothing was written anywhere, and one question spares
+    // three stream reads on every read of an unchanged PTCE.
+    const storeHead = await this.store.headPosition();
     const known = this.logs.get(ptceId);
+    if (known && storeHead !== null && this.checkedAt.get(ptceId) === storeHead) {
+      this.touch(known);
+      return known;
+    }
+    const log = await this.readTails(ptceId, known);
+    if (this.logs.get(ptceId) === log) this.checkedAt.set(ptceId, storeHead);
+    return log;
+  }
+
+  private async readTails(ptceId: string, known: PtceLog | undefined): Promise<PtceLog> {
     if (!known) return this.load(ptceId);
     const streams = ptceStreams(ptceId);
     const read = [...known.read];

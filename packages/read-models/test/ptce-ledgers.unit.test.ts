@@ -119,6 +119,12 @@ function lateCommitStore(inner: EventStore, stream: string) {
       if (!control.hidden || name !== stream) return events;
       return events.filter((e) => e.position < control.hiddenFrom);
     },
+    // As PostgreSQL's does, the head stops short of a transaction still open, and of all after it.
+    async headPosition() {
+      if (!control.hidden) return inner.headPosition();
+      const visible = (await inner.readAll()).filter((e) => e.position < control.hiddenFrom);
+      return visible.at(-1)?.position ?? null;
+    },
   });
   return { store: wrapped, control };
 }

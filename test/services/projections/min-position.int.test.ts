@@ -135,6 +135,13 @@ function replica(inner: EventStore) {
     lag.hiddenReads--;
     return events.filter((event) => event.position <= lag.horizon);
   };
+  // The replica's head is where its streams stand; asking for it is a read like the others.
+  wrapped.headPosition = async () => {
+    const head = await inner.headPosition();
+    if (lag.hiddenReads <= 0) return head;
+    lag.hiddenReads--;
+    return head !== null && head > lag.horizon ? lag.horizon : head;
+  };
   return { wrapped, lag };
 }
 
@@ -212,8 +219,8 @@ describe('minPosition on a store behind the write', () => {
   });
 
   test('a replica catching up during the read: the second read is answered', async () => {
-    // The first read of the log (the tails of its three streams, held since the last read) stays behind.
-    Object.assign(lag, { hiddenReads: 3, horizon });
+    // The first read of the log stays behind: its head has not moved since the PTCE was last read.
+    Object.assign(lag, { hiddenReads: 1, horizon });
     try {
       const answer = await read(`/v1/ptces/rp/stage?minPosition=${joined}`);
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);
