@@ -34,6 +34,7 @@ export { cutLog, knownAtCut, type LoadedLedger, type LogCut, loadLedger, readPtc
 export {
   listEntryOf,
   MemoryReadModels,
+  type ModelledPtce,
   type ModelRead,
   modelOf,
   type PtceReadModel,

@@ -156,7 +156,17 @@ export class Projector {
     let checkpoint = await models.checkpoint();
     if (checkpoint === null) {
       const started = Date.now();
-      const summary = await rebuildReadModels({ store, models, rules, clock, ...(lock ? { lock } : {}) });
+      // The queue renews the lease between steps; a rebuild is one long step, so it is renewed
+      // meanwhile (the lock takes its operations one at a time: a renewal never voids a write).
+      const renewal = lock
+        ? setInterval(() => void lock.renew().catch(() => undefined), this.tickMs)
+        : undefined;
+      let summary: Awaited<ReturnType<typeof rebuildReadModels>>;
+      try {
+        summary = await rebuildReadModels({ store, models, rules, clock, ...(lock ? { lock } : {}) });
+      } finally {
+        clearInterval(renewal);
+      }
       checkpoint = summary.position;
       const level = summary.ptces > 0 ? 'info' : 'debug';
       this.log[level](
@@ -185,10 +195,7 @@ export class Projector {
   }
 
   private async modelsOfAnotherDay(today: string): Promise<boolean> {
-    const [first] = await this.options.models.list();
-    if (!first) return false;
-    const { model } = await this.options.models.read(first.ptceId);
-    return model !== null && model.day !== today;
+    return (await this.options.models.list()).some((entry) => entry.day !== today);
   }
 
   private async standBy(reason: string): Promise<void> {

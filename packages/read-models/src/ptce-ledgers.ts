@@ -108,7 +108,9 @@ export class PtceLedgers {
     // The log's head is read first: whatever the streams are then read to hold it. When it has not
     // moved since this PTCE was last read, nothing was written anywhere, and one question spares
     // three stream reads on every read of an unchanged PTCE.
-    const storeHead = await this.store.headPosition();
+    // Not on PostgreSQL, whose head stops short of a transaction still open while a later one
+    // has committed: there a write can land without the head moving.
+    const storeHead = this.store.kind === 'postgres' ? null : await this.store.headPosition();
     const known = this.logs.get(ptceId);
     if (known && storeHead !== null && this.checkedAt.get(ptceId) === storeHead) {
       this.touch(known);

@@ -39,10 +39,16 @@ export interface PtceReadModel {
   readonly participation: ParticipationBody;
 }
 
-export const listEntryOf = (model: PtceReadModel): ListEntry => ({
+/** A PTCE in the list of models, with the day its stage is as of. */
+export interface ModelledPtce extends ListEntry {
+  readonly day: string;
+}
+
+export const listEntryOf = (model: PtceReadModel): ModelledPtce => ({
   ptceId: model.ptceId,
   name: model.state.name,
   stage: model.stage.stage,
+  day: model.day,
 });
 
 /** A model with how far the projector had read the log when it was fetched. */
@@ -61,7 +67,7 @@ export interface ReadModelStore {
   readonly kind: 'memory' | 'redis';
   read(ptceId: string): Promise<ModelRead>;
   /** Every PTCE a model is kept for, by id. */
-  list(): Promise<ListEntry[]>;
+  list(): Promise<ModelledPtce[]>;
   checkpoint(): Promise<string | null>;
   /**
    * Writes the models, removes those of `gone` (a PTCE whose log no longer holds a registration,
@@ -89,7 +95,7 @@ export class MemoryReadModels implements ReadModelStore {
     return { model: this.models.get(ptceId) ?? null, checkpoint: this.position };
   }
 
-  async list(): Promise<ListEntry[]> {
+  async list(): Promise<ModelledPtce[]> {
     return [...this.models.values()].map(listEntryOf).sort(byId);
   }
 
@@ -140,9 +146,9 @@ export class RedisReadModels implements ReadModelStore {
     return { model: model ? (JSON.parse(model) as PtceReadModel) : null, checkpoint: checkpoint ?? null };
   }
 
-  async list(): Promise<ListEntry[]> {
+  async list(): Promise<ModelledPtce[]> {
     const entries = await this.redis.hvals(this.key('list'));
-    return entries.map((entry) => JSON.parse(entry) as ListEntry).sort(byId);
+    return entries.map((entry) => JSON.parse(entry) as ModelledPtce).sort(byId);
   }
 
   async checkpoint(): Promise<string | null> {

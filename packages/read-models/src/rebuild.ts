@@ -78,17 +78,21 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
   let events = 0;
   let written = 0;
   let batch: PtceReadModel[] = [];
+  // A PTCE whose registration was retracted (by a tool writing to the store) has no model.
+  let gone: string[] = [];
   const commit = async (checkpoint: string | undefined) => {
-    if (!(await models.commit(batch, checkpoint, lock))) throw new LockLostError();
+    if (!(await models.commit(batch, checkpoint, lock, gone))) throw new LockLostError();
     written += batch.length;
     batch = [];
+    gone = [];
   };
   for (const [index, ptceId] of ids.entries()) {
     const log = cutLog(await readPtceLog(store, ptceId), { kind: 'atPosition', position: head! });
     events += log.length;
     const model = modelOf(ptceId, foldLedger(log), day, rules);
     if (model) batch.push(model);
-    if (batch.length >= COMMIT_EVERY) await commit(undefined);
+    else gone.push(ptceId);
+    if (batch.length + gone.length >= COMMIT_EVERY) await commit(undefined);
     options.onProgress?.({ done: index + 1, total: ids.length, events, ptceId });
   }
   await commit(head ?? undefined);

@@ -171,6 +171,12 @@ const placed = (read: { knownAt: string | null; position: string }) => ({
 export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App, options) => {
   const version = rulesVersion(options.rules);
   const { ledgers, models, lock } = options;
+  /**
+   * Whether every committed write moves the store's head: on SQLite (one writer at a time) and
+   * KurrentDB (positions in commit order), not on PostgreSQL, whose head stops short of a
+   * transaction still open while a later one has committed (see `headPosition`).
+   */
+  const headCoversCommits = options.store.kind !== 'postgres';
 
   if (models) {
     const projector = new Projector({
@@ -237,8 +243,10 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     // Ahead of this process's read of the store, the model may hold minPosition; if not, the
     // computed read says how far the store is.
     if (behind(query.minPosition, model.position)) return none;
-    const head = await options.store.headPosition();
-    if (!behind(head ?? undefined, checkpoint)) return { model, log: null };
+    if (headCoversCommits) {
+      const head = await options.store.headPosition();
+      if (!behind(head ?? undefined, checkpoint)) return { model, log: null };
+    }
     const log = await latest(ptceId, query.minPosition);
     return log.head !== null && model.position >= log.head ? { model, log } : { model: null, log };
   };
@@ -520,8 +528,11 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       // A checkpoint exists only once every PTCE has been modelled up to it.
       const checkpoint = await models.checkpoint();
       if (checkpoint === null || behind(minPosition, checkpoint)) return null;
-      const entries = await models.list();
-      return everyPtce ? entries : entries.filter((entry) => scope.includes(entry.ptceId));
+      const today = parisDate(options.now());
+      const entries = (await models.list()).filter((entry) => everyPtce || scope.includes(entry.ptceId));
+      // Models of another day (the projector has not yet moved them on): computed instead.
+      if (entries.some((entry) => entry.day !== today)) return null;
+      return entries.map(({ ptceId, name, stage }) => ({ ptceId, name, stage }));
     } catch (err) {
       request.log.warn({ err }, 'read models unavailable: computing the list');
       return null;
