@@ -56,7 +56,11 @@ export class RedisProjectorLock implements ProjectorLock {
     private readonly redis: Redis,
     private readonly key: string,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    // A connection error fails the operation under way, which the projector reports and retries;
+    // unheard, ioredis would print each reconnection attempt as an unhandled error.
+    redis.on('error', () => undefined);
+  }
 
   acquire(): Promise<boolean> {
     return this.inTurn(async () => {
