@@ -10,8 +10,9 @@
  * the PTCE's three streams interleaved in log order.
  */
 import { createHash } from 'node:crypto';
+import { deriveOutcome } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
-import { type NewEvent, type StreamFamily, streamName } from '@ptce/events';
+import { type NewEvent, type SpaceRules, type StreamFamily, streamName } from '@ptce/events';
 
 /** 2015-01-01 … 2026-10-31, as day numbers since the epoch (UTC). */
 const FIRST_DAY = Date.UTC(2015, 0, 1) / 86_400_000;
@@ -46,35 +47,6 @@ export function prng(seed: number): () => number {
 }
 
 const isoDay = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
-
-/** The server's reading of a vote under a space's rules (the domain's deriveOutcome, restated). */
-function outcomeOf(
-  rules: { quorum: number; majority: string },
-  enrolled: number,
-  present: number,
-  vote: { for: number; against: number; abstain: number },
-): 'adopted' | 'rejected' | 'no_quorum' {
-  if (enrolled <= 0 || present <= 0 || present + 1e-9 < rules.quorum * enrolled) return 'no_quorum';
-  const { for: yes, against, abstain } = vote;
-  let adopted: boolean;
-  switch (rules.majority) {
-    case 'absolute':
-      adopted = yes > present / 2;
-      break;
-    case 'two_thirds':
-      adopted = yes > 0 && 3 * yes >= 2 * (yes + against);
-      break;
-    case 'unanimity':
-      adopted = yes > 0 && against === 0 && abstain === 0;
-      break;
-    case 'consensus':
-      adopted = against === 0;
-      break;
-    default:
-      adopted = yes > against;
-  }
-  return adopted ? 'adopted' : 'rejected';
-}
 
 interface Org {
   readonly id: string;
@@ -368,7 +340,7 @@ export function generatePtceHistory(ptceId: string, events: number, seed: number
         vote,
         rules: s.rules,
         enrolledCount: s.seats.size,
-        outcome: outcomeOf(s.rules, s.seats.size, present.length, vote),
+        outcome: deriveOutcome(s.rules as SpaceRules, s.seats.size, present.length, vote),
       });
       meeting.hasDecisions = true;
       s.lastDecisionDay = day;

@@ -1,4 +1,5 @@
 export { type DecisionsCommand, decideDecisions } from './decisions/decider.ts';
+export { deriveOutcome } from './decisions/outcome.ts';
 export { LedgerCache } from './ledger/cache.ts';
 export { compileLedger } from './ledger/compile.ts';
 export type { Cut } from './ledger/cuts.ts';
