@@ -1,4 +1,4 @@
-import { type Ledger, type LedgerState, type MeetingState, wasEnrolledAt } from '@ptce/domain';
+import { coversAt, type Ledger, type LedgerState, type MeetingState } from '@ptce/domain';
 import {
   type Category,
   categorySchema,
@@ -164,6 +164,32 @@ export function participationOf(
     if (startInstant(d.decidedAt) > tEnd) continue;
     decisionsByMeeting.set(d.meetingId, (decisionsByMeeting.get(d.meetingId) ?? 0) + 1);
   }
+  // Each meeting of the window counts, for every member enrolled in its space on its date, one
+  // meeting held (and attended, when present), and for every member present, its decisions:
+  // walked meeting by meeting over the space's seat holders, not member by member over every
+  // meeting (a long history has thousands of both).
+  const attendance = new Map<string, { held: number; attended: number; decisions: number }>();
+  const countsOf = (org: string) => {
+    let counts = attendance.get(org);
+    if (!counts) {
+      counts = { held: 0, attended: 0, decisions: 0 };
+      attendance.set(org, counts);
+    }
+    return counts;
+  };
+  for (const meeting of inWindow) {
+    const present = new Set(meeting.attendees);
+    const decisions = decisionsByMeeting.get(meeting.meetingId) ?? 0;
+    if (decisions > 0) for (const org of present) countsOf(org).decisions += decisions;
+    const space = state.spaces.get(meeting.spaceId);
+    if (!space) continue;
+    for (const [org, periods] of space.periods) {
+      if (!periods.some((p) => coversAt(p.enrolledAt, p.endedAt, meeting.heldAt))) continue;
+      const counts = countsOf(org);
+      counts.held += 1;
+      if (present.has(org)) counts.attended += 1;
+    }
+  }
   const coCarried = activitiesOf(state).filter((a) => a.carriers.length >= 2);
   const openSpaces = [...state.spaces.values()].filter((s) => !s.closedAt);
 
@@ -179,16 +205,15 @@ export function participationOf(
       spaces[s.kind] += 1;
       if (STEERING_KINDS.has(s.kind)) steeringSeats += 1;
     }
-    let held = 0;
-    let attended = 0;
-    let decisionsAttended = 0;
-    for (const meeting of inWindow) {
-      const present = meeting.attendees.includes(org);
-      if (present) decisionsAttended += decisionsByMeeting.get(meeting.meetingId) ?? 0;
-      if (!wasEnrolledAt(state, meeting.spaceId, org, meeting.heldAt)) continue;
-      held += 1;
-      if (present) attended += 1;
-    }
+    const {
+      held,
+      attended,
+      decisions: decisionsAttended,
+    } = attendance.get(org) ?? {
+      held: 0,
+      attended: 0,
+      decisions: 0,
+    };
     return {
       organisationId: org,
       category: m.category,

@@ -1,3 +1,5 @@
+import { wasEnrolledAt } from '@ptce/domain';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ledgerAt, participationAt, participationOf } from '../src/index.ts';
 import { GovernanceHistory } from './governance-history.ts';
@@ -192,5 +194,87 @@ describe('participationAt', () => {
   it('is the same answer from the replayed state', () => {
     const ledger = history().ledger();
     expect(participationOf(ledgerAt(ledger, T), T)).toEqual(participationAt(ledger, T));
+  });
+});
+
+describe('participation: attendance against its definition, on random histories', () => {
+  const orgs = ['a', 'b', 'c', 'd'] as const;
+  const spaces = ['s1', 's2'] as const;
+  const days = ['2020-01-05', '2020-02-10', '2020-03-15', '2020-03-15T09:00:00Z', '2020-04-20', '2020-05-25'];
+  const day = fc.constantFrom(...days);
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('join' as const), org: fc.constantFrom(...orgs), at: day }),
+    fc.record({ kind: fc.constant('leave' as const), org: fc.constantFrom(...orgs), at: day }),
+    fc.record({
+      kind: fc.constant('enrol' as const),
+      org: fc.constantFrom(...orgs),
+      space: fc.constantFrom(...spaces),
+      at: day,
+    }),
+    fc.record({
+      kind: fc.constant('withdraw' as const),
+      org: fc.constantFrom(...orgs),
+      space: fc.constantFrom(...spaces),
+      at: day,
+    }),
+    fc.record({
+      kind: fc.constant('meeting' as const),
+      space: fc.constantFrom(...spaces),
+      attendees: fc.subarray([...orgs], { minLength: 1 }),
+      decisions: fc.nat(2),
+      at: day,
+    }),
+  );
+
+  it('each member: meetings held in its spaces while it sat there, those attended, the decisions of meetings attended', () => {
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+        const h = new GovernanceHistory();
+        h.register('2020-01-01');
+        for (const space of spaces) h.openSpace(space, 'operational', '2020-01-01');
+        let meetings = 0;
+        for (const s of steps) {
+          if (s.kind === 'join') h.join(s.org, 'enterprise', s.at);
+          else if (s.kind === 'leave') h.leave(s.org, s.at);
+          else if (s.kind === 'enrol') h.enrol(s.space, s.org, s.at);
+          else if (s.kind === 'withdraw') h.withdraw(s.space, s.org, s.at);
+          else {
+            const meetingId = `m${++meetings}`;
+            h.meeting(s.space, meetingId, s.attendees, s.at);
+            for (let d = 0; d < s.decisions; d++) {
+              h.decide(`${meetingId}-d${d}`, s.space, s.at, { meetingId, present: s.attendees });
+            }
+          }
+        }
+        const ledger = h.ledger();
+        const t = '2020-06-30';
+        const state = ledgerAt(ledger, t);
+        const answer = participationOf(state, t, { windowMonths: 12 });
+        // The definition, member by member over every meeting of the window.
+        const inWindow = [...state.meetings.values()];
+        for (const member of answer.byMember) {
+          let held = 0;
+          let attended = 0;
+          let decisions = 0;
+          for (const meeting of inWindow) {
+            const present = meeting.attendees.includes(member.organisationId);
+            if (present) {
+              decisions += [...state.decisions.values()].filter(
+                (d) => d.meetingId === meeting.meetingId,
+              ).length;
+            }
+            if (!wasEnrolledAt(state, meeting.spaceId, member.organisationId, meeting.heldAt)) continue;
+            held += 1;
+            if (present) attended += 1;
+          }
+          expect(member).toMatchObject({
+            meetingsHeld: held,
+            meetingsAttended: attended,
+            decisionsAttended: decisions,
+          });
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
