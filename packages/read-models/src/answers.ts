@@ -1,6 +1,5 @@
 import {
   type Ledger,
-  type LedgerState,
   type LedgerWarning,
   type LegalEntityState,
   ledgerFinal,
@@ -803,10 +802,8 @@ export function stateBody(ptceId: string, ledger: Ledger, asOf: string): StateBo
   };
 }
 
-const stateAt = (ledger: Ledger, asOf: string): LedgerState => ledgerAt(ledger, asOf);
-
 export function legalTransitionBody(ledger: Ledger, asOf: string): LegalTransitionBody {
-  const state = stateAt(ledger, asOf);
+  const state = ledgerAt(ledger, asOf);
   const transition = legalTransitionOf(state, asOf);
   return {
     phase: transition.phase,
@@ -820,7 +817,7 @@ export function legalTransitionBody(ledger: Ledger, asOf: string): LegalTransiti
 }
 
 export function eligibilityBody(ledger: Ledger, asOf: string): EligibilityBody {
-  const state = stateAt(ledger, asOf);
+  const state = ledgerAt(ledger, asOf);
   const eligibility = eligibilityOf(state, asOf);
   return {
     eligible: eligibility.eligible,
@@ -831,7 +828,7 @@ export function eligibilityBody(ledger: Ledger, asOf: string): EligibilityBody {
 }
 
 export function participationBody(ledger: Ledger, asOf: string, windowMonths: number): ParticipationBody {
-  const state = stateAt(ledger, asOf);
+  const state = ledgerAt(ledger, asOf);
   const participation = participationOf(state, asOf, { windowMonths });
   return {
     window: { ...participation.window },
