@@ -317,22 +317,16 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         response: readResponses(stageAnswer),
       },
     },
-    async (request, reply) => {
-      const { ptceId } = request.params;
-      authorize(request, ptceId);
-      const { asOf, day } = answeredAt(request.query);
-      const current = await currentModel(request, ptceId, request.query, day);
-      if (current.model) {
-        if (conditional(request, reply, etagOf(current.model.position, version, day)))
-          return reply.send(null);
-        return sendModel(reply, 'stage', current.model, current.model.stage);
-      }
-      const read = readOf(current.log ?? (await latest(ptceId, request.query.minPosition)), request.query);
-      if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
-      const answer = () => ({ ...stageBody(read.ledger, asOf, options.rules), ...placed(read) });
-      if (day === null || !readsNow(request.query)) return answer();
-      return sendCurrent(reply, 'stage', ptceId, read.position, day, answer);
-    },
+    async (request, reply) =>
+      answerAt(
+        request,
+        reply,
+        request.params.ptceId,
+        request.query,
+        'stage',
+        (model) => model.stage,
+        (ledger, asOf) => stageBody(ledger, asOf, options.rules),
+      ),
   );
 
   app.get(
