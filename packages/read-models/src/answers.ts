@@ -1,9 +1,4 @@
-import {
-  type Ledger,
-  type LedgerWarning,
-  type LegalEntityState,
-  ledgerFinal,
-} from '@ptce/domain';
+import { type Ledger, type LedgerWarning, type LegalEntityState, ledgerFinal } from '@ptce/domain';
 import { withExamples } from '@ptce/platform';
 import {
   activeMembersOf,
