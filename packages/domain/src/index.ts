@@ -20,6 +20,7 @@ export type {
   LedgerWarning,
   LegalEntityState,
   MeetingState,
+  MemberName,
   MemberState,
   RecognitionState,
   SpaceRulesPeriod,
@@ -27,6 +28,7 @@ export type {
 } from './ledger/types.ts';
 export { decideMembership, type MembershipCommand } from './membership/decider.ts';
 export { legalStatusOf } from './membership/legal-status.ts';
+export { isErased, recordedCategoryOf } from './membership/personal-data.ts';
 export type { DecideContext, EventToAppend } from './shared/decider.ts';
 export { enrolledOf } from './shared/guards.ts';
 export { DomainError, REFUSALS, type RefusalCode, type RefusalStatus, refuse } from './shared/refusals.ts';

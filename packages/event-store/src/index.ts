@@ -11,6 +11,7 @@ export {
   openRevocationStore,
   openStores,
 } from './open.ts';
+export type { PersonalKeyStore } from './personal-keys.ts';
 export type {
   AppendOptions,
   AppendResult,
@@ -23,5 +24,6 @@ export type {
   Subscription,
   SubscriptionHandler,
 } from './port.ts';
+export { RedisPersonalKeyStore } from './redis/personal-keys.ts';
 export { RedisRevocationStore } from './redis/revocations.ts';
 export type { RevocationStore, RevokedToken } from './revocations.ts';

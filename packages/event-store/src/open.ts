@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { EventStore, Stores } from './port.ts';
 import { RedisIdempotencyStore } from './redis/idempotency.ts';
+import { RedisPersonalKeyStore } from './redis/personal-keys.ts';
 import { RedisRevocationStore } from './redis/revocations.ts';
 import type { RevocationStore } from './revocations.ts';
 
@@ -104,6 +105,7 @@ async function keysBesideKurrent(options: OpenStoresOptions): Promise<Omit<Store
     return {
       idempotency: new RedisIdempotencyStore(options.redis),
       revocations: new RedisRevocationStore(options.redis),
+      personalKeys: new RedisPersonalKeyStore(options.redis),
       close: async () => {},
     };
   }

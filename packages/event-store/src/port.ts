@@ -1,5 +1,6 @@
 import type { EventEnvelope, NewEvent } from '@ptce/events';
 import type { IdempotencyStore } from './idempotency.ts';
+import type { PersonalKeyStore } from './personal-keys.ts';
 import type { RevocationStore } from './revocations.ts';
 
 /**
@@ -106,6 +107,8 @@ export interface Stores {
   readonly events: EventStore;
   readonly idempotency: IdempotencyStore;
   readonly revocations: RevocationStore;
+  /** Natural persons' data keys, wrapped, beside the idempotency keys. */
+  readonly personalKeys: PersonalKeyStore;
   /** Closes the three and the connection they share. */
   close(): Promise<void>;
 }

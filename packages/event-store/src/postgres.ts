@@ -17,13 +17,14 @@ import { PostgresAppends } from './postgres/append.ts';
 import { PgConnection, toStoreError } from './postgres/connection.ts';
 import { PostgresIdempotencyStore } from './postgres/idempotency.ts';
 import { PostgresNotifications } from './postgres/notify.ts';
+import { PostgresPersonalKeyStore } from './postgres/personal-keys.ts';
 import { PostgresRevocationStore } from './postgres/revocations.ts';
 import { COLUMNS, parsePosition, position, type Row, readHead, toEnvelope } from './postgres/rows.ts';
 import { migrate } from './postgres/schema.ts';
 import { isPostgresUnavailable } from './unavailable.ts';
 
 export { streamLockKey } from './postgres/locks.ts';
-export { isPostgresUnavailable, PostgresIdempotencyStore, PostgresRevocationStore };
+export { isPostgresUnavailable, PostgresIdempotencyStore, PostgresPersonalKeyStore, PostgresRevocationStore };
 
 export interface PostgresOptions {
   /** Pool size (default 10). */
@@ -77,6 +78,7 @@ export async function openPostgresStores(url: string, options: PostgresOptions =
     events,
     idempotency: new PostgresIdempotencyStore(pool),
     revocations: new PostgresRevocationStore(pool),
+    personalKeys: new PostgresPersonalKeyStore(pool),
     close: () => events.close(),
   };
 }

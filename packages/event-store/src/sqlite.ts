@@ -30,11 +30,12 @@ import type {
   SubscriptionHandler,
 } from './port.ts';
 import { SqliteIdempotencyStore } from './sqlite/idempotency.ts';
+import { SqlitePersonalKeyStore } from './sqlite/personal-keys.ts';
 import { SqliteRevocationStore } from './sqlite/revocations.ts';
 import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite/schema.ts';
 import { isSqliteUnavailable } from './unavailable.ts';
 
-export { isSqliteUnavailable, SqliteIdempotencyStore, SqliteRevocationStore };
+export { isSqliteUnavailable, SqliteIdempotencyStore, SqlitePersonalKeyStore, SqliteRevocationStore };
 
 interface PendingAppend {
   readonly stream: string;
@@ -116,6 +117,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
       events,
       idempotency: new SqliteIdempotencyStore(db, options.now),
       revocations: new SqliteRevocationStore(db),
+      personalKeys: new SqlitePersonalKeyStore(db),
       close: () => events.close(),
     };
   } catch (error) {
@@ -137,6 +139,7 @@ export function openSqliteKeyFile(
     return {
       idempotency: new SqliteIdempotencyStore(db, options.now),
       revocations: new SqliteRevocationStore(db),
+      personalKeys: new SqlitePersonalKeyStore(db),
       close: async () => {
         db.close();
       },

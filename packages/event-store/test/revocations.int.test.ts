@@ -162,7 +162,7 @@ describe('openRevocationStore writes where the services read, beside the events 
     await client.connect();
     try {
       const { rows } = await client.query('SELECT max(version) AS version FROM schema_migrations');
-      expect(rows[0]?.version).toBe(2);
+      expect(rows[0]?.version).toBe(3);
     } finally {
       await client.end();
     }

@@ -7,6 +7,14 @@ export {
   recognitionGrantedSchema,
 } from './catalog/membership.ts';
 export {
+  isSealedText,
+  PERSONAL_FIELDS,
+  type PersonalFields,
+  personalSubject,
+  type SealedText,
+  sealedTextSchema,
+} from './catalog/personal.ts';
+export {
   type CatalogEntry,
   type EventCatalog,
   type EventData,

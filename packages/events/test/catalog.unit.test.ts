@@ -14,7 +14,7 @@ import {
 
 describe('eventCatalog', () => {
   it('names every event in the past tense and files it in one of three families', () => {
-    expect(eventTypes).toHaveLength(24);
+    expect(eventTypes).toHaveLength(25);
     for (const t of eventTypes) {
       expect(['membership', 'workgroups', 'decisions']).toContain(eventCatalog[t].family);
       expect(eventCatalog[t].schemaVersion).toBeGreaterThanOrEqual(1);

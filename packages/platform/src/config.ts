@@ -163,6 +163,14 @@ const envSchema = z
       blankToUndefined,
       z.enum(['auto', 'on', 'off'], { message: 'expected auto, on or off' }).default('auto'),
     ),
+    PERSONAL_DATA_KEY: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9+/_-]{43}=?$/, { message: 'expected 32 random bytes in base64 or base64url' })
+        .optional(),
+    ),
+    PERSONAL_DATA_KEY_FILE: optionalString,
   })
   .superRefine((env, ctx) => {
     if (env.JWT_ALG !== 'EdDSA' && !env.JWT_PUBLIC_KEY) {
@@ -222,6 +230,13 @@ export interface Config {
    * every write).
    */
   readonly PROJECTOR: 'auto' | 'on' | 'off';
+  /**
+   * The key-encryption key of natural persons' data keys, when given in the environment (a secret
+   * every process of the deployment mounts); else read from PERSONAL_DATA_KEY_FILE.
+   */
+  readonly PERSONAL_DATA_KEY: string | undefined;
+  /** Absolute; default `<DATA_DIR>/personal-data.key`, made on first start with mode 0600. */
+  readonly PERSONAL_DATA_KEY_FILE: string;
 }
 
 /** Reads the configuration once, at start-up, and names every bad variable at once. */
@@ -258,5 +273,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     READ_MODELS_PREFIX: v.READ_MODELS_PREFIX,
     READ_CACHE_EVENTS: v.READ_CACHE_EVENTS,
     PROJECTOR: v.PROJECTOR,
+    PERSONAL_DATA_KEY: v.PERSONAL_DATA_KEY,
+    PERSONAL_DATA_KEY_FILE: path.resolve(v.PERSONAL_DATA_KEY_FILE ?? path.join(dataDir, 'personal-data.key')),
   });
 }

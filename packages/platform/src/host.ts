@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { type App, createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { loadJwtKeys } from './keys.ts';
+import { loadKeyEncryptionKey, PersonalData } from './personal-data.ts';
 import { createRedis } from './redis.ts';
 import { installGracefulShutdown } from './shutdown.ts';
 
@@ -22,6 +23,8 @@ export interface HostContext {
   readonly idempotency: IdempotencyStore;
   /** The revoked tokens, which the host also reads itself to refuse them. */
   readonly revocations: RevocationStore;
+  /** Natural persons' personal fields: sealed on write, opened on read, erased on request. */
+  readonly personalData: PersonalData;
   /** Undefined when REDIS_URL is not configured. */
   readonly redis: Redis | undefined;
   /** Milliseconds since the epoch. */
@@ -92,6 +95,14 @@ export async function buildHost(config: Config, options: HostOptions): Promise<A
     if (!options.stores) await stores.close();
     redis?.disconnect();
   };
+  let personalData: PersonalData;
+  try {
+    const kek = loadKeyEncryptionKey({ key: config.PERSONAL_DATA_KEY, file: config.PERSONAL_DATA_KEY_FILE });
+    personalData = await PersonalData.open(stores.personalKeys, kek);
+  } catch (err) {
+    await release();
+    throw err;
+  }
 
   let app: App;
   try {
@@ -119,6 +130,7 @@ export async function buildHost(config: Config, options: HostOptions): Promise<A
     eventStore: stores.events,
     idempotency: stores.idempotency,
     revocations: stores.revocations,
+    personalData,
     redis,
     clock,
     shared<T>(key: string, make: () => T): T {

@@ -22,6 +22,12 @@ export type { HealthOptions, ReadinessCheck } from './health.ts';
 export { buildHost, type HostContext, type HostOptions, runHost, type ServiceModule } from './host.ts';
 export { ensureKeys, type JwtKeys, type KeyPair, loadJwtKeys } from './keys.ts';
 export {
+  loadKeyEncryptionKey,
+  PersonalData,
+  PersonalDataKeyError,
+  type SealingKeys,
+} from './personal-data.ts';
+export {
   type Problem,
   ProblemError,
   type ProblemFieldError,

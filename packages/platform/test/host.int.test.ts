@@ -64,8 +64,15 @@ describe('buildHost', () => {
       expect(seen[0]?.clock).toBe(clock);
       expect(seen[0]?.redis).toBeUndefined();
       expect((await app.inject({ url: '/second' })).json()).toEqual({ counts: [0, 1] });
-      // The keys go beside the events: one SQLite file in DATA_DIR, nothing else but the keys.
-      expect(fs.readdirSync(app.config.DATA_DIR).filter((f) => !f.startsWith('ptce.db'))).toEqual(['keys']);
+      // The idempotency and data keys go beside the events: one SQLite file in DATA_DIR, nothing
+      // else but the signing keys and the personal data key-encryption key, readable by its owner alone.
+      expect(
+        fs
+          .readdirSync(app.config.DATA_DIR)
+          .filter((f) => !f.startsWith('ptce.db'))
+          .sort(),
+      ).toEqual(['keys', 'personal-data.key']);
+      expect(fs.statSync(app.config.PERSONAL_DATA_KEY_FILE).mode & 0o777).toBe(0o600);
     } finally {
       await app.close();
     }

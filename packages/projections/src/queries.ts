@@ -12,6 +12,7 @@ import {
   type LegalEntityState,
   ledgerFinal,
   type MeetingState,
+  type MemberName,
   type RecognitionState,
   replayLedger,
   type SpaceState,
@@ -30,7 +31,8 @@ export function ledgerAt(ledger: Ledger, t: ValidTime): LedgerState {
 
 export interface ActiveMember {
   readonly organisationId: string;
-  readonly name: string;
+  /** Sealed for a natural person: only a reader holding the key-encryption key opens it. */
+  readonly name: MemberName;
   readonly category: Category;
   readonly joinedAt: ValidTime;
   readonly joinEventId: string;

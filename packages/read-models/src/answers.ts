@@ -1,5 +1,13 @@
-import { type Ledger, type LedgerWarning, type LegalEntityState, ledgerFinal } from '@ptce/domain';
-import { withExamples } from '@ptce/platform';
+import {
+  isErased,
+  type Ledger,
+  type LedgerWarning,
+  type LegalEntityState,
+  ledgerFinal,
+  type MemberName,
+} from '@ptce/domain';
+import { isSealedText, type SealedText } from '@ptce/events';
+import { type PersonalData, withExamples } from '@ptce/platform';
 import {
   activeMembersOf,
   activitiesOf,
@@ -195,7 +203,16 @@ export const stateAnswer = withExamples(
     members: z.array(
       z.object({
         organisationId: z.string(),
-        name: z.string(),
+        name: z
+          .string()
+          .optional()
+          .describe('absent for a natural person whose personal data was erased (then `erased` is true)'),
+        erased: z
+          .literal(true)
+          .optional()
+          .describe(
+            'a natural person whose personal data was erased: counted as any member, never named again',
+          ),
         category: z.string(),
         joinedAt: z.string(),
         pilot: z.boolean(),
@@ -682,6 +699,32 @@ type Unplaced<S extends z.ZodType> = Omit<z.infer<S>, 'knownAt' | 'position'>;
 export type StageBody = Unplaced<typeof stageAnswer>;
 export type TimelineBody = Unplaced<typeof timelineAnswer>;
 export type StateBody = Unplaced<typeof stateAnswer>;
+type StateMember = StateBody['members'][number];
+
+/**
+ * The state as computed and kept (read models included): a natural person's name still sealed,
+ * opened only when a reader is answered (`revealState`), so no cache or Redis holds it in clear.
+ */
+export type SealedStateBody = Omit<StateBody, 'members'> & {
+  readonly members: readonly (Omit<StateMember, 'name'> & { readonly name?: MemberName })[];
+};
+
+/**
+ * The state with each natural person's name opened by its data key, or marked erased when the
+ * key is gone: an erasure takes effect for every read at once, whatever the log cut asked.
+ */
+export async function revealState(body: SealedStateBody, personalData: PersonalData): Promise<StateBody> {
+  const sealed = body.members.flatMap((m) => (isSealedText(m.name) ? [m.name] : []));
+  const clear = sealed.length > 0 ? await personalData.reveal(sealed) : new Map<SealedText, string | null>();
+  return {
+    ...body,
+    members: body.members.map(({ name, ...member }): StateMember => {
+      if (!isSealedText(name)) return name === undefined ? { ...member, erased: true } : { ...member, name };
+      const text = clear.get(name);
+      return typeof text === 'string' ? { ...member, name: text } : { ...member, erased: true };
+    }),
+  };
+}
 export type LegalTransitionBody = Unplaced<typeof legalTransitionAnswer>;
 export type EligibilityBody = Unplaced<typeof eligibilityAnswer>;
 export type ParticipationBody = Unplaced<typeof participationAnswer>;
@@ -753,7 +796,7 @@ function entityView(entity: LegalEntityState | null): z.infer<typeof legalEntity
 }
 
 /** Null when the ledger holds no registration: there is no PTCE to describe. */
-export function stateBody(ptceId: string, ledger: Ledger, asOf: string): StateBody | null {
+export function stateBody(ptceId: string, ledger: Ledger, asOf: string): SealedStateBody | null {
   const registration = ledgerFinal(ledger).registration;
   if (registration === null) return null;
   const state = ledgerAt(ledger, asOf);
@@ -764,7 +807,7 @@ export function stateBody(ptceId: string, ledger: Ledger, asOf: string): StateBo
     registered: state.registration !== null,
     members: activeMembersOf(state).map((m) => ({
       organisationId: m.organisationId,
-      name: m.name,
+      ...(isErased(ledger, m.organisationId) ? { erased: true as const } : { name: m.name }),
       category: m.category,
       joinedAt: m.joinedAt,
       pilot: m.isPilot,

@@ -11,6 +11,8 @@ export {
   participationAnswer,
   participationBody,
   readAt,
+  revealState,
+  type SealedStateBody,
   type StageBody,
   type StateBody,
   stageAnswer,

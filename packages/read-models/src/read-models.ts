@@ -9,8 +9,8 @@ import {
   legalTransitionBody,
   type ParticipationBody,
   participationBody,
+  type SealedStateBody,
   type StageBody,
-  type StateBody,
   stageAndTimelineBodies,
   stateBody,
   type TimelineBody,
@@ -32,7 +32,7 @@ export interface PtceReadModel {
   readonly day: string;
   readonly stage: StageBody;
   readonly timeline: TimelineBody;
-  readonly state: StateBody;
+  readonly state: SealedStateBody;
   readonly legalTransition: LegalTransitionBody;
   readonly eligibility: EligibilityBody;
   /** Over the default window. */

@@ -17,7 +17,7 @@ import {
   type NewEvent,
   newEventId,
 } from '@ptce/events';
-import { ProblemError } from '@ptce/platform';
+import { type PersonalData, ProblemError } from '@ptce/platform';
 import type { LoadedLedger } from './fold-cache.ts';
 import type { LedgerRepository } from './ledger-repository.ts';
 
@@ -97,6 +97,8 @@ export interface WriteDeps<S> {
   readonly store: EventStore;
   readonly ledgers: LedgerRepository<S>;
   readonly idempotency: IdempotencyStore;
+  /** Seals natural persons' personal fields; a write that needs it and lacks it fails. */
+  readonly personalData?: PersonalData;
   readonly now?: () => number;
 }
 

@@ -78,8 +78,21 @@ function writeRequestOf(request: FastifyRequest, body: unknown) {
   return { method: request.method, url: routePath(request), body: body ?? null };
 }
 
+/** Who may write, by role, within their PTCE scope; the principal. */
+export function authorizeWrite(
+  request: FastifyRequest,
+  ptceId: string,
+  roles: readonly ('admin' | 'secretary')[] = ['admin', 'secretary'],
+) {
+  const principal = requireRole(request, ...roles);
+  requirePtceScope(request, ptceId);
+  return principal;
+}
+
 export interface WriteRouteInput<S> {
   readonly ptceId: string;
+  /** Who may send it; default admin and secretary. */
+  readonly roles?: readonly ('admin' | 'secretary')[];
   readonly stream: string;
   readonly readStreams: readonly string[];
   readonly body: unknown;
@@ -100,8 +113,7 @@ export async function handleWrite<S>(
   reply: FastifyReply,
   input: WriteRouteInput<S>,
 ): Promise<void> {
-  const principal = requireRole(request, 'admin', 'secretary');
-  requirePtceScope(request, input.ptceId);
+  const principal = authorizeWrite(request, input.ptceId, input.roles);
   const headers = writeHeadersSchema.parse(request.headers);
   // RFC 9110 §13.1.1: If-Match compares strongly, and a weak tag never matches. Well-formed, so
   // not a 400: the precondition is simply false.

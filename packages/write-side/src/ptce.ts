@@ -1,7 +1,7 @@
 import { evolveLedger, initialLedger, type Ledger, LedgerCache, settleLedger } from '@ptce/domain';
 import type { EventStore, IdempotencyStore } from '@ptce/event-store';
 import { ptceStreams, type StreamFamily, streamName } from '@ptce/events';
-import { problemSchema } from '@ptce/platform';
+import { type PersonalData, problemSchema } from '@ptce/platform';
 import type { z } from 'zod';
 import type { WriteDeps } from './execute.ts';
 import { LedgerRepository, type LedgerRepositoryOptions } from './ledger-repository.ts';
@@ -13,6 +13,7 @@ import { LedgerRepository, type LedgerRepositoryOptions } from './ledger-reposit
 export interface WriteSideOptions {
   readonly store: EventStore;
   readonly idempotency: IdempotencyStore;
+  readonly personalData: PersonalData;
   readonly ledgers?: LedgerRepository<Ledger>;
   readonly now?: () => number;
 }
@@ -43,6 +44,7 @@ export function writeDeps(options: WriteSideOptions): WriteDeps<Ledger> {
   return {
     store: options.store,
     idempotency: options.idempotency,
+    personalData: options.personalData,
     // Without a repository shared by the host, the service folds its own: bounded like any.
     ledgers: options.ledgers ?? ledgerRepository(options.store),
     ...(options.now ? { now: options.now } : {}),

@@ -11,6 +11,7 @@ export function writeSideOptions(host: HostContext): WriteSideOptions {
   return {
     store: host.eventStore,
     idempotency: host.idempotency,
+    personalData: host.personalData,
     ledgers: host.shared(LEDGERS, () =>
       ledgerRepository(host.eventStore, { maxEvents: host.config.LEDGER_CACHE_EVENTS }),
     ),

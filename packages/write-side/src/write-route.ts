@@ -1,10 +1,11 @@
 import type { DecideContext, EventToAppend, Ledger } from '@ptce/domain';
 import type { EventEnvelope, StreamFamily } from '@ptce/events';
-import type { App } from '@ptce/platform';
+import type { App, SealingKeys } from '@ptce/platform';
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { WriteDeps } from './execute.ts';
-import { handleWrite, writeHeadersSchema } from './http.ts';
+import { authorizeWrite, handleWrite, writeHeadersSchema } from './http.ts';
+import { personalSubjectsOf, sealPersonalFields } from './personal-fields.ts';
 import { ptceTarget, writeResponses } from './ptce.ts';
 
 /** What a write service decides with: its stream family and its decider. */
@@ -41,6 +42,16 @@ export interface WriteRoute<Params extends z.ZodType, Body extends z.ZodType, Co
   }) => AskedWrite<Command>;
   /** Fields of the answer derived from what was stored (a decision's outcome and rules). */
   readonly derive?: (appended: readonly EventEnvelope[]) => Readonly<Record<string, unknown>>;
+  /**
+   * Whether this request's events may carry a natural person's personal fields (see
+   * PERSONAL_FIELDS), from its body alone and erring on yes: their data keys are then unwrapped
+   * before the decision, which seals those fields. Left out for a route whose events never do.
+   */
+  readonly mayNamePerson?: (body: z.output<Body>) => boolean;
+  /** Who may send it; default admin and secretary. */
+  readonly roles?: readonly ('admin' | 'secretary')[];
+  /** Runs once the request is authorized and the command known, before it is decided. */
+  readonly before?: (asked: AskedWrite<Command>, request: FastifyRequest) => Promise<void>;
 }
 
 /**
@@ -65,17 +76,48 @@ export function writeRoutes<Command>(app: App, service: WriteService<Command>) {
         body: route.body,
         response: writeResponses(route.status, route.result),
       },
-      handler: (request, reply) => {
+      handler: async (request, reply) => {
         // The schemas above validated both: these are their outputs.
         const asked = route.ask({
           params: request.params as z.output<Params>,
           body: request.body as z.output<Body>,
           request,
         });
+        const target = ptceTarget(service.family, asked.ptceId);
+        const decide = (ledger: Ledger, now: number) => service.decide(asked.command, ledger, { now });
+        // Before anything is prepared for the write: no key is made or destroyed for a caller that
+        // may not send it.
+        authorizeWrite(request, asked.ptceId, route.roles);
+        if (route.before) await route.before(asked, request);
+        let keys: SealingKeys | undefined;
+        if (route.mayNamePerson?.(request.body as z.output<Body>)) {
+          // A first decision on the ledger as it stands names the persons whose keys sealing
+          // needs; the real one runs synchronously in the batcher, where no key can be fetched.
+          const loaded = await service.deps.ledgers.load(target.readStreams);
+          let subjects: string[] = [];
+          try {
+            subjects = personalSubjectsOf(
+              decide(loaded.state, (service.deps.now ?? Date.now)()),
+              loaded.state,
+              asked.ptceId,
+            );
+          } catch {
+            // Refused on this ledger: the real decision gives the refusal, or, if the ledger has
+            // moved and it now names a person, asks for the write again.
+          }
+          if (subjects.length > 0) {
+            if (!service.deps.personalData)
+              throw new Error('no personal data keys: a natural person cannot be recorded');
+            keys = await service.deps.personalData.prepare(subjects);
+          }
+        }
         return handleWrite(service.deps, request, reply, {
-          ...ptceTarget(service.family, asked.ptceId),
+          ...target,
+          ...(route.roles ? { roles: route.roles } : {}),
           body: request.body,
-          decide: (ledger, now) => service.decide(asked.command, ledger, { now }),
+          decide: route.mayNamePerson
+            ? (ledger, now) => sealPersonalFields(decide(ledger, now), ledger, asked.ptceId, keys)
+            : decide,
           respond: (appended) => ({
             status: route.status,
             body: { ptceId: asked.ptceId, ...asked.names, ...route.derive?.(appended) },

@@ -1,4 +1,4 @@
-import { decideMembership, type MembershipCommand } from '@ptce/domain';
+import { DomainError, decideMembership, type MembershipCommand } from '@ptce/domain';
 import {
   associateAdmittedSchema,
   categorySchema,
@@ -6,7 +6,9 @@ import {
   legalStatusSchema,
   memberJoinedSchema,
   nameSchema,
+  personalSubject,
   ptceRegisteredSchema,
+  ptceStreams,
   reasonSchema,
   recognitionGrantedSchema,
   registrationIdSchema,
@@ -88,6 +90,14 @@ const membershipCorrectionBody = withExamples(
     { name: 'Lycée agricole et horticole du Val', reason: "nouvelle dénomination de l'établissement" },
     { legalStatus: 'public', reason: 'établissement public local d’enseignement' },
   ],
+);
+const erasureBody = withExamples(
+  z.strictObject({
+    reason: reasonSchema.describe(
+      'why, in general terms (e.g. "demande d\'effacement RGPD du 12/03/2026"): never the person\'s name or other personal data',
+    ),
+  }),
+  [{ reason: "demande d'effacement RGPD reçue le 12 mars 2026" }],
 );
 const pilotBody = withExamples(z.strictObject({ organisationId: slugSchema, ...factFields }), [
   {
@@ -206,10 +216,11 @@ function ptceIdFor(request: Parameters<typeof generatedIdFor>[1], name: string):
  * associates, recognitions, and retractions of any record of the PTCE. Owns `membership-{ptceId}`.
  */
 export const membershipService = zodPlugin<WriteSideOptions>(async (app, options) => {
+  const deps = writeDeps(options);
   const route = writeRoutes<MembershipCommand>(app, {
     family: 'membership',
     tags,
-    deps: writeDeps(options),
+    deps,
     decide: decideMembership,
   });
 
@@ -220,6 +231,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
     body: registerBody,
     status: 201,
     result: withPtce,
+    mayNamePerson: (body) => body.pilot.category === 'natural_person',
     ask: ({ body: { ptceId: given, ...body }, request }) => {
       const ptceId = given ?? ptceIdFor(request, body.name);
       return { ptceId, command: { type: 'RegisterPtce', ptceId, ...body } };
@@ -234,6 +246,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
     body: joinBody,
     status: 201,
     result: withOrganisation,
+    mayNamePerson: (body) => body.category === 'natural_person',
     ask: ({ params: { ptceId }, body }) => ({
       ptceId,
       command: { type: 'JoinMember', ...body },
@@ -265,11 +278,45 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
     body: membershipCorrectionBody,
     status: 200,
     result: withOrganisation,
+    // Whether the member is a natural person is the ledger's to say.
+    mayNamePerson: (body) => body.name !== undefined,
     ask: ({ params: { ptceId, organisationId }, body: { reason, ...fields } }) => ({
       ptceId,
       command: { type: 'CorrectMembership', organisationId, fields, reason },
       names: { organisationId },
     }),
+  });
+
+  route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/members/:organisationId/erasure',
+    summary: "Erase a natural person's personal data (GDPR art. 17): their data key is destroyed",
+    description:
+      "Admin only. Destroys the person's data key, then records that it did: from then on the member reads as erased, without a name, while counts, stages and every hash chain stay as they were. Cannot be undone. 422 for an organisation that is not a natural person.",
+    params: orgParams,
+    body: erasureBody,
+    status: 200,
+    result: withOrganisation,
+    roles: ['admin'],
+    ask: ({ params: { ptceId, organisationId }, body }) => ({
+      ptceId,
+      command: { type: 'EraseMember', organisationId, reason: body.reason },
+      names: { organisationId },
+    }),
+    // The key goes first: a crash before the event is recorded leaves the person unreadable and
+    // the request to be sent again, never the person readable behind an event saying otherwise.
+    before: async (asked) => {
+      if (asked.command.type !== 'EraseMember') return;
+      const loaded = await deps.ledgers.load(ptceStreams(asked.ptceId));
+      try {
+        decideMembership(asked.command, loaded.state, { now: (deps.now ?? Date.now)() });
+      } catch (error) {
+        // Already erased: the key is gone; a retry under its Idempotency-Key gets its first answer.
+        if (error instanceof DomainError && error.code === 'already_erased') return;
+        throw error;
+      }
+      await options.personalData.erase(personalSubject(asked.ptceId, asked.command.organisationId));
+    },
   });
 
   route({

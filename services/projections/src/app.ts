@@ -3,6 +3,7 @@ import type { EventStore } from '@ptce/event-store';
 import { parisDate, slugSchema } from '@ptce/events';
 import {
   type App,
+  type PersonalData,
   ProblemError,
   principalOf,
   problemSchema,
@@ -32,6 +33,9 @@ import {
   participationBody,
   type ReadModelStore,
   registeredPtceIds,
+  revealState,
+  type SealedStateBody,
+  type StateBody,
   stageAnswer,
   stageBody,
   stateAnswer,
@@ -58,6 +62,8 @@ export interface ProjectionsOptions {
   readonly now: () => number;
   /** The PTCE's folded logs, kept between requests (and extended by the projector). */
   readonly ledgers: PtceLedgers;
+  /** Opens natural persons' names for the state answer. */
+  readonly personalData: PersonalData;
   /** Where the projector keeps the current answers; without it every read is computed. */
   readonly models?: ReadModelStore | undefined;
   /** Needed when several processes share the models (Redis): only its holder projects. */
@@ -370,6 +376,11 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     route: string,
     fromModel: (model: PtceReadModel) => T | null,
     compute: (ledger: Ledger, asOf: string) => T | null,
+    /**
+     * Turns the answer into what is sent, when that needs I/O (a natural person's name opened by
+     * its key). What it gives holds personal data: it is never kept, neither as text nor as a model.
+     */
+    finish?: (answer: T) => Promise<T>,
   ): Promise<(T & { knownAt: string | null; position: string }) | FastifyReply> => {
     authorize(request, ptceId);
     const { asOf, day } = answeredAt(query);
@@ -377,6 +388,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     const kept = current.model ? fromModel(current.model) : null;
     if (current.model && kept) {
       if (conditional(request, reply, etagOf(current.model.position, version, day))) return reply.send(null);
+      if (finish) return { ...(await finish(kept)), ...placed(current.model) };
       return sendModel(reply, route, current.model, kept);
     }
     const read = readOf(current.log ?? (await latest(ptceId, query.minPosition)), query);
@@ -386,6 +398,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       if (computed === null) throw ptceNotFound(ptceId);
       return { ...computed, ...placed(read) };
     };
+    if (finish) return { ...(await finish(answer())), ...placed(read) };
     if (day === null || !readsNow(query)) return answer();
     return sendCurrent(reply, route, ptceId, read.position, day, answer);
   };
@@ -403,7 +416,8 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     },
     async (request, reply) => {
       const { ptceId } = request.params;
-      return answerAt(
+      // What `finish` gives is a StateBody: every sealed name opened or marked erased.
+      return answerAt<SealedStateBody>(
         request,
         reply,
         ptceId,
@@ -411,7 +425,8 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         'state',
         (model) => model.state,
         (ledger, asOf) => stateBody(ptceId, ledger, asOf),
-      );
+        (state) => revealState(state, options.personalData),
+      ) as Promise<(StateBody & { knownAt: string | null; position: string }) | FastifyReply>;
     },
   );
 

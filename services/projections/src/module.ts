@@ -25,12 +25,13 @@ export const projectionsModule: ServiceModule<ProjectionsOptions> = {
     // decides which); without it, when asked for, each process keeps and projects its own.
     const prefix = readModelsPrefix(host.config.READ_MODELS_PREFIX, rules);
     const project = host.config.PROJECTOR === 'on' || (host.config.PROJECTOR === 'auto' && host.redis);
-    if (!project) return { store, rules, now: host.clock, ledgers };
+    const personalData = host.personalData;
+    if (!project) return { store, rules, now: host.clock, ledgers, personalData };
     const models = host.redis ? new RedisReadModels(host.redis, prefix) : new MemoryReadModels();
     // The lock has a connection of its own: it WATCHes the lock key, which is per connection.
     const lock = host.redis
       ? new RedisProjectorLock(host.redis.duplicate(), projectorLockKey(prefix), PROJECTOR_LEASE_MS)
       : undefined;
-    return { store, rules, now: host.clock, ledgers, models, lock };
+    return { store, rules, now: host.clock, ledgers, personalData, models, lock };
   },
 };

@@ -575,6 +575,7 @@ function apply(w: Work, f: Fact): Skip | null {
     case 'MeetingCorrected':
     case 'DecisionCorrected':
     case 'EventRetracted':
+    case 'PersonalDataErased':
       return null;
     default: {
       const never: never = f;

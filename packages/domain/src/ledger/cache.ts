@@ -282,6 +282,7 @@ function copyCompiled(c: MutableCompiled): MutableCompiled {
     factsById: new Map(c.factsById),
     known: new Map(c.known),
     retractions: c.retractions,
+    erased: c.erased,
     warnings: c.warnings,
     lastPosition: c.lastPosition,
   };

@@ -38,6 +38,7 @@ export interface MutableCompiled {
   factsById: Map<string, Fact>;
   known: Map<string, LoggedEvent>;
   retractions: Map<string, string>;
+  erased: Set<string>;
   warnings: LedgerWarning[];
   lastPosition: string | null;
 }
@@ -48,6 +49,7 @@ export function emptyCompiled(): MutableCompiled {
     facts: [],
     factsById: new Map(),
     known: new Map(),
+    erased: new Set(),
     retractions: new Map(),
     warnings: [],
     lastPosition: null,
@@ -161,11 +163,20 @@ export function compile(events: readonly LoggedEvent[]): MutableCompiled {
       warn(event, 'retraction_target_unknown', `retracts ${retracted}, which is not in this ledger`);
     } else if (target.type === 'EventRetracted') {
       warn(event, 'cannot_retract_retraction', `retracts ${target.eventId}, itself a retraction`);
+    } else if (target.type === 'PersonalDataErased') {
+      // The data key is destroyed: nothing could bring the person's data back.
+      warn(event, 'cannot_retract_erasure', `retracts ${target.eventId}, an erasure, which cannot be undone`);
     } else if (already) {
       warn(event, 'already_retracted', `${target.eventId} was already retracted by ${already}`);
     } else {
       retractions.set(retracted, event.eventId);
     }
+  }
+
+  const erased = new Set<string>();
+  for (const event of usable) {
+    if (event.type !== 'PersonalDataErased') continue;
+    erased.add((event as unknown as LedgerEventOf<'PersonalDataErased'>).data.organisationId);
   }
 
   const isFact = (event: LoggedEvent) =>
@@ -240,6 +251,7 @@ export function compile(events: readonly LoggedEvent[]): MutableCompiled {
     factsById: new Map(list.map((f) => [f.eventId, f])),
     known,
     retractions,
+    erased,
     warnings,
     lastPosition: events.length ? (events[events.length - 1]?.position ?? null) : null,
   };

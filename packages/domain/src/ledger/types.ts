@@ -7,6 +7,7 @@ import type {
   LegalForm,
   LegalStatus,
   Outcome,
+  SealedText,
   SpaceKind,
   SpaceRole,
   SpaceRules,
@@ -100,14 +101,19 @@ export interface CompiledLedger {
   readonly known: ReadonlyMap<string, LoggedEvent>;
   /** Retracted event id → the retraction's event id. */
   readonly retractions: ReadonlyMap<string, string>;
+  /** Organisations whose personal data was erased (their data key destroyed), in log order. */
+  readonly erased: ReadonlySet<string>;
   /** Problems found while compiling (invalid data, corrections naming nothing…), whatever the valid time. */
   readonly warnings: readonly LedgerWarning[];
   readonly lastPosition: string | null;
 }
 
+/** A natural person's name is stored sealed (see PERSONAL_FIELDS); an organisation's in the clear. */
+export type MemberName = string | SealedText;
+
 export interface MemberState {
   readonly organisationId: string;
-  readonly name: string;
+  readonly name: MemberName;
   readonly category: Category;
   /** As recorded (at the join, or by a correction); absent when never given: see `legalStatusOf`. */
   readonly legalStatus?: LegalStatus;

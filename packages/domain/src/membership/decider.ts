@@ -24,6 +24,7 @@ import {
   withoutUndefined,
 } from '../shared/decider.ts';
 import { refuse } from '../shared/refusals.ts';
+import { isErased, recordedCategoryOf } from './personal-data.ts';
 
 export type MembershipCommand =
   | (Dated & {
@@ -82,7 +83,8 @@ export type MembershipCommand =
       readonly grantor: string;
       readonly amountEur?: number;
     })
-  | (Undated & { readonly type: 'RetractEvent'; readonly eventId: string; readonly reason: string });
+  | (Undated & { readonly type: 'RetractEvent'; readonly eventId: string; readonly reason: string })
+  | (Undated & { readonly type: 'EraseMember'; readonly organisationId: string; readonly reason: string });
 
 export function decideMembership(
   command: MembershipCommand,
@@ -125,6 +127,13 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
       const later = (finalState(ledger).periods.get(org) ?? []).find(
         (p) => compareValidTime(p.joinedAt, command.occurredAt) > 0,
       );
+      if (isErased(ledger, org)) {
+        throw refuse(
+          'member_erased',
+          `${org} is a natural person whose personal data was erased: record a return under another organisationId`,
+          { organisationId: org },
+        );
+      }
       if (state.members.has(org) || later) {
         throw refuse(
           'already_member',
@@ -180,6 +189,21 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
         throw refuse('member_not_found', `${org} has no membership record in this PTCE`, {
           organisationId: org,
         });
+      if (command.fields.name !== undefined && isErased(ledger, org)) {
+        throw refuse('member_erased', `${org}'s personal data was erased: no name can be recorded for it`, {
+          organisationId: org,
+        });
+      }
+      const category = recordedCategoryOf(ledger, org);
+      if (command.fields.category === 'natural_person' && category !== 'natural_person') {
+        // Its name went to the log in the clear, as an organisation's does; a natural person's
+        // must be sealed from its first record, or no erasure could ever make it unreadable.
+        throw refuse(
+          'personal_data_in_clear',
+          `${org} was recorded as ${category ?? 'an organisation'}, with its name in the clear: retract its join and record the person anew as a natural_person`,
+          { organisationId: org },
+        );
+      }
       const joinedAt = command.fields.joinedAt;
       if (joinedAt) {
         assertNotFuture(joinedAt, ctx);
@@ -346,6 +370,9 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
         });
       if (target.type === 'EventRetracted')
         throw refuse('cannot_retract_retraction', 'a retraction cannot itself be retracted');
+      if (target.type === 'PersonalDataErased') {
+        throw refuse('cannot_retract_erasure', 'an erasure destroyed a data key: nothing can bring it back');
+      }
       if (target.type === 'PtceRegistered') {
         throw refuse(
           'cannot_retract_registration',
@@ -356,6 +383,32 @@ function decide(command: MembershipCommand, ledger: Ledger, ctx: DecideContext):
         {
           type: 'EventRetracted',
           data: { retractedEventId: command.eventId, retractedType: target.type, reason: command.reason },
+          occurredAt: transactionTime(ctx),
+          ...ev,
+        },
+      ];
+    }
+    case 'EraseMember': {
+      assertRegistered(ledger);
+      const org = command.organisationId;
+      const category = recordedCategoryOf(ledger, org);
+      if (category === undefined)
+        throw refuse('member_not_found', `${org} has no membership record in this PTCE`, {
+          organisationId: org,
+        });
+      if (category !== 'natural_person') {
+        throw refuse(
+          'not_a_natural_person',
+          `${org} is recorded as ${category}: only a natural person's personal data is erased`,
+          { organisationId: org, category },
+        );
+      }
+      if (isErased(ledger, org))
+        throw refuse('already_erased', `${org}'s personal data was already erased`, { organisationId: org });
+      return [
+        {
+          type: 'PersonalDataErased',
+          data: { organisationId: org, reason: command.reason },
           occurredAt: transactionTime(ctx),
           ...ev,
         },

@@ -20,6 +20,11 @@ export const REFUSALS = {
   already_pilot: 409,
   not_a_member_at_date: 422,
   joined_after_leaving: 422,
+  // Natural persons' personal data
+  member_erased: 409,
+  already_erased: 409,
+  not_a_natural_person: 422,
+  personal_data_in_clear: 422,
   // The shared legal entity and its associates
   legal_entity_not_found: 404,
   legal_entity_already_registered: 409,
@@ -31,6 +36,7 @@ export const REFUSALS = {
   already_retracted: 409,
   cannot_retract_retraction: 422,
   cannot_retract_registration: 422,
+  cannot_retract_erasure: 422,
   // Spaces, enrolments, meetings
   space_not_found: 404,
   meeting_not_found: 404,

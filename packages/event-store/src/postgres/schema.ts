@@ -30,6 +30,8 @@ export const MIGRATIONS: readonly string[] = [
      key text PRIMARY KEY, record jsonb NOT NULL, expires_at timestamptz NOT NULL);
    CREATE TABLE IF NOT EXISTS revoked_tokens (
      jti text PRIMARY KEY, expires_at timestamptz NOT NULL, revoked_at timestamptz NOT NULL, reason text);`,
+  `CREATE TABLE personal_data_keys (
+     subject text PRIMARY KEY, wrapped bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`,
 ];
 
 /** Held for the whole migration: several processes may start at once on a fresh database. */

@@ -29,6 +29,8 @@ export const MIGRATIONS: readonly string[] = [
      key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at INTEGER NOT NULL);
    CREATE TABLE IF NOT EXISTS revoked_tokens (
      jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL, reason TEXT);`,
+  `CREATE TABLE IF NOT EXISTS personal_data_keys (
+     subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL);`,
 ];
 
 /** The migration that brought the keys and the revoked tokens into the events' file. */
@@ -117,6 +119,9 @@ export function openSqliteDatabase(path: string, options: SqliteDatabaseOptions 
     // Another process (the CLI, a crashed-and-restarted server, another service) may hold the
     // write lock briefly.
     db.pragma('busy_timeout = 5000');
+    // A natural person's data key, once deleted, must not linger in free pages: deleted content is
+    // overwritten with zeros. Nothing else is ever deleted but expired idempotency keys.
+    db.pragma('secure_delete = ON');
     migrate(db, path, options);
   } catch (error) {
     db.close();

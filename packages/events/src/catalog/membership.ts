@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { validTimeSchema } from '../valid-time.ts';
+import { sealedTextSchema } from './personal.ts';
 import {
   categorySchema,
   eventRefSchema,
@@ -12,6 +13,9 @@ import {
   registrationIdSchema,
   catalogSlugSchema as slug,
 } from './shared.ts';
+
+/** A name that is personal data when it names a natural person: stored sealed then. */
+const storedNameSchema = z.union([nameSchema, sealedTextSchema]);
 
 export const ptceRegisteredSchema = z.strictObject({
   name: nameSchema,
@@ -36,6 +40,12 @@ export const memberJoinedSchema = z.strictObject({
   legalStatus: legalStatusSchema.optional(),
 });
 
+/** What is sent is clear text; what is stored is sealed for a natural person (see PERSONAL_FIELDS). */
+export const storedPtceRegisteredSchema = ptceRegisteredSchema.extend({
+  pilot: ptceRegisteredSchema.shape.pilot.extend({ name: storedNameSchema }),
+});
+export const storedMemberJoinedSchema = memberJoinedSchema.extend({ name: storedNameSchema });
+
 export const memberLeftSchema = z.strictObject({ organisationId: slug, reason: reasonSchema.optional() });
 
 /** Names the join (MemberJoined or PtceRegistered for the pilot) it corrects; `joinedAt` moves its valid time. */
@@ -43,7 +53,7 @@ export const membershipCorrectedSchema = z.strictObject({
   correctsEventId: eventRefSchema,
   organisationId: slug,
   fields: z.strictObject({
-    name: nameSchema.optional(),
+    name: storedNameSchema.optional(),
     category: categorySchema.optional(),
     legalStatus: legalStatusSchema.optional(),
     joinedAt: validTimeSchema.optional(),
@@ -83,6 +93,12 @@ export const recognitionGrantedSchema = z.strictObject({
   grantor: nameSchema,
   amountEur: z.number().nonnegative().optional(),
 });
+
+/**
+ * A natural person's data key was destroyed: what the log holds of them can no longer be read.
+ * Nothing personal here either: the reason says why in general terms (a GDPR request, a date).
+ */
+export const personalDataErasedSchema = z.strictObject({ organisationId: slug, reason: reasonSchema });
 
 /** Any event of the PTCE, whatever its stream, is retracted through the membership stream. */
 export const eventRetractedSchema = z.strictObject({

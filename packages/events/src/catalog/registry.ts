@@ -7,12 +7,13 @@ import {
   eventRetractedSchema,
   legalEntityCorrectedSchema,
   legalEntityRegisteredSchema,
-  memberJoinedSchema,
   memberLeftSchema,
   membershipCorrectedSchema,
+  personalDataErasedSchema,
   pilotHandedOverSchema,
-  ptceRegisteredSchema,
   recognitionGrantedSchema,
+  storedMemberJoinedSchema,
+  storedPtceRegisteredSchema,
 } from './membership.ts';
 import {
   activityEndedSchema,
@@ -63,8 +64,8 @@ function entry<S extends z.ZodType>(family: StreamFamily, schema: S): CatalogEnt
 }
 
 export const eventCatalog = {
-  PtceRegistered: entry('membership', ptceRegisteredSchema),
-  MemberJoined: entry('membership', memberJoinedSchema),
+  PtceRegistered: entry('membership', storedPtceRegisteredSchema),
+  MemberJoined: entry('membership', storedMemberJoinedSchema),
   MemberLeft: entry('membership', memberLeftSchema),
   MembershipCorrected: entry('membership', membershipCorrectedSchema),
   PilotHandedOver: entry('membership', pilotHandedOverSchema),
@@ -74,6 +75,7 @@ export const eventCatalog = {
   AssociateWithdrew: entry('membership', associateWithdrewSchema),
   RecognitionGranted: entry('membership', recognitionGrantedSchema),
   EventRetracted: entry('membership', eventRetractedSchema),
+  PersonalDataErased: entry('membership', personalDataErasedSchema),
   SpaceOpened: entry('workgroups', spaceOpenedSchema),
   MemberEnrolled: entry('workgroups', memberEnrolledSchema),
   MemberWithdrawnFromSpace: entry('workgroups', memberWithdrawnFromSpaceSchema),
@@ -106,6 +108,7 @@ export const TRANSACTION_TIME_TYPES: ReadonlySet<EventType> = new Set<EventType>
   'MeetingCorrected',
   'DecisionCorrected',
   'EventRetracted',
+  'PersonalDataErased',
 ]);
 
 export function isEventType(type: string): type is EventType {
