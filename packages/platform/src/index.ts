@@ -22,6 +22,7 @@ export type { HealthOptions, ReadinessCheck } from './health.ts';
 export { buildHost, type HostContext, type HostOptions, runHost, type ServiceModule } from './host.ts';
 export { ensureKeys, type JwtKeys, type KeyPair, loadJwtKeys } from './keys.ts';
 export {
+  fingerprintKeyOf,
   loadKeyEncryptionKey,
   PersonalData,
   PersonalDataKeyError,

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PersonalKeyStore } from '@ptce/event-store';
@@ -58,6 +58,16 @@ function decodeKey(text: string, source: string): Buffer {
   return key;
 }
 
+/**
+ * The key an Idempotency-Key's request fingerprint is computed under: a plain hash of a body that
+ * names a person could be matched against a list of names by whoever reads the keys' table.
+ */
+export function fingerprintKeyOf(kek: Buffer): Buffer {
+  return Buffer.from(
+    hkdfSync('sha256', kek, Buffer.alloc(0), 'ptce-ledger idempotency fingerprint', KEY_BYTES),
+  );
+}
+
 function encrypt(key: Buffer, plaintext: Buffer, aad: string): { iv: Buffer; data: Buffer } {
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
@@ -92,10 +102,15 @@ export interface SealingKeys {
  * key this one kept.
  */
 export class PersonalData {
+  /** See `fingerprintKeyOf`. */
+  readonly fingerprintKey: Buffer;
+
   private constructor(
     private readonly keys: PersonalKeyStore,
     private readonly kek: Buffer,
-  ) {}
+  ) {
+    this.fingerprintKey = fingerprintKeyOf(kek);
+  }
 
   /**
    * Checks the key-encryption key against the store first: a process given another key than the

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EventToAppend } from '@ptce/domain';
 import {
@@ -104,9 +104,14 @@ export interface WriteDeps<S> {
 
 const etagOf = (revision: number) => `"${revision}"`;
 
-/** What a same Idempotency-Key must be sent with again: the canonical method, route and body. */
-export function requestFingerprint(request: unknown): string {
-  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+/**
+ * What a same Idempotency-Key must be sent with again: the canonical method, route and body, as
+ * an HMAC under `key` when given (the deployment's, see `fingerprintKeyOf`), so that the keys'
+ * table holds nothing a list of names could be checked against.
+ */
+export function requestFingerprint(request: unknown, key?: Buffer): string {
+  const text = canonicalJson(request);
+  return (key ? createHmac('sha256', key) : createHash('sha256')).update(text).digest('hex');
 }
 
 /**
@@ -168,7 +173,7 @@ export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<
   if (command.idempotencyKey === undefined) return decideAndAppend(deps, command, now, undefined);
 
   const key = idempotencyRecordKey(command.recordedBy, command.ptceId, command.idempotencyKey);
-  const fingerprint = requestFingerprint(command.request);
+  const fingerprint = requestFingerprint(command.request, deps.personalData?.fingerprintKey);
   const scope = idempotencyEventScope(key, fingerprint);
   const existing = await deps.idempotency.get(key);
   if (existing && existing.fingerprint !== fingerprint) {

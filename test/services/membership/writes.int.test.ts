@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,11 +9,18 @@ import {
   StoreUnavailableError,
 } from '@ptce/event-store';
 import { PostgresIdempotencyStore } from '@ptce/event-store/postgres';
-import { canonicalJson } from '@ptce/events';
 import { membershipModule } from '@ptce/membership';
-import { type App, buildHost, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
+import {
+  type App,
+  buildHost,
+  fingerprintKeyOf,
+  loadConfig,
+  loadJwtKeys,
+  loadKeyEncryptionKey,
+  mintToken,
+} from '@ptce/platform';
 import { createTempDatabase, startTestServer, type TestServer } from '@ptce/testing';
-import { idempotencyRecordKey } from '@ptce/write-side';
+import { idempotencyRecordKey, requestFingerprint } from '@ptce/write-side';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { expectProblem, expectWritten, type Response, send, valCoop } from './helpers.ts';
 
@@ -385,6 +391,7 @@ describe('takeover race over HTTP (SQLite keys beside the events)', () => {
   let dir: string;
   let other: Stores;
   let keys: IdempotencyStore;
+  let fingerprintKey: Buffer;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-takeover-'));
     const config = loadConfig({
@@ -395,6 +402,7 @@ describe('takeover race over HTTP (SQLite keys beside the events)', () => {
     });
     app = await buildHost(config, { services: [membershipModule], logger: false });
     await app.ready();
+    fingerprintKey = fingerprintKeyOf(loadKeyEncryptionKey({ file: config.PERSONAL_DATA_KEY_FILE }));
     // The server's own file, opened beside it as another process would.
     other = await openStores(`sqlite:${path.join(dir, 'events.db')}`);
     keys = other.idempotency;
@@ -413,7 +421,7 @@ describe('takeover race over HTTP (SQLite keys beside the events)', () => {
     const join = valCoop.joinCcVal('takeover');
     const request = { method: join.method, url: join.url, body: join.payload };
     await keys.reserve(idempotencyRecordKey('s', 'takeover', 'join-after-crash'), {
-      fingerprint: createHash('sha256').update(canonicalJson(request)).digest('hex'),
+      fingerprint: requestFingerprint(request, fingerprintKey),
       state: 'pending',
       stream: 'membership-takeover',
       createdAt: Date.now() - 31_000,
