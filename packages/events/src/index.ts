@@ -47,6 +47,7 @@ export {
   legalStatusSchema,
   type Majority,
   majoritySchema,
+  NOT_PERSONAL,
   nameSchema,
   type Outcome,
   outcomeSchema,

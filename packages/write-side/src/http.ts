@@ -1,5 +1,12 @@
 import type { EventToAppend } from '@ptce/domain';
-import { type EventEnvelope, evidenceSchema, reasonSchema, slugSchema, validTimeSchema } from '@ptce/events';
+import {
+  type EventEnvelope,
+  evidenceSchema,
+  NOT_PERSONAL,
+  reasonSchema,
+  slugSchema,
+  validTimeSchema,
+} from '@ptce/events';
 import { preconditionFailed, principalOf, requirePtceScope, requireRole } from '@ptce/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -35,7 +42,7 @@ export const factFields = {
 
 /** Corrections and retractions act in transaction time: a reason, no occurredAt. */
 export const correctionFields = {
-  reason: reasonSchema.describe('why the record is corrected'),
+  reason: reasonSchema.describe(`Why the record is corrected. ${NOT_PERSONAL}`),
 };
 
 export const ptceParamsSchema = z.strictObject({ ptceId: slugSchema });

@@ -4,6 +4,7 @@ import {
   decisionRecordedSchema,
   type EventEnvelope,
   evidenceSchema,
+  NOT_PERSONAL,
   outcomeSchema,
   reasonSchema,
   slugSchema,
@@ -76,7 +77,7 @@ const correctionBody = withExamples(
 );
 const annulmentBody = withExamples(
   z.strictObject({
-    reason: reasonSchema.describe('why the decision is annulled'),
+    reason: reasonSchema.describe(`Why the decision is annulled. ${NOT_PERSONAL}`),
     occurredAt: occurredAtSchema
       .optional()
       .describe(

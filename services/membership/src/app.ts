@@ -5,6 +5,7 @@ import {
   legalFormSchema,
   legalStatusSchema,
   memberJoinedSchema,
+  NOT_PERSONAL,
   nameSchema,
   personalSubject,
   ptceRegisteredSchema,
@@ -29,11 +30,20 @@ import {
 import { z } from 'zod';
 
 const tags = ['membership'];
+
+/**
+ * A member's name is the one field that may be personal data: a natural person's. The API says
+ * how each kind is kept, so a secretary knows where a person's name must, and must not, go.
+ */
+const memberNameSchema = nameSchema.describe(
+  "For a natural_person, the person's name: personal data, stored encrypted under a key of that person alone and made unreadable for good by an erasure. For any other category, the organisation's name, stored in clear and kept for ever: never a person's name (record a sole trader as a natural_person).",
+);
 const orgParams = ptceParamsSchema.extend({ organisationId: slugSchema });
 
 // Examples come from the val-coop history (test/scenarios/val-coop.json) where it has the step.
 const registerBody = withExamples(
   ptceRegisteredSchema.extend({
+    pilot: ptceRegisteredSchema.shape.pilot.extend({ name: memberNameSchema }),
     ptceId: slugSchema
       .optional()
       .describe('left out: the server makes one from the name and a suffix, e.g. coop-val-x3k9a2b7c1'),
@@ -55,7 +65,7 @@ const registerBody = withExamples(
     },
   ],
 );
-const joinBody = withExamples(memberJoinedSchema.extend(factFields), [
+const joinBody = withExamples(memberJoinedSchema.extend({ name: memberNameSchema, ...factFields }), [
   {
     organisationId: 'cc-val',
     name: 'Communauté de communes du Val',
@@ -79,7 +89,7 @@ const departureBody = withExamples(z.strictObject({ reason: reasonSchema.optiona
 ]);
 const membershipCorrectionBody = withExamples(
   z.strictObject({
-    name: nameSchema.optional(),
+    name: memberNameSchema.optional(),
     category: categorySchema.optional(),
     legalStatus: legalStatusSchema.optional(),
     joinedAt: validTimeSchema.optional(),
@@ -94,7 +104,7 @@ const membershipCorrectionBody = withExamples(
 const erasureBody = withExamples(
   z.strictObject({
     reason: reasonSchema.describe(
-      'why, in general terms (e.g. "demande d\'effacement RGPD du 12/03/2026"): never the person\'s name or other personal data',
+      `Why, in general terms (e.g. "demande d'effacement RGPD du 12/03/2026"). ${NOT_PERSONAL}`,
     ),
   }),
   [{ reason: "demande d'effacement RGPD reçue le 12 mars 2026" }],

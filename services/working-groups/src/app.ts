@@ -7,6 +7,7 @@ import {
   majoritySchema,
   meetingHeldSchema,
   memberEnrolledSchema,
+  NOT_PERSONAL,
   reasonSchema,
   slugSchema,
   spaceOpenedSchema,
@@ -83,7 +84,7 @@ const rulesBody = withExamples(
       "share of the space's enrolled members that must be present, from 0 to 1",
     ),
     majority: majoritySchema,
-    reason: reasonSchema.optional().describe('why the rules change'),
+    reason: reasonSchema.optional().describe(`Why the rules change. ${NOT_PERSONAL}`),
     ...factFields,
   }),
   [

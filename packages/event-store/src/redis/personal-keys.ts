@@ -36,8 +36,10 @@ export class RedisPersonalKeyStore implements PersonalKeyStore {
 
   async destroy(subject: string): Promise<boolean> {
     const removed = await this.redis.hdel(this.hash, subject);
-    // Without AOF there is nothing to rewrite; a rewrite already running is fine too.
-    await this.redis.bgrewriteaof().catch(() => undefined);
+    // Without AOF there is nothing to rewrite; with it, a rewrite drops the deleted key from the
+    // file (one already running is fine too).
+    const persistence = await this.redis.info('persistence');
+    if (/^aof_enabled:1\b/m.test(persistence)) await this.redis.bgrewriteaof().catch(() => undefined);
     return removed > 0;
   }
 }

@@ -65,10 +65,17 @@ export type Outcome = z.infer<typeof outcomeSchema>;
 
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/i, 'expected 64 hex characters');
 
+/** Free text nothing can erase: the API says so wherever it is asked for. */
+export const NOT_PERSONAL =
+  "Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation).";
 export const evidenceSchema = z.strictObject({
-  source: freeTextSchema.min(1).max(500).optional(),
+  source: freeTextSchema
+    .min(1)
+    .max(500)
+    .optional()
+    .describe(`Where the fact is attested (a minute, a letter). ${NOT_PERSONAL}`),
   sha256: sha256Schema.optional(),
-  note: freeTextSchema.max(2000).optional(),
+  note: freeTextSchema.max(2000).optional().describe(NOT_PERSONAL),
 });
 export type EvidenceData = z.infer<typeof evidenceSchema>;
 
@@ -103,7 +110,7 @@ export type DecisionSubject = z.infer<typeof decisionSubjectSchema>;
 // The text rules come before trimming: a name wrapped in invisible characters is refused, not
 // quietly trimmed of some of them.
 export const nameSchema = lineTextSchema.trim().min(1).max(300);
-export const reasonSchema = freeTextSchema.trim().min(1).max(2000);
+export const reasonSchema = freeTextSchema.trim().min(1).max(2000).describe(`Why. ${NOT_PERSONAL}`);
 /** A short label: a theme, a college. */
 export const labelSchema = lineTextSchema.trim().min(1).max(100);
 /** An identifier given by someone else (a SIREN, a département code), kept as given. */
