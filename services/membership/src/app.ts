@@ -321,9 +321,9 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
       try {
         decideMembership(asked.command, loaded.state, { now: (deps.now ?? Date.now)() });
       } catch (error) {
-        // Already erased: the key is gone; a retry under its Idempotency-Key gets its first answer.
-        if (error instanceof DomainError && error.code === 'already_erased') return;
-        throw error;
+        // Already erased: destroyed again all the same (a key a backup restore brought back), then
+        // a retry under its Idempotency-Key gets its first answer, any other request a 409.
+        if (!(error instanceof DomainError && error.code === 'already_erased')) throw error;
       }
       await options.personalData.erase(personalSubject(asked.ptceId, asked.command.organisationId));
     },
