@@ -31,14 +31,16 @@ export function loadKeyEncryptionKey(options: {
   const { file } = options;
   if (!fs.existsSync(file)) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Written whole under another name, then linked in place: a process of the deployment
+    // starting at the same moment never reads a half-written key, and the first link wins.
+    const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    fs.writeFileSync(draft, `${randomBytes(KEY_BYTES).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
     try {
-      fs.writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64url')}\n`, {
-        mode: 0o600,
-        flag: 'wx',
-      });
+      fs.linkSync(draft, file);
     } catch (error) {
-      // Another process of the deployment made it first: use theirs.
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      fs.rmSync(draft, { force: true });
     }
   }
   const mode = fs.statSync(file).mode & 0o777;
