@@ -31,7 +31,13 @@ export {
 } from './configuration.ts';
 export { type FencedTransaction, type ProjectorLock, RedisProjectorLock } from './lock.ts';
 export { Projector, type ProjectorLogger, type ProjectorOptions, type ProjectorStatus } from './projector.ts';
-export { cutLedger, PtceLedgers, type PtceLedgersOptions, type PtceLog } from './ptce-ledgers.ts';
+export {
+  cutLedger,
+  PtceLedgers,
+  type PtceLedgersOptions,
+  type PtceLog,
+  sharedPtceLedgers,
+} from './ptce-ledgers.ts';
 export { cutLog, knownAtCut, type LoadedLedger, type LogCut, loadLedger, readPtceLog } from './ptce-log.ts';
 export {
   listEntryOf,

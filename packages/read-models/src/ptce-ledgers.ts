@@ -1,6 +1,7 @@
 import { foldLedger, initialLedger, type Ledger, LedgerCache } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { type EventEnvelope, ptceStreams } from '@ptce/events';
+import type { HostContext } from '@ptce/platform';
 import { byPosition, type LogCut, readPtceLog } from './ptce-log.ts';
 
 /** A PTCE's whole log as last read, folded. */
@@ -198,4 +199,15 @@ export function cutLedger(ledger: Ledger, cut: LogCut): Ledger {
   }
   if (end === ledger.last) return ledger;
   return { size: end ? end.event.logIndex + 1 : 0, last: end, cache: ledger.cache };
+}
+
+/**
+ * The host's one PtceLedgers: the read services mounted in one process (projections, audit) fold
+ * each PTCE's log once for all of them; split apart, each process has its own.
+ */
+export function sharedPtceLedgers(host: Pick<HostContext, 'shared' | 'eventStore' | 'config'>): PtceLedgers {
+  return host.shared(
+    '@ptce/read-models:ledgers',
+    () => new PtceLedgers(host.eventStore, { maxEvents: host.config.READ_CACHE_EVENTS }),
+  );
 }

@@ -3,11 +3,11 @@ import {
   loadStageRules,
   MemoryReadModels,
   PROJECTOR_LEASE_MS,
-  PtceLedgers,
   projectorLockKey,
   RedisProjectorLock,
   RedisReadModels,
   readModelsPrefix,
+  sharedPtceLedgers,
 } from '@ptce/read-models';
 import { type ProjectionsOptions, projectionsService } from './app.ts';
 
@@ -20,7 +20,7 @@ export const projectionsModule: ServiceModule<ProjectionsOptions> = {
   options: (host) => {
     const rules = loadStageRules(host.config.STAGE_RULES);
     const store = host.eventStore;
-    const ledgers = new PtceLedgers(store, { maxEvents: host.config.READ_CACHE_EVENTS });
+    const ledgers = sharedPtceLedgers(host);
     // With Redis the models are shared by every read process, one of which projects (the lock
     // decides which); without it, when asked for, each process keeps and projects its own.
     const prefix = readModelsPrefix(host.config.READ_MODELS_PREFIX, rules);

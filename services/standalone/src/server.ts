@@ -1,3 +1,4 @@
+import { auditModule } from '@ptce/audit';
 import { decisionsModule } from '@ptce/decisions';
 import { membershipModule } from '@ptce/membership';
 import { type App, buildHost, type Config, type HostOptions, type ServiceModule } from '@ptce/platform';
@@ -14,6 +15,7 @@ export const serviceModules: readonly ServiceModule[] = [
   decisionsModule,
   // The read side, after the write services it reads: it only reads the event store they write.
   projectionsModule,
+  auditModule,
 ];
 
 export type StandaloneOptions = Omit<HostOptions, 'services'>;

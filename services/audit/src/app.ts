@@ -1,0 +1,376 @@
+import { Readable } from 'node:stream';
+import { type Ledger, ledgerFinal } from '@ptce/domain';
+import type { EventStore } from '@ptce/event-store';
+import {
+  type EventEnvelope,
+  isSealedText,
+  PERSONAL_FIELDS,
+  ptceStreams,
+  type SealedText,
+  slugSchema,
+  validTimeSchema,
+  verifyChain,
+} from '@ptce/events';
+import {
+  type App,
+  type PersonalData,
+  ProblemError,
+  problemSchema,
+  requirePtceScope,
+  requireRole,
+  zodPlugin,
+} from '@ptce/platform';
+import { DEFAULT_WINDOW_MONTHS, rulesVersion, type StageRules } from '@ptce/projections';
+import {
+  cutLedger,
+  eligibilityBody,
+  knownAtCut,
+  legalTransitionBody,
+  type PtceLedgers,
+  participationBody,
+  revealState,
+  stageBody,
+  stateBody,
+} from '@ptce/read-models';
+import { z } from 'zod';
+import { ptceEvents } from './ptce-events.ts';
+
+/** What the audit service takes from its host. */
+export interface AuditOptions {
+  readonly store: EventStore;
+  readonly rules: StageRules;
+  /** Milliseconds since the epoch: "now" for a replay without asOf. */
+  readonly now: () => number;
+  /** The PTCE's folded logs, shared with the projections service when both are mounted. */
+  readonly ledgers: PtceLedgers;
+  /** Auditors see natural persons: their sealed fields are opened for them. */
+  readonly personalData: PersonalData;
+}
+
+const tags = ['audit'];
+const AUDITORS = ['auditor', 'admin'] as const;
+const MAX_PAGE = 1_000;
+const DEFAULT_PAGE = 100;
+const NDJSON = 'application/x-ndjson';
+
+const ptceParams = z.strictObject({ ptceId: slugSchema });
+const positionSchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,100}$/, { message: 'expected a position from an earlier answer' });
+
+const auditResponses = <S extends z.ZodType>(success: S) => ({
+  200: success,
+  400: problemSchema.describe('a bad query parameter, named'),
+  401: problemSchema.describe('no token, or a bad one'),
+  403: problemSchema.describe("outside the caller's role (auditor, admin) or scope"),
+  404: problemSchema.describe('no PTCE of that id is registered'),
+  503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
+});
+
+const eventsQuery = z.strictObject({
+  after: positionSchema
+    .optional()
+    .describe('events strictly after this position: the `next` of the page before'),
+  until: validTimeSchema
+    .optional()
+    .describe('valid time: only facts that happened by then (a date: that whole Paris day)'),
+  knownAt: validTimeSchema
+    .optional()
+    .describe('transaction time: the log as it stood then (the longest prefix recorded by then)'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE)
+    .default(DEFAULT_PAGE)
+    .describe(`events per page, 1–${MAX_PAGE}; ignored when the history is streamed as NDJSON`),
+});
+
+const auditedEvent = z.object({
+  eventId: z.string(),
+  type: z.string(),
+  schemaVersion: z.number(),
+  stream: z.string(),
+  revision: z.number(),
+  position: z.string(),
+  occurredAt: z.string(),
+  recordedAt: z.string(),
+  recordedBy: z.string(),
+  data: z
+    .record(z.string(), z.unknown())
+    .describe('as stored, which the hash covers: personal fields sealed'),
+  evidence: z.record(z.string(), z.unknown()).optional(),
+  hash: z.string(),
+  prevHash: z.string(),
+  personal: z
+    .record(z.string(), z.string().nullable())
+    .optional()
+    .describe(
+      "a natural person's sealed fields opened, by path in `data` (e.g. `name`, `pilot.name`); null once the person was erased",
+    ),
+});
+type AuditedEvent = z.infer<typeof auditedEvent>;
+
+const eventsPage = z.object({
+  events: z.array(auditedEvent),
+  next: z.string().nullable().describe('send it back as `after` for the next page; null on the last one'),
+});
+
+const replayQuery = z
+  .strictObject({
+    asOf: validTimeSchema.optional().describe('valid time; default now'),
+    knownAt: validTimeSchema.optional().describe('transaction time; default now'),
+    atPosition: positionSchema.optional().describe('the log up to this position, instead of knownAt'),
+  })
+  .superRefine((query, ctx) => {
+    if (query.knownAt !== undefined && query.atPosition !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['atPosition'], message: 'give knownAt or atPosition, not both' });
+    }
+  });
+
+const replayAnswer = z
+  .object({
+    ptceId: z.string(),
+    asOf: z.string(),
+    knownAt: z.string().nullable(),
+    position: z.string(),
+    rulesVersion: z.string(),
+    eventsApplied: z.number().int().describe('events of the log prefix replayed'),
+    lastPosition: z.string(),
+    warnings: z.array(z.unknown()),
+    state: z.unknown(),
+    stage: z.unknown(),
+    participation: z.unknown(),
+    legalTransition: z.unknown(),
+    eligibility: z.unknown(),
+  })
+  .describe('every read-side answer for one (asOf, knownAt or atPosition), natural persons named');
+
+const verifyAnswer = z.object({
+  ok: z.boolean(),
+  events: z.number().int().describe('events whose hash was recomputed'),
+  heads: z
+    .array(z.object({ stream: z.string(), revision: z.number().int(), hash: z.string() }))
+    .describe("each stream's last event as stored"),
+  brokenAt: z
+    .object({
+      eventId: z.string(),
+      position: z.string(),
+      expected: z.string(),
+      actual: z.string(),
+      reason: z.string(),
+    })
+    .optional()
+    .describe('the first event, in log order, whose chain does not hold'),
+});
+
+const ptceNotFound = (ptceId: string) =>
+  new ProblemError(404, 'ptce_not_found', `No PTCE ${ptceId} is registered in the part of the log read.`);
+
+const valueAt = (data: Readonly<Record<string, unknown>>, path: readonly string[]): unknown =>
+  path.reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], data);
+
+function sealedFieldsOf(event: EventEnvelope): [string, SealedText][] {
+  const rule = PERSONAL_FIELDS[event.type];
+  if (!rule) return [];
+  return rule.paths.flatMap((path) => {
+    const value = valueAt(event.data, path);
+    return isSealedText(value) ? [[path.join('.'), value] as [string, SealedText]] : [];
+  });
+}
+
+/** The events as an auditor reads them: as stored, with a natural person's fields opened beside. */
+async function audited(
+  events: readonly EventEnvelope[],
+  personalData: PersonalData,
+): Promise<AuditedEvent[]> {
+  const sealed = events.flatMap(sealedFieldsOf).map(([, value]) => value);
+  const clear = sealed.length > 0 ? await personalData.reveal(sealed) : new Map<SealedText, string | null>();
+  return events.map((event) => {
+    const fields = sealedFieldsOf(event);
+    return {
+      eventId: event.eventId,
+      type: event.type,
+      schemaVersion: event.schemaVersion,
+      stream: event.stream,
+      revision: event.revision,
+      position: event.position,
+      occurredAt: event.occurredAt,
+      recordedAt: event.recordedAt,
+      recordedBy: event.recordedBy,
+      data: event.data as Record<string, unknown>,
+      ...(event.evidence ? { evidence: event.evidence as Record<string, unknown> } : {}),
+      hash: event.hash,
+      prevHash: event.prevHash,
+      ...(fields.length > 0
+        ? { personal: Object.fromEntries(fields.map(([path, value]) => [path, clear.get(value) ?? null])) }
+        : {}),
+    };
+  });
+}
+
+/**
+ * The audit service: a PTCE's history as stored, every answer of the read side replayed at once
+ * for a valid and a transaction time, and its hash chains checked. For auditors and admins.
+ */
+export const auditService = zodPlugin<AuditOptions>(async (app: App, options) => {
+  const version = rulesVersion(options.rules);
+  const authorize = (request: Parameters<typeof requireRole>[0], ptceId: string) => {
+    requireRole(request, ...AUDITORS);
+    requirePtceScope(request, ptceId);
+  };
+  const assertRegistered = async (ptceId: string) => {
+    const [first] = await options.store.readStream(ptceStreams(ptceId)[0]!, { limit: 1 });
+    if (first?.type !== 'PtceRegistered') throw ptceNotFound(ptceId);
+  };
+
+  app.get(
+    '/v1/audit/ptces/:ptceId/events',
+    {
+      schema: {
+        tags,
+        summary: "The PTCE's events in log order, as stored, by pages or streamed whole as NDJSON",
+        description: `With \`Accept: ${NDJSON}\` the whole history (filters applied, no paging) is streamed one event per line, in constant memory.`,
+        params: ptceParams,
+        querystring: eventsQuery,
+        response: auditResponses(eventsPage),
+      },
+    },
+    async (request, reply) => {
+      const { ptceId } = request.params;
+      authorize(request, ptceId);
+      await assertRegistered(ptceId);
+      const { limit, ...filter } = request.query;
+      const events = ptceEvents(options.store, ptceId, filter);
+      if ((request.headers.accept ?? '').includes(NDJSON)) {
+        const personalData = options.personalData;
+        // Pulled by the socket: a slow reader holds the reading, never a growing buffer.
+        async function* lines() {
+          let batch: EventEnvelope[] = [];
+          const flush = async () => {
+            const text = (await audited(batch, personalData)).map((e) => `${JSON.stringify(e)}\n`).join('');
+            batch = [];
+            return text;
+          };
+          for await (const event of events) {
+            batch.push(event);
+            if (batch.length === 200) yield await flush();
+          }
+          if (batch.length > 0) yield await flush();
+        }
+        // A stream of lines, not the page schema's object: the serializer is bypassed for it.
+        return reply.type(`${NDJSON}; charset=utf-8`).send(Readable.from(lines()) as never);
+      }
+      const page: EventEnvelope[] = [];
+      let more = false;
+      for await (const event of events) {
+        if (page.length === limit) {
+          more = true;
+          break;
+        }
+        page.push(event);
+      }
+      return {
+        events: await audited(page, options.personalData),
+        next: more ? (page.at(-1)?.position ?? null) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/audit/ptces/:ptceId/replay',
+    {
+      schema: {
+        tags,
+        summary: 'Every read-side answer of the PTCE at asOf, as known at knownAt (or atPosition)',
+        params: ptceParams,
+        querystring: replayQuery,
+        response: auditResponses(replayAnswer),
+      },
+    },
+    async (request) => {
+      const { ptceId } = request.params;
+      authorize(request, ptceId);
+      const { asOf: asked, knownAt, atPosition } = request.query;
+      const asOf = asked ?? new Date(options.now()).toISOString();
+      const log = await options.ledgers.latest(ptceId);
+      const ledger: Ledger =
+        atPosition !== undefined
+          ? cutLedger(log.ledger, { kind: 'atPosition', position: atPosition })
+          : knownAt !== undefined
+            ? cutLedger(log.ledger, knownAtCut(knownAt))
+            : log.ledger;
+      const last = ledger.last?.event;
+      const state = stateBody(ptceId, ledger, asOf);
+      if (!last || state === null || ledgerFinal(ledger).registration === null) throw ptceNotFound(ptceId);
+      return {
+        ptceId,
+        asOf,
+        knownAt: atPosition !== undefined ? null : (knownAt ?? last.recordedAt),
+        position: last.position,
+        rulesVersion: version,
+        eventsApplied: ledger.size,
+        lastPosition: last.position,
+        warnings: state.warnings,
+        state: await revealState(state, options.personalData),
+        stage: stageBody(ledger, asOf, options.rules),
+        participation: participationBody(ledger, asOf, DEFAULT_WINDOW_MONTHS),
+        legalTransition: legalTransitionBody(ledger, asOf),
+        eligibility: eligibilityBody(ledger, asOf),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/audit/ptces/:ptceId/verify',
+    {
+      schema: {
+        tags,
+        summary: "Each of the PTCE's hash chains recomputed from the events as stored",
+        params: ptceParams,
+        response: auditResponses(verifyAnswer),
+      },
+    },
+    async (request) => {
+      const { ptceId } = request.params;
+      authorize(request, ptceId);
+      await assertRegistered(ptceId);
+      let count = 0;
+      const heads: { stream: string; revision: number; hash: string }[] = [];
+      let brokenAt: z.infer<typeof verifyAnswer>['brokenAt'];
+      for (const stream of ptceStreams(ptceId)) {
+        let previous: EventEnvelope | undefined;
+        for (let from = 0; ; ) {
+          const chunk = await options.store.readStream(stream, { fromRevision: from, limit: 1_000 });
+          if (chunk.length === 0) break;
+          from = chunk.at(-1)!.revision + 1;
+          const first = chunk[0]!;
+          // A stream whose first rows were deleted starts at a later revision: the chain checker
+          // would trust that row's prevHash, so its start is checked here.
+          const broken =
+            previous === undefined && first.revision !== 0
+              ? {
+                  eventId: first.eventId,
+                  position: first.position,
+                  expected: '0',
+                  actual: String(first.revision),
+                  reason: 'revision',
+                }
+              : (() => {
+                  const result = verifyChain(previous ? [previous, ...chunk] : chunk);
+                  return result.ok ? undefined : result.brokenAt;
+                })();
+          count += chunk.length;
+          if (broken) {
+            if (!brokenAt || broken.position < brokenAt.position) brokenAt = broken;
+            break;
+          }
+          previous = chunk.at(-1);
+          if (chunk.length < 1_000) break;
+        }
+        if (previous) heads.push({ stream, revision: previous.revision, hash: previous.hash });
+      }
+      return brokenAt ? { ok: false, events: count, heads, brokenAt } : { ok: true, events: count, heads };
+    },
+  );
+});

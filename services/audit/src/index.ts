@@ -1,0 +1,2 @@
+export type { AuditOptions } from './app.ts';
+export { auditModule } from './module.ts';

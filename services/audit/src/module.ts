@@ -1,0 +1,16 @@
+import type { ServiceModule } from '@ptce/platform';
+import { loadStageRules, sharedPtceLedgers } from '@ptce/read-models';
+import { type AuditOptions, auditService } from './app.ts';
+
+/** The audit service as a host mounts it: alone (main.ts) or beside the others (standalone). */
+export const auditModule: ServiceModule<AuditOptions> = {
+  name: 'audit',
+  plugin: auditService,
+  options: (host) => ({
+    store: host.eventStore,
+    rules: loadStageRules(host.config.STAGE_RULES),
+    now: host.clock,
+    ledgers: sharedPtceLedgers(host),
+    personalData: host.personalData,
+  }),
+};

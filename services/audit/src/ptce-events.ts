@@ -1,0 +1,74 @@
+import type { EventStore } from '@ptce/event-store';
+import { type EventEnvelope, endInstant, ptceStreams, startInstant } from '@ptce/events';
+
+/** Which events of the PTCE's log an audit read returns. */
+export interface EventFilter {
+  /** Exclusive: events strictly after this position. */
+  readonly after?: string | undefined;
+  /** Valid time: events whose fact happened by then (a date: the end of that Paris day). */
+  readonly until?: string | undefined;
+  /**
+   * Transaction time, as every read takes it: the longest prefix of the log whose events were all
+   * recorded by then, so an answer never holds a correction without what it corrects.
+   */
+  readonly knownAt?: string | undefined;
+}
+
+/** Events read from one stream at a time: memory stays the same whatever the history's length. */
+const CHUNK = 500;
+
+/** The first revision of the stream whose position is after `after`: a binary search, a few reads. */
+async function firstRevisionAfter(store: EventStore, stream: string, after: string): Promise<number> {
+  const last = await store.streamRevision(stream);
+  if (last === null) return 0;
+  let low = 0;
+  let high = last + 1;
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2);
+    const [event] = await store.readStream(stream, { fromRevision: mid, limit: 1 });
+    if (event === undefined || event.position > after) high = mid;
+    else low = mid + 1;
+  }
+  return low;
+}
+
+/**
+ * The PTCE's events in log order, its three streams merged by position, read in chunks. Only
+ * events up to the store's head when the read began: every one of them is committed and visible
+ * (on PostgreSQL the head stops short of a transaction still open), so no event of one stream
+ * can turn up later with a position before one already given from another.
+ */
+export async function* ptceEvents(store: EventStore, ptceId: string, filter: EventFilter = {}) {
+  const head = await store.headPosition();
+  if (head === null) return;
+  const streams = ptceStreams(ptceId);
+  const next = await Promise.all(
+    streams.map((stream) =>
+      filter.after === undefined ? 0 : firstRevisionAfter(store, stream, filter.after),
+    ),
+  );
+  const buffers: EventEnvelope[][] = streams.map(() => []);
+  const done = streams.map(() => false);
+  const knownAt = filter.knownAt === undefined ? undefined : endInstant(filter.knownAt);
+  const until = filter.until === undefined ? undefined : endInstant(filter.until);
+  for (;;) {
+    for (const [i, stream] of streams.entries()) {
+      if (buffers[i]!.length > 0 || done[i]) continue;
+      const chunk = await store.readStream(stream, { fromRevision: next[i]!, limit: CHUNK });
+      const visible = chunk.filter((event) => event.position <= head);
+      buffers[i] = visible;
+      next[i]! += chunk.length;
+      if (chunk.length < CHUNK || visible.length < chunk.length) done[i] = true;
+    }
+    let first = -1;
+    for (const [i, buffer] of buffers.entries()) {
+      const candidate = buffer[0];
+      if (candidate && (first < 0 || candidate.position < buffers[first]![0]!.position)) first = i;
+    }
+    if (first < 0) return;
+    const event = buffers[first]!.shift()!;
+    if (knownAt !== undefined && Date.parse(event.recordedAt) > knownAt) return;
+    if (until !== undefined && startInstant(event.occurredAt) > until) continue;
+    yield event;
+  }
+}
