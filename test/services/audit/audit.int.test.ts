@@ -115,7 +115,7 @@ describe('GET /v1/audit/ptces/{ptceId}/events', () => {
     const person = seen.find(
       (e) => e.type === 'MemberJoined' && (e.data as { organisationId: string }).organisationId === 'citoyen',
     );
-    expect((person?.data as { name: unknown }).name).toMatchObject({ sealed: 'A256GCM' });
+    expect((person?.data as { name: unknown } | undefined)?.name).toMatchObject({ sealed: 'A256GCM' });
     expect(person?.personal).toEqual({ name });
     expect(Object.keys(seen[0]!).sort()).toEqual(
       [
