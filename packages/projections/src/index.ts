@@ -1,4 +1,12 @@
 export {
+  type Changes,
+  changesBetween,
+  type DecisionChange,
+  type EnrolmentChange,
+  type MemberChange,
+  type StageChange,
+} from './changes.ts';
+export {
   ELIGIBILITY_CONDITIONS,
   type Eligibility,
   type EligibilityCondition,

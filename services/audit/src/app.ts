@@ -20,7 +20,7 @@ import {
   requireRole,
   zodPlugin,
 } from '@ptce/platform';
-import { DEFAULT_WINDOW_MONTHS, rulesVersion, type StageRules } from '@ptce/projections';
+import { changesBetween, DEFAULT_WINDOW_MONTHS, rulesVersion, type StageRules } from '@ptce/projections';
 import {
   cutLedger,
   eligibilityBody,
@@ -164,6 +164,47 @@ const verifyAnswer = z.object({
     .describe('the first event, in log order, whose chain does not hold'),
 });
 
+const diffQuery = z
+  .strictObject({
+    from: validTimeSchema.describe(
+      'valid time the changes are counted after (a date: after that whole Paris day)',
+    ),
+    to: validTimeSchema.describe(
+      'valid time the changes are counted up to (a date: that whole Paris day included)',
+    ),
+    knownAt: validTimeSchema.optional().describe('transaction time; default now'),
+    atPosition: positionSchema.optional().describe('the log up to this position, instead of knownAt'),
+  })
+  .superRefine((query, ctx) => {
+    if (query.knownAt !== undefined && query.atPosition !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['atPosition'], message: 'give knownAt or atPosition, not both' });
+    }
+  });
+
+const change = z.object({ at: z.string(), eventId: z.string() });
+const diffAnswer = z.object({
+  ptceId: z.string(),
+  from: z.string(),
+  to: z.string(),
+  knownAt: z.string().nullable(),
+  position: z.string(),
+  members: z.object({
+    joined: z.array(change.extend({ organisationId: z.string() })),
+    left: z.array(change.extend({ organisationId: z.string() })),
+  }),
+  enrolments: z.object({
+    enrolled: z.array(change.extend({ spaceId: z.string(), organisationId: z.string(), role: z.string() })),
+    ended: z.array(change.extend({ spaceId: z.string(), organisationId: z.string(), by: z.string() })),
+  }),
+  decisions: z.object({
+    recorded: z.array(change.extend({ decisionId: z.string(), spaceId: z.string(), outcome: z.string() })),
+    annulled: z.array(change.extend({ decisionId: z.string(), spaceId: z.string(), outcome: z.string() })),
+  }),
+  stages: z
+    .array(change.extend({ stage: z.string(), type: z.string() }))
+    .describe('stages reached, each with the event that caused it'),
+});
+
 const ptceNotFound = (ptceId: string) =>
   new ProblemError(404, 'ptce_not_found', `No PTCE ${ptceId} is registered in the part of the log read.`);
 
@@ -222,6 +263,24 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
   const assertRegistered = async (ptceId: string) => {
     const [first] = await options.store.readStream(ptceStreams(ptceId)[0]!, { limit: 1 });
     if (first?.type !== 'PtceRegistered') throw ptceNotFound(ptceId);
+  };
+
+  /** The PTCE's folded log cut in transaction time as asked; 404 unless its registration is in it. */
+  const cutAsked = async (
+    ptceId: string,
+    query: { knownAt?: string | undefined; atPosition?: string | undefined },
+  ) => {
+    const log = await options.ledgers.latest(ptceId);
+    const ledger: Ledger =
+      query.atPosition !== undefined
+        ? cutLedger(log.ledger, { kind: 'atPosition', position: query.atPosition })
+        : query.knownAt !== undefined
+          ? cutLedger(log.ledger, knownAtCut(query.knownAt))
+          : log.ledger;
+    const last = ledger.last?.event;
+    if (!last || ledgerFinal(ledger).registration === null) throw ptceNotFound(ptceId);
+    const knownAt = query.atPosition !== undefined ? null : (query.knownAt ?? last.recordedAt);
+    return { ledger, last, knownAt };
   };
 
   app.get(
@@ -291,22 +350,14 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
     async (request) => {
       const { ptceId } = request.params;
       authorize(request, ptceId);
-      const { asOf: asked, knownAt, atPosition } = request.query;
-      const asOf = asked ?? new Date(options.now()).toISOString();
-      const log = await options.ledgers.latest(ptceId);
-      const ledger: Ledger =
-        atPosition !== undefined
-          ? cutLedger(log.ledger, { kind: 'atPosition', position: atPosition })
-          : knownAt !== undefined
-            ? cutLedger(log.ledger, knownAtCut(knownAt))
-            : log.ledger;
-      const last = ledger.last?.event;
+      const asOf = request.query.asOf ?? new Date(options.now()).toISOString();
+      const { ledger, last, knownAt } = await cutAsked(ptceId, request.query);
       const state = stateBody(ptceId, ledger, asOf);
-      if (!last || state === null || ledgerFinal(ledger).registration === null) throw ptceNotFound(ptceId);
+      if (state === null) throw ptceNotFound(ptceId);
       return {
         ptceId,
         asOf,
-        knownAt: atPosition !== undefined ? null : (knownAt ?? last.recordedAt),
+        knownAt,
         position: last.position,
         rulesVersion: version,
         eventsApplied: ledger.size,
@@ -317,6 +368,33 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
         participation: participationBody(ledger, asOf, DEFAULT_WINDOW_MONTHS),
         legalTransition: legalTransitionBody(ledger, asOf),
         eligibility: eligibilityBody(ledger, asOf),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/audit/ptces/:ptceId/diff',
+    {
+      schema: {
+        tags,
+        summary: 'What changed in the PTCE between two valid times: members, enrolments, decisions, stages',
+        params: ptceParams,
+        querystring: diffQuery,
+        response: auditResponses(diffAnswer),
+      },
+    },
+    async (request) => {
+      const { ptceId } = request.params;
+      authorize(request, ptceId);
+      const { from, to } = request.query;
+      const { ledger, last, knownAt } = await cutAsked(ptceId, request.query);
+      return {
+        ptceId,
+        from,
+        to,
+        knownAt,
+        position: last.position,
+        ...changesBetween(ledger, from, to, options.rules),
       };
     },
   );

@@ -214,6 +214,39 @@ describe('GET /v1/audit/ptces/{ptceId}/replay', () => {
   });
 });
 
+describe('GET /v1/audit/ptces/{ptceId}/diff', () => {
+  test('names each change between two valid times with the event recording it', async () => {
+    const res = await get('/v1/audit/ptces/audited/diff?from=2020-01-10&to=2020-03-02');
+    expect(res.statusCode, res.body).toBe(200);
+    const diff = res.json() as {
+      members: { joined: { organisationId: string; at: string; eventId: string }[]; left: unknown[] };
+      enrolments: { enrolled: unknown[] };
+      stages: { stage: string }[];
+    };
+    expect(diff.members.joined.map((m) => [m.organisationId, m.at])).toEqual([
+      ['lycee', '2020-01-15'],
+      ['cc', '2020-02-01'],
+      ['garage', '2020-02-01'],
+      ['citoyen', '2020-03-01'],
+    ]);
+    expect(diff.members.joined.every((m) => typeof m.eventId === 'string' && m.eventId.length > 0)).toBe(
+      true,
+    );
+    expect(diff.members.left).toEqual([]);
+    // Enrolled on 2020-03-03: after `to`.
+    expect(diff.enrolments.enrolled).toEqual([]);
+    const later = (
+      await get('/v1/audit/ptces/audited/diff?from=2020-03-02&to=2020-12-31')
+    ).json() as typeof diff;
+    expect(later.members.joined).toEqual([]);
+    expect(later.enrolments.enrolled).toMatchObject([
+      { spaceId: 'copil', organisationId: 'asso', at: '2020-03-03' },
+    ]);
+    expect((await get('/v1/audit/ptces/audited/diff?from=2020-01-10')).statusCode).toBe(400);
+  });
+});
+
+// Last: it alters the database.
 describe('GET /v1/audit/ptces/{ptceId}/verify', () => {
   test('holds on the log as written, then names the first event altered behind the server', async () => {
     const ok = (await get('/v1/audit/ptces/audited/verify')).json() as Record<string, unknown>;
