@@ -24,6 +24,20 @@ export {
   timelineBody,
 } from './answers.ts';
 export {
+  type AuditedEvent,
+  auditedEventSchema,
+  auditedEvents,
+  replayBody,
+} from './audit-answers.ts';
+export {
+  type ChainBreak,
+  type ChainHead,
+  type EventFilter,
+  type PtceChains,
+  ptceEvents,
+  verifyPtceChains,
+} from './audit-log.ts';
+export {
   loadStageRules,
   PROJECTOR_LEASE_MS,
   projectorLockKey,

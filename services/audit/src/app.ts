@@ -1,16 +1,7 @@
 import { Readable } from 'node:stream';
 import { type Ledger, ledgerFinal } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
-import {
-  type EventEnvelope,
-  isSealedText,
-  PERSONAL_FIELDS,
-  ptceStreams,
-  type SealedText,
-  slugSchema,
-  validTimeSchema,
-  verifyChain,
-} from '@ptce/events';
+import { type EventEnvelope, ptceStreams, slugSchema, validTimeSchema } from '@ptce/events';
 import {
   type App,
   type PersonalData,
@@ -20,20 +11,18 @@ import {
   requireRole,
   zodPlugin,
 } from '@ptce/platform';
-import { changesBetween, DEFAULT_WINDOW_MONTHS, rulesVersion, type StageRules } from '@ptce/projections';
+import { changesBetween, type StageRules } from '@ptce/projections';
 import {
+  auditedEventSchema,
+  auditedEvents,
   cutLedger,
-  eligibilityBody,
   knownAtCut,
-  legalTransitionBody,
   type PtceLedgers,
-  participationBody,
-  revealState,
-  stageBody,
-  stateBody,
+  ptceEvents,
+  replayBody,
+  verifyPtceChains,
 } from '@ptce/read-models';
 import { z } from 'zod';
-import { ptceEvents } from './ptce-events.ts';
 
 /** What the audit service takes from its host. */
 export interface AuditOptions {
@@ -86,33 +75,8 @@ const eventsQuery = z.strictObject({
     .describe(`events per page, 1–${MAX_PAGE}; ignored when the history is streamed as NDJSON`),
 });
 
-const auditedEvent = z.object({
-  eventId: z.string(),
-  type: z.string(),
-  schemaVersion: z.number(),
-  stream: z.string(),
-  revision: z.number(),
-  position: z.string(),
-  occurredAt: z.string(),
-  recordedAt: z.string(),
-  recordedBy: z.string(),
-  data: z
-    .record(z.string(), z.unknown())
-    .describe('as stored, which the hash covers: personal fields sealed'),
-  evidence: z.record(z.string(), z.unknown()).optional(),
-  hash: z.string(),
-  prevHash: z.string(),
-  personal: z
-    .record(z.string(), z.string().nullable())
-    .optional()
-    .describe(
-      "a natural person's sealed fields opened, by path in `data` (e.g. `name`, `pilot.name`); null once the person was erased",
-    ),
-});
-type AuditedEvent = z.infer<typeof auditedEvent>;
-
 const eventsPage = z.object({
-  events: z.array(auditedEvent),
+  events: z.array(auditedEventSchema),
   next: z.string().nullable().describe('send it back as `after` for the next page; null on the last one'),
 });
 
@@ -208,54 +172,11 @@ const diffAnswer = z.object({
 const ptceNotFound = (ptceId: string) =>
   new ProblemError(404, 'ptce_not_found', `No PTCE ${ptceId} is registered in the part of the log read.`);
 
-const valueAt = (data: Readonly<Record<string, unknown>>, path: readonly string[]): unknown =>
-  path.reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], data);
-
-function sealedFieldsOf(event: EventEnvelope): [string, SealedText][] {
-  const rule = PERSONAL_FIELDS[event.type];
-  if (!rule) return [];
-  return rule.paths.flatMap((path) => {
-    const value = valueAt(event.data, path);
-    return isSealedText(value) ? [[path.join('.'), value] as [string, SealedText]] : [];
-  });
-}
-
-/** The events as an auditor reads them: as stored, with a natural person's fields opened beside. */
-async function audited(
-  events: readonly EventEnvelope[],
-  personalData: PersonalData,
-): Promise<AuditedEvent[]> {
-  const sealed = events.flatMap(sealedFieldsOf).map(([, value]) => value);
-  const clear = sealed.length > 0 ? await personalData.reveal(sealed) : new Map<SealedText, string | null>();
-  return events.map((event) => {
-    const fields = sealedFieldsOf(event);
-    return {
-      eventId: event.eventId,
-      type: event.type,
-      schemaVersion: event.schemaVersion,
-      stream: event.stream,
-      revision: event.revision,
-      position: event.position,
-      occurredAt: event.occurredAt,
-      recordedAt: event.recordedAt,
-      recordedBy: event.recordedBy,
-      data: event.data as Record<string, unknown>,
-      ...(event.evidence ? { evidence: event.evidence as Record<string, unknown> } : {}),
-      hash: event.hash,
-      prevHash: event.prevHash,
-      ...(fields.length > 0
-        ? { personal: Object.fromEntries(fields.map(([path, value]) => [path, clear.get(value) ?? null])) }
-        : {}),
-    };
-  });
-}
-
 /**
  * The audit service: a PTCE's history as stored, every answer of the read side replayed at once
  * for a valid and a transaction time, and its hash chains checked. For auditors and admins.
  */
 export const auditService = zodPlugin<AuditOptions>(async (app: App, options) => {
-  const version = rulesVersion(options.rules);
   const authorize = (request: Parameters<typeof requireRole>[0], ptceId: string) => {
     requireRole(request, ...AUDITORS);
     requirePtceScope(request, ptceId);
@@ -307,7 +228,9 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
         async function* lines() {
           let batch: EventEnvelope[] = [];
           const flush = async () => {
-            const text = (await audited(batch, personalData)).map((e) => `${JSON.stringify(e)}\n`).join('');
+            const text = (await auditedEvents(batch, personalData))
+              .map((e) => `${JSON.stringify(e)}\n`)
+              .join('');
             batch = [];
             return text;
           };
@@ -330,7 +253,7 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
         page.push(event);
       }
       return {
-        events: await audited(page, options.personalData),
+        events: await auditedEvents(page, options.personalData),
         next: more ? (page.at(-1)?.position ?? null) : null,
       };
     },
@@ -351,24 +274,17 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
       const { ptceId } = request.params;
       authorize(request, ptceId);
       const asOf = request.query.asOf ?? new Date(options.now()).toISOString();
-      const { ledger, last, knownAt } = await cutAsked(ptceId, request.query);
-      const state = stateBody(ptceId, ledger, asOf);
-      if (state === null) throw ptceNotFound(ptceId);
-      return {
+      const { ledger, knownAt } = await cutAsked(ptceId, request.query);
+      const replay = await replayBody({
         ptceId,
+        ledger,
         asOf,
         knownAt,
-        position: last.position,
-        rulesVersion: version,
-        eventsApplied: ledger.size,
-        lastPosition: last.position,
-        warnings: state.warnings,
-        state: await revealState(state, options.personalData),
-        stage: stageBody(ledger, asOf, options.rules),
-        participation: participationBody(ledger, asOf, DEFAULT_WINDOW_MONTHS),
-        legalTransition: legalTransitionBody(ledger, asOf),
-        eligibility: eligibilityBody(ledger, asOf),
-      };
+        rules: options.rules,
+        personalData: options.personalData,
+      });
+      if (replay === null) throw ptceNotFound(ptceId);
+      return replay;
     },
   );
 
@@ -413,42 +329,7 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
       const { ptceId } = request.params;
       authorize(request, ptceId);
       await assertRegistered(ptceId);
-      let count = 0;
-      const heads: { stream: string; revision: number; hash: string }[] = [];
-      let brokenAt: z.infer<typeof verifyAnswer>['brokenAt'];
-      for (const stream of ptceStreams(ptceId)) {
-        let previous: EventEnvelope | undefined;
-        for (let from = 0; ; ) {
-          const chunk = await options.store.readStream(stream, { fromRevision: from, limit: 1_000 });
-          if (chunk.length === 0) break;
-          from = chunk.at(-1)!.revision + 1;
-          const first = chunk[0]!;
-          // A stream whose first rows were deleted starts at a later revision: the chain checker
-          // would trust that row's prevHash, so its start is checked here.
-          const broken =
-            previous === undefined && first.revision !== 0
-              ? {
-                  eventId: first.eventId,
-                  position: first.position,
-                  expected: '0',
-                  actual: String(first.revision),
-                  reason: 'revision',
-                }
-              : (() => {
-                  const result = verifyChain(previous ? [previous, ...chunk] : chunk);
-                  return result.ok ? undefined : result.brokenAt;
-                })();
-          count += chunk.length;
-          if (broken) {
-            if (!brokenAt || broken.position < brokenAt.position) brokenAt = broken;
-            break;
-          }
-          previous = chunk.at(-1);
-          if (chunk.length < 1_000) break;
-        }
-        if (previous) heads.push({ stream, revision: previous.revision, hash: previous.hash });
-      }
-      return brokenAt ? { ok: false, events: count, heads, brokenAt } : { ok: true, events: count, heads };
+      return verifyPtceChains(options.store, ptceId);
     },
   );
 });

@@ -1,0 +1,114 @@
+import type { Ledger } from '@ptce/domain';
+import { type EventEnvelope, isSealedText, PERSONAL_FIELDS, type SealedText } from '@ptce/events';
+import type { PersonalData } from '@ptce/platform';
+import { DEFAULT_WINDOW_MONTHS, rulesVersion, type StageRules } from '@ptce/projections';
+import { z } from 'zod';
+import {
+  eligibilityBody,
+  legalTransitionBody,
+  participationBody,
+  revealState,
+  stageBody,
+  stateBody,
+} from './answers.ts';
+
+/** An event as an auditor reads it, through the API or the command line. */
+export const auditedEventSchema = z.object({
+  eventId: z.string(),
+  type: z.string(),
+  schemaVersion: z.number(),
+  stream: z.string(),
+  revision: z.number(),
+  position: z.string(),
+  occurredAt: z.string(),
+  recordedAt: z.string(),
+  recordedBy: z.string(),
+  data: z
+    .record(z.string(), z.unknown())
+    .describe('as stored, which the hash covers: personal fields sealed'),
+  evidence: z.record(z.string(), z.unknown()).optional(),
+  hash: z.string(),
+  prevHash: z.string(),
+  personal: z
+    .record(z.string(), z.string().nullable())
+    .optional()
+    .describe(
+      "a natural person's sealed fields opened, by path in `data` (e.g. `name`, `pilot.name`); null once the person was erased",
+    ),
+});
+export type AuditedEvent = z.infer<typeof auditedEventSchema>;
+
+const valueAt = (data: Readonly<Record<string, unknown>>, path: readonly string[]): unknown =>
+  path.reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], data);
+
+function sealedFieldsOf(event: EventEnvelope): [string, SealedText][] {
+  const rule = PERSONAL_FIELDS[event.type];
+  if (!rule) return [];
+  return rule.paths.flatMap((path) => {
+    const value = valueAt(event.data, path);
+    return isSealedText(value) ? [[path.join('.'), value] as [string, SealedText]] : [];
+  });
+}
+
+/** The events as an auditor reads them: as stored, with a natural person's fields opened beside. */
+export async function auditedEvents(
+  events: readonly EventEnvelope[],
+  personalData: PersonalData,
+): Promise<AuditedEvent[]> {
+  const sealed = events.flatMap(sealedFieldsOf).map(([, value]) => value);
+  const clear = sealed.length > 0 ? await personalData.reveal(sealed) : new Map<SealedText, string | null>();
+  return events.map((event) => {
+    const fields = sealedFieldsOf(event);
+    return {
+      eventId: event.eventId,
+      type: event.type,
+      schemaVersion: event.schemaVersion,
+      stream: event.stream,
+      revision: event.revision,
+      position: event.position,
+      occurredAt: event.occurredAt,
+      recordedAt: event.recordedAt,
+      recordedBy: event.recordedBy,
+      data: event.data as Record<string, unknown>,
+      ...(event.evidence ? { evidence: event.evidence as Record<string, unknown> } : {}),
+      hash: event.hash,
+      prevHash: event.prevHash,
+      ...(fields.length > 0
+        ? { personal: Object.fromEntries(fields.map(([path, value]) => [path, clear.get(value) ?? null])) }
+        : {}),
+    };
+  });
+}
+
+/**
+ * Every read-side answer for one (asOf, log cut) together, a natural person named, as an auditor
+ * replays it; null when the cut holds no registration.
+ */
+export async function replayBody(input: {
+  readonly ptceId: string;
+  readonly ledger: Ledger;
+  readonly asOf: string;
+  readonly knownAt: string | null;
+  readonly rules: StageRules;
+  readonly personalData: PersonalData;
+}) {
+  const { ptceId, ledger, asOf, rules } = input;
+  const last = ledger.last?.event;
+  const state = stateBody(ptceId, ledger, asOf);
+  if (!last || state === null) return null;
+  return {
+    ptceId,
+    asOf,
+    knownAt: input.knownAt,
+    position: last.position,
+    rulesVersion: rulesVersion(rules),
+    eventsApplied: ledger.size,
+    lastPosition: last.position,
+    warnings: state.warnings,
+    state: await revealState(state, input.personalData),
+    stage: stageBody(ledger, asOf, rules),
+    participation: participationBody(ledger, asOf, DEFAULT_WINDOW_MONTHS),
+    legalTransition: legalTransitionBody(ledger, asOf),
+    eligibility: eligibilityBody(ledger, asOf),
+  };
+}
