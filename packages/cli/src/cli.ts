@@ -27,10 +27,12 @@ import {
   readModelsPrefix,
   rebuildReadModels,
 } from '@ptce/read-models';
+import { AuditUsageError, exportEvents, replay, verify } from './audit-commands.ts';
 
 export interface CliIo {
   readonly env: Record<string, string | undefined>;
-  readonly stdout: (text: string) => void;
+  /** May return a promise that settles once the text is taken: a long export then waits for a slow reader. */
+  readonly stdout: (text: string) => void | Promise<void>;
   readonly stderr: (text: string) => void;
   /** Whether stderr is a terminal: progress is then one line redrawn, else plain lines. */
   readonly stderrIsTty?: boolean;
@@ -56,6 +58,14 @@ Commands:
   projections rebuild
           Recompute every PTCE's read model from the log (in Redis when REDIS_URL is set), with
           progress on stderr and a summary on stdout
+
+  replay --ptce <id> --as-of <date|instant> [--known-at <date|instant>]
+          Every read-side answer at that valid time, as known then: the audit API's replay JSON
+  export --ptce <id> [--format ndjson|csv]
+          Every event of the PTCE as stored, natural persons opened beside, streamed to stdout
+  verify [--ptce <id>]
+          Recompute the hash chains of one PTCE, or of all: exit 0 when every chain holds, 1
+          naming the first broken event
 
 Configuration comes from the same environment as the server (DATA_DIR, JWT_*, …).
 `;
@@ -322,7 +332,13 @@ async function projections(args: string[], io: CliIo): Promise<number> {
   }
 }
 
-const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = { token, projections };
+const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
+  token,
+  projections,
+  replay,
+  export: exportEvents,
+  verify,
+};
 
 /** Runs one command; never exits the process, so tests can call it. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -339,7 +355,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     return await run(args, io);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof AuditUsageError) {
       io.stderr(`ptce ${command}: ${err.message}\n\n${USAGE}`);
       return EXIT_USAGE;
     }
