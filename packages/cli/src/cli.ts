@@ -14,6 +14,7 @@ import {
   type Role,
   revocationTarget,
   SLUG,
+  SnapshotKeys,
   TokenError,
 } from '@ptce/platform';
 import {
@@ -56,6 +57,10 @@ Commands:
   projections rebuild
           Recompute every PTCE's read model from the log (in Redis when REDIS_URL is set), with
           progress on stderr and a summary on stdout
+
+  keys rotate
+          Make a new current key for signing snapshots (DATA_DIR/keys/snapshots); the retired
+          public key stays in /.well-known/jwks.json, so what it signed still verifies
 
 Configuration comes from the same environment as the server (DATA_DIR, JWT_*, …).
 `;
@@ -322,7 +327,24 @@ async function projections(args: string[], io: CliIo): Promise<number> {
   }
 }
 
-const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = { token, projections };
+async function keys(args: string[], io: CliIo): Promise<number> {
+  const [subcommand, ...rest] = args;
+  if (subcommand !== 'rotate' || rest.length > 0) {
+    throw new UsageError('keys takes one subcommand, with no option: rotate');
+  }
+  const config = loadConfig(io.env);
+  const { keyId, retired } = new SnapshotKeys(config.DATA_DIR).rotate();
+  io.stdout(
+    `snapshot signing key ${keyId} is current${retired === null ? '' : `; ${retired} retired (still published)`}\n`,
+  );
+  return EXIT_OK;
+}
+
+const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
+  token,
+  projections,
+  keys,
+};
 
 /** Runs one command; never exits the process, so tests can call it. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {

@@ -70,9 +70,10 @@ export class SnapshotKeys {
     const named = this.currentKeyId();
     if (named !== null) return this.signingKey(named);
     const keyId = this.createKey();
-    // The loser of a race uses the winner's key; its own stays unused, its private half removed.
+    // The loser of a race uses the winner's key; its own never signed anything, so it goes.
     if (!createExclusively(this.file(CURRENT), `${keyId}\n`, 0o644)) {
       fs.rmSync(this.file(`${keyId}.private.pem`), { force: true });
+      fs.rmSync(this.file(`${keyId}.public.pem`), { force: true });
     }
     return this.signingKey(this.currentKeyId()!);
   }
