@@ -3,7 +3,7 @@
  * holds: a natural person's id or name), that it is signed as the JWKS says, checked by code of
  * this file's own, and that it is the same bytes when asked again at the same position.
  */
-import { createPublicKey, type JsonWebKey, verify } from 'node:crypto';
+import { createPublicKey, type JsonWebKey, randomUUID, verify } from 'node:crypto';
 import { runCli } from '@ptce/cli';
 import {
   type Answer,
@@ -355,6 +355,65 @@ describe('privacy', () => {
     expect(snapshot.participation.naturalPersons).toBe(1);
     expect(snapshot.participation.byMember).toHaveLength(3);
     expect(snapshot.participation.byCategory.natural_person?.members).toBe(1);
+    expect(verifies(signed, await jwks())).toBe(true);
+  });
+});
+
+describe('privacy in warnings and free text', () => {
+  test('a natural person as pilot, then leaving by a fact another tool wrote: detail and warning name no one', async () => {
+    const writer = clientFor(server, await server.bearer('secretary', ['p4']));
+    await seedPtce(writer, 'p4');
+    const joined = await writer.send('POST', '/v1/ptces/p4/members', {
+      organisationId: PERSON_ID,
+      name: PERSON_NAME,
+      category: 'natural_person',
+      occurredAt: '2020-03-01',
+    });
+    expect(joined.status, JSON.stringify(joined.body)).toBe(201);
+    const pilot = await writer.send('POST', '/v1/ptces/p4/pilot', {
+      organisationId: PERSON_ID,
+      occurredAt: '2020-04-01',
+    });
+    expect(pilot.status, JSON.stringify(pilot.body)).toBe(200);
+    const funder = await server.bearer('funder', ['p4']);
+    const auditor = await server.bearer('auditor', ['p4']);
+
+    // While pilot: the read service's eligibility names the pilot; the snapshot's does not.
+    expect(JSON.stringify((await get('/v1/ptces/p4/eligibility?asOf=2020-04-15', auditor)).body)).toContain(
+      PERSON_ID,
+    );
+    const asPilot = await get('/v1/snapshots/p4?asOf=2020-04-15', funder);
+    expect(asPilot.status, asPilot.text).toBe(200);
+    expect(asPilot.text).not.toContain(PERSON_ID);
+    expect(asPilot.text).toContain('(a natural person)');
+
+    // The write side refuses the pilot's departure; another tool's fact is kept, with a warning.
+    await server.app.eventStore.append(
+      'membership-p4',
+      [
+        {
+          eventId: randomUUID(),
+          type: 'MemberLeft',
+          schemaVersion: 1,
+          ptceId: 'p4',
+          occurredAt: '2020-05-01',
+          recordedBy: 'another-tool',
+          data: { organisationId: PERSON_ID },
+        },
+      ],
+      { expectedRevision: 'any' },
+    );
+    const read = await get('/v1/ptces/p4/stage?asOf=2020-06-01', auditor);
+    expect(JSON.stringify(read.body.warnings)).toContain(PERSON_ID);
+    const answer = await get('/v1/snapshots/p4?asOf=2020-06-01', funder);
+    expect(answer.status, answer.text).toBe(200);
+    expect(answer.text).not.toContain(PERSON_ID);
+    expect(answer.text).not.toContain(PERSON_NAME);
+    const signed = answer.body as unknown as Signed;
+    const stage = signed.snapshot.stage as { warnings: { code: string; message: string }[] };
+    expect(stage.warnings).toEqual([
+      expect.objectContaining({ code: 'pilot_left', message: expect.stringContaining('(a natural person)') }),
+    ]);
     expect(verifies(signed, await jwks())).toBe(true);
   });
 });
