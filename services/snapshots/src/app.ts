@@ -9,6 +9,7 @@ import {
   requirePtceScope,
   requireRole,
   type SnapshotKeys,
+  type SnapshotSigningKey,
   zodPlugin,
 } from '@ptce/platform';
 import type { StageRules } from '@ptce/projections';
@@ -64,7 +65,11 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
   const { store, rules, ledgers, keys } = options;
 
   /** The signed snapshot of one PTCE; null when it is not registered in the part of the log read. */
-  const signed = async (ptceId: string, query: SnapshotQuery): Promise<SignedSnapshot | null> => {
+  const signed = async (
+    ptceId: string,
+    query: SnapshotQuery,
+    key: SnapshotSigningKey,
+  ): Promise<SignedSnapshot | null> => {
     const asOf = query.asOf ?? parisDate(options.now());
     const log = await ledgers.latest(ptceId);
     const cut: LogCut | null =
@@ -79,7 +84,6 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
     const heads = await headsAt(store, ptceId, position);
     const snapshot = snapshotOf(ptceId, ledger, asOf, rules, position, heads);
     if (snapshot === null) return null;
-    const key = keys.current();
     const value = sign(null, Buffer.from(canonicalJson(snapshot), 'utf8'), key.privateKey).toString(
       'base64url',
     );
@@ -111,7 +115,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       const { ptceId } = request.params;
       requireRole(request, ...READERS);
       requirePtceScope(request, ptceId);
-      const answer = await signed(ptceId, request.query);
+      const answer = await signed(ptceId, request.query, keys.current());
       if (answer === null) throw ptceNotFound(ptceId);
       return answer;
     },
@@ -136,8 +140,10 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       const ids = everyPtce ? await registeredPtceIds(store) : [...new Set(principal.ptces)].sort();
       const { format, ...query } = request.query;
       const snapshots: SignedSnapshot[] = [];
+      // One key for the whole list, even if a rotation lands while it is computed.
+      const key = keys.current();
       for (const ptceId of ids) {
-        const answer = await signed(ptceId, query);
+        const answer = await signed(ptceId, query, key);
         if (answer !== null) snapshots.push(answer);
       }
       if (format === 'csv') {
@@ -159,7 +165,8 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       },
     },
     async (_request, reply) => {
-      reply.header('cache-control', 'public, max-age=300');
+      // Short: a verifier holding the set from before a rotation would not know the new key for long.
+      reply.header('cache-control', 'public, max-age=60');
       return {
         keys: keys.publicKeys().map(({ keyId, publicKey, status }) => {
           const jwk = publicKey.export({ format: 'jwk' });
