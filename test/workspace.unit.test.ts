@@ -48,6 +48,7 @@ const LAYERS: readonly (readonly string[])[] = [
     '@ptce/decisions',
     '@ptce/projections-service',
     '@ptce/audit',
+    '@ptce/snapshots',
   ],
   ['@ptce/standalone'],
   ['@ptce/testing'],

@@ -14,6 +14,7 @@ import {
   type Role,
   revocationTarget,
   SLUG,
+  SnapshotKeys,
   TokenError,
 } from '@ptce/platform';
 import {
@@ -66,6 +67,10 @@ Commands:
   verify [--ptce <id>]
           Recompute the hash chains of one PTCE, or of all: exit 0 when every chain holds, 1
           naming the first broken event
+
+  keys rotate
+          Make a new current key for signing snapshots (DATA_DIR/keys/snapshots); the retired
+          public key stays in /.well-known/jwks.json, so what it signed still verifies
 
 Configuration comes from the same environment as the server (DATA_DIR, JWT_*, …).
 `;
@@ -332,9 +337,23 @@ async function projections(args: string[], io: CliIo): Promise<number> {
   }
 }
 
+async function keys(args: string[], io: CliIo): Promise<number> {
+  const [subcommand, ...rest] = args;
+  if (subcommand !== 'rotate' || rest.length > 0) {
+    throw new UsageError('keys takes one subcommand, with no option: rotate');
+  }
+  const config = loadConfig(io.env);
+  const { keyId, retired } = new SnapshotKeys(config.DATA_DIR).rotate();
+  io.stdout(
+    `snapshot signing key ${keyId} is current${retired === null ? '' : `; ${retired} retired (still published)`}\n`,
+  );
+  return EXIT_OK;
+}
+
 const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
   token,
   projections,
+  keys,
   replay,
   export: exportEvents,
   verify,

@@ -20,7 +20,7 @@ export { type Config, ConfigError, type JwtAlg, loadConfig, parseTtl } from './c
 export { withExamples } from './examples.ts';
 export type { HealthOptions, ReadinessCheck } from './health.ts';
 export { buildHost, type HostContext, type HostOptions, runHost, type ServiceModule } from './host.ts';
-export { ensureKeys, type JwtKeys, type KeyPair, loadJwtKeys } from './keys.ts';
+export { ensureKeys, type JwtKeys, type KeyPair, keyThumbprint, loadJwtKeys } from './keys.ts';
 export {
   fingerprintKeyOf,
   loadKeyEncryptionKey,
@@ -38,3 +38,4 @@ export {
 export { createRedis } from './redis.ts';
 export type { RevocationListOptions } from './revocations.ts';
 export type { GracefulShutdown, GracefulShutdownOptions } from './shutdown.ts';
+export { SnapshotKeys, type SnapshotPublicKey, type SnapshotSigningKey } from './snapshot-keys.ts';

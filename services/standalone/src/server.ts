@@ -3,6 +3,7 @@ import { decisionsModule } from '@ptce/decisions';
 import { membershipModule } from '@ptce/membership';
 import { type App, buildHost, type Config, type HostOptions, type ServiceModule } from '@ptce/platform';
 import { projectionsModule } from '@ptce/projections-service';
+import { snapshotsModule } from '@ptce/snapshots';
 import { workingGroupsModule } from '@ptce/working-groups';
 
 /**
@@ -16,6 +17,8 @@ export const serviceModules: readonly ServiceModule[] = [
   // The read side, after the write services it reads: it only reads the event store they write.
   projectionsModule,
   auditModule,
+  // Signed snapshots for funders: the read side's answers, computed the same way and signed.
+  snapshotsModule,
 ];
 
 export type StandaloneOptions = Omit<HostOptions, 'services'>;

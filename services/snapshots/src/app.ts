@@ -1,0 +1,186 @@
+import { sign } from 'node:crypto';
+import type { EventStore } from '@ptce/event-store';
+import { canonicalJson, parisDate } from '@ptce/events';
+import {
+  type App,
+  ProblemError,
+  principalOf,
+  problemSchema,
+  requirePtceScope,
+  requireRole,
+  type SnapshotKeys,
+  type SnapshotSigningKey,
+  zodPlugin,
+} from '@ptce/platform';
+import type { StageRules } from '@ptce/projections';
+import { cutLedger, knownAtCut, type LogCut, type PtceLedgers, registeredPtceIds } from '@ptce/read-models';
+import type { FastifyReply } from 'fastify';
+import { snapshotsCsv } from './csv.ts';
+import {
+  errors,
+  jwksSchema,
+  listQuery,
+  ptceParams,
+  type SignedSnapshot,
+  type SnapshotQuery,
+  signedSnapshot,
+  snapshotList,
+  snapshotQuery,
+} from './schemas.ts';
+import { headsAt, snapshotOf } from './snapshot.ts';
+
+/** What the snapshots service takes from its host. */
+export interface SnapshotsOptions {
+  readonly store: EventStore;
+  /** The deployment's stage thresholds (STAGE_RULES), validated at start-up. */
+  readonly rules: StageRules;
+  /** Milliseconds since the epoch: today's Paris day for asOf, and generatedAt. */
+  readonly now: () => number;
+  /** The PTCE's folded logs, kept between requests. */
+  readonly ledgers: PtceLedgers;
+  readonly keys: SnapshotKeys;
+}
+
+const tags = ['snapshots'];
+const READERS = ['funder', 'secretary', 'auditor', 'admin'] as const;
+
+/** Text, not the JSON the route's schema describes: the serializer is for the JSON answer only. */
+const sendCsv = (reply: FastifyReply, text: string) =>
+  reply
+    .type('text/csv; charset=utf-8')
+    .header('content-disposition', 'attachment; filename="ptce-snapshots.csv"')
+    .send(text);
+
+const ptceNotFound = (ptceId: string) =>
+  new ProblemError(404, 'ptce_not_found', `No PTCE ${ptceId} is registered in the part of the log read.`);
+
+/**
+ * Signed snapshots of a PTCE's indicators, for funders: the same computation as the read
+ * service, on the part of the log asked for, with natural persons counted but never named, signed
+ * with Ed25519 over the snapshot's RFC 8785 canonical JSON. A snapshot is a function of asOf and
+ * the log prefix alone, and Ed25519 signs deterministically: the same asOf and atPosition give the
+ * same bytes, signature included, for as long as the key is current.
+ */
+export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, options) => {
+  const { store, rules, ledgers, keys } = options;
+
+  /** The signed snapshot of one PTCE; null when it is not registered in the part of the log read. */
+  const signed = async (
+    ptceId: string,
+    query: SnapshotQuery,
+    key: SnapshotSigningKey,
+  ): Promise<SignedSnapshot | null> => {
+    const asOf = query.asOf ?? parisDate(options.now());
+    const log = await ledgers.latest(ptceId);
+    const cut: LogCut | null =
+      query.atPosition !== undefined
+        ? { kind: 'atPosition', position: query.atPosition }
+        : query.knownAt !== undefined
+          ? knownAtCut(query.knownAt)
+          : null;
+    const ledger = cut ? cutLedger(log.ledger, cut) : log.ledger;
+    const position = ledger.last?.event.position;
+    if (position === undefined) return null;
+    const heads = await headsAt(store, ptceId, position);
+    const snapshot = snapshotOf(ptceId, ledger, asOf, rules, position, heads);
+    if (snapshot === null) return null;
+    const value = sign(null, Buffer.from(canonicalJson(snapshot), 'utf8'), key.privateKey).toString(
+      'base64url',
+    );
+    return {
+      snapshot,
+      signature: { alg: 'Ed25519', keyId: key.keyId, value },
+      generatedAt: new Date(options.now()).toISOString(),
+    };
+  };
+
+  app.get(
+    '/v1/snapshots/:ptceId',
+    {
+      schema: {
+        tags,
+        summary: "A PTCE's signed snapshot at asOf, as known at knownAt (or atPosition)",
+        description:
+          'Stage, participation, legal transition and eligibility, with the stage thresholds in force and the heads of the hash chains, signed with Ed25519 over the RFC 8785 canonical JSON of `snapshot` (public keys at /.well-known/jwks.json). Natural persons are counted, never named.',
+        params: ptceParams,
+        querystring: snapshotQuery,
+        response: {
+          200: signedSnapshot,
+          ...errors,
+          404: problemSchema.describe('no PTCE of that id registered in the log prefix read'),
+        },
+      },
+    },
+    async (request) => {
+      const { ptceId } = request.params;
+      requireRole(request, ...READERS);
+      requirePtceScope(request, ptceId);
+      const answer = await signed(ptceId, request.query, keys.current());
+      if (answer === null) throw ptceNotFound(ptceId);
+      return answer;
+    },
+  );
+
+  app.get(
+    '/v1/snapshots',
+    {
+      schema: {
+        tags,
+        summary: "The signed snapshot of every PTCE in the caller's scope",
+        description:
+          'JSON by default; with format=csv, RFC 4180 text/csv (CRLF line ends, a header row) of headline indicators, one row per PTCE, each with the key id and signature of its JSON snapshot. A PTCE not registered in the part of the log read is left out.',
+        querystring: listQuery,
+        response: { 200: snapshotList, ...errors },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, ...READERS);
+      const principal = principalOf(request);
+      const everyPtce = principal.role === 'admin' || principal.ptces.includes('*');
+      const ids = everyPtce ? await registeredPtceIds(store) : [...new Set(principal.ptces)].sort();
+      const { format, ...query } = request.query;
+      const snapshots: SignedSnapshot[] = [];
+      // One key for the whole list, even if a rotation lands while it is computed.
+      const key = keys.current();
+      for (const ptceId of ids) {
+        const answer = await signed(ptceId, query, key);
+        if (answer !== null) snapshots.push(answer);
+      }
+      if (format === 'csv') {
+        return sendCsv(reply, snapshotsCsv(snapshots));
+      }
+      return { snapshots };
+    },
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      config: { public: true },
+      schema: {
+        tags,
+        summary: 'The public keys that sign snapshots, current and retired',
+        security: [],
+        response: { 200: jwksSchema },
+      },
+    },
+    async (_request, reply) => {
+      // Short: a verifier holding the set from before a rotation would not know the new key for long.
+      reply.header('cache-control', 'public, max-age=60');
+      return {
+        keys: keys.publicKeys().map(({ keyId, publicKey, status }) => {
+          const jwk = publicKey.export({ format: 'jwk' });
+          return {
+            kty: 'OKP' as const,
+            crv: 'Ed25519' as const,
+            x: String(jwk.x),
+            kid: keyId,
+            use: 'sig' as const,
+            alg: 'EdDSA' as const,
+            status,
+          };
+        }),
+      };
+    },
+  );
+});

@@ -1,0 +1,1 @@
+export { type SnapshotsOptions, snapshotsModule } from './module.ts';
