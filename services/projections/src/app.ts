@@ -537,6 +537,10 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
       // A checkpoint exists only once every PTCE has been modelled up to it.
       const checkpoint = await models.checkpoint();
       if (checkpoint === null || behind(minPosition, checkpoint)) return null;
+      // A PTCE registered since the projector's last batch has no model yet: the list would leave
+      // it out, where the computed list names it. Models answer only once they hold the whole log
+      // (the store's head is visibility-safe on PostgreSQL: nothing before it is still to commit).
+      if (behind((await options.store.headPosition()) ?? undefined, checkpoint)) return null;
       const today = parisDate(options.now());
       const entries = (await models.list()).filter((entry) => everyPtce || scope.includes(entry.ptceId));
       // Models of another day (the projector has not yet moved them on): computed instead.
