@@ -73,6 +73,7 @@ export {
 } from './stage-rules.ts';
 export {
   readStageAt,
+  readStageOnPrefix,
   type StageAnswer,
   type StageCause,
   type StageReading,
