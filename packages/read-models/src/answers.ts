@@ -1,4 +1,10 @@
-import { type Ledger, type LedgerWarning, type LegalEntityState, ledgerFinal } from '@ptce/domain';
+import {
+  type Ledger,
+  type LedgerWarning,
+  type LegalEntityState,
+  type LogPrefixes,
+  ledgerFinal,
+} from '@ptce/domain';
 import { withExamples } from '@ptce/platform';
 import {
   activeMembersOf,
@@ -11,6 +17,7 @@ import {
   openSpacesOf,
   participationOf,
   readStageAt,
+  readStageOnPrefix,
   rulesVersion,
   STAGES,
   type StageAnswer,
@@ -689,6 +696,17 @@ export type ListEntry = z.infer<typeof listAnswer>[number];
 
 export function stageBody(ledger: Ledger, asOf: string, rules: StageRules): StageBody {
   const { answer, warnings } = readStageAt(ledger, asOf, rules);
+  return stageView(answer, asOf, warnings);
+}
+
+/** `stageBody` of the ledger of the first `size` events of the log `prefixes` indexes. */
+export function stageBodyOnPrefix(
+  prefixes: LogPrefixes,
+  size: number,
+  asOf: string,
+  rules: StageRules,
+): StageBody {
+  const { answer, warnings } = readStageOnPrefix(prefixes, size, asOf, rules);
   return stageView(answer, asOf, warnings);
 }
 

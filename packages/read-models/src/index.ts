@@ -15,6 +15,7 @@ export {
   type StateBody,
   stageAnswer,
   stageBody,
+  stageBodyOnPrefix,
   stateAnswer,
   stateBody,
   type TimelineBody,

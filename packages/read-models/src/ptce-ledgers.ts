@@ -1,4 +1,4 @@
-import { foldLedger, initialLedger, type Ledger, LedgerCache } from '@ptce/domain';
+import { foldLedger, initialLedger, type Ledger, LedgerCache, LogPrefixes } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { type EventEnvelope, ptceStreams } from '@ptce/events';
 import { byPosition, type LogCut, readPtceLog } from './ptce-log.ts';
@@ -22,6 +22,11 @@ export interface PtceLedgersOptions {
 }
 
 const DEFAULT_MAX_EVENTS = 400_000;
+/**
+ * Prefix indexes are kept for the logs most recently read at a transaction or valid time: each
+ * holds a few dozen checkpoints of its replay, tens of MB for a history of 100,000 events.
+ */
+const PREFIXES_KEPT = 4;
 /** Rounds of tail reads before the log is taken as it stands (see `readPtceLog`). */
 const TAIL_ROUNDS = 10;
 
@@ -44,6 +49,8 @@ export class PtceLedgers {
   private readonly checkedAt = new Map<string, string | null>();
   private held = 0;
   private readonly maxEvents: number;
+  /** By PTCE, in least-recently-used order: the prefix index of its log as last read. */
+  private readonly indexes = new Map<string, LogPrefixes>();
 
   constructor(
     private readonly store: EventStore,
@@ -96,8 +103,22 @@ export class PtceLedgers {
     this.keep({ ptceId: log.ptceId, ledger: foldLedger([event], log.ledger), head: event.position, read });
   }
 
+  /**
+   * Every prefix of the log (its `knownAt` and `atPosition` cuts) and the checkpoints of its
+   * replays, kept while `log` is the PTCE's log as last read.
+   */
+  prefixes(log: PtceLog): LogPrefixes {
+    let index = this.indexes.get(log.ptceId);
+    if (index?.ledger === log.ledger) this.indexes.delete(log.ptceId);
+    else index = new LogPrefixes(log.ledger);
+    this.indexes.set(log.ptceId, index);
+    if (this.indexes.size > PREFIXES_KEPT) this.indexes.delete(this.indexes.keys().next().value!);
+    return index;
+  }
+
   forget(ptceId: string): void {
     this.checkedAt.delete(ptceId);
+    this.indexes.delete(ptceId);
     const log = this.logs.get(ptceId);
     if (!log) return;
     this.logs.delete(ptceId);

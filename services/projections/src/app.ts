@@ -1,4 +1,4 @@
-import { type Ledger, ledgerFinal } from '@ptce/domain';
+import { type Ledger, type LogPrefixes, ledgerFinal } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { parisDate, slugSchema } from '@ptce/events';
 import {
@@ -33,7 +33,7 @@ import {
   type ReadModelStore,
   registeredPtceIds,
   stageAnswer,
-  stageBody,
+  stageBodyOnPrefix,
   stateAnswer,
   stateBody,
   timelineAnswer,
@@ -146,6 +146,8 @@ const readsNow = (query: TransactionTime): boolean =>
 /** The part of the log a read was computed on, and where it ends. */
 interface Read {
   readonly ledger: Ledger;
+  /** Every prefix of the PTCE's log as read; `ledger` is its first `ledger.size` events. */
+  readonly prefixes: LogPrefixes;
   readonly position: string;
   /** The knownAt given; for a read of the log as it stands, when its last event was recorded; null for atPosition. */
   readonly knownAt: string | null;
@@ -290,15 +292,20 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         : query.knownAt !== undefined
           ? knownAtCut(query.knownAt)
           : null;
-    const ledger = cut ? cutLedger(log.ledger, cut) : log.ledger;
+    const prefixes = ledgers.prefixes(log);
+    const ledger = !cut
+      ? log.ledger
+      : cut.kind === 'knownAt'
+        ? prefixes.ledgerOf(prefixes.knownAt(cut.at))
+        : cutLedger(log.ledger, cut);
     const last = ledger.last?.event;
     const position = last?.position ?? null;
     if (behind(minPosition, position)) {
       throw positionNotReached(minPosition!, position, behind(minPosition, log.head));
     }
-    if (!last || ledgerFinal(ledger).registration === null) throw ptceNotFound(log.ptceId);
+    if (!last || !prefixes.registered(ledger.size)) throw ptceNotFound(log.ptceId);
     const knownAt = query.atPosition !== undefined ? null : (query.knownAt ?? last.recordedAt);
-    return { ledger, position: last.position, knownAt };
+    return { ledger, prefixes, position: last.position, knownAt };
   };
 
   const authorize = (request: FastifyRequest, ptceId: string) => {
@@ -325,7 +332,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         request.query,
         'stage',
         (model) => model.stage,
-        (ledger, asOf) => stageBody(ledger, asOf, options.rules),
+        (ledger, asOf, read) => stageBodyOnPrefix(read.prefixes, ledger.size, asOf, options.rules),
       ),
   );
 
@@ -369,7 +376,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     query: ReadQuery,
     route: string,
     fromModel: (model: PtceReadModel) => T | null,
-    compute: (ledger: Ledger, asOf: string) => T | null,
+    compute: (ledger: Ledger, asOf: string, read: Read) => T | null,
   ): Promise<(T & { knownAt: string | null; position: string }) | FastifyReply> => {
     authorize(request, ptceId);
     const { asOf, day } = answeredAt(query);
@@ -382,7 +389,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     const read = readOf(current.log ?? (await latest(ptceId, query.minPosition)), query);
     if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
     const answer = () => {
-      const computed = compute(read.ledger, asOf);
+      const computed = compute(read.ledger, asOf, read);
       if (computed === null) throw ptceNotFound(ptceId);
       return { ...computed, ...placed(read) };
     };
