@@ -20,6 +20,7 @@ export type {
   LedgerState,
   LedgerWarning,
   LegalEntityState,
+  LogNode,
   MeetingState,
   MemberState,
   RecognitionState,

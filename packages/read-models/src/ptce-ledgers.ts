@@ -1,4 +1,4 @@
-import { foldLedger, initialLedger, type Ledger, LedgerCache, LogPrefixes } from '@ptce/domain';
+import { foldLedger, initialLedger, type Ledger, LedgerCache, type LogNode, LogPrefixes } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { type EventEnvelope, ptceStreams } from '@ptce/events';
 import { byPosition, type LogCut, readPtceLog } from './ptce-log.ts';
@@ -104,21 +104,37 @@ export class PtceLedgers {
   }
 
   /**
-   * Every prefix of the log (its `knownAt` and `atPosition` cuts) and the checkpoints of its
-   * replays, kept while `log` is the PTCE's log as last read.
+   * The ledger of the part of `log` that `cut` keeps (all of it when null), with the index of
+   * every prefix of a log it is a prefix of (see LogPrefixes): the index kept for the PTCE while
+   * it holds that part (a log that has only grown since still has the same earlier nodes), else a
+   * new one of `log`, kept instead.
    */
-  prefixes(log: PtceLog): LogPrefixes {
-    let index = this.indexes.get(log.ptceId);
-    if (index?.ledger === log.ledger) this.indexes.delete(log.ptceId);
-    else index = new LogPrefixes(log.ledger);
-    this.indexes.set(log.ptceId, index);
+  cutWithPrefixes(log: PtceLog, cut: LogCut | null): { ledger: Ledger; prefixes: LogPrefixes } {
+    const kept = this.indexes.get(log.ptceId);
+    if (kept) {
+      const size =
+        kept.ledger === log.ledger ? sizeOf(kept, log.ledger, cut) : sizeWithin(kept, log.ledger, cut);
+      if (size !== null) {
+        this.indexes.delete(log.ptceId);
+        this.indexes.set(log.ptceId, kept);
+        return { ledger: kept.ledgerOf(size), prefixes: kept };
+      }
+    }
+    const prefixes = new LogPrefixes(log.ledger);
+    this.indexes.delete(log.ptceId);
+    this.indexes.set(log.ptceId, prefixes);
     if (this.indexes.size > PREFIXES_KEPT) this.indexes.delete(this.indexes.keys().next().value!);
-    return index;
+    return { ledger: prefixes.ledgerOf(sizeOf(prefixes, log.ledger, cut)), prefixes };
   }
 
   forget(ptceId: string): void {
-    this.checkedAt.delete(ptceId);
     this.indexes.delete(ptceId);
+    this.drop(ptceId);
+  }
+
+  /** Lets the log go, but not its prefix index: a log replaced by a longer one keeps it (see cutWithPrefixes). */
+  private drop(ptceId: string): void {
+    this.checkedAt.delete(ptceId);
     const log = this.logs.get(ptceId);
     if (!log) return;
     this.logs.delete(ptceId);
@@ -187,7 +203,7 @@ export class PtceLedgers {
   }
 
   private keep(log: PtceLog): PtceLog {
-    this.forget(log.ptceId);
+    this.drop(log.ptceId);
     this.logs.set(log.ptceId, log);
     this.held += log.ledger.size;
     for (const [id, old] of this.logs) {
@@ -201,6 +217,35 @@ export class PtceLedgers {
     this.logs.delete(log.ptceId);
     this.logs.set(log.ptceId, log);
   }
+}
+
+/** How many events of `ledger`, the ledger `prefixes` indexes, `cut` keeps. */
+function sizeOf(prefixes: LogPrefixes, ledger: Ledger, cut: LogCut | null): number {
+  if (cut === null) return ledger.size;
+  return cut.kind === 'knownAt' ? prefixes.knownAt(cut.at) : cutLedger(ledger, cut).size;
+}
+
+/**
+ * How many events of `ledger` `cut` keeps, when `ledger` grew from the one `prefixes` indexes
+ * and the cut ends within it; null otherwise.
+ */
+function sizeWithin(prefixes: LogPrefixes, ledger: Ledger, cut: LogCut | null): number | null {
+  if (cut === null || ledger.size <= prefixes.size) return null;
+  // The first event the index lacks, and whether the index's last node is still in the log.
+  let first: LogNode | null = null;
+  let node = ledger.last;
+  while (node && node.event.logIndex >= prefixes.size) {
+    first = node;
+    node = node.prev;
+  }
+  if (node !== prefixes.ledger.last || !first) return null;
+  if (cut.kind === 'atPosition') {
+    const size = cutLedger(ledger, cut).size;
+    return size <= prefixes.size ? size : null;
+  }
+  const size = prefixes.knownAt(cut.at);
+  if (size < prefixes.size) return size;
+  return Date.parse(first.event.recordedAt) > cut.at ? size : null;
 }
 
 /**

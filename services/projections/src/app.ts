@@ -12,7 +12,6 @@ import {
 } from '@ptce/platform';
 import { DEFAULT_WINDOW_MONTHS, ledgerAt, rulesVersion, type StageRules, stageOf } from '@ptce/projections';
 import {
-  cutLedger,
   eligibilityAnswer,
   eligibilityBody,
   knownAtCut,
@@ -33,6 +32,7 @@ import {
   type ReadModelStore,
   registeredPtceIds,
   stageAnswer,
+  stageBody,
   stageBodyOnPrefix,
   stateAnswer,
   stateBody,
@@ -146,8 +146,8 @@ const readsNow = (query: TransactionTime): boolean =>
 /** The part of the log a read was computed on, and where it ends. */
 interface Read {
   readonly ledger: Ledger;
-  /** Every prefix of the PTCE's log as read; `ledger` is its first `ledger.size` events. */
-  readonly prefixes: LogPrefixes;
+  /** For a read of the past, the prefix index `ledger` is the first `ledger.size` events of. */
+  readonly prefixes: LogPrefixes | null;
   readonly position: string;
   /** The knownAt given; for a read of the log as it stands, when its last event was recorded; null for atPosition. */
   readonly knownAt: string | null;
@@ -292,18 +292,21 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         : query.knownAt !== undefined
           ? knownAtCut(query.knownAt)
           : null;
-    const prefixes = ledgers.prefixes(log);
-    const ledger = !cut
-      ? log.ledger
-      : cut.kind === 'knownAt'
-        ? prefixes.ledgerOf(prefixes.knownAt(cut.at))
-        : cutLedger(log.ledger, cut);
+    // A read of the past (a cut, or a valid time of its own) goes through the log's prefix index;
+    // one of the log as it stands needs none, and its answer is kept as text (see sendCurrent).
+    const past = cut !== null || ('asOf' in query && query.asOf !== undefined);
+    const { ledger, prefixes } = past
+      ? ledgers.cutWithPrefixes(log, cut)
+      : { ledger: log.ledger, prefixes: null };
     const last = ledger.last?.event;
     const position = last?.position ?? null;
     if (behind(minPosition, position)) {
       throw positionNotReached(minPosition!, position, behind(minPosition, log.head));
     }
-    if (!last || !prefixes.registered(ledger.size)) throw ptceNotFound(log.ptceId);
+    const registered = prefixes
+      ? prefixes.registered(ledger.size)
+      : ledgerFinal(ledger).registration !== null;
+    if (!last || !registered) throw ptceNotFound(log.ptceId);
     const knownAt = query.atPosition !== undefined ? null : (query.knownAt ?? last.recordedAt);
     return { ledger, prefixes, position: last.position, knownAt };
   };
@@ -332,7 +335,10 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         request.query,
         'stage',
         (model) => model.stage,
-        (ledger, asOf, read) => stageBodyOnPrefix(read.prefixes, ledger.size, asOf, options.rules),
+        (ledger, asOf, read) =>
+          read.prefixes
+            ? stageBodyOnPrefix(read.prefixes, ledger.size, asOf, options.rules)
+            : stageBody(ledger, asOf, options.rules),
       ),
   );
 
