@@ -3,11 +3,22 @@ import {
   copyDecision,
   copyPeriods,
   copySpace,
-  type StateWork,
+  type Mutable,
   type Table,
   type Work,
+  type WorkActivity,
+  type WorkSpace,
 } from './apply.ts';
-import type { LedgerState, LedgerWarning } from './types.ts';
+import type {
+  AssociateState,
+  DecisionState,
+  LedgerState,
+  LedgerWarning,
+  MeetingState,
+  MemberState,
+  MembershipPeriod,
+  RecognitionState,
+} from './types.ts';
 
 /**
  * A map read through to `base` until it is first written to, then a copy of its own (one native
@@ -84,11 +95,28 @@ export class ForkMap<K, V> implements Table<K, V>, ReadonlyMap<K, V> {
   }
 }
 
+/** A state whose tables read as maps: a replay's own, or a fork of one. */
+export interface ForkableState {
+  readonly registration: Work['registration'];
+  readonly pilotId: Work['pilotId'];
+  readonly members: ReadonlyMap<string, MemberState>;
+  readonly periods: ReadonlyMap<string, Mutable<MembershipPeriod>[]>;
+  readonly spaces: ReadonlyMap<string, WorkSpace>;
+  readonly meetings: ReadonlyMap<string, MeetingState>;
+  readonly activities: ReadonlyMap<string, WorkActivity>;
+  readonly legalEntity: Work['legalEntity'];
+  readonly associates: ReadonlyMap<string, AssociateState>;
+  readonly decisions: ReadonlyMap<string, Mutable<DecisionState>>;
+  readonly recognitions: readonly RecognitionState[];
+  readonly warnings: readonly LedgerWarning[];
+}
+
 /**
- * A replay's state seen through copy-on-write maps: facts applied to it leave `s` as it was, and
- * it reads as the state a copy of `s` would be. `warnings` replaces the state's.
+ * A state seen through copy-on-write maps: facts applied to it leave `s` as it was (as long as `s`
+ * itself is no longer applied to), and it reads as a copy of `s` would. `warnings` replaces the
+ * state's.
  */
-export function forkState(s: StateWork, warnings: LedgerWarning[]): Work & LedgerState {
+export function forkState(s: ForkableState, warnings: LedgerWarning[]): Work & ForkableState & LedgerState {
   return {
     registration: s.registration,
     pilotId: s.pilotId,

@@ -1,8 +1,8 @@
 import { endInstant, parisDay, TRANSACTION_TIME_TYPES, type ValidTime } from '@ptce/events';
-import { copyState, newWork, type StateWork, step } from './apply.ts';
+import { newWork, step, type Work } from './apply.ts';
 import { compile } from './compile.ts';
 import { compareFacts } from './cuts.ts';
-import { forkState } from './fork.ts';
+import { type ForkableState, forkState } from './fork.ts';
 import type {
   CompiledLedger,
   Fact,
@@ -71,8 +71,11 @@ interface Checkpoint<T> {
   /** Index, in the whole log's compiled facts, of the first fact not applied: the first of its day. */
   readonly index: number;
   readonly day: string;
-  /** The state of the facts before `index`, without compile warnings (a prefix has its own). */
-  readonly state: StateWork;
+  /**
+   * The state of the facts before `index`, without compile warnings (a prefix has its own): a
+   * fork of the checkpoint before it, never applied to again.
+   */
+  readonly state: ForkableState;
   readonly value: T;
 }
 
@@ -435,9 +438,12 @@ export class LogPrefixes {
     }
 
     const spacing = this.checkpointFacts;
-    const w = newWork([]);
+    // Each checkpoint is the replay's state as it stood, the replay going on in a fork of it: a
+    // checkpoint holds its own copy of what changed since the one before, not of the whole state.
+    let w: Work & ForkableState = newWork([]);
     const value = reader.start();
-    const list: Checkpoint<T>[] = [{ index: 0, day: '', state: newWork([]), value: reader.copy(value) }];
+    const list: Checkpoint<T>[] = [{ index: 0, day: '', state: w, value: reader.copy(value) }];
+    w = forkState(w, []);
     let last = 0;
     let previousDay: string | null = null;
     for (let i = 0; i < facts.length; i++) {
@@ -445,7 +451,8 @@ export class LogPrefixes {
       if (previousDay !== null && day !== previousDay) {
         reader.dayEnd(value, w, previousDay);
         if (i - last >= spacing) {
-          list.push({ index: i, day, state: copyState(w), value: reader.copy(value) });
+          list.push({ index: i, day, state: w, value: reader.copy(value) });
+          w = forkState(w, [...w.warnings]);
           last = i;
         }
       }
