@@ -5,6 +5,7 @@ export { compileLedger } from './ledger/compile.ts';
 export type { Cut } from './ledger/cuts.ts';
 export { coversAt, enrolmentPeriodsOf, rulesInForce, wasEnrolledAt } from './ledger/history.ts';
 export { evolveLedger, foldLedger, initialLedger, settleLedger } from './ledger/log.ts';
+export { LogPrefixes, type PrefixReader } from './ledger/prefixes.ts';
 export { ledgerFinal, replayLedger, visitFacts } from './ledger/replay.ts';
 export type {
   ActivityState,
@@ -19,6 +20,7 @@ export type {
   LedgerState,
   LedgerWarning,
   LegalEntityState,
+  LogNode,
   MeetingState,
   MemberName,
   MemberState,

@@ -81,6 +81,7 @@ export {
 } from './stage-rules.ts';
 export {
   readStageAt,
+  readStageOnPrefix,
   type StageAnswer,
   type StageCause,
   type StageReading,

@@ -4,6 +4,8 @@ import {
   type Ledger,
   type LedgerState,
   type LedgerWarning,
+  type LogPrefixes,
+  type PrefixReader,
   visitFacts,
 } from '@ptce/domain';
 import { endInstant, parisDay, type ValidTime } from '@ptce/events';
@@ -227,8 +229,11 @@ export function readStageAt(
   const end = endInstant(at);
   const day = parisDay(at);
   let reading: { assessment: StageAssessment; warnings: readonly LedgerWarning[] } | null = null;
+  // A first fact later on `at`'s day than `at` is visited on the way to the day's end, yet takes
+  // nothing in: the state at `at` is then the one before any fact.
+  const noneTakenIn = facts.length > 0 && facts[0]!.start > end;
   const changes = stageChanges(ledger, factDays(facts), rules, day, (state, i) => {
-    if (reading !== null) return;
+    if (reading !== null || noneTakenIn) return;
     const next = facts[i + 1];
     if (next && next.start <= end) return;
     reading = { assessment: assessStage(state, at, rules), warnings: [...state.warnings] };
@@ -242,13 +247,88 @@ export function readStageAt(
     assessment: StageAssessment;
     warnings: readonly LedgerWarning[];
   };
-  if (assessment.stage === 'not_started') return { answer: { ...assessment, since: null }, warnings };
-  const covering = changes.at(-1);
-  const before = changes.at(-2);
+  const last = (c: StageChange | undefined) => (c ? { day: c.day.day, stage: c.stage } : null);
+  return { answer: withSince(assessment, day, last(changes.at(-1)), last(changes.at(-2))), warnings };
+}
+
+/** The stage's `since`, from the last two changes of the stage up to the end of `day`, `at`'s day. */
+function withSince(
+  assessment: StageAssessment,
+  day: string,
+  covering: { readonly day: string; readonly stage: Stage } | null,
+  before: { readonly day: string; readonly stage: Stage } | null,
+): StageAnswer {
+  if (assessment.stage === 'not_started') return { ...assessment, since: null };
   let since = day;
-  if (covering?.stage === assessment.stage) since = covering.day.day;
-  else if (covering?.day.day === day && before?.stage === assessment.stage) since = before.day.day;
-  return { answer: { ...assessment, since }, warnings };
+  if (covering?.stage === assessment.stage) since = covering.day;
+  else if (covering?.day === day && before?.stage === assessment.stage) since = before.day;
+  return { ...assessment, since };
+}
+
+/** What `readStageAt` follows of a replay: the stage at the end of each day and its last two changes. */
+interface StageWatch {
+  previous: Stage;
+  covering: { readonly day: string; readonly stage: Stage } | null;
+  before: { readonly day: string; readonly stage: Stage } | null;
+  /** Whether a fact of the day being replayed may move the stage. */
+  moves: boolean;
+}
+
+function stageReader(rules: StageRules): PrefixReader<StageWatch> {
+  return {
+    start: () => ({ previous: 'not_started', covering: null, before: null, moves: false }),
+    copy: (w) => ({ ...w }),
+    fact: (w, fact) => {
+      if (!STAGE_NEUTRAL.has(fact.type)) w.moves = true;
+    },
+    dayEnd: (w, state, day) => {
+      if (!w.moves) return;
+      w.moves = false;
+      const stage = stageOf(state, rules);
+      if (stage !== w.previous) {
+        w.before = w.covering;
+        w.covering = { day, stage };
+      }
+      w.previous = stage;
+    },
+    // The stage reads who is a member (and of which category), the seats, the associates, the
+    // legal entity, the registration and the pilot, and the warnings: never a member's name or
+    // legal status, the PTCE's name or territory, nor the recognitions.
+    reads: (fact) => {
+      switch (fact.type) {
+        case 'RecognitionGranted':
+          return null;
+        case 'MemberJoined':
+          return `${fact.data.organisationId}\u0000${fact.data.category}`;
+        case 'PtceRegistered':
+          return `${fact.data.pilot.organisationId}\u0000${fact.data.pilot.category}`;
+        default:
+          return JSON.stringify(fact.data);
+      }
+    },
+  };
+}
+
+/**
+ * `readStageAt` on the first `size` events of the log `prefixes` was built for (its ledger at a
+ * `knownAt` or `atPosition`), from the prefixes' checkpoints: a stretch of the history is
+ * replayed, not all of it. `rules` names the checkpoints kept: give the same object every time.
+ */
+export function readStageOnPrefix(
+  prefixes: LogPrefixes,
+  size: number,
+  at: ValidTime,
+  rules: StageRules = DEFAULT_STAGE_RULES,
+): StageReading {
+  let reading: { assessment: StageAssessment; warnings: readonly LedgerWarning[] } | null = null;
+  const watch = prefixes.replayTo(size, at, rules, stageReader(rules), (state) => {
+    reading = { assessment: assessStage(state, at, rules), warnings: [...state.warnings] };
+  });
+  const { assessment, warnings } = reading as unknown as {
+    assessment: StageAssessment;
+    warnings: readonly LedgerWarning[];
+  };
+  return { answer: withSince(assessment, parisDay(at), watch.covering, watch.before), warnings };
 }
 
 /**

@@ -140,6 +140,21 @@ describe('stage timeline', () => {
     ]);
   });
 
+  it('reads a stage at an instant before the first fact of its day as the state before any fact', () => {
+    const log = new LogBuilder('p');
+    log.add('PtceRegistered', '2020-03-01T10:00:00+01:00', {
+      name: 'P',
+      territory: { name: 'T' },
+      pilot: { organisationId: 'a', name: 'A', category: 'enterprise' },
+    });
+    const ledger = foldLedger(log.events);
+    expect(stageAt(ledger, '2020-03-01T09:30:00+01:00').stage).toBe('not_started');
+    expect(stageAt(ledger, '2020-03-01T10:00:00+01:00')).toMatchObject({
+      stage: 'individual_impulse',
+      since: '2020-03-01',
+    });
+  });
+
   it('is empty for a ledger that never registers', () => {
     const h = new StageHistory();
     h.join('a', 'enterprise', '2020-02-01');

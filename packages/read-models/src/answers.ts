@@ -3,6 +3,7 @@ import {
   type Ledger,
   type LedgerWarning,
   type LegalEntityState,
+  type LogPrefixes,
   ledgerFinal,
   type MemberName,
 } from '@ptce/domain';
@@ -19,6 +20,7 @@ import {
   openSpacesOf,
   participationOf,
   readStageAt,
+  readStageOnPrefix,
   rulesVersion,
   STAGES,
   type StageAnswer,
@@ -732,6 +734,17 @@ export type ListEntry = z.infer<typeof listAnswer>[number];
 
 export function stageBody(ledger: Ledger, asOf: string, rules: StageRules): StageBody {
   const { answer, warnings } = readStageAt(ledger, asOf, rules);
+  return stageView(answer, asOf, warnings);
+}
+
+/** `stageBody` of the ledger of the first `size` events of the log `prefixes` indexes. */
+export function stageBodyOnPrefix(
+  prefixes: LogPrefixes,
+  size: number,
+  asOf: string,
+  rules: StageRules,
+): StageBody {
+  const { answer, warnings } = readStageOnPrefix(prefixes, size, asOf, rules);
   return stageView(answer, asOf, warnings);
 }
 

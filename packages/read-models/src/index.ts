@@ -17,6 +17,7 @@ export {
   type StateBody,
   stageAnswer,
   stageBody,
+  stageBodyOnPrefix,
   stateAnswer,
   stateBody,
   type TimelineBody,

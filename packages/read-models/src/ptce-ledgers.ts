@@ -1,4 +1,4 @@
-import { foldLedger, initialLedger, type Ledger, LedgerCache } from '@ptce/domain';
+import { foldLedger, initialLedger, type Ledger, LedgerCache, type LogNode, LogPrefixes } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { type EventEnvelope, ptceStreams } from '@ptce/events';
 import type { HostContext } from '@ptce/platform';
@@ -23,6 +23,11 @@ export interface PtceLedgersOptions {
 }
 
 const DEFAULT_MAX_EVENTS = 400_000;
+/**
+ * Prefix indexes are kept for the logs most recently read at a transaction or valid time: each
+ * holds a few dozen checkpoints of its replay, tens of MB for a history of 100,000 events.
+ */
+const PREFIXES_KEPT = 4;
 /** Rounds of tail reads before the log is taken as it stands (see `readPtceLog`). */
 const TAIL_ROUNDS = 10;
 
@@ -45,6 +50,8 @@ export class PtceLedgers {
   private readonly checkedAt = new Map<string, string | null>();
   private held = 0;
   private readonly maxEvents: number;
+  /** By PTCE, in least-recently-used order: the prefix index of its log as last read. */
+  private readonly indexes = new Map<string, LogPrefixes>();
 
   constructor(
     private readonly store: EventStore,
@@ -97,7 +104,37 @@ export class PtceLedgers {
     this.keep({ ptceId: log.ptceId, ledger: foldLedger([event], log.ledger), head: event.position, read });
   }
 
+  /**
+   * The ledger of the part of `log` that `cut` keeps (all of it when null), with the index of
+   * every prefix of a log it is a prefix of (see LogPrefixes): the index kept for the PTCE while
+   * it holds that part (a log that has only grown since still has the same earlier nodes), else a
+   * new one of `log`, kept instead.
+   */
+  cutWithPrefixes(log: PtceLog, cut: LogCut | null): { ledger: Ledger; prefixes: LogPrefixes } {
+    const kept = this.indexes.get(log.ptceId);
+    if (kept) {
+      const size =
+        kept.ledger === log.ledger ? sizeOf(kept, log.ledger, cut) : sizeWithin(kept, log.ledger, cut);
+      if (size !== null) {
+        this.indexes.delete(log.ptceId);
+        this.indexes.set(log.ptceId, kept);
+        return { ledger: kept.ledgerOf(size), prefixes: kept };
+      }
+    }
+    const prefixes = new LogPrefixes(log.ledger);
+    this.indexes.delete(log.ptceId);
+    this.indexes.set(log.ptceId, prefixes);
+    if (this.indexes.size > PREFIXES_KEPT) this.indexes.delete(this.indexes.keys().next().value!);
+    return { ledger: prefixes.ledgerOf(sizeOf(prefixes, log.ledger, cut)), prefixes };
+  }
+
   forget(ptceId: string): void {
+    this.indexes.delete(ptceId);
+    this.drop(ptceId);
+  }
+
+  /** Lets the log go, but not its prefix index: a log replaced by a longer one keeps it (see cutWithPrefixes). */
+  private drop(ptceId: string): void {
     this.checkedAt.delete(ptceId);
     const log = this.logs.get(ptceId);
     if (!log) return;
@@ -167,7 +204,7 @@ export class PtceLedgers {
   }
 
   private keep(log: PtceLog): PtceLog {
-    this.forget(log.ptceId);
+    this.drop(log.ptceId);
     this.logs.set(log.ptceId, log);
     this.held += log.ledger.size;
     for (const [id, old] of this.logs) {
@@ -181,6 +218,35 @@ export class PtceLedgers {
     this.logs.delete(log.ptceId);
     this.logs.set(log.ptceId, log);
   }
+}
+
+/** How many events of `ledger`, the ledger `prefixes` indexes, `cut` keeps. */
+function sizeOf(prefixes: LogPrefixes, ledger: Ledger, cut: LogCut | null): number {
+  if (cut === null) return ledger.size;
+  return cut.kind === 'knownAt' ? prefixes.knownAt(cut.at) : cutLedger(ledger, cut).size;
+}
+
+/**
+ * How many events of `ledger` `cut` keeps, when `ledger` grew from the one `prefixes` indexes
+ * and the cut ends within it; null otherwise.
+ */
+function sizeWithin(prefixes: LogPrefixes, ledger: Ledger, cut: LogCut | null): number | null {
+  if (cut === null || ledger.size <= prefixes.size) return null;
+  // The first event the index lacks, and whether the index's last node is still in the log.
+  let first: LogNode | null = null;
+  let node = ledger.last;
+  while (node && node.event.logIndex >= prefixes.size) {
+    first = node;
+    node = node.prev;
+  }
+  if (node !== prefixes.ledger.last || !first) return null;
+  if (cut.kind === 'atPosition') {
+    const size = cutLedger(ledger, cut).size;
+    return size <= prefixes.size ? size : null;
+  }
+  const size = prefixes.knownAt(cut.at);
+  if (size < prefixes.size) return size;
+  return Date.parse(first.event.recordedAt) > cut.at ? size : null;
 }
 
 /**

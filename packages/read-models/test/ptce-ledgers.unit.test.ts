@@ -4,7 +4,7 @@ import { type EventEnvelope, streamName } from '@ptce/events';
 import { DEFAULT_STAGE_RULES } from '@ptce/projections';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { stageBody, stateBody, timelineBody } from '../src/answers.ts';
+import { stageBody, stageBodyOnPrefix, stateBody, timelineBody } from '../src/answers.ts';
 import { cutLedger, PtceLedgers } from '../src/ptce-ledgers.ts';
 import { cutLog, type LogCut, readPtceLog } from '../src/ptce-log.ts';
 import { type Command, command, freshFold, json, PtceWriter, positionsOf } from './histories.ts';
@@ -105,6 +105,57 @@ describe('cutLedger', () => {
     expect(answers('late', prefix)).toEqual(answers('late', foldLedger(cutLog(log, cut))));
     // Known at 5s: every event.
     expect(cutLedger(full, { kind: 'knownAt', at: Date.parse(stamps[1]!) })).toBe(full);
+  });
+});
+
+describe('PtceLedgers.cutWithPrefixes', () => {
+  test('cuts as cutLedger does, reuses its index while the log only grows past the cut, and reads the stage as stageBody', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(command, { minLength: 2, maxLength: 15 }),
+        fc.array(command, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { minLength: 3, maxLength: 3 }),
+        async (before, after, picks) => {
+          const ptceId = `p${Math.random().toString(36).slice(2, 10)}`;
+          const writer = await writeHistory(ptceId, before);
+          const ledgers = new PtceLedgers(store);
+          const cutsOf = (log: readonly EventEnvelope[]): (LogCut | null)[] => [
+            null,
+            { kind: 'atPosition', position: log[picks[0]! % log.length]!.position },
+            { kind: 'knownAt', at: Date.parse(log[picks[1]! % log.length]!.recordedAt) },
+            { kind: 'knownAt', at: Date.parse(log[picks[2]! % log.length]!.recordedAt) - 1 },
+            { kind: 'knownAt', at: Number.POSITIVE_INFINITY },
+          ];
+          const check = async () => {
+            const log = await ledgers.latest(ptceId);
+            const events = await readPtceLog(store, ptceId);
+            for (const cut of cutsOf(events)) {
+              const { ledger, prefixes } = ledgers.cutWithPrefixes(log, cut);
+              const expected = cut ? cutLedger(log.ledger, cut) : log.ledger;
+              expect(ledger.size, JSON.stringify(cut)).toBe(expected.size);
+              expect(ledger.last).toBe(expected.last);
+              expect(prefixes.ledgerOf(ledger.size).last).toBe(expected.last);
+              for (const day of DAYS) {
+                expect(json(stageBodyOnPrefix(prefixes, ledger.size, day, rules))).toEqual(
+                  json(stageBody(expected, day, rules)),
+                );
+              }
+            }
+            return log;
+          };
+          const first = await check();
+          const index = ledgers.cutWithPrefixes(first, null).prefixes;
+          await writer.write(after);
+          const grown = await ledgers.latest(ptceId);
+          // A cut that ends before the events written since is read on the index kept.
+          const early = ledgers.cutWithPrefixes(grown, { kind: 'atPosition', position: first.head! });
+          expect(early.prefixes).toBe(index);
+          expect(early.ledger.last).toBe(first.ledger.last);
+          await check();
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
 

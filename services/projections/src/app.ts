@@ -1,4 +1,4 @@
-import { type Ledger, ledgerFinal } from '@ptce/domain';
+import { type Ledger, type LogPrefixes, ledgerFinal } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { parisDate, slugSchema } from '@ptce/events';
 import {
@@ -13,7 +13,6 @@ import {
 } from '@ptce/platform';
 import { DEFAULT_WINDOW_MONTHS, ledgerAt, rulesVersion, type StageRules, stageOf } from '@ptce/projections';
 import {
-  cutLedger,
   eligibilityAnswer,
   eligibilityBody,
   knownAtCut,
@@ -38,6 +37,7 @@ import {
   type StateBody,
   stageAnswer,
   stageBody,
+  stageBodyOnPrefix,
   stateAnswer,
   stateBody,
   timelineAnswer,
@@ -152,6 +152,8 @@ const readsNow = (query: TransactionTime): boolean =>
 /** The part of the log a read was computed on, and where it ends. */
 interface Read {
   readonly ledger: Ledger;
+  /** For a read of the past, the prefix index `ledger` is the first `ledger.size` events of. */
+  readonly prefixes: LogPrefixes | null;
   readonly position: string;
   /** The knownAt given; for a read of the log as it stands, when its last event was recorded; null for atPosition. */
   readonly knownAt: string | null;
@@ -296,15 +298,23 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         : query.knownAt !== undefined
           ? knownAtCut(query.knownAt)
           : null;
-    const ledger = cut ? cutLedger(log.ledger, cut) : log.ledger;
+    // A read of the past (a cut, or a valid time of its own) goes through the log's prefix index;
+    // one of the log as it stands needs none, and its answer is kept as text (see sendCurrent).
+    const past = cut !== null || ('asOf' in query && query.asOf !== undefined);
+    const { ledger, prefixes } = past
+      ? ledgers.cutWithPrefixes(log, cut)
+      : { ledger: log.ledger, prefixes: null };
     const last = ledger.last?.event;
     const position = last?.position ?? null;
     if (behind(minPosition, position)) {
       throw positionNotReached(minPosition!, position, behind(minPosition, log.head));
     }
-    if (!last || ledgerFinal(ledger).registration === null) throw ptceNotFound(log.ptceId);
+    const registered = prefixes
+      ? prefixes.registered(ledger.size)
+      : ledgerFinal(ledger).registration !== null;
+    if (!last || !registered) throw ptceNotFound(log.ptceId);
     const knownAt = query.atPosition !== undefined ? null : (query.knownAt ?? last.recordedAt);
-    return { ledger, position: last.position, knownAt };
+    return { ledger, prefixes, position: last.position, knownAt };
   };
 
   const authorize = (request: FastifyRequest, ptceId: string) => {
@@ -331,7 +341,10 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
         request.query,
         'stage',
         (model) => model.stage,
-        (ledger, asOf) => stageBody(ledger, asOf, options.rules),
+        (ledger, asOf, read) =>
+          read.prefixes
+            ? stageBodyOnPrefix(read.prefixes, ledger.size, asOf, options.rules)
+            : stageBody(ledger, asOf, options.rules),
       ),
   );
 
@@ -375,7 +388,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     query: ReadQuery,
     route: string,
     fromModel: (model: PtceReadModel) => T | null,
-    compute: (ledger: Ledger, asOf: string) => T | null,
+    compute: (ledger: Ledger, asOf: string, read: Read) => T | null,
     /**
      * Turns the answer into what is sent, when that needs I/O (a natural person's name opened by
      * its key). What it gives holds personal data: it is never kept, neither as text nor as a model.
@@ -394,7 +407,7 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     const read = readOf(current.log ?? (await latest(ptceId, query.minPosition)), query);
     if (conditional(request, reply, etagOf(read.position, version, day))) return reply.send(null);
     const answer = () => {
-      const computed = compute(read.ledger, asOf);
+      const computed = compute(read.ledger, asOf, read);
       if (computed === null) throw ptceNotFound(ptceId);
       return { ...computed, ...placed(read) };
     };
