@@ -18,7 +18,7 @@ const { head } = JSON.parse(fs.readFileSync(file, 'utf8')) as { head: ProfileNod
 const where = (url: string) => {
   const pkg = /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg?.[1]) return pkg[1];
-  const own = /\/work\/main\/(.*)$/.exec(url);
+  const own = /\/work\/[^/]+\/(.*)$/.exec(url);
   if (own?.[1]) return own[1];
   return url === '' ? '(native/vm)' : url.replace(/^node:/, 'node:');
 };

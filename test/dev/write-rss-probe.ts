@@ -1,0 +1,317 @@
+// Dev probe (not a test): test/bench/write.bench.ts as is, its server being test/dev/write-rss-server.ts
+// (memory samples in PROBE_LOG, by phase), PROBE_ARGS extra node flags for it, PROBE_SNAPSHOT=dir heap
+// snapshots at the end of each phase, PROBE_PHASES=long to skip to the long history.
+// Run: flock /tmp/ptce-bench.lock node --import tsx test/dev/write-rss-probe.ts
+/**
+ * The write side over HTTP: joins per second with 32 connections against the standalone server
+ * on SQLite, each request a new member of one of 100 PTCE, against a bare Fastify route doing a
+ * raw SQLite INSERT in the same server process (target ratio ≥ 0.5); the same when the target
+ * PTCE already holds 50,000 events (≥ 0.5 of the first figure: a long history must not be
+ * replayed on every command); the server's peak resident memory (≤ 300 MB).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openEventStore } from '@ptce/event-store';
+import { streamName } from '@ptce/events';
+import autocannon from 'autocannon';
+import type { Report } from '../bench/report.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = 32;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const PTCE_COUNT = 100;
+const LONG_HISTORY = 50_000;
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+interface Ready {
+  type: 'ready';
+  ledgerUrl: string;
+  baselineUrl: string;
+  token: string;
+  eventStoreUrl: string;
+}
+
+/**
+ * A long history written straight into the server's SQLite file from this process, as another
+ * writer would: 50,000 joins take seconds this way, not minutes over HTTP, and the server's
+ * memory figure then counts what it needs to serve that PTCE, not the seeding's garbage.
+ */
+async function seedLongHistory(eventStoreUrl: string, ptceId: string, events: number): Promise<void> {
+  const store = await openEventStore(eventStoreUrl);
+  try {
+    const stream = streamName('membership', ptceId);
+    let revision = (await store.streamRevision(stream)) ?? -1;
+    for (let done = 0; done < events; ) {
+      const batch = Array.from({ length: Math.min(1_000, events - done) }, (_, i) => ({
+        eventId: randomUUID(),
+        type: 'MemberJoined',
+        schemaVersion: 1,
+        ptceId,
+        occurredAt: '2019-01-01',
+        recordedBy: 'bench-seed',
+        data: {
+          organisationId: `seed-${done + i}`,
+          name: `Membre historique ${done + i}`,
+          category: 'ess_enterprise',
+        },
+      }));
+      revision = (await store.append(stream, batch, { expectedRevision: revision })).nextRevision;
+      done += batch.length;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The V8 flags `pnpm start` runs the server with (its heap limit): the figures must be those of
+ * the server as users start it, so they are read from the start script, not repeated here.
+ */
+function startFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(path.join(here, '../../package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  return (manifest.scripts.start ?? '').split(/\s+/).filter((arg) => arg.startsWith('--max-'));
+}
+
+function request<T>(child: ChildProcess, message: unknown, answer: string): Promise<T> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { type: string }) => {
+      if (m.type !== answer) return;
+      child.off('message', onMessage);
+      resolve(m as T);
+    };
+    child.on('message', onMessage);
+    if (message) child.send(message as object);
+  });
+}
+
+function joinBody(n: number) {
+  return JSON.stringify({
+    organisationId: `org-${n}`,
+    name: `Coopérative d'activités n° ${n}`,
+    category: 'ess_enterprise',
+    occurredAt: '2024-03-15',
+    evidence: { source: 'procès-verbal du comité de pilotage' },
+  });
+}
+
+interface Load {
+  readonly perSecond: number;
+  readonly p99: number;
+  readonly errors: number;
+  readonly non2xx: number;
+}
+
+/** 32 connections, each request a new organisation joining one of `ptceIds`, round-robin. */
+async function load(
+  url: string,
+  token: string,
+  ptceIds: readonly string[],
+  seed: number,
+  amount?: number,
+): Promise<Load> {
+  let n = seed;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    // PROBE_AMOUNT_*: a fixed number of requests instead of a duration, so that what the server
+    // holds and collects does not depend on how fast the shared machine runs today.
+    ...(amount ? { amount } : { duration: SECONDS }),
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => {
+          n++;
+          return {
+            ...req,
+            path: `/v1/ptces/${ptceIds[n % ptceIds.length]}/members`,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: joinBody(n),
+          };
+        },
+      },
+    ],
+  });
+  return {
+    perSecond: result.requests.average,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+async function registerPtce(url: string, token: string, ptceId: string): Promise<void> {
+  const response = await fetch(`${url}/v1/ptces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      ptceId,
+      name: `PTCE ${ptceId}`,
+      territory: { name: 'Territoire de banc d’essai' },
+      pilot: { organisationId: 'pilote', name: 'Organisation pilote', category: 'ess_enterprise' },
+      occurredAt: '2018-01-01',
+    }),
+  });
+  if (response.status !== 201)
+    throw new Error(`registering ${ptceId}: ${response.status} ${await response.text()}`);
+}
+
+function assertClean(name: string, run: Load): void {
+  if (run.errors > 0 || run.non2xx > 0) {
+    throw new Error(
+      `${name}: ${run.errors} errors and ${run.non2xx} non-2xx answers: the figure would be meaningless`,
+    );
+  }
+}
+
+export async function run(report: Report): Promise<void> {
+  process.stderr.write(
+    `write: server started as \`pnpm start\` starts it: ${startFlags().join(' ') || 'no V8 flags'}\n`,
+  );
+  const child = fork(path.join(here, 'write-rss-server.ts'), [], {
+    // BENCH_PROFILE_DIR=dir: the server writes a V8 CPU profile there when it stops.
+    execArgv: [
+      ...startFlags(),
+      ...(process.env.PROBE_ARGS ? process.env.PROBE_ARGS.split(' ') : []),
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_PROFILE_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+        : []),
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  try {
+    const ready = await request<Ready>(child, null, 'ready');
+    const phase = async (name: string) => {
+      if (process.env.PROBE_SNAPSHOT) {
+        await request(
+          child,
+          { type: 'snapshot', file: `${process.env.PROBE_SNAPSHOT}/before-${name}.heapsnapshot` },
+          'snapshotted',
+        );
+      }
+      if (process.env.PROBE_GC) await request(child, { type: 'gc' }, 'gced');
+      child.send({ type: 'phase', phase: name });
+    };
+    const only = process.env.PROBE_PHASES ?? 'all';
+    await phase('register');
+    const ptceIds = Array.from({ length: PTCE_COUNT }, (_, i) => `bench-${i}`);
+    for (const id of ptceIds) await registerPtce(ready.ledgerUrl, ready.token, id);
+
+    // The machine is shared and noisy: alternate baseline and ledger rounds, keep each one's best.
+    let baseline: Load | undefined;
+    let joins: Load | undefined;
+    await phase('joins');
+    for (let round = 0; round < (only === 'long' ? 0 : ROUNDS); round++) {
+      const b = await load(ready.baselineUrl, ready.token, ptceIds, round * 1_000_000);
+      assertClean('baseline', b);
+      const j = await load(
+        ready.ledgerUrl,
+        ready.token,
+        ptceIds,
+        round * 1_000_000,
+        Number(process.env.PROBE_AMOUNT_JOINS ?? 0),
+      );
+      assertClean('member_join', j);
+      if (!baseline || b.perSecond > baseline.perSecond) baseline = b;
+      if (!joins || j.perSecond > joins.perSecond) joins = j;
+    }
+    baseline ??= { perSecond: 1, p99: 1, errors: 0, non2xx: 0 };
+    joins ??= baseline;
+    report({
+      bench: 'http.write.member_join',
+      value: joins.perSecond,
+      unit: 'req/s',
+      baseline: baseline.perSecond,
+    });
+    report({
+      bench: 'http.write.member_join.p99_ms',
+      value: joins.p99,
+      unit: 'ms',
+      baseline: baseline.p99,
+      better: 'lower',
+    });
+
+    // Commands on one PTCE decide one after the other, so a single PTCE's throughput is bounded
+    // by one command's latency whatever its history: measure that bound on a short history too,
+    // to tell what the 50,000 events cost from what writing to a single PTCE costs.
+    const peakSoFar = async () => {
+      const { peakRss, now } = await request<{ peakRss: number; now: NodeJS.MemoryUsage }>(
+        child,
+        { type: 'rss' },
+        'rss',
+      );
+      const mb = (n: number) => Math.round(n / 1_048_576);
+      return `${mb(peakRss)} (now: rss ${mb(now.rss)}, heap ${mb(now.heapUsed)}/${mb(now.heapTotal)}, external ${mb(now.external)})`;
+    };
+    process.stderr.write(`write: peak RSS ${await peakSoFar()} MB after the joins on 100 PTCE\n`);
+    process.stderr.write('write: one PTCE with a short history…\n');
+    await phase('short');
+    await registerPtce(ready.ledgerUrl, ready.token, 'bench-short');
+    const short = await load(
+      ready.ledgerUrl,
+      ready.token,
+      ['bench-short'],
+      200_000_000,
+      Number(process.env.PROBE_AMOUNT_SHORT ?? 0),
+    );
+    assertClean('single_ptce', short);
+    process.stderr.write(`write: seeding ${LONG_HISTORY} events…\n`);
+    await phase('seed');
+    await registerPtce(ready.ledgerUrl, ready.token, 'bench-long');
+    await seedLongHistory(ready.eventStoreUrl, 'bench-long', LONG_HISTORY);
+    process.stderr.write(`write: peak RSS ${await peakSoFar()} MB; one PTCE with a long history…\n`);
+    // PROBE_WARM=1: one join first, so that the long phase's profile holds commands, not the first load.
+    if (process.env.PROBE_WARM) {
+      await phase('first-load');
+      await load(ready.ledgerUrl, ready.token, ['bench-long'], 300_000_000, 32);
+    }
+    await phase('long');
+    const long = await load(
+      ready.ledgerUrl,
+      ready.token,
+      ['bench-long'],
+      100_000_000,
+      Number(process.env.PROBE_AMOUNT_LONG ?? 0),
+    );
+    assertClean('long_stream', long);
+    report({
+      bench: 'http.write.long_stream',
+      value: long.perSecond,
+      unit: 'req/s',
+      baseline: joins.perSecond,
+    });
+    report({
+      bench: 'http.write.long_stream.vs_single_short_ptce',
+      value: long.perSecond,
+      unit: 'req/s',
+      baseline: short.perSecond,
+    });
+
+    await phase('end');
+    const { peakRss } = await request<{ peakRss: number }>(child, { type: 'rss' }, 'rss');
+    // No baseline process to compare with: the budget itself (300 MB) is the baseline, lower is better.
+    report({
+      bench: 'http.write.rss_mb',
+      value: peakRss / 1_048_576,
+      unit: 'MB',
+      baseline: 300,
+      better: 'lower',
+    });
+  } finally {
+    if (child.connected) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await request(child, { type: 'stop' }, 'stopped');
+      // Let it exit on its own first: a CPU profile is written at exit, not on a kill.
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    }
+    child.kill();
+  }
+}
+
+await run((figure) => process.stdout.write(`${JSON.stringify(figure)}\n`));
