@@ -11,6 +11,8 @@ export interface PersonalKeyStore {
    * a subject's key at once, both get the one stored first.
    */
   obtain(subject: string, candidate: Buffer): Promise<Buffer>;
+  /** `obtain` for several subjects in one transaction: one write to disk for all of them. */
+  obtainMany(candidates: ReadonlyMap<string, Buffer>): Promise<Map<string, Buffer>>;
   /**
    * Removes the subject's key so that its bytes are gone from the store's files, not only from its
    * rows (SQLite: secure_delete and a truncated WAL; PostgreSQL: the table vacuumed and rewritten).

@@ -39,6 +39,25 @@ function contract(name: string, open: () => Promise<Harness>) {
       expect(new Set(got.map((k) => k.toString('hex'))).size).toBe(1);
     });
 
+    test('several keys made at once keep those already there', async () => {
+      const dave = randomBytes(60);
+      await h.keys.obtain('p/dave', dave);
+      const erin = randomBytes(60);
+      const got = await h.keys.obtainMany(
+        new Map([
+          ['p/dave', randomBytes(60)],
+          ['p/erin', erin],
+        ]),
+      );
+      expect(got).toEqual(
+        new Map([
+          ['p/dave', dave],
+          ['p/erin', erin],
+        ]),
+      );
+      expect(await h.keys.obtainMany(new Map())).toEqual(new Map());
+    });
+
     test('a destroyed key is gone, and only that one', async () => {
       const bob = randomBytes(60);
       await h.keys.obtain('p/bob', bob);

@@ -146,11 +146,55 @@ export class PersonalData {
     );
   }
 
+  /** The keys asked for since the last write to the store, made in one transaction. */
+  private pending: {
+    readonly candidates: Map<string, Buffer>;
+    readonly waiters: { resolve: (stored: Map<string, Buffer>) => void; reject: (error: unknown) => void }[];
+  } | null = null;
+
+  /**
+   * The stored wrapped keys of these subjects, made when missing. Writes asked for in the same
+   * turn of the event loop share one transaction: a new person's key costs a write to disk, and
+   * joins arriving together would otherwise pay one each.
+   */
+  private obtain(subjects: readonly string[]): Promise<Map<string, Buffer>> {
+    let pending = this.pending;
+    if (!pending) {
+      const batch = {
+        candidates: new Map<string, Buffer>(),
+        waiters: [] as NonNullable<typeof this.pending>['waiters'],
+      };
+      pending = batch;
+      this.pending = batch;
+      setImmediate(() => {
+        this.pending = null;
+        this.keys.obtainMany(batch.candidates).then(
+          (stored) => {
+            for (const waiter of batch.waiters) waiter.resolve(stored);
+          },
+          (error: unknown) => {
+            for (const waiter of batch.waiters) waiter.reject(error);
+          },
+        );
+      });
+    }
+    for (const subject of subjects) {
+      if (!pending.candidates.has(subject))
+        pending.candidates.set(subject, this.wrap(subject, randomBytes(KEY_BYTES)));
+    }
+    const batch = pending;
+    return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
   /** Unwraps (making them when missing) the data keys of these subjects. */
   async prepare(subjects: Iterable<string>): Promise<SealingKeys> {
     const unwrapped = new Map<string, Buffer>();
-    for (const subject of new Set(subjects)) {
-      const stored = await this.keys.obtain(subject, this.wrap(subject, randomBytes(KEY_BYTES)));
+    const wanted = [...new Set(subjects)];
+    const obtained = await this.obtain(wanted);
+    for (const subject of wanted) {
+      const stored = obtained.get(subject);
+      if (!stored)
+        throw new PersonalDataKeyError(`the data key of ${subject} was destroyed while it was being created`);
       const key = this.unwrap(subject, stored);
       if (key === null)
         throw new PersonalDataKeyError(

@@ -63,6 +63,19 @@ describe('PersonalData', () => {
     expect([...(await personal.reveal([{ ...bob!, subject: 'p/alice' }])).values()]).toEqual([null]);
   });
 
+  test('keys asked for together are made in one transaction, each subject keeping one key', async () => {
+    const personal = await PersonalData.open(stores.personalKeys, randomBytes(32));
+    const [a, b, c] = await Promise.all([
+      personal.prepare(['p/x']),
+      personal.prepare(['p/x', 'p/y']),
+      personal.prepare(['p/y']),
+    ]);
+    const sealedByA = a.seal('p/x', 'X')!;
+    const sealedByC = c.seal('p/y', 'Y')!;
+    expect(b.seal('p/x', 'X')).toBeDefined();
+    expect([...(await personal.reveal([sealedByA, sealedByC])).values()]).toEqual(['X', 'Y']);
+  });
+
   test('another key-encryption key than the store was first used with stops the start', async () => {
     await PersonalData.open(stores.personalKeys, randomBytes(32));
     await expect(PersonalData.open(stores.personalKeys, randomBytes(32))).rejects.toThrow(

@@ -27,6 +27,17 @@ export class PostgresPersonalKeyStore implements PersonalKeyStore {
     return stored;
   }
 
+  async obtainMany(candidates: ReadonlyMap<string, Buffer>): Promise<Map<string, Buffer>> {
+    if (candidates.size === 0) return new Map();
+    const subjects = [...candidates.keys()];
+    await this.pool.query(
+      `INSERT INTO personal_data_keys (subject, wrapped)
+       SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (subject) DO NOTHING`,
+      [subjects, [...candidates.values()]],
+    );
+    return this.find(subjects);
+  }
+
   async destroy(subject: string): Promise<boolean> {
     const { rowCount } = await this.pool.query('DELETE FROM personal_data_keys WHERE subject = $1', [
       subject,

@@ -34,6 +34,14 @@ export class RedisPersonalKeyStore implements PersonalKeyStore {
     return stored;
   }
 
+  async obtainMany(candidates: ReadonlyMap<string, Buffer>): Promise<Map<string, Buffer>> {
+    if (candidates.size === 0) return new Map();
+    const multi = this.redis.multi();
+    for (const [subject, candidate] of candidates) multi.hsetnx(this.hash, subject, candidate);
+    await multi.exec();
+    return this.find([...candidates.keys()]);
+  }
+
   async destroy(subject: string): Promise<boolean> {
     const removed = await this.redis.hdel(this.hash, subject);
     // Without AOF there is nothing to rewrite; with it, a rewrite drops the deleted key from the

@@ -31,10 +31,22 @@ export class SqlitePersonalKeyStore implements PersonalKeyStore {
   }
 
   async obtain(subject: string, candidate: Buffer): Promise<Buffer> {
-    this.insert.run(subject, candidate, Date.now());
-    const stored = this.select.get(subject);
+    const stored = (await this.obtainMany(new Map([[subject, candidate]]))).get(subject);
     if (!stored) throw new Error(`the data key of ${subject} was destroyed while it was being created`);
     return stored;
+  }
+
+  async obtainMany(candidates: ReadonlyMap<string, Buffer>): Promise<Map<string, Buffer>> {
+    const now = Date.now();
+    return this.db.transaction(() => {
+      const stored = new Map<string, Buffer>();
+      for (const [subject, candidate] of candidates) {
+        this.insert.run(subject, candidate, now);
+        const wrapped = this.select.get(subject);
+        if (wrapped) stored.set(subject, wrapped);
+      }
+      return stored;
+    })();
   }
 
   async destroy(subject: string): Promise<boolean> {
