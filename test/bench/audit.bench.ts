@@ -153,13 +153,15 @@ export async function run(report: Report): Promise<void> {
     const verifyBaselines: number[] = [];
     for (let runIndex = 0; runIndex < RUNS; runIndex++) {
       const exported = await exportOnce(ready);
-      if (exported.events !== EVENTS)
-        throw new Error(`export streamed ${exported.events} events of ${EVENTS}`);
-      exports.push(exported.events / exported.seconds);
       let bytes = 0;
       const raw = rawRead(file, (row) => {
         bytes += JSON.stringify(row).length;
       });
+      // The generator adds the registration and a few facts around the events asked for.
+      if (exported.events !== raw.events) {
+        throw new Error(`export streamed ${exported.events} events of ${raw.events}`);
+      }
+      exports.push(exported.events / exported.seconds);
       exportBaselines.push(raw.events / raw.seconds);
       const verified = await verifyOnce(ready);
       verifies.push(verified.events / verified.seconds);
