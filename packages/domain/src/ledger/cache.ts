@@ -1,6 +1,13 @@
 import { isDateOnly, isValidTime, startInstant } from '@ptce/events';
 import { copyState, newWork, type StateWork, step } from './apply.ts';
-import { asPlainFact, compile, emptyCompiled, insertionIndex, type MutableCompiled } from './compile.ts';
+import {
+  asPlainFact,
+  compile,
+  emptyCompiled,
+  insertionIndex,
+  isRetroactiveAnnulment,
+  type MutableCompiled,
+} from './compile.ts';
 import { type Cut, cutAccepts, cutKey } from './cuts.ts';
 import { ledgerEvents } from './events.ts';
 import { replay } from './replay.ts';
@@ -261,6 +268,19 @@ function appendFact(c: Compilation, event: LoggedEvent): boolean {
   if (compiled.known.has(event.eventId)) return false;
   const fact = asPlainFact(event);
   if (!fact) return false;
+  // A decision recorded after an annulment that took no date of its own moves that annulment to
+  // the decision's date: only compiling the log again places it there.
+  if (
+    fact.type === 'DecisionRecorded' &&
+    compiled.facts.some(
+      (f) =>
+        f.type === 'DecisionAnnulled' &&
+        f.data.decisionId === fact.data.decisionId &&
+        isRetroactiveAnnulment(f),
+    )
+  ) {
+    return false;
+  }
   const at = insertionIndex(compiled.facts, fact);
   if (at === compiled.facts.length) compiled.facts.push(fact);
   else {

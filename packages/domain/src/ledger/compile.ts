@@ -71,7 +71,7 @@ interface MutableFact {
   readonly logged: LoggedEvent;
 }
 
-const isRetroactiveAnnulment = (event: { type: string; data: unknown }): boolean =>
+export const isRetroactiveAnnulment = (event: { type: string; data: unknown }): boolean =>
   event.type === 'DecisionAnnulled' && (event.data as { retroactive?: boolean }).retroactive === true;
 
 /**
