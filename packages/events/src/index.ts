@@ -7,6 +7,7 @@ export {
   recognitionGrantedSchema,
 } from './catalog/membership.ts';
 export {
+  fieldAt,
   isSealedText,
   PERSONAL_FIELDS,
   type PersonalFields,

@@ -1,5 +1,5 @@
 import type { Ledger } from '@ptce/domain';
-import { type EventEnvelope, isSealedText, PERSONAL_FIELDS, type SealedText } from '@ptce/events';
+import { type EventEnvelope, fieldAt, isSealedText, PERSONAL_FIELDS, type SealedText } from '@ptce/events';
 import type { PersonalData } from '@ptce/platform';
 import { DEFAULT_WINDOW_MONTHS, rulesVersion, type StageRules } from '@ptce/projections';
 import { z } from 'zod';
@@ -38,14 +38,11 @@ export const auditedEventSchema = z.object({
 });
 export type AuditedEvent = z.infer<typeof auditedEventSchema>;
 
-const valueAt = (data: Readonly<Record<string, unknown>>, path: readonly string[]): unknown =>
-  path.reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], data);
-
 function sealedFieldsOf(event: EventEnvelope): [string, SealedText][] {
   const rule = PERSONAL_FIELDS[event.type];
   if (!rule) return [];
   return rule.paths.flatMap((path) => {
-    const value = valueAt(event.data, path);
+    const value = fieldAt(event.data, path);
     return isSealedText(value) ? [[path.join('.'), value] as [string, SealedText]] : [];
   });
 }

@@ -1,5 +1,5 @@
 import { type EventToAppend, type Ledger, recordedCategoryOf } from '@ptce/domain';
-import { PERSONAL_FIELDS, personalSubject } from '@ptce/events';
+import { fieldAt, PERSONAL_FIELDS, personalSubject } from '@ptce/events';
 import { ProblemError, type SealingKeys } from '@ptce/platform';
 
 type Data = Readonly<Record<string, unknown>>;
@@ -7,14 +7,11 @@ type Data = Readonly<Record<string, unknown>>;
 /** The subject whose personal fields the event carries, when they are a natural person's. */
 function naturalPersonOf(event: EventToAppend, ledger: Ledger, ptceId: string): string | undefined {
   const rule = PERSONAL_FIELDS[event.type];
-  if (!rule?.paths.some((path) => typeof valueAt(event.data, path) === 'string')) return undefined;
+  if (!rule?.paths.some((path) => typeof fieldAt(event.data, path) === 'string')) return undefined;
   const organisationId = rule.organisationId(event.data);
   const category = rule.category(event.data) ?? recordedCategoryOf(ledger, organisationId);
   return category === 'natural_person' ? personalSubject(ptceId, organisationId) : undefined;
 }
-
-const valueAt = (data: Data, path: readonly string[]): unknown =>
-  path.reduce<unknown>((value, key) => (value as Data | undefined)?.[key], data);
 
 function withValueAt(data: Data, path: readonly string[], value: unknown): Data {
   const [head, ...rest] = path;
@@ -56,7 +53,7 @@ export function sealPersonalFields(
     if (subject === undefined) return event;
     let data: Data = event.data;
     for (const path of PERSONAL_FIELDS[event.type]?.paths ?? []) {
-      const clear = valueAt(data, path);
+      const clear = fieldAt(data, path);
       if (typeof clear !== 'string') continue;
       const sealed = keys?.seal(subject, clear);
       if (sealed === undefined) {

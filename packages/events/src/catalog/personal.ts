@@ -37,13 +37,14 @@ export interface PersonalFields {
 }
 
 type Data = Readonly<Record<string, unknown>>;
-const field = (data: Data, ...path: string[]): unknown =>
+/** The value at `path` in an event's data, undefined where the path leads nowhere. */
+export const fieldAt = (data: Data, path: readonly string[]): unknown =>
   path.reduce<unknown>((value, key) => (value as Data | undefined)?.[key], data);
 
 export const PERSONAL_FIELDS: Readonly<Record<string, PersonalFields>> = {
   PtceRegistered: {
-    organisationId: (data) => field(data, 'pilot', 'organisationId') as string,
-    category: (data) => field(data, 'pilot', 'category') as Category,
+    organisationId: (data) => fieldAt(data, ['pilot', 'organisationId']) as string,
+    category: (data) => fieldAt(data, ['pilot', 'category']) as Category,
     paths: [['pilot', 'name']],
   },
   MemberJoined: {
@@ -53,7 +54,7 @@ export const PERSONAL_FIELDS: Readonly<Record<string, PersonalFields>> = {
   },
   MembershipCorrected: {
     organisationId: (data) => data.organisationId as string,
-    category: (data) => field(data, 'fields', 'category') as Category | undefined,
+    category: (data) => fieldAt(data, ['fields', 'category']) as Category | undefined,
     paths: [['fields', 'name']],
   },
 };
