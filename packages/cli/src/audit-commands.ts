@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { openStores, type Stores } from '@ptce/event-store';
 import { slugSchema, validTimeSchema } from '@ptce/events';
-import { type Config, loadConfig, loadKeyEncryptionKey, PersonalData } from '@ptce/platform';
+import { type Config, loadConfig, loadKeyEncryptionKey, PersonalData, SnapshotKeys } from '@ptce/platform';
 import {
   type AuditedEvent,
   auditedEvents,
+  ChainCheckpoints,
   knownAtCut,
   loadLedger,
   loadStageRules,
@@ -177,8 +178,15 @@ export async function verify(args: string[], io: AuditCommandsIo): Promise<numbe
   try {
     const ids = only === undefined ? await registeredPtceIds(stores.events) : [only];
     let failed = false;
+    // Read only: a verification takes no checkpoint and makes no key.
+    const checkpoints = new ChainCheckpoints({
+      events: stores.events,
+      store: stores.checkpoints,
+      keys: new SnapshotKeys(config.DATA_DIR),
+      now: Date.now,
+    });
     for (const ptceId of ids) {
-      const result = await verifyPtceChains(stores.events, ptceId);
+      const result = await verifyPtceChains(stores.events, ptceId, await checkpoints.evidence(ptceId));
       if (result.events === 0) {
         io.stderr(`verify: no PTCE ${ptceId} in the log\n`);
         failed = true;
@@ -188,9 +196,23 @@ export async function verify(args: string[], io: AuditCommandsIo): Promise<numbe
           `${ptceId}: BROKEN at event ${b.eventId} (position ${b.position}): ${b.reason} expected ${b.expected}, found ${b.actual}\n`,
         );
         failed = true;
-      } else {
+      } else if (result.checkpointMismatch) {
+        const m = result.checkpointMismatch;
+        const where =
+          m.stream === undefined
+            ? ''
+            : ` ${m.stream}@${m.revision}: expected ${m.expected}, found ${m.actual};`;
         await io.stdout(
-          `${ptceId}: ok, ${result.events} events, ${result.heads.map((h) => `${h.stream}@${h.revision}`).join(' ')}\n`,
+          `${ptceId}: CHECKPOINT MISMATCH (${m.reason}) with the checkpoint of ${m.takenAt} signed by ${m.keyId}:${where} ${m.detail}\n`,
+        );
+        failed = true;
+      } else {
+        const against =
+          result.checkpoint === null
+            ? 'no signed checkpoint yet'
+            : `agrees with ${result.checkpoints} signed checkpoint(s), the latest of ${result.checkpoint.takenAt}`;
+        await io.stdout(
+          `${ptceId}: ok, ${result.events} events, ${result.heads.map((h) => `${h.stream}@${h.revision}`).join(' ')}; ${against}\n`,
         );
       }
     }

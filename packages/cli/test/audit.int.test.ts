@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { openStores } from '@ptce/event-store';
 import { type NewEvent, streamName } from '@ptce/events';
-import { loadKeyEncryptionKey, PersonalData } from '@ptce/platform';
+import { loadKeyEncryptionKey, PersonalData, SnapshotKeys } from '@ptce/platform';
+import { ChainCheckpoints } from '@ptce/read-models';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../src/cli.ts';
@@ -146,5 +147,47 @@ describe('ptce export, replay, verify', () => {
     const broken = await run(['verify', '--ptce', 'alpha']);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toContain(`BROKEN at event ${row.event_id}`);
+  });
+
+  test('verify holds the chains against the signed checkpoints: the last event deleted exits 1', async () => {
+    const stores = await openStores(EVENT_STORE_URL);
+    const beta = (type: string, data: Record<string, unknown>) => ({
+      ...fact(type, '2020-01-01', data),
+      ptceId: 'beta',
+    });
+    let last: string;
+    try {
+      const appended = await stores.events.append(
+        streamName('membership', 'beta'),
+        [
+          beta('PtceRegistered', { name: 'PTCE beta', territory: { name: 'T' } }),
+          beta('MemberJoined', { organisationId: 'ferme', name: 'Ferme', category: 'enterprise' }),
+        ],
+        { expectedRevision: 'no_stream' },
+      );
+      last = appended.events.at(-1)!.eventId;
+      const keys = new SnapshotKeys(dataDir);
+      keys.ensure();
+      await new ChainCheckpoints({
+        events: stores.events,
+        store: stores.checkpoints,
+        keys,
+        now: Date.now,
+      }).take('beta');
+    } finally {
+      await stores.close();
+    }
+    const ok = await run(['verify', '--ptce', 'beta']);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^beta: ok, 2 events, .*agrees with 1 signed checkpoint/);
+
+    const db = new Database(file);
+    db.prepare('DELETE FROM events WHERE event_id = ?').run(last);
+    db.close();
+    const truncated = await run(['verify', '--ptce', 'beta']);
+    expect(truncated.code).toBe(1);
+    expect(truncated.stdout).toMatch(
+      /^beta: CHECKPOINT MISMATCH \(missing\) .* membership-beta@1: expected [0-9a-f]{64}, found missing/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 // The adapters are subpath exports (`@ptce/event-store/sqlite`, `/postgres`, `/kurrentdb`) and
 // `openEventStore`/`openStores` import the one its URL names: importing this entry loads no
 // database driver, so a process on SQLite does not carry pg and the KurrentDB gRPC client in memory.
+export { byTakenAt, type CheckpointStore, type StoredCheckpoint } from './checkpoints.ts';
 export { DuplicateEventIdError, RevisionConflictError, StoreUnavailableError } from './errors.ts';
 export { type IdempotencyRecord, type IdempotencyStore, leaseStamp } from './idempotency.ts';
 export {
@@ -24,6 +25,7 @@ export type {
   Subscription,
   SubscriptionHandler,
 } from './port.ts';
+export { RedisCheckpointStore } from './redis/checkpoints.ts';
 export { RedisPersonalKeyStore } from './redis/personal-keys.ts';
 export { RedisRevocationStore } from './redis/revocations.ts';
 export type { RevocationStore, RevokedToken } from './revocations.ts';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { EventStore, Stores } from './port.ts';
+import { RedisCheckpointStore } from './redis/checkpoints.ts';
 import { RedisIdempotencyStore } from './redis/idempotency.ts';
 import { RedisPersonalKeyStore } from './redis/personal-keys.ts';
 import { RedisRevocationStore } from './redis/revocations.ts';
@@ -106,6 +107,7 @@ async function keysBesideKurrent(options: OpenStoresOptions): Promise<Omit<Store
       idempotency: new RedisIdempotencyStore(options.redis),
       revocations: new RedisRevocationStore(options.redis),
       personalKeys: new RedisPersonalKeyStore(options.redis),
+      checkpoints: new RedisCheckpointStore(options.redis),
       close: async () => {},
     };
   }

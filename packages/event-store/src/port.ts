@@ -1,4 +1,5 @@
 import type { EventEnvelope, NewEvent } from '@ptce/events';
+import type { CheckpointStore } from './checkpoints.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import type { PersonalKeyStore } from './personal-keys.ts';
 import type { RevocationStore } from './revocations.ts';
@@ -109,6 +110,8 @@ export interface Stores {
   readonly revocations: RevocationStore;
   /** Natural persons' data keys, wrapped, beside the idempotency keys. */
   readonly personalKeys: PersonalKeyStore;
+  /** The signed checkpoints of the PTCE's hash chains, outside the log they attest. */
+  readonly checkpoints: CheckpointStore;
   /** Closes the three and the connection they share. */
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ import type {
   SubscriptionHandler,
 } from './port.ts';
 import { PostgresAppends } from './postgres/append.ts';
+import { PostgresCheckpointStore } from './postgres/checkpoints.ts';
 import { PgConnection, toStoreError } from './postgres/connection.ts';
 import { PostgresIdempotencyStore } from './postgres/idempotency.ts';
 import { PostgresNotifications } from './postgres/notify.ts';
@@ -79,6 +80,7 @@ export async function openPostgresStores(url: string, options: PostgresOptions =
     idempotency: new PostgresIdempotencyStore(pool),
     revocations: new PostgresRevocationStore(pool),
     personalKeys: new PostgresPersonalKeyStore(pool),
+    checkpoints: new PostgresCheckpointStore(pool),
     close: () => events.close(),
   };
 }

@@ -29,6 +29,7 @@ import type {
   Subscription,
   SubscriptionHandler,
 } from './port.ts';
+import { SqliteCheckpointStore } from './sqlite/checkpoints.ts';
 import { SqliteIdempotencyStore } from './sqlite/idempotency.ts';
 import { SqlitePersonalKeyStore } from './sqlite/personal-keys.ts';
 import { SqliteRevocationStore } from './sqlite/revocations.ts';
@@ -118,6 +119,7 @@ export function openSqliteStores(path: string, options: SqliteStoresOptions = {}
       idempotency: new SqliteIdempotencyStore(db, options.now),
       revocations: new SqliteRevocationStore(db),
       personalKeys: new SqlitePersonalKeyStore(db),
+      checkpoints: new SqliteCheckpointStore(db),
       close: () => events.close(),
     };
   } catch (error) {
@@ -140,6 +142,7 @@ export function openSqliteKeyFile(
       idempotency: new SqliteIdempotencyStore(db, options.now),
       revocations: new SqliteRevocationStore(db),
       personalKeys: new SqlitePersonalKeyStore(db),
+      checkpoints: new SqliteCheckpointStore(db),
       close: async () => {
         db.close();
       },

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openRevocationStore, openStores } from '../src/open.ts';
+import { MIGRATIONS } from '../src/postgres/schema.ts';
 import { RedisRevocationStore } from '../src/redis/revocations.ts';
 import type { RevocationStore } from '../src/revocations.ts';
 
@@ -162,7 +163,7 @@ describe('openRevocationStore writes where the services read, beside the events 
     await client.connect();
     try {
       const { rows } = await client.query('SELECT max(version) AS version FROM schema_migrations');
-      expect(rows[0]?.version).toBe(3);
+      expect(rows[0]?.version).toBe(MIGRATIONS.length);
     } finally {
       await client.end();
     }

@@ -171,6 +171,8 @@ const envSchema = z
         .optional(),
     ),
     PERSONAL_DATA_KEY_FILE: optionalString,
+    // 0 turns the round off, for a deployment whose auditors take checkpoints with snapshots only.
+    CHECKPOINT_EVERY_HOURS: integer('CHECKPOINT_EVERY_HOURS', 0, 24 * 7, 24),
   })
   .superRefine((env, ctx) => {
     if (env.JWT_ALG !== 'EdDSA' && !env.JWT_PUBLIC_KEY) {
@@ -237,6 +239,11 @@ export interface Config {
   readonly PERSONAL_DATA_KEY: string | undefined;
   /** Absolute; default `<DATA_DIR>/personal-data.key`, made on first start with mode 0600. */
   readonly PERSONAL_DATA_KEY_FILE: string;
+  /**
+   * Hours between two rounds of signed checkpoints of every PTCE whose chains moved (the audit
+   * service takes them; every snapshot takes one too); 0: none but the snapshots'.
+   */
+  readonly CHECKPOINT_EVERY_HOURS: number;
 }
 
 /** Reads the configuration once, at start-up, and names every bad variable at once. */
@@ -275,5 +282,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     PROJECTOR: v.PROJECTOR,
     PERSONAL_DATA_KEY: v.PERSONAL_DATA_KEY,
     PERSONAL_DATA_KEY_FILE: path.resolve(v.PERSONAL_DATA_KEY_FILE ?? path.join(dataDir, 'personal-data.key')),
+    CHECKPOINT_EVERY_HOURS: v.CHECKPOINT_EVERY_HOURS,
   });
 }

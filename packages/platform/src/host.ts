@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import {
+  type CheckpointStore,
   type EventStore,
   type IdempotencyStore,
   openStores,
@@ -25,6 +26,8 @@ export interface HostContext {
   readonly revocations: RevocationStore;
   /** Natural persons' personal fields: sealed on write, opened on read, erased on request. */
   readonly personalData: PersonalData;
+  /** The signed checkpoints of the PTCE's hash chains (see `openStores`). */
+  readonly checkpoints: CheckpointStore;
   /** Undefined when REDIS_URL is not configured. */
   readonly redis: Redis | undefined;
   /** Milliseconds since the epoch. */
@@ -131,6 +134,7 @@ export async function buildHost(config: Config, options: HostOptions): Promise<A
     idempotency: stores.idempotency,
     revocations: stores.revocations,
     personalData,
+    checkpoints: stores.checkpoints,
     redis,
     clock,
     shared<T>(key: string, make: () => T): T {

@@ -1,5 +1,7 @@
-import type { EventStore } from '@ptce/event-store';
+import type { EventStore, StoredCheckpoint } from '@ptce/event-store';
 import { type EventEnvelope, endInstant, ptceStreams, startInstant, verifyChain } from '@ptce/events';
+import type { SnapshotPublicKey } from '@ptce/platform';
+import { checkpointSignatureProblem, type SignedCheckpoint } from './checkpoints.ts';
 
 /** Which events of the PTCE's log an audit read returns. */
 export interface EventFilter {
@@ -103,24 +105,116 @@ export interface PtceChains {
   readonly heads: ChainHead[];
   /** The first event, in log order, whose chain does not hold. */
   readonly brokenAt?: ChainBreak;
+  /** The latest signed checkpoint the chains were held against; null when none was taken yet. */
+  readonly checkpoint: {
+    readonly takenAt: string;
+    readonly keyId: string;
+    readonly heads: ChainHead[];
+  } | null;
+  /** How many signed checkpoints the chains were held against. */
+  readonly checkpoints: number;
+  /** The first disagreement between the stored chains and a signed checkpoint. */
+  readonly checkpointMismatch?: CheckpointMismatch;
+}
+
+export interface CheckpointMismatch {
+  /** The checkpoint's. */
+  readonly takenAt: string;
+  readonly keyId: string;
+  /**
+   * `rewritten`: the event the checkpoint names holds another hash; `missing`: the stream stops
+   * before it (its last events deleted); `signature`: the checkpoint itself does not verify.
+   */
+  readonly reason: 'rewritten' | 'missing' | 'signature';
+  readonly stream?: string;
+  readonly revision?: number;
+  /** The hash the checkpoint signed. */
+  readonly expected?: string;
+  /** The hash stored, or `missing`. */
+  readonly actual?: string;
+  readonly detail: string;
+}
+
+/** What the chains are held against: the PTCE's signed checkpoints and the keys that may sign them. */
+export interface CheckpointEvidence {
+  readonly checkpoints: readonly (SignedCheckpoint | { readonly unreadable: StoredCheckpoint })[];
+  readonly publicKeys: readonly SnapshotPublicKey[];
+}
+
+interface Attested {
+  readonly hash: string;
+  readonly checkpoint: SignedCheckpoint;
 }
 
 /**
- * Each of the PTCE's hash chains recomputed from the events as stored, a chunk at a time: the
- * same check for the API and the command line, in the same memory whatever the history's length.
+ * Each of the PTCE's hash chains recomputed from the events as stored, a chunk at a time, and
+ * held against every signed checkpoint taken of them: the same check for the API and the command
+ * line, in the same memory whatever the history's length. The chains alone show an event altered,
+ * removed from the middle or moved; only a checkpoint shows the last events gone, or a stream
+ * rewritten whole with its hashes recomputed.
  */
-export async function verifyPtceChains(store: EventStore, ptceId: string): Promise<PtceChains> {
+export async function verifyPtceChains(
+  store: EventStore,
+  ptceId: string,
+  evidence: CheckpointEvidence = { checkpoints: [], publicKeys: [] },
+): Promise<PtceChains> {
+  let mismatch: { at: string; found: CheckpointMismatch } | undefined;
+  const attested = new Map<string, Map<number, Attested>>();
+  const trusted: SignedCheckpoint[] = [];
+  for (const entry of evidence.checkpoints) {
+    if ('unreadable' in entry) {
+      mismatch ??= {
+        at: '',
+        found: {
+          takenAt: entry.unreadable.takenAt,
+          keyId: entry.unreadable.keyId,
+          reason: 'signature',
+          detail: 'its stored bytes are not a checkpoint',
+        },
+      };
+      continue;
+    }
+    const problem = checkpointSignatureProblem(entry, evidence.publicKeys);
+    if (problem !== null) {
+      mismatch ??= {
+        at: '',
+        found: {
+          takenAt: entry.checkpoint.takenAt,
+          keyId: entry.signature.keyId,
+          reason: 'signature',
+          detail: problem,
+        },
+      };
+      continue;
+    }
+    trusted.push(entry);
+    for (const head of entry.checkpoint.heads) {
+      let revisions = attested.get(head.stream);
+      if (!revisions) attested.set(head.stream, (revisions = new Map()));
+      revisions.set(head.revision, { hash: head.hash, checkpoint: entry });
+    }
+  }
+  /** Keeps the disagreement that comes first in log order ('' sorts before every position). */
+  const disagree = (at: string, found: CheckpointMismatch) => {
+    if (!mismatch || at < mismatch.at) mismatch = { at, found };
+  };
+  const against = (checkpoint: SignedCheckpoint) => ({
+    takenAt: checkpoint.checkpoint.takenAt,
+    keyId: checkpoint.signature.keyId,
+  });
+
   let events = 0;
   const heads: ChainHead[] = [];
   let brokenAt: ChainBreak | undefined;
   for (const stream of ptceStreams(ptceId)) {
+    const expected = attested.get(stream);
     let previous: EventEnvelope | undefined;
+    let broken: ChainBreak | undefined;
     for (let from = 0; ; ) {
       const chunk = await store.readStream(stream, { fromRevision: from, limit: CHUNK });
       if (chunk.length === 0) break;
       from = chunk.at(-1)!.revision + 1;
       const first = chunk[0]!;
-      let broken: ChainBreak | undefined;
       if (previous === undefined && first.revision !== 0) {
         // A stream whose first rows were deleted starts at a later revision: the chain checker
         // would trust that row's prevHash, so its start is checked here.
@@ -136,6 +230,23 @@ export async function verifyPtceChains(store: EventStore, ptceId: string): Promi
         if (!result.ok) broken = result.brokenAt;
       }
       events += chunk.length;
+      if (expected) {
+        for (const event of chunk) {
+          const attestation = expected.get(event.revision);
+          if (attestation && attestation.hash !== event.hash) {
+            disagree(event.position, {
+              ...against(attestation.checkpoint),
+              reason: 'rewritten',
+              stream,
+              revision: event.revision,
+              expected: attestation.hash,
+              actual: event.hash,
+              detail: `event ${event.eventId} is not the one the checkpoint signed`,
+            });
+            break;
+          }
+        }
+      }
       if (broken) {
         if (!brokenAt || broken.position < brokenAt.position) brokenAt = broken;
         break;
@@ -144,6 +255,38 @@ export async function verifyPtceChains(store: EventStore, ptceId: string): Promi
       if (chunk.length < CHUNK) break;
     }
     if (previous) heads.push({ stream, revision: previous.revision, hash: previous.hash });
+    if (expected && !broken) {
+      const last = previous?.revision ?? -1;
+      const gone = [...expected.entries()]
+        .filter(([revision]) => revision > last)
+        .sort(([a], [b]) => a - b)[0];
+      if (gone) {
+        const [revision, attestation] = gone;
+        // After every event of the log: what is missing was last.
+        disagree('\uffff', {
+          ...against(attestation.checkpoint),
+          reason: 'missing',
+          stream,
+          revision,
+          expected: attestation.hash,
+          actual: 'missing',
+          detail: `the stream ends at revision ${last}, the checkpoint signed revision ${revision}`,
+        });
+      }
+    }
   }
-  return brokenAt ? { ok: false, events, heads, brokenAt } : { ok: true, events, heads };
+  const latest = trusted.at(-1);
+  const checkpoint = latest
+    ? { takenAt: latest.checkpoint.takenAt, keyId: latest.signature.keyId, heads: latest.checkpoint.heads }
+    : null;
+  const found = mismatch?.found;
+  return {
+    ok: !brokenAt && !found,
+    events,
+    heads,
+    ...(brokenAt ? { brokenAt } : {}),
+    checkpoint,
+    checkpoints: trusted.length,
+    ...(found ? { checkpointMismatch: found } : {}),
+  };
 }

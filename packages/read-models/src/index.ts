@@ -33,11 +33,23 @@ export {
 export {
   type ChainBreak,
   type ChainHead,
+  type CheckpointEvidence,
+  type CheckpointMismatch,
   type EventFilter,
   type PtceChains,
   ptceEvents,
   verifyPtceChains,
 } from './audit-log.ts';
+export {
+  CHECKPOINT_KIND,
+  ChainCheckpoints,
+  type ChainCheckpointsOptions,
+  type Checkpoint,
+  checkpointSignatureProblem,
+  headsAt,
+  type SignedCheckpoint,
+  sharedChainCheckpoints,
+} from './checkpoints.ts';
 export {
   loadStageRules,
   PROJECTOR_LEASE_MS,

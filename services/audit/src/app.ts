@@ -15,11 +15,14 @@ import { changesBetween, type StageRules } from '@ptce/projections';
 import {
   auditedEventSchema,
   auditedEvents,
+  CHECKPOINT_KIND,
+  type ChainCheckpoints,
   cutLedger,
   knownAtCut,
   type PtceLedgers,
   ptceEvents,
   replayBody,
+  type SignedCheckpoint,
   verifyPtceChains,
 } from '@ptce/read-models';
 import { z } from 'zod';
@@ -34,6 +37,15 @@ export interface AuditOptions {
   readonly ledgers: PtceLedgers;
   /** Auditors see natural persons: their sealed fields are opened for them. */
   readonly personalData: PersonalData;
+  /** The signed checkpoints `verify` holds the chains against, and their daily round. */
+  readonly checkpoints: ChainCheckpoints;
+  /** Between two rounds of checkpoints of every PTCE whose chains moved; 0: no round. */
+  readonly checkpointEveryMs: number;
+  /**
+   * From start-up to the first round: a process restarted more often than the period still takes
+   * its round, and one started for a moment (a test, a command) takes none.
+   */
+  readonly firstCheckpointAfterMs?: number;
 }
 
 const tags = ['audit'];
@@ -110,12 +122,12 @@ const replayAnswer = z
   })
   .describe('every read-side answer for one (asOf, knownAt or atPosition), natural persons named');
 
+const chainHead = z.object({ stream: z.string(), revision: z.number().int(), hash: z.string() });
+
 const verifyAnswer = z.object({
-  ok: z.boolean(),
+  ok: z.boolean().describe('every chain holds, and agrees with every signed checkpoint'),
   events: z.number().int().describe('events whose hash was recomputed'),
-  heads: z
-    .array(z.object({ stream: z.string(), revision: z.number().int(), hash: z.string() }))
-    .describe("each stream's last event as stored"),
+  heads: z.array(chainHead).describe("each stream's last event as stored"),
   brokenAt: z
     .object({
       eventId: z.string(),
@@ -126,6 +138,48 @@ const verifyAnswer = z.object({
     })
     .optional()
     .describe('the first event, in log order, whose chain does not hold'),
+  checkpoint: z
+    .object({ takenAt: z.string(), keyId: z.string(), heads: z.array(chainHead) })
+    .nullable()
+    .describe('the latest signed checkpoint the chains were held against; null before the first'),
+  checkpoints: z.number().int().describe('signed checkpoints the chains were held against'),
+  checkpointMismatch: z
+    .object({
+      takenAt: z.string(),
+      keyId: z.string(),
+      reason: z
+        .enum(['rewritten', 'missing', 'signature'])
+        .describe(
+          'rewritten: the event the checkpoint names holds another hash; missing: the stream ends before it; signature: the checkpoint does not verify',
+        ),
+      stream: z.string().optional(),
+      revision: z.number().int().optional(),
+      expected: z.string().optional().describe('the hash the checkpoint signed'),
+      actual: z.string().optional().describe('the hash stored, or `missing`'),
+      detail: z.string(),
+    })
+    .optional()
+    .describe(
+      'the first disagreement with a signed checkpoint: what the chains alone cannot show (last events deleted, a stream rewritten with its hashes recomputed)',
+    ),
+});
+
+const signedCheckpoint = z.object({
+  checkpoint: z.object({
+    kind: z.literal(CHECKPOINT_KIND),
+    ptceId: z.string(),
+    takenAt: z.string().describe('when it was taken'),
+    heads: z.array(chainHead).describe("each stream's last event then"),
+  }),
+  signature: z
+    .object({ alg: z.literal('Ed25519'), keyId: z.string(), value: z.string() })
+    .describe(
+      'Ed25519 over the RFC 8785 canonical JSON of `checkpoint`, by a snapshot key of /.well-known/jwks.json',
+    ),
+});
+
+const checkpointList = z.object({
+  checkpoints: z.array(signedCheckpoint).describe('oldest first'),
 });
 
 const diffQuery = z
@@ -329,7 +383,38 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
       const { ptceId } = request.params;
       authorize(request, ptceId);
       await assertRegistered(ptceId);
-      return verifyPtceChains(options.store, ptceId);
+      return verifyPtceChains(options.store, ptceId, await options.checkpoints.evidence(ptceId));
     },
   );
+
+  app.get(
+    '/v1/audit/ptces/:ptceId/checkpoints',
+    {
+      schema: {
+        tags,
+        summary: "The signed checkpoints of the PTCE's hash chains, oldest first",
+        description:
+          'Taken with every snapshot and at least daily while the chains move, each signed with a snapshot key. Keep them: a checkpoint held outside the server proves what the chains were, whatever is done to the server later.',
+        params: ptceParams,
+        response: auditResponses(checkpointList),
+      },
+    },
+    async (request) => {
+      const { ptceId } = request.params;
+      authorize(request, ptceId);
+      await assertRegistered(ptceId);
+      const listed = await options.checkpoints.list(ptceId);
+      // A row that is no checkpoint is no answer; verify names it.
+      return { checkpoints: listed.filter((entry): entry is SignedCheckpoint => !('unreadable' in entry)) };
+    },
+  );
+
+  if (options.checkpointEveryMs > 0) {
+    const stop = options.checkpoints.schedule({
+      everyMs: options.checkpointEveryMs,
+      firstAfterMs: options.firstCheckpointAfterMs ?? 60_000,
+      log: app.log,
+    });
+    app.addHook('onClose', stop);
+  }
 });

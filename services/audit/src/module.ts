@@ -1,6 +1,8 @@
 import type { ServiceModule } from '@ptce/platform';
-import { loadStageRules, sharedPtceLedgers } from '@ptce/read-models';
+import { loadStageRules, sharedChainCheckpoints, sharedPtceLedgers } from '@ptce/read-models';
 import { type AuditOptions, auditService } from './app.ts';
+
+const HOUR_MS = 3_600_000;
 
 /** The audit service as a host mounts it: alone (main.ts) or beside the others (standalone). */
 export const auditModule: ServiceModule<AuditOptions> = {
@@ -12,5 +14,7 @@ export const auditModule: ServiceModule<AuditOptions> = {
     now: host.clock,
     ledgers: sharedPtceLedgers(host),
     personalData: host.personalData,
+    checkpoints: sharedChainCheckpoints(host),
+    checkpointEveryMs: host.config.CHECKPOINT_EVERY_HOURS * HOUR_MS,
   }),
 };

@@ -13,7 +13,15 @@ import {
   zodPlugin,
 } from '@ptce/platform';
 import type { StageRules } from '@ptce/projections';
-import { cutLedger, knownAtCut, type LogCut, type PtceLedgers, registeredPtceIds } from '@ptce/read-models';
+import {
+  type ChainCheckpoints,
+  cutLedger,
+  headsAt,
+  knownAtCut,
+  type LogCut,
+  type PtceLedgers,
+  registeredPtceIds,
+} from '@ptce/read-models';
 import type { FastifyReply } from 'fastify';
 import { snapshotsCsv } from './csv.ts';
 import {
@@ -27,7 +35,7 @@ import {
   snapshotList,
   snapshotQuery,
 } from './schemas.ts';
-import { headsAt, snapshotOf } from './snapshot.ts';
+import { snapshotOf } from './snapshot.ts';
 
 /** What the snapshots service takes from its host. */
 export interface SnapshotsOptions {
@@ -39,6 +47,8 @@ export interface SnapshotsOptions {
   /** The PTCE's folded logs, kept between requests. */
   readonly ledgers: PtceLedgers;
   readonly keys: SnapshotKeys;
+  /** Every snapshot takes a signed checkpoint of the heads it carries. */
+  readonly checkpoints: ChainCheckpoints;
 }
 
 const tags = ['snapshots'];
@@ -82,6 +92,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
     const position = ledger.last?.event.position;
     if (position === undefined) return null;
     const heads = await headsAt(store, ptceId, position);
+    await options.checkpoints.attest(ptceId, heads);
     const snapshot = snapshotOf(ptceId, ledger, asOf, rules, position, heads);
     if (snapshot === null) return null;
     const value = sign(null, Buffer.from(canonicalJson(snapshot), 'utf8'), key.privateKey).toString(

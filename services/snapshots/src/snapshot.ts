@@ -1,6 +1,4 @@
 import { type Ledger, ledgerFinal, recordedCategoryOf } from '@ptce/domain';
-import type { EventStore } from '@ptce/event-store';
-import { ptceStreams } from '@ptce/events';
 import {
   activeMembersOf,
   DEFAULT_WINDOW_MONTHS,
@@ -12,8 +10,6 @@ import { eligibilityBody, legalTransitionBody, participationBody, stageBody } fr
 import type { Snapshot } from './schemas.ts';
 
 const NATURAL_PERSON = 'natural_person';
-/** How many events a backwards read of a stream asks for at a time when looking for its head. */
-const HEAD_PAGE = 64;
 
 /**
  * Every organisation id the ledger ever gave a natural person: at asOf, or by its latest join as
@@ -63,37 +59,6 @@ function scrubber(ids: ReadonlySet<string>): <T>(value: T) => T {
     return value;
   };
   return <T>(value: T) => scrub(value, false) as T;
-}
-
-/** The stream's last event at or before `position`; null when it has none. */
-async function headOf(
-  store: EventStore,
-  stream: string,
-  position: string,
-): Promise<Snapshot['heads'][number] | null> {
-  let from: number | undefined;
-  for (;;) {
-    const page = await store.readStream(stream, {
-      direction: 'backwards',
-      limit: HEAD_PAGE,
-      ...(from === undefined ? {} : { fromRevision: from }),
-    });
-    const found = page.find((event) => event.position <= position);
-    if (found) return { stream, revision: found.revision, hash: found.hash };
-    const oldest = page.at(-1);
-    if (!oldest || oldest.revision === 0 || page.length < HEAD_PAGE) return null;
-    from = oldest.revision - 1;
-  }
-}
-
-/** Where each of the PTCE's streams stood at `position`, in the order of `ptceStreams`. */
-export async function headsAt(
-  store: EventStore,
-  ptceId: string,
-  position: string,
-): Promise<Snapshot['heads']> {
-  const heads = await Promise.all(ptceStreams(ptceId).map((stream) => headOf(store, stream, position)));
-  return heads.filter((head) => head !== null);
 }
 
 /**

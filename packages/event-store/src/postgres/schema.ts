@@ -32,6 +32,9 @@ export const MIGRATIONS: readonly string[] = [
      jti text PRIMARY KEY, expires_at timestamptz NOT NULL, revoked_at timestamptz NOT NULL, reason text);`,
   `CREATE TABLE personal_data_keys (
      subject text PRIMARY KEY, wrapped bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`,
+  `CREATE TABLE chain_checkpoints (
+     ptce_id text NOT NULL, digest text NOT NULL, taken_at text NOT NULL, body text NOT NULL,
+     key_id text NOT NULL, signature text NOT NULL, PRIMARY KEY (ptce_id, digest));`,
 ];
 
 /** Held for the whole migration: several processes may start at once on a fresh database. */

@@ -31,6 +31,9 @@ export const MIGRATIONS: readonly string[] = [
      jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL, reason TEXT);`,
   `CREATE TABLE IF NOT EXISTS personal_data_keys (
      subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL);`,
+  `CREATE TABLE IF NOT EXISTS chain_checkpoints (
+     ptce_id TEXT NOT NULL, digest TEXT NOT NULL, taken_at TEXT NOT NULL, body TEXT NOT NULL,
+     key_id TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY (ptce_id, digest));`,
 ];
 
 /** The migration that brought the keys and the revoked tokens into the events' file. */

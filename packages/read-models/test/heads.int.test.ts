@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type EventStore, openEventStore } from '@ptce/event-store';
 import { type NewEvent, streamName } from '@ptce/events';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { headsAt } from '../src/snapshot.ts';
+import { headsAt } from '../src/checkpoints.ts';
 
 let store: EventStore;
 
