@@ -190,7 +190,10 @@ export async function verifyPtceChains(
     trusted.push(entry);
     for (const head of entry.checkpoint.heads) {
       let revisions = attested.get(head.stream);
-      if (!revisions) attested.set(head.stream, (revisions = new Map()));
+      if (!revisions) {
+        revisions = new Map();
+        attested.set(head.stream, revisions);
+      }
       revisions.set(head.revision, { hash: head.hash, checkpoint: entry });
     }
   }
