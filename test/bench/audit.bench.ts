@@ -11,7 +11,11 @@
  * - `audit.verify`: events/s of `GET …/verify` on that PTCE; baseline: the same raw read plus a
  *   SHA-256 of each row's bytes (target ratio ≥ 0.5).
  *
- * `http.snapshot` belongs here too once the snapshots service exists.
+ * - `http.snapshot`: req/s of the current signed snapshot (`GET /v1/snapshots/{id}`) with 32
+ *   connections across 100 smaller PTCE (200 to 500 events each) of the same server; baseline: a
+ *   bare Fastify route of the same process answering one of those snapshots' JSON, cached as bytes
+ *   (target ratio ≥ 0.4). Each snapshot is made once before the load: the figure is the steady
+ *   state of repeated current reads, the first read's cost is logged apart.
  */
 
 import { type ChildProcess, fork } from 'node:child_process';
@@ -21,12 +25,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openEventStore } from '@ptce/event-store';
+import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { appendHistory, generatePtceHistory } from './read-history.ts';
 import type { Report } from './report.ts';
 
 const EVENTS = Number(process.env.BENCH_AUDIT_EVENTS ?? 100_000);
 const RUNS = 3;
+const SMALL_PTCE = 100;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = 32;
+const smallId = (i: number) => `pole-${i}`;
 const BIG = 'grand-pole';
 const CHILD_FLAG = '--audit-bench-child';
 const self = fileURLToPath(import.meta.url);
@@ -50,6 +59,8 @@ interface Ready {
   readonly type: 'ready';
   readonly url: string;
   readonly token: string;
+  /** A bare Fastify route in the same process, answering one snapshot's JSON cached as bytes. */
+  readonly baselineUrl: string;
 }
 
 async function serverChild(dataDir: string): Promise<void> {
@@ -65,12 +76,24 @@ async function serverChild(dataDir: string): Promise<void> {
     keys.privateKey,
     config,
   );
+  const sample = await fetch(`${url}/v1/snapshots/${smallId(0)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (sample.status !== 200) throw new Error(`sample snapshot: ${sample.status} ${await sample.text()}`);
+  const cached = await sample.text();
+  const { default: Fastify } = await import('fastify');
+  const bare = Fastify({ logger: false });
+  bare.get('/v1/snapshots/:ptceId', async (_request, reply) =>
+    reply.header('content-type', 'application/json; charset=utf-8').send(cached),
+  );
+  const baselineUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
   process.on('message', async (message: { type: string }) => {
     if (message.type !== 'stop') return;
     await app.close();
+    await bare.close();
     process.disconnect?.();
   });
-  process.send?.({ type: 'ready', url, token } satisfies Ready);
+  process.send?.({ type: 'ready', url, token, baselineUrl } satisfies Ready);
 }
 
 /** The child's peak resident set so far, from the kernel: what a container limit would count. */
@@ -105,6 +128,36 @@ async function verifyOnce(ready: Ready): Promise<{ events: number; seconds: numb
   return { events: body.events ?? 0, seconds: (performance.now() - started) / 1000 };
 }
 
+/** Current snapshots of the 100 smaller PTCE in turn, 32 connections: requests per second. */
+async function snapshotLoad(url: string, token: string, seed: number): Promise<number> {
+  let n = seed;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req) => {
+          n++;
+          return {
+            ...req,
+            path: `/v1/snapshots/${smallId(n % SMALL_PTCE)}`,
+            headers: { authorization: `Bearer ${token}` },
+          };
+        },
+      },
+    ],
+  });
+  const failures = result.errors + result.timeouts + result.non2xx;
+  if (failures > 0 || result['2xx'] === 0) {
+    throw new Error(
+      `${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx of ${result.requests.total} requests: the figure would be meaningless`,
+    );
+  }
+  return result.requests.average;
+}
+
 /** The rows as the store holds them, read raw: what any export must at least do. */
 function rawRead(
   file: string,
@@ -135,6 +188,13 @@ export async function run(report: Report): Promise<void> {
     const store = await openEventStore(`sqlite:${file}`, { synchronous: 'NORMAL' });
     try {
       await appendHistory(store, BIG, generatePtceHistory(BIG, EVENTS, 7));
+      for (let i = 0; i < SMALL_PTCE; i++) {
+        await appendHistory(
+          store,
+          smallId(i),
+          generatePtceHistory(smallId(i), 200 + ((i * 37) % 300), 1_000 + i),
+        );
+      }
     } finally {
       await store.close();
     }
@@ -151,6 +211,19 @@ export async function run(report: Report): Promise<void> {
     const exportBaselines: number[] = [];
     const verifies: number[] = [];
     const verifyBaselines: number[] = [];
+    const snapshots: number[] = [];
+    const snapshotBaselines: number[] = [];
+    // Steady state is what is measured: each snapshot made once (a replay and a signature,
+    // ~15 ms on a quiet machine) before the load, as a funders' portal would find them.
+    const warm = performance.now();
+    for (let i = 0; i < SMALL_PTCE; i++) {
+      const response = await fetch(`${ready.url}/v1/snapshots/${smallId(i)}`, {
+        headers: { authorization: `Bearer ${ready.token}` },
+      });
+      if (response.status !== 200) throw new Error(`snapshot ${smallId(i)}: ${response.status}`);
+      await response.arrayBuffer();
+    }
+    log(`${SMALL_PTCE} snapshots made in ${((performance.now() - warm) / 1000).toFixed(1)} s`);
     for (let runIndex = 0; runIndex < RUNS; runIndex++) {
       const exported = await exportOnce(ready);
       let bytes = 0;
@@ -169,6 +242,11 @@ export async function run(report: Report): Promise<void> {
         createHash('sha256').update(JSON.stringify(row)).digest();
       });
       verifyBaselines.push(hashed.events / hashed.seconds);
+      snapshots.push(await snapshotLoad(ready.url, ready.token, runIndex * 1_000));
+      snapshotBaselines.push(await snapshotLoad(ready.baselineUrl, ready.token, runIndex * 1_000));
+      log(
+        `run ${runIndex + 1}: snapshot ${Math.round(snapshots.at(-1)!)} req/s (bare route ${Math.round(snapshotBaselines.at(-1)!)})`,
+      );
       log(
         `run ${runIndex + 1}: export ${Math.round(exports.at(-1)!)} ev/s (raw ${Math.round(exportBaselines.at(-1)!)}, ${bytes} bytes), verify ${Math.round(verifies.at(-1)!)} ev/s (raw+sha256 ${Math.round(verifyBaselines.at(-1)!)})`,
       );
@@ -185,6 +263,12 @@ export async function run(report: Report): Promise<void> {
       unit: 'MB',
       baseline: 300,
       better: 'lower',
+    });
+    report({
+      bench: 'http.snapshot',
+      value: median(snapshots),
+      unit: 'req/s',
+      baseline: median(snapshotBaselines),
     });
     report({
       bench: 'audit.verify',

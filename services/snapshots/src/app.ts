@@ -29,13 +29,14 @@ import {
   jwksSchema,
   listQuery,
   ptceParams,
-  type SignedSnapshot,
   type SnapshotQuery,
   signedSnapshot,
   snapshotList,
   snapshotQuery,
+  snapshotSchema,
 } from './schemas.ts';
 import { snapshotOf } from './snapshot.ts';
+import { type MadeSnapshot, SignedSnapshotCache } from './snapshot-cache.ts';
 
 /** What the snapshots service takes from its host. */
 export interface SnapshotsOptions {
@@ -52,6 +53,8 @@ export interface SnapshotsOptions {
 }
 
 const tags = ['snapshots'];
+/** Signed snapshots kept made: a few for each of a deployment's PTCE (about 5 KB each). */
+const SNAPSHOTS_KEPT = 2_000;
 const READERS = ['funder', 'secretary', 'auditor', 'admin'] as const;
 
 /** Text, not the JSON the route's schema describes: the serializer is for the JSON answer only. */
@@ -74,12 +77,22 @@ const ptceNotFound = (ptceId: string) =>
 export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, options) => {
   const { store, rules, ledgers, keys } = options;
 
-  /** The signed snapshot of one PTCE; null when it is not registered in the part of the log read. */
+  /**
+   * Signed snapshots already made, by what they are a function of: the same bytes every time, so
+   * a funder's repeated read costs a look-up, not a replay and a signature. Bounded; its owner is
+   * this plugin instance.
+   */
+  const made = new SignedSnapshotCache(SNAPSHOTS_KEPT);
+
+  /**
+   * The signed snapshot of one PTCE, with its JSON; null when it is not registered in the part of
+   * the log read.
+   */
   const signed = async (
     ptceId: string,
     query: SnapshotQuery,
     key: SnapshotSigningKey,
-  ): Promise<SignedSnapshot | null> => {
+  ): Promise<MadeSnapshot | null> => {
     const asOf = query.asOf ?? parisDate(options.now());
     const log = await ledgers.latest(ptceId);
     const cut: LogCut | null =
@@ -91,19 +104,30 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
     const ledger = cut ? cutLedger(log.ledger, cut) : log.ledger;
     const position = ledger.last?.event.position;
     if (position === undefined) return null;
+    // Nothing but these makes a snapshot: the events up to position never change (verify says
+    // so when they do), and the rules are the process's.
+    const cacheKey = [ptceId, position, asOf, key.keyId].join('\n');
+    const known = made.get(cacheKey);
+    if (known) return known;
     const heads = await headsAt(store, ptceId, position);
     await options.checkpoints.attest(ptceId, heads);
-    const snapshot = snapshotOf(ptceId, ledger, asOf, rules, position, heads);
-    if (snapshot === null) return null;
+    const computed = snapshotOf(ptceId, ledger, asOf, rules, position, heads);
+    if (computed === null) return null;
+    // What is signed is what the schema lets out, checked once here rather than at every send:
+    // a field the schema does not know can never make the signed bytes differ from the answer.
+    const snapshot = snapshotSchema.parse(computed);
     const value = sign(null, Buffer.from(canonicalJson(snapshot), 'utf8'), key.privateKey).toString(
       'base64url',
     );
-    return {
-      snapshot,
-      signature: { alg: 'Ed25519', keyId: key.keyId, value },
-      generatedAt: new Date(options.now()).toISOString(),
-    };
+    const body = { snapshot, signature: { alg: 'Ed25519' as const, keyId: key.keyId, value } };
+    // The JSON of the answer but for its closing brace, where generatedAt goes.
+    const answer: MadeSnapshot = { ...body, json: JSON.stringify(body).slice(0, -1) };
+    made.set(cacheKey, answer);
+    return answer;
   };
+  /** The answer of one snapshot, `generatedAt` being now: JSON text, sent as it is. */
+  const jsonOf = (answer: MadeSnapshot) =>
+    `${answer.json},"generatedAt":${JSON.stringify(new Date(options.now()).toISOString())}}`;
 
   app.get(
     '/v1/snapshots/:ptceId',
@@ -122,13 +146,14 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { ptceId } = request.params;
       requireRole(request, ...READERS);
       requirePtceScope(request, ptceId);
       const answer = await signed(ptceId, request.query, keys.current());
       if (answer === null) throw ptceNotFound(ptceId);
-      return answer;
+      // JSON text of an answer the schema checked when it was made: sent as it is, not serialized.
+      return reply.type('application/json; charset=utf-8').send(jsonOf(answer) as never);
     },
   );
 
@@ -150,7 +175,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       const everyPtce = principal.role === 'admin' || principal.ptces.includes('*');
       const ids = everyPtce ? await registeredPtceIds(store) : [...new Set(principal.ptces)].sort();
       const { format, ...query } = request.query;
-      const snapshots: SignedSnapshot[] = [];
+      const snapshots: MadeSnapshot[] = [];
       // One key for the whole list, even if a rotation lands while it is computed.
       const key = keys.current();
       for (const ptceId of ids) {
@@ -160,7 +185,9 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       if (format === 'csv') {
         return sendCsv(reply, snapshotsCsv(snapshots));
       }
-      return { snapshots };
+      return reply
+        .type('application/json; charset=utf-8')
+        .send(`{"snapshots":[${snapshots.map(jsonOf).join(',')}]}` as never);
     },
   );
 

@@ -1,5 +1,8 @@
 import type { SignedSnapshot } from './schemas.ts';
 
+/** What a row is made of: the signed snapshot, whenever it was generated. */
+type Signed = Pick<SignedSnapshot, 'snapshot' | 'signature'>;
+
 type Cell = string | number | boolean | null;
 
 /** RFC 4180: a field holding a comma, a double quote or a line break is quoted, its quotes doubled. */
@@ -8,7 +11,7 @@ function field(value: Cell): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-const COLUMNS: readonly [string, (s: SignedSnapshot) => Cell][] = [
+const COLUMNS: readonly [string, (s: Signed) => Cell][] = [
   ['ptceId', (s) => s.snapshot.ptceId],
   ['name', (s) => s.snapshot.name],
   ['asOf', (s) => s.snapshot.asOf],
@@ -29,7 +32,7 @@ const COLUMNS: readonly [string, (s: SignedSnapshot) => Cell][] = [
 ];
 
 /** A header row, then one row of headline indicators per snapshot; every line ends with CRLF. */
-export function snapshotsCsv(snapshots: readonly SignedSnapshot[]): string {
+export function snapshotsCsv(snapshots: readonly Signed[]): string {
   const rows = [
     COLUMNS.map(([name]) => name),
     ...snapshots.map((s) => COLUMNS.map(([, value]) => field(value(s)))),
