@@ -130,6 +130,12 @@ describe('incremental ledger = from-scratch fold (properties)', () => {
             [{ type: 'MemberJoined', org: 'a', space: 's1', at: '2019-12-31', ref: 0 }],
             true,
           ],
+          // Found by a full run: the same annulment, its decision appended after it, unwarmed.
+          [
+            [{ type: 'DecisionAnnulled', org: 'a', space: 's1', at: '2019-12-31', ref: 0 }],
+            [{ type: 'DecisionRecorded', org: 'a', space: 's1', at: '2020-02-01', ref: 0 }],
+            false,
+          ],
         ],
       },
     );

@@ -5,8 +5,8 @@ import {
   compile,
   emptyCompiled,
   insertionIndex,
-  isRetroactiveAnnulment,
   type MutableCompiled,
+  movesAnAnnulment,
 } from './compile.ts';
 import { type Cut, cutAccepts, cutKey } from './cuts.ts';
 import { ledgerEvents } from './events.ts';
@@ -268,19 +268,8 @@ function appendFact(c: Compilation, event: LoggedEvent): boolean {
   if (compiled.known.has(event.eventId)) return false;
   const fact = asPlainFact(event);
   if (!fact) return false;
-  // A decision recorded after an annulment that took no date of its own moves that annulment to
-  // the decision's date: only compiling the log again places it there.
-  if (
-    fact.type === 'DecisionRecorded' &&
-    compiled.facts.some(
-      (f) =>
-        f.type === 'DecisionAnnulled' &&
-        f.data.decisionId === fact.data.decisionId &&
-        isRetroactiveAnnulment(f),
-    )
-  ) {
-    return false;
-  }
+  // Only compiling the log again places the annulment this decision moves.
+  if (movesAnAnnulment(compiled.facts, fact)) return false;
   const at = insertionIndex(compiled.facts, fact);
   if (at === compiled.facts.length) compiled.facts.push(fact);
   else {

@@ -71,7 +71,7 @@ interface MutableFact {
   readonly logged: LoggedEvent;
 }
 
-export const isRetroactiveAnnulment = (event: { type: string; data: unknown }): boolean =>
+const isRetroactiveAnnulment = (event: { type: string; data: unknown }): boolean =>
   event.type === 'DecisionAnnulled' && (event.data as { retroactive?: boolean }).retroactive === true;
 
 /**
@@ -111,10 +111,27 @@ export function pendingFacts(compiled: CompiledLedger, events: readonly LoggedEv
     if (compiled.warnings.some((w) => w.eventId === event.eventId)) return null;
     const fact = asPlainFact(event);
     if (!fact) return null;
+    if (movesAnAnnulment(compiled.facts, fact) || movesAnAnnulment(out, fact)) return null;
     ids.add(event.eventId);
     out.push(fact);
   }
   return out;
+}
+
+/**
+ * A decision recorded after an annulment of it that took no date of its own: compiling moves that
+ * annulment to the decision's date, which no insertion of the decision alone reproduces.
+ */
+export function movesAnAnnulment(facts: readonly Fact[], fact: Fact): boolean {
+  return (
+    fact.type === 'DecisionRecorded' &&
+    facts.some(
+      (f) =>
+        f.type === 'DecisionAnnulled' &&
+        f.data.decisionId === fact.data.decisionId &&
+        isRetroactiveAnnulment(f),
+    )
+  );
 }
 
 /** The compiled facts with `extra` inserted at their places, as a new array. */
