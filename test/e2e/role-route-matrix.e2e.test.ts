@@ -1,15 +1,17 @@
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Role } from '@ptce/platform';
+import { mintToken, type Role } from '@ptce/platform';
 import { clientFor, seedPtce, startTestServer, type TestServer } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 /*
  * Every operation the standalone server documents, called by every role with a token scoped to
- * the PTCE of the request, by the same roles scoped to another PTCE, and with no token. What each
- * caller should get is written down below from the contract's role table, never read back from
- * the server: a route the table does not place fails the test, so no new route escapes it.
+ * the PTCE of the request, by the same roles scoped to another PTCE, with no token and with a
+ * forged one. What each caller should get is written down below from the contract's role table,
+ * never read back from the server: a route the table does not place fails the test, so no new
+ * route escapes it.
  */
 
 interface Parameter {
@@ -228,7 +230,7 @@ interface DocumentedOperation {
   readonly operation: Operation;
 }
 
-describe('the role × route matrix: every documented operation, every role, in and out of scope, and no token', () => {
+describe('the role × route matrix: every documented operation, every role, in and out of scope, and without a valid token', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-matrix-'));
   let server: TestServer;
   let operations: DocumentedOperation[];
@@ -249,7 +251,16 @@ describe('the role × route matrix: every documented operation, every role, in a
     const admin = clientFor(server, await server.bearer('admin'));
     await seedPtce(admin, PTCE);
     await seedPtce(admin, OTHER_PTCE);
-    callers = [{ label: 'no token', role: null, inScope: false, authorization: null }];
+    // An admin token of every scope, signed by a key that is not the deployment's: no better than none.
+    const forged = await mintToken(
+      { sub: 'forger', role: 'admin', ptces: ['*'], ttl: '1h' },
+      generateKeyPairSync('ed25519').privateKey,
+      server.config,
+    );
+    callers = [
+      { label: 'no token', role: null, inScope: false, authorization: null },
+      { label: 'a forged admin token', role: null, inScope: false, authorization: `Bearer ${forged}` },
+    ];
     for (const role of ROLES) {
       callers.push(
         {
