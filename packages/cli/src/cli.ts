@@ -29,6 +29,7 @@ import {
   rebuildReadModels,
 } from '@ptce/read-models';
 import { AuditUsageError, exportEvents, replay, verify } from './audit-commands.ts';
+import { SnapshotUsageError, verifySnapshot } from './snapshot-commands.ts';
 
 export interface CliIo {
   readonly env: Record<string, string | undefined>;
@@ -71,6 +72,10 @@ Commands:
   keys rotate
           Make a new current key for signing snapshots (DATA_DIR/keys/snapshots); the retired
           public key stays in /.well-known/jwks.json, so what it signed still verifies
+  verify-snapshot <file> --keys <file | http(s) URL>
+          Check a saved signed snapshot (or a list answer of them) offline against a JWK set
+          (/.well-known/jwks.json): the key named, its thumbprint, the Ed25519 signature over
+          the canonical JSON; exit 0 when each verifies, 1 naming what failed
 
 Configuration comes from the same environment as the server (DATA_DIR, JWT_*, …).
 `;
@@ -357,6 +362,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   replay,
   export: exportEvents,
   verify,
+  'verify-snapshot': verifySnapshot,
 };
 
 /** Runs one command; never exits the process, so tests can call it. */
@@ -374,7 +380,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     return await run(args, io);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof AuditUsageError) {
+    if (err instanceof UsageError || err instanceof AuditUsageError || err instanceof SnapshotUsageError) {
       io.stderr(`ptce ${command}: ${err.message}\n\n${USAGE}`);
       return EXIT_USAGE;
     }
