@@ -20,11 +20,13 @@ export type {
   ExpectedRevision,
   ReadAllOptions,
   ReadStreamOptions,
+  StoredEventText,
   Stores,
   SubscribeOptions,
   Subscription,
   SubscriptionHandler,
 } from './port.ts';
+export { readStreamText } from './port.ts';
 export { RedisCheckpointStore } from './redis/checkpoints.ts';
 export { RedisPersonalKeyStore } from './redis/personal-keys.ts';
 export { RedisRevocationStore } from './redis/revocations.ts';

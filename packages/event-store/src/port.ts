@@ -72,6 +72,19 @@ export interface Subscription {
 export type SubscriptionHandler = (event: EventEnvelope) => void | Promise<void>;
 
 /**
+ * An event as the store holds it, its data and metadata left as the JSON text stored: what an
+ * export writes out as it is, rather than parsing every event only to serialize it again.
+ */
+export type StoredEventText = Omit<
+  EventEnvelope,
+  'data' | 'evidence' | 'correlationId' | 'causationId' | 'idempotencyKey'
+> & {
+  readonly dataJson: string;
+  /** `evidence`, `correlationId`, `causationId`, `idempotencyKey` when any was given; else null. */
+  readonly metadataJson: string | null;
+};
+
+/**
  * The single source of truth. Positions are opaque strings outside the adapter, but they
  * compare correctly as strings (fixed width), so callers may sort and compare them.
  */
@@ -80,6 +93,14 @@ export interface EventStore {
   append(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult>;
   /** An empty array when the stream does not exist. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<EventEnvelope[]>;
+  /**
+   * `readStream` forwards, each event's data and metadata as the text stored. Optional: a store
+   * that keeps parsed events (KurrentDB) has none to give; `readStreamText` serves it all the same.
+   */
+  readStreamText?(
+    stream: string,
+    options?: { fromRevision?: number; limit?: number },
+  ): Promise<StoredEventText[]>;
   /** Revision of the stream's last event, or null when it does not exist. */
   streamRevision(stream: string): Promise<number | null>;
   readAll(options?: ReadAllOptions): Promise<EventEnvelope[]>;
@@ -114,4 +135,19 @@ export interface Stores {
   readonly checkpoints: CheckpointStore;
   /** Closes the three and the connection they share. */
   close(): Promise<void>;
+}
+
+/** The stream's events with their data as JSON text: the store's own, or its events serialized. */
+export async function readStreamText(
+  store: EventStore,
+  stream: string,
+  options: { fromRevision?: number; limit?: number } = {},
+): Promise<StoredEventText[]> {
+  if (store.readStreamText) return store.readStreamText(stream, options);
+  const events = await store.readStream(stream, options);
+  return events.map(({ data, evidence, correlationId, causationId, idempotencyKey, ...rest }) => {
+    const metadata = { evidence, correlationId, causationId, idempotencyKey };
+    const given = Object.values(metadata).some((value) => value !== undefined);
+    return { ...rest, dataJson: JSON.stringify(data), metadataJson: given ? JSON.stringify(metadata) : null };
+  });
 }

@@ -8,6 +8,7 @@ import type {
   EventStore,
   ReadAllOptions,
   ReadStreamOptions,
+  StoredEventText,
   Stores,
   SubscribeOptions,
   Subscription,
@@ -20,7 +21,15 @@ import { PostgresIdempotencyStore } from './postgres/idempotency.ts';
 import { PostgresNotifications } from './postgres/notify.ts';
 import { PostgresPersonalKeyStore } from './postgres/personal-keys.ts';
 import { PostgresRevocationStore } from './postgres/revocations.ts';
-import { COLUMNS, parsePosition, position, type Row, readHead, toEnvelope } from './postgres/rows.ts';
+import {
+  COLUMNS,
+  parsePosition,
+  position,
+  type Row,
+  readHead,
+  toEnvelope,
+  toStoredText,
+} from './postgres/rows.ts';
 import { migrate } from './postgres/schema.ts';
 import { isPostgresUnavailable } from './unavailable.ts';
 
@@ -122,6 +131,18 @@ class PostgresEventStore implements EventStore {
             [stream, options.fromRevision ?? 0, limit],
           );
     return rows.map(toEnvelope);
+  }
+
+  async readStreamText(
+    stream: string,
+    options: { fromRevision?: number; limit?: number } = {},
+  ): Promise<StoredEventText[]> {
+    const rows = await this.connection.query<Row>(
+      'ptce_read_forwards',
+      `SELECT ${COLUMNS} FROM events WHERE stream = $1 AND revision >= $2 ORDER BY revision ASC LIMIT $3`,
+      [stream, options.fromRevision ?? 0, options.limit ?? null],
+    );
+    return rows.map(toStoredText);
   }
 
   async streamRevision(stream: string): Promise<number | null> {

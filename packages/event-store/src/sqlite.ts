@@ -24,6 +24,7 @@ import type {
   ExpectedRevision,
   ReadAllOptions,
   ReadStreamOptions,
+  StoredEventText,
   Stores,
   SubscribeOptions,
   Subscription,
@@ -70,6 +71,26 @@ function toStoreError(error: unknown): unknown {
   if (error instanceof TypeError)
     return new StoreUnavailableError('sqlite: the store is closed', { cause: error });
   return new StoreUnavailableError(`sqlite: ${(error as Error).message}`, { cause: error });
+}
+
+/** The row as stored, data and metadata left as their JSON text. */
+export function toStoredText(row: Row): StoredEventText {
+  return {
+    eventId: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    ptceId: row.ptce_id,
+    occurredAt: row.occurred_at,
+    recordedBy: row.recorded_by,
+    dataJson: row.data,
+    metadataJson: row.metadata,
+    stream: row.stream,
+    revision: row.revision,
+    position: formatPosition(row.global_position),
+    recordedAt: row.recorded_at,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
 }
 
 export function toEnvelope(row: Row): EventEnvelope {
@@ -325,6 +346,15 @@ class SqliteEventStore implements EventStore {
           : this.forwards.all(stream, options.fromRevision ?? 0, limit);
       return rows.map(toEnvelope);
     });
+  }
+
+  async readStreamText(
+    stream: string,
+    options: { fromRevision?: number; limit?: number } = {},
+  ): Promise<StoredEventText[]> {
+    return this.guard(() =>
+      this.forwards.all(stream, options.fromRevision ?? 0, options.limit ?? -1).map(toStoredText),
+    );
   }
 
   async streamRevision(stream: string): Promise<number | null> {

@@ -1,4 +1,5 @@
 import type { Ledger } from '@ptce/domain';
+import type { StoredEventText } from '@ptce/event-store';
 import { type EventEnvelope, fieldAt, isSealedText, PERSONAL_FIELDS, type SealedText } from '@ptce/events';
 import type { PersonalData } from '@ptce/platform';
 import { DEFAULT_WINDOW_MONTHS, rulesVersion, type StageRules } from '@ptce/projections';
@@ -38,7 +39,7 @@ export const auditedEventSchema = z.object({
 });
 export type AuditedEvent = z.infer<typeof auditedEventSchema>;
 
-function sealedFieldsOf(event: EventEnvelope): [string, SealedText][] {
+function sealedFieldsOf(event: Pick<EventEnvelope, 'type' | 'data'>): [string, SealedText][] {
   const rule = PERSONAL_FIELDS[event.type];
   if (!rule) return [];
   return rule.paths.flatMap((path) => {
@@ -75,6 +76,40 @@ export async function auditedEvents(
         : {}),
     };
   });
+}
+
+const text = JSON.stringify;
+
+/**
+ * The same events as `auditedEvents` gives, as NDJSON lines (one per event, in its key order),
+ * from the text the store holds: `data` is written out as stored, and parsed only for an event
+ * type that has personal fields, to find the sealed ones to open.
+ */
+export async function auditedEventLines(
+  events: readonly StoredEventText[],
+  personalData: PersonalData,
+): Promise<string> {
+  const sealedOf = events.map((event) =>
+    PERSONAL_FIELDS[event.type]
+      ? sealedFieldsOf({ type: event.type, data: JSON.parse(event.dataJson) as Record<string, unknown> })
+      : [],
+  );
+  const sealed = sealedOf.flat().map(([, value]) => value);
+  const clear = sealed.length > 0 ? await personalData.reveal(sealed) : new Map<SealedText, string | null>();
+  let lines = '';
+  for (const [i, event] of events.entries()) {
+    const evidence =
+      event.metadataJson === null
+        ? undefined
+        : (JSON.parse(event.metadataJson) as { evidence?: unknown }).evidence;
+    const fields = sealedOf[i]!;
+    const personal =
+      fields.length > 0
+        ? `,"personal":${text(Object.fromEntries(fields.map(([path, value]) => [path, clear.get(value) ?? null])))}`
+        : '';
+    lines += `{"eventId":${text(event.eventId)},"type":${text(event.type)},"schemaVersion":${event.schemaVersion},"stream":${text(event.stream)},"revision":${event.revision},"position":${text(event.position)},"occurredAt":${text(event.occurredAt)},"recordedAt":${text(event.recordedAt)},"recordedBy":${text(event.recordedBy)},"data":${event.dataJson}${evidence ? `,"evidence":${text(evidence)}` : ''},"hash":${text(event.hash)},"prevHash":${text(event.prevHash)}${personal}}\n`;
+  }
+  return lines;
 }
 
 /**

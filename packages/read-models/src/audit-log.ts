@@ -1,4 +1,4 @@
-import type { EventStore, StoredCheckpoint } from '@ptce/event-store';
+import { type EventStore, readStreamText, type StoredCheckpoint } from '@ptce/event-store';
 import { type EventEnvelope, endInstant, ptceStreams, startInstant, verifyChain } from '@ptce/events';
 import type { SnapshotPublicKey } from '@ptce/platform';
 import { checkpointSignatureProblem, type SignedCheckpoint } from './checkpoints.ts';
@@ -34,13 +34,41 @@ async function firstRevisionAfter(store: EventStore, stream: string, after: stri
   return low;
 }
 
+/** What the merge reads of an event, whether parsed or as stored text. */
+interface Placed {
+  readonly position: string;
+  readonly recordedAt: string;
+  readonly occurredAt: string;
+}
+
 /**
  * The PTCE's events in log order, its three streams merged by position, read in chunks. Only
  * events up to the store's head when the read began: every one of them is committed and visible
  * (on PostgreSQL the head stops short of a transaction still open), so no event of one stream
  * can turn up later with a position before one already given from another.
  */
-export async function* ptceEvents(store: EventStore, ptceId: string, filter: EventFilter = {}) {
+export function ptceEvents(store: EventStore, ptceId: string, filter: EventFilter = {}) {
+  return mergedStreams(store, ptceId, filter, (stream, fromRevision) =>
+    store.readStream(stream, { fromRevision, limit: CHUNK }),
+  );
+}
+
+/**
+ * `ptceEvents` with each event's data and metadata as the store holds their text: what an export
+ * writes out without parsing every event to serialize it again.
+ */
+export function ptceEventTexts(store: EventStore, ptceId: string, filter: EventFilter = {}) {
+  return mergedStreams(store, ptceId, filter, (stream, fromRevision) =>
+    readStreamText(store, stream, { fromRevision, limit: CHUNK }),
+  );
+}
+
+async function* mergedStreams<E extends Placed>(
+  store: EventStore,
+  ptceId: string,
+  filter: EventFilter,
+  read: (stream: string, fromRevision: number) => Promise<E[]>,
+): AsyncGenerator<E> {
   const head = await store.headPosition();
   if (head === null) return;
   const streams = ptceStreams(ptceId);
@@ -49,7 +77,7 @@ export async function* ptceEvents(store: EventStore, ptceId: string, filter: Eve
       filter.after === undefined ? 0 : firstRevisionAfter(store, stream, filter.after),
     ),
   );
-  const buffers: EventEnvelope[][] = streams.map(() => []);
+  const buffers: E[][] = streams.map(() => []);
   /** Where each buffer's next event is: shifting a 500-event array for every event costs more than the read. */
   const at = streams.map(() => 0);
   const done = streams.map(() => false);
@@ -58,7 +86,7 @@ export async function* ptceEvents(store: EventStore, ptceId: string, filter: Eve
   for (;;) {
     for (const [i, stream] of streams.entries()) {
       if (at[i]! < buffers[i]!.length || done[i]) continue;
-      const chunk = await store.readStream(stream, { fromRevision: next[i]!, limit: CHUNK });
+      const chunk = await read(stream, next[i]!);
       const visible = chunk.filter((event) => event.position <= head);
       buffers[i] = visible;
       at[i] = 0;

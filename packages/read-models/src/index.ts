@@ -26,6 +26,7 @@ export {
 } from './answers.ts';
 export {
   type AuditedEvent,
+  auditedEventLines,
   auditedEventSchema,
   auditedEvents,
   replayBody,
@@ -38,6 +39,7 @@ export {
   type EventFilter,
   type PtceChains,
   ptceEvents,
+  ptceEventTexts,
   verifyPtceChains,
 } from './audit-log.ts';
 export {

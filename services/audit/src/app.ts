@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { type Ledger, ledgerFinal } from '@ptce/domain';
-import type { EventStore } from '@ptce/event-store';
+import type { EventStore, StoredEventText } from '@ptce/event-store';
 import { type EventEnvelope, ptceStreams, slugSchema, validTimeSchema } from '@ptce/events';
 import {
   type App,
@@ -13,6 +13,7 @@ import {
 } from '@ptce/platform';
 import { changesBetween, type StageRules } from '@ptce/projections';
 import {
+  auditedEventLines,
   auditedEventSchema,
   auditedEvents,
   CHECKPOINT_KIND,
@@ -21,6 +22,7 @@ import {
   knownAtCut,
   type PtceLedgers,
   ptceEvents,
+  ptceEventTexts,
   replayBody,
   type SignedCheckpoint,
   verifyPtceChains,
@@ -53,6 +55,8 @@ const AUDITORS = ['auditor', 'admin'] as const;
 const MAX_PAGE = 1_000;
 const DEFAULT_PAGE = 100;
 const NDJSON = 'application/x-ndjson';
+/** Events written to the socket at a time when streaming: a few hundred KB. */
+const LINES_PER_WRITE = 200;
 
 const ptceParams = z.strictObject({ ptceId: slugSchema });
 const positionSchema = z
@@ -275,28 +279,25 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
       authorize(request, ptceId);
       await assertRegistered(ptceId);
       const { limit, ...filter } = request.query;
-      const events = ptceEvents(options.store, ptceId, filter);
       if ((request.headers.accept ?? '').includes(NDJSON)) {
         const personalData = options.personalData;
+        const texts = ptceEventTexts(options.store, ptceId, filter);
         // Pulled by the socket: a slow reader holds the reading, never a growing buffer.
         async function* lines() {
-          let batch: EventEnvelope[] = [];
-          const flush = async () => {
-            const text = (await auditedEvents(batch, personalData))
-              .map((e) => `${JSON.stringify(e)}\n`)
-              .join('');
-            batch = [];
-            return text;
-          };
-          for await (const event of events) {
+          let batch: StoredEventText[] = [];
+          for await (const event of texts) {
             batch.push(event);
-            if (batch.length === 200) yield await flush();
+            if (batch.length === LINES_PER_WRITE) {
+              yield await auditedEventLines(batch, personalData);
+              batch = [];
+            }
           }
-          if (batch.length > 0) yield await flush();
+          if (batch.length > 0) yield await auditedEventLines(batch, personalData);
         }
         // A stream of lines, not the page schema's object: the serializer is bypassed for it.
         return reply.type(`${NDJSON}; charset=utf-8`).send(Readable.from(lines()) as never);
       }
+      const events = ptceEvents(options.store, ptceId, filter);
       const page: EventEnvelope[] = [];
       let more = false;
       for await (const event of events) {

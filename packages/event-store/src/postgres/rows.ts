@@ -7,6 +7,7 @@ import {
   POSITION_WIDTH,
   type StreamHead,
 } from '../common.ts';
+import type { StoredEventText } from '../port.ts';
 import type { PgConnection } from './connection.ts';
 
 /** An `events` row as read: the reads, the replays and the append paths all map it the same way. */
@@ -79,6 +80,26 @@ export function parsePosition(value: string): [string, string] {
     throw new TypeError(`not a postgres event-store position: ${value}`);
   }
   return [BigInt(value.slice(0, POSITION_WIDTH)).toString(), BigInt(value.slice(POSITION_WIDTH)).toString()];
+}
+
+/** The row as stored, data and metadata left as their JSON text. */
+export function toStoredText(row: Row): StoredEventText {
+  return {
+    eventId: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    ptceId: row.ptce_id,
+    occurredAt: row.occurred_at,
+    recordedBy: row.recorded_by,
+    dataJson: row.data,
+    metadataJson: row.metadata,
+    stream: row.stream,
+    revision: row.revision,
+    position: position(row.tx_text, row.global_position),
+    recordedAt: row.recorded_at,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
 }
 
 export function toEnvelope(row: Row): EventEnvelope {

@@ -1,0 +1,94 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type EventStore, openStores, type Stores } from '@ptce/event-store';
+import { type NewEvent, streamName } from '@ptce/events';
+import { PersonalData } from '@ptce/platform';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { auditedEventLines, auditedEvents } from '../src/audit-answers.ts';
+import { ptceEvents, ptceEventTexts } from '../src/audit-log.ts';
+
+let stores: Stores;
+let personal: PersonalData;
+
+const fact = (type: string, data: Record<string, unknown>, extra: Partial<NewEvent> = {}): NewEvent => ({
+  eventId: randomUUID(),
+  type,
+  schemaVersion: 1,
+  ptceId: 'lines',
+  occurredAt: '2020-01-01',
+  recordedBy: 'lines-test',
+  data,
+  ...extra,
+});
+
+beforeAll(async () => {
+  stores = await openStores('sqlite::memory:');
+  personal = await PersonalData.open(stores.personalKeys, randomBytes(32));
+  const sealed = (await personal.prepare(['lines/citoyenne'])).seal(
+    'lines/citoyenne',
+    'Émilie "Mimi" Dupont\n',
+  );
+  await stores.events.append(
+    streamName('membership', 'lines'),
+    [
+      fact('PtceRegistered', { name: 'Pôle <lignes>', territory: { name: 'T' } }),
+      fact(
+        'MemberJoined',
+        { organisationId: 'citoyenne', name: sealed, category: 'natural_person' },
+        { evidence: { source: 'minutes 2020-01', sha256: 'ab'.repeat(32) }, correlationId: 'c-1' },
+      ),
+      fact('MemberJoined', {
+        organisationId: 'garage',
+        name: 'Garage \u2028 du coin',
+        category: 'enterprise',
+      }),
+    ],
+    { expectedRevision: 'no_stream' },
+  );
+  await stores.events.append(
+    streamName('workgroups', 'lines'),
+    [fact('SpaceOpened', { spaceId: 'copil', kind: 'strategic', name: 'Copil' }, { idempotencyKey: 'k' })],
+    { expectedRevision: 'no_stream' },
+  );
+});
+afterAll(() => stores.close());
+
+const collect = async <T>(events: AsyncIterable<T>) => {
+  const all: T[] = [];
+  for await (const event of events) all.push(event);
+  return all;
+};
+
+/** What the paged answer gives, as JSON would carry it. */
+const paged = async (store: EventStore) =>
+  JSON.parse(JSON.stringify(await auditedEvents(await collect(ptceEvents(store, 'lines')), personal)));
+
+test('the NDJSON lines made from the stored text are the paged answer, event for event, key for key', async () => {
+  const lines = await auditedEventLines(await collect(ptceEventTexts(stores.events, 'lines')), personal);
+  const parsed = lines
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  const expected = await paged(stores.events);
+  expect(parsed).toEqual(expected);
+  expect(parsed.map((event) => Object.keys(event))).toEqual(
+    expected.map((event: object) => Object.keys(event)),
+  );
+  expect(parsed[1].personal).toEqual({ name: 'Émilie "Mimi" Dupont\n' });
+  expect(parsed[1].evidence).toEqual({ source: 'minutes 2020-01', sha256: 'ab'.repeat(32) });
+  expect(lines.split('\n')).toHaveLength(5);
+});
+
+test('a store that keeps no text (KurrentDB) gives the same lines through its parsed events', async () => {
+  const store = stores.events;
+  const parsedOnly = {
+    kind: store.kind,
+    headPosition: () => store.headPosition(),
+    readStream: (stream, options) => store.readStream(stream, options),
+    streamRevision: (stream) => store.streamRevision(stream),
+  } as Pick<EventStore, 'kind' | 'headPosition' | 'readStream' | 'streamRevision'> as EventStore;
+  const native = await auditedEventLines(await collect(ptceEventTexts(store, 'lines')), personal);
+  const served = await auditedEventLines(await collect(ptceEventTexts(parsedOnly, 'lines')), personal);
+  expect(served.split('\n').map((line) => (line ? JSON.parse(line) : line))).toEqual(
+    native.split('\n').map((line) => (line ? JSON.parse(line) : line)),
+  );
+});
