@@ -2,10 +2,10 @@ import {
   BACKWARDS,
   CancelledError,
   DeadlineExceededError,
-  EventStoreDBClient,
   excludeSystemEvents,
   FORWARDS,
   jsonEvent,
+  KurrentDBClient,
   NO_STREAM,
   NotLeaderError,
   type Position,
@@ -14,7 +14,7 @@ import {
   StreamNotFoundError,
   UnavailableError,
   WrongExpectedVersionError,
-} from '@eventstore/db-client';
+} from '@kurrent/kurrentdb-client';
 import { type EventEnvelope, GENESIS_HASH, type NewEvent } from '@ptce/events';
 import {
   assertAppendable,
@@ -119,10 +119,17 @@ function toStoreError(error: unknown): unknown {
   return error;
 }
 
-/** `esdb://` or `kurrentdb://` (the 6.x client only parses `esdb`, so the scheme is rewritten). */
+/**
+ * A KurrentDB connection string as the client takes it: `esdb://` (EventStoreDB's, still given by
+ * existing deployments) and `kurrent://` name the same server as `kurrentdb://`, which the client
+ * would otherwise warn about on every start.
+ */
+export function kurrentConnectionString(url: string): string {
+  return url.replace(/^(esdb|kurrent)(\+discover)?:\/\//i, 'kurrentdb$2://');
+}
+
 export async function openKurrentEventStore(url: string): Promise<EventStore> {
-  const connection = url.replace(/^(kurrentdb|kurrent)(\+discover)?:\/\//i, 'esdb$2://');
-  const client = EventStoreDBClient.connectionString(connection);
+  const client = KurrentDBClient.connectionString(kurrentConnectionString(url));
   const store = new KurrentEventStore(client);
   try {
     await store.ping();
@@ -138,7 +145,7 @@ class KurrentEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
 
-  constructor(private readonly client: EventStoreDBClient) {}
+  constructor(private readonly client: KurrentDBClient) {}
 
   private async guard<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreUnavailableError('kurrentdb: the store is closed');
@@ -188,7 +195,7 @@ class KurrentEventStore implements EventStore {
   }
 
   /**
-   * NOT ATOMIC for `alsoExpected`: an append through @eventstore/db-client 6.2.1 can only state the
+   * NOT ATOMIC for `alsoExpected`: an append through `appendToStream` can only state the
    * revision of the stream it writes to, so the other streams' heads are read just before the
    * append and an append that finds one moved is refused. An append to one of them landing between
    * that read and ours goes undetected: this is a check-then-act, which narrows the race between
@@ -252,7 +259,7 @@ class KurrentEventStore implements EventStore {
                 } satisfies StoredMetadata,
               }),
             ),
-            { expectedRevision: head === null ? NO_STREAM : BigInt(head.revision) },
+            { streamState: head === null ? NO_STREAM : BigInt(head.revision) },
           );
         } catch (error) {
           if (!(error instanceof WrongExpectedVersionError)) throw error;
@@ -283,7 +290,7 @@ class KurrentEventStore implements EventStore {
   }
 
   /**
-   * `types` is applied here, not by the server: readAll of @eventstore/db-client 6.2.1 sends no
+   * `types` is applied here, not by the server: the client's readAll sends no
    * filter (only subscribeToAll takes one). The pages still walk the whole log after `after`, but
    * only the matching events are mapped and counted against `limit`.
    */

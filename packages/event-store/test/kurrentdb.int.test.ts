@@ -46,7 +46,7 @@ if (reason !== null) {
       .withWaitStrategy(Wait.forHttp('/health/live', 2113).forStatusCode(204))
       .withStartupTimeout(120_000)
       .start();
-    url = `esdb://${container.getHost()}:${container.getMappedPort(2113)}?tls=false`;
+    url = `kurrentdb://${container.getHost()}:${container.getMappedPort(2113)}?tls=false`;
     stopContainer = () => container.stop();
   }, 180_000);
   afterAll(async () => {
