@@ -1,4 +1,5 @@
 import { sign } from 'node:crypto';
+import type { Ledger } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { canonicalJson, parisDate } from '@ptce/events';
 import {
@@ -12,15 +13,19 @@ import {
   type SnapshotSigningKey,
   zodPlugin,
 } from '@ptce/platform';
-import type { StageRules } from '@ptce/projections';
+import { type StageRules, stageTimeline } from '@ptce/projections';
 import { cutLedger, knownAtCut, type LogCut, type PtceLedgers, registeredPtceIds } from '@ptce/read-models';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { snapshotsCsv } from './csv.ts';
+import { REPORT_CSP, reportPage as renderReport } from './report.ts';
 import {
+  csvRows,
   errors,
   jwksSchema,
   listQuery,
   ptceParams,
+  reportPage,
+  reportQuery,
   type SignedSnapshot,
   type SnapshotQuery,
   signedSnapshot,
@@ -64,12 +69,15 @@ const ptceNotFound = (ptceId: string) =>
 export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, options) => {
   const { store, rules, ledgers, keys } = options;
 
-  /** The signed snapshot of one PTCE; null when it is not registered in the part of the log read. */
+  /**
+   * The signed snapshot of one PTCE and the ledger it was computed on, cut to the part of the log
+   * asked for; null when it is not registered in that part.
+   */
   const signed = async (
     ptceId: string,
     query: SnapshotQuery,
     key: SnapshotSigningKey,
-  ): Promise<SignedSnapshot | null> => {
+  ): Promise<{ readonly answer: SignedSnapshot; readonly ledger: Ledger } | null> => {
     const asOf = query.asOf ?? parisDate(options.now());
     const log = await ledgers.latest(ptceId);
     const cut: LogCut | null =
@@ -88,10 +96,22 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       'base64url',
     );
     return {
-      snapshot,
-      signature: { alg: 'Ed25519', keyId: key.keyId, value },
-      generatedAt: new Date(options.now()).toISOString(),
+      answer: {
+        snapshot,
+        signature: { alg: 'Ed25519', keyId: key.keyId, value },
+        generatedAt: new Date(options.now()).toISOString(),
+      },
+      ledger,
     };
+  };
+
+  /** The signed snapshot of a PTCE the caller may read, or the problem that refuses it. */
+  const readableSnapshot = async (request: FastifyRequest, ptceId: string, query: SnapshotQuery) => {
+    requireRole(request, ...READERS);
+    requirePtceScope(request, ptceId);
+    const found = await signed(ptceId, query, keys.current());
+    if (found === null) throw ptceNotFound(ptceId);
+    return found;
   };
 
   app.get(
@@ -112,12 +132,42 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       },
     },
     async (request) => {
-      const { ptceId } = request.params;
-      requireRole(request, ...READERS);
-      requirePtceScope(request, ptceId);
-      const answer = await signed(ptceId, request.query, keys.current());
-      if (answer === null) throw ptceNotFound(ptceId);
+      const { answer } = await readableSnapshot(request, request.params.ptceId, request.query);
       return answer;
+    },
+  );
+
+  app.get(
+    '/v1/snapshots/:ptceId/report',
+    {
+      schema: {
+        tags,
+        summary: "A PTCE's signed snapshot as a page for people, in French or English",
+        description:
+          'One self-contained HTML page drawn from the signed snapshot the same query gives at /v1/snapshots/{ptceId} and from the stage timeline of the same ledger: the timeline as a chart (falls back shown), participation by category, the legal transition, eligibility, the key id and signature and how to verify them. It loads nothing and runs no script; natural persons are counted, never named.',
+        params: ptceParams,
+        querystring: reportQuery,
+        response: {
+          200: { description: 'the report page', content: { 'text/html': { schema: reportPage } } },
+          ...errors,
+          404: problemSchema.describe('no PTCE of that id registered in the log prefix read'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { lang, ...query } = request.query;
+      const { answer, ledger } = await readableSnapshot(request, request.params.ptceId, query);
+      const page = renderReport({
+        signed: answer,
+        timeline: stageTimeline(ledger, rules),
+        lang,
+        origin: `${request.protocol}://${request.host}`,
+      });
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', REPORT_CSP)
+        .header('cache-control', 'private, no-store')
+        .send(page);
     },
   );
 
@@ -130,7 +180,13 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
         description:
           'JSON by default; with format=csv, RFC 4180 text/csv (CRLF line ends, a header row) of headline indicators, one row per PTCE, each with the key id and signature of its JSON snapshot. A PTCE not registered in the part of the log read is left out.',
         querystring: listQuery,
-        response: { 200: snapshotList, ...errors },
+        response: {
+          200: {
+            description: 'one signed snapshot per PTCE in scope, as JSON or (format=csv) as CSV',
+            content: { 'application/json': { schema: snapshotList }, 'text/csv': { schema: csvRows } },
+          },
+          ...errors,
+        },
       },
     },
     async (request, reply) => {
@@ -143,8 +199,8 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       // One key for the whole list, even if a rotation lands while it is computed.
       const key = keys.current();
       for (const ptceId of ids) {
-        const answer = await signed(ptceId, query, key);
-        if (answer !== null) snapshots.push(answer);
+        const found = await signed(ptceId, query, key);
+        if (found !== null) snapshots.push(found.answer);
       }
       if (format === 'csv') {
         return sendCsv(reply, snapshotsCsv(snapshots));
