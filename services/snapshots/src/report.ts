@@ -639,9 +639,10 @@ ${timelineTable(entries, t, f)}`
 }
 
 function participationChart(categories: readonly [Category, CategoryShares][], t: Texts, f: Formats): Html {
-  const left = 250;
-  const width = 800;
-  const barWidth = width - left - 80;
+  // Room on the left for the longest category's name, on the right for a full bar's label.
+  const left = 300;
+  const width = 900;
+  const barWidth = width - left - 210;
   const band = 56;
   const height = categories.length * band + 8;
   const bars = categories.map(([category, shares], i) => {
