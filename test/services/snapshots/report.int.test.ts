@@ -175,6 +175,21 @@ describe('what the page says', () => {
     // A table row per entry too, for whoever cannot see the chart.
     expect(page.match(/<tr data-direction=/g)).toHaveLength(entries.length);
   });
+
+  test('the timeline as it stood at asOf: later entries left out, the one then held shown ongoing', async () => {
+    const timeline = await get('/v1/ptces/p1/stage/timeline', admin);
+    const entries = timeline.body.entries as { stage: string; from: string }[];
+    expect(entries.map((e) => [e.stage, e.from])).toEqual([
+      ['individual_impulse', '2020-01-01'],
+      ['divided_groups', '2020-02-01'],
+    ]);
+    const page = await report('/v1/snapshots/p1/report?asOf=2020-01-15&lang=en', admin);
+    expect(page.match(/<g data-timeline-entry=/g)).toHaveLength(1);
+    expect(page).toMatch(
+      /<th scope="row">Individual impulse<\/th>\n<td>1 January 2020<\/td>\n<td>ongoing<\/td>/,
+    );
+    expect(page).not.toContain('1 February 2020');
+  });
 });
 
 describe('what the page loads and runs: nothing', () => {
