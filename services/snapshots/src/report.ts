@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { type Category, type LegalForm, parisDay } from '@ptce/events';
-import type {
-  CriterionId,
-  EligibilityConditionId,
-  LegalPhase,
-  Stage,
-  StageTimelineEntry,
+import { type Category, categorySchema, type LegalForm, parisDay } from '@ptce/events';
+import {
+  type CriterionId,
+  type EligibilityConditionId,
+  LEGAL_PHASES,
+  type LegalPhase,
+  STAGES,
+  type Stage,
+  type StageTimelineEntry,
 } from '@ptce/projections';
 import { Html, html } from './html.ts';
 import type { ReportLanguage, SignedSnapshot } from './schemas.ts';
@@ -393,32 +395,14 @@ const TEXTS: Readonly<Record<ReportLanguage, Texts>> = {
 };
 
 /** The stages from the bottom of the chart up: a higher row is a further stage. */
-const STAGE_ROWS: readonly Stage[] = [
-  'not_started',
-  'individual_impulse',
-  'divided_groups',
-  'collective_group',
-  'effective',
-];
-const LEGAL_STEPS: readonly Exclude<LegalPhase, 'none'>[] = [
-  'exploring',
-  'form_chosen',
-  'statutes_adopted',
-  'registered',
-];
-const CATEGORY_ORDER: readonly Category[] = [
-  'ess_enterprise',
-  'enterprise',
-  'local_authority',
-  'research_higher_education',
-  'training_body',
-  'other_legal_person',
-  'natural_person',
-];
+const STAGE_ROWS: readonly Stage[] = STAGES;
+const LEGAL_STEPS = LEGAL_PHASES.filter((phase): phase is Exclude<LegalPhase, 'none'> => phase !== 'none');
+/** The categories in the order the law lists them. */
+const CATEGORY_ORDER: readonly Category[] = categorySchema.options;
 
 /*
  * Colours: text is near-black on white (over 15:1); a bar's colour is never the only thing that
- * tells it apart (rows, patterns and the tables do), and falls back in red with a dash and an arrow.
+ * tells it apart (its row, its label and the tables do), and a fall-back is red, dashed, arrowed.
  */
 const STYLE = `
 :root { color: #1b1b1b; background: #fff; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; line-height: 1.5; }
@@ -441,7 +425,7 @@ figure { margin: 1rem 0; }
 figcaption { font-size: .95rem; color: #3b3b3b; margin-top: .25rem; }
 svg { display: block; width: 100%; height: auto; max-width: 100%; }
 svg text { fill: #1b1b1b; font-family: inherit; }
-code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .9em; overflow-wrap: anywhere; }
+code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .9em; overflow-wrap: anywhere; }
 pre { background: #f3f3f3; border: 1px solid #c8c8c8; padding: .5rem .75rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 .note { color: #3b3b3b; }
 @media print {
@@ -524,7 +508,7 @@ function timelineChart(entries: readonly TimelineEntry[], asOf: string, t: Texts
   );
   const left = 190;
   const right = 24;
-  const top = 16;
+  const top = 24;
   const rowHeight = 44;
   const width = 800;
   const plotBottom = top + rows.length * rowHeight;
@@ -533,17 +517,18 @@ function timelineChart(entries: readonly TimelineEntry[], asOf: string, t: Texts
   const lastYear = Number(asOf.slice(0, 4));
   const start = dayNumber(`${firstYear}-01-01`);
   const end = dayNumber(`${lastYear + 1}-01-01`);
-  const x = (day: number) => left + ((day - start) / (end - start)) * (width - left - right);
+  // Hundredths of a unit of the viewBox: finer than any screen or printer shows.
+  const x = (day: number) =>
+    Math.round((left + ((day - start) / (end - start)) * (width - left - right)) * 100) / 100;
   const yOf = (stage: Stage) => top + (rows.length - 1 - rows.indexOf(stage)) * rowHeight + rowHeight / 2;
   const asOfEnd = dayNumber(asOf) + 1;
   const years = Array.from({ length: lastYear + 2 - firstYear }, (_, i) => firstYear + i);
 
-  const grid = rows.map(
-    (
-      stage,
-    ) => html`<line x1="${left}" x2="${width - right}" y1="${yOf(stage)}" y2="${yOf(stage)}" stroke="#d0d0d0" stroke-width="1"/>
-<text x="${left - 10}" y="${yOf(stage) + 5}" text-anchor="end" font-size="14">${t.stages[stage]}</text>`,
-  );
+  const grid = rows.map((stage) => {
+    const y = yOf(stage);
+    return html`<line x1="${left}" x2="${width - right}" y1="${y}" y2="${y}" stroke="#d0d0d0" stroke-width="1"/>
+<text x="${left - 10}" y="${y + 5}" text-anchor="end" font-size="14">${t.stages[stage]}</text>`;
+  });
   const ticks = years.map((year) => {
     const at = x(dayNumber(`${year}-01-01`));
     return html`<line x1="${at}" x2="${at}" y1="${top}" y2="${plotBottom + 6}" stroke="#d0d0d0" stroke-width="1"/>
@@ -579,6 +564,7 @@ ${grid}
 ${ticks}
 ${segments}
 <line x1="${marker}" x2="${marker}" y1="${top}" y2="${plotBottom}" stroke="#1b1b1b" stroke-width="1" stroke-dasharray="2 3"/>
+<text x="${marker - 4}" y="${top - 6}" text-anchor="end" font-size="12">${t.asOfMarker}</text>
 </svg>`;
 }
 
