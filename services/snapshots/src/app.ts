@@ -144,7 +144,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
         tags,
         summary: "A PTCE's signed snapshot as a page for people, in French or English",
         description:
-          'One self-contained HTML page drawn from the signed snapshot the same query gives at /v1/snapshots/{ptceId} and from the stage timeline of the same ledger: the timeline as a chart (falls back shown), participation by category, the legal transition, eligibility, the key id and signature and how to verify them. It loads nothing and runs no script; natural persons are counted, never named.',
+          'One self-contained HTML page drawn from the signed snapshot the same query gives at /v1/snapshots/{ptceId} and from the stage timeline of the same ledger: the timeline as a chart (fall-backs shown), participation by category, the legal transition, eligibility, the key id and signature and how to verify them. It loads nothing and runs no script; natural persons are counted, never named.',
         params: ptceParams,
         querystring: reportQuery,
         response: {
