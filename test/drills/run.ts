@@ -1,0 +1,36 @@
+/**
+ * `pnpm drill [name]`: failure drills too long for `pnpm test`, each printing one JSON line of
+ * figures on stdout (progress on stderr) and exiting 1 when what it checks does not hold.
+ */
+import { serverKillDrill } from './server-kill.ts';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const drills: Record<string, () => Promise<{ ok: boolean; figures: object }>> = {
+  'server-kill': async () => {
+    const figures = await serverKillDrill({
+      kills: Number(process.env.DRILL_KILLS ?? 20),
+      writers: 8,
+      loadMs: [300, 1500],
+      log: (line) => log(`server-kill: ${line}`),
+    });
+    return { ok: figures.lost === 0 && figures.duplicated === 0 && figures.chainsHold, figures };
+  },
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in drills));
+if (unknown.length > 0) {
+  log(`unknown drill(s): ${unknown.join(', ')}; available: ${Object.keys(drills).join(', ')}`);
+  process.exit(2);
+}
+let failed = false;
+for (const name of wanted.length > 0 ? wanted : Object.keys(drills)) {
+  const started = performance.now();
+  const { ok, figures } = await drills[name]!();
+  process.stdout.write(
+    `${JSON.stringify({ drill: name, ok, seconds: Math.round((performance.now() - started) / 100) / 10, ...figures })}\n`,
+  );
+  failed ||= !ok;
+}
+process.exit(failed ? 1 : 0);
