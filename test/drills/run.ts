@@ -2,6 +2,7 @@
  * `pnpm drill [name]`: failure drills too long for `pnpm test`, each printing one JSON line of
  * figures on stdout (progress on stderr) and exiting 1 when what it checks does not hold.
  */
+import { redisLossDrill } from './redis-loss.ts';
 import { serverKillDrill } from './server-kill.ts';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -15,6 +16,18 @@ const drills: Record<string, () => Promise<{ ok: boolean; figures: object }>> = 
       log: (line) => log(`server-kill: ${line}`),
     });
     return { ok: figures.lost === 0 && figures.duplicated === 0 && figures.chainsHold, figures };
+  },
+  'redis-loss': async () => {
+    const figures = await redisLossDrill({
+      phaseMs: 10_000,
+      writers: 4,
+      readers: 4,
+      log: (line) => log(`redis-loss: ${line}`),
+    });
+    const ok =
+      figures.before.failures + figures.without.failures + figures.after.failures === 0 &&
+      figures.readyWithout.state === 'degraded';
+    return { ok, figures };
   },
 };
 
