@@ -2,6 +2,7 @@
  * `pnpm drill [name]`: failure drills too long for `pnpm test`, each printing one JSON line of
  * figures on stdout (progress on stderr) and exiting 1 when what it checks does not hold.
  */
+import { postgresRestartDrill } from './postgres-restart.ts';
 import { redisLossDrill } from './redis-loss.ts';
 import { serverKillDrill } from './server-kill.ts';
 
@@ -16,6 +17,22 @@ const drills: Record<string, () => Promise<{ ok: boolean; figures: object }>> = 
       log: (line) => log(`server-kill: ${line}`),
     });
     return { ok: figures.lost === 0 && figures.duplicated === 0 && figures.chainsHold, figures };
+  },
+  'postgres-restart': async () => {
+    const figures = await postgresRestartDrill({
+      phaseMs: 10_000,
+      writers: 8,
+      stop: 'immediate',
+      log: (line) => log(`postgres-restart: ${line}`),
+    });
+    const ok =
+      figures.unavailable > 0 &&
+      figures.otherAnswersWhileDown === 0 &&
+      figures.acknowledgedAfter > 0 &&
+      figures.lost === 0 &&
+      figures.duplicated === 0 &&
+      figures.chainsHold;
+    return { ok, figures };
   },
   'redis-loss': async () => {
     const figures = await redisLossDrill({

