@@ -2,6 +2,7 @@
  * `pnpm drill [name]`: failure drills too long for `pnpm test`, each printing one JSON line of
  * figures on stdout (progress on stderr) and exiting 1 when what it checks does not hold.
  */
+import { diskFullDrill } from './disk-full.ts';
 import { postgresRestartDrill } from './postgres-restart.ts';
 import { redisLossDrill } from './redis-loss.ts';
 import { serverKillDrill } from './server-kill.ts';
@@ -17,6 +18,24 @@ const drills: Record<string, () => Promise<{ ok: boolean; figures: object }>> = 
       log: (line) => log(`server-kill: ${line}`),
     });
     return { ok: figures.lost === 0 && figures.duplicated === 0 && figures.chainsHold, figures };
+  },
+  'disk-full': async () => {
+    const figures = await diskFullDrill({
+      phaseMs: 10_000,
+      writers: 8,
+      sizeMb: 64,
+      log: (line) => log(`disk-full: ${line}`),
+    });
+    if (typeof figures === 'string') return { ok: false, figures: { skipped: figures } };
+    const ok =
+      figures.unavailable > 0 &&
+      figures.otherAnswersWhileFull === 0 &&
+      figures.acknowledgedAfter > 0 &&
+      figures.lost === 0 &&
+      figures.duplicated === 0 &&
+      figures.chainsHold &&
+      figures.integrity === 'ok';
+    return { ok, figures };
   },
   'postgres-restart': async () => {
     const figures = await postgresRestartDrill({
