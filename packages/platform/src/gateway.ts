@@ -146,12 +146,12 @@ export function mergeOpenApiDocuments(
 /** GET /gateway/health/ready and GET /gateway/docs/json, on the process configured with UPSTREAMS. */
 export function installGateway(app: App, options: GatewayOptions): void {
   const timeoutMs = options.timeoutMs ?? 2_000;
-  const publicRoute = { public: true, rateLimit: false };
 
   app.get(
     GATEWAY_READY_PATH,
     {
-      config: publicRoute,
+      // Polled by orchestrators, like every service's own readiness: never refused.
+      config: { public: true, rateLimit: false },
       schema: {
         // Served at the gateway as /health/ready: this address is internal to the deployment.
         hide: true,
@@ -198,7 +198,11 @@ export function installGateway(app: App, options: GatewayOptions): void {
 
   app.get(
     GATEWAY_DOCS_PATH,
-    { config: publicRoute, schema: { hide: true, response: { 200: openApiDocumentSchema } } },
+    {
+      // Rate limited, unlike readiness: each request costs a call to every other service.
+      config: { public: true },
+      schema: { hide: true, response: { 200: openApiDocumentSchema } },
+    },
     async () => {
       const ownDocument = openApiDocumentSchema.parse(app.swagger());
       const others = await Promise.all(
