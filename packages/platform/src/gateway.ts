@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import type { App } from './app.ts';
 import type { Upstream } from './config.ts';
@@ -12,6 +13,8 @@ import { ProblemError, sendProblem } from './problem.ts';
  */
 export const GATEWAY_READY_PATH = '/gateway/health/ready';
 export const GATEWAY_DOCS_PATH = '/gateway/docs/json';
+/** How long one round of readiness questions answers for. */
+export const READINESS_REUSE_MS = 1_000;
 
 const serviceStatusSchema = z.enum(['up', 'degraded', 'down']);
 type ServiceStatus = z.infer<typeof serviceStatusSchema>;
@@ -147,6 +150,29 @@ export function mergeOpenApiDocuments(
 export function installGateway(app: App, options: GatewayOptions): void {
   const timeoutMs = options.timeoutMs ?? 2_000;
 
+  const askEveryService = async (log: FastifyBaseLogger): Promise<Record<string, ServiceReadiness>> => {
+    const own = await app.inject({ method: 'GET', url: '/health/ready' });
+    const ownReadiness = readinessOf(own.statusCode, safeJson(own.body));
+    const others = await Promise.all(
+      options.upstreams.map(async ({ name, url }): Promise<[string, ServiceReadiness]> => {
+        try {
+          const { status, body } = await fetchJson(`${url}/health/ready`, timeoutMs);
+          return [name, readinessOf(status, body)];
+        } catch (err) {
+          log.warn({ service: name, err: String(err) }, 'service readiness not reachable');
+          return [name, { status: 'down', error: errorText(err) }];
+        }
+      }),
+    );
+    return Object.fromEntries([
+      ...options.own.map((name): [string, ServiceReadiness] => [name, ownReadiness]),
+      ...others,
+    ]);
+  };
+  // The route is public and never rate limited, yet each answer asks every service: requests
+  // within READINESS_REUSE_MS of one another share one round of questions.
+  let lastAsked: { at: number; services: Promise<Record<string, ServiceReadiness>> } | undefined;
+
   app.get(
     GATEWAY_READY_PATH,
     {
@@ -159,23 +185,11 @@ export function installGateway(app: App, options: GatewayOptions): void {
       },
     },
     async (request, reply) => {
-      const own = await app.inject({ method: 'GET', url: '/health/ready' });
-      const ownReadiness = readinessOf(own.statusCode, safeJson(own.body));
-      const others = await Promise.all(
-        options.upstreams.map(async ({ name, url }): Promise<[string, ServiceReadiness]> => {
-          try {
-            const { status, body } = await fetchJson(`${url}/health/ready`, timeoutMs);
-            return [name, readinessOf(status, body)];
-          } catch (err) {
-            request.log.warn({ service: name, err: String(err) }, 'service readiness not reachable');
-            return [name, { status: 'down', error: errorText(err) }];
-          }
-        }),
-      );
-      const services = Object.fromEntries([
-        ...options.own.map((name): [string, ServiceReadiness] => [name, ownReadiness]),
-        ...others,
-      ]);
+      const now = Date.now();
+      if (!lastAsked || now - lastAsked.at >= READINESS_REUSE_MS) {
+        lastAsked = { at: now, services: askEveryService(request.log) };
+      }
+      const services = await lastAsked.services;
       const notUp = (wanted: ServiceStatus) =>
         Object.entries(services)
           .filter(([, readiness]) => readiness.status === wanted)

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { type App, zodPlugin } from '../src/app.ts';
 import { ConfigError } from '../src/config.ts';
-import { mergeOpenApiDocuments, type OpenApiDocument } from '../src/gateway.ts';
+import { mergeOpenApiDocuments, type OpenApiDocument, READINESS_REUSE_MS } from '../src/gateway.ts';
 import { buildHost, type ServiceModule } from '../src/host.ts';
 import { tempDir, testConfig } from './helpers.ts';
 
@@ -72,6 +74,8 @@ describe('the deployment-wide answers of the process configured with UPSTREAMS',
     expect(Object.keys(own.paths)).not.toContain('/v1/beta');
 
     await gamma.app.close();
+    // The last round of questions answers for a second: the next one finds gamma gone.
+    await new Promise((resolve) => setTimeout(resolve, READINESS_REUSE_MS));
     const notReady = await alpha.inject({ url: '/gateway/health/ready' });
     expect(notReady.statusCode).toBe(503);
     expect(notReady.headers['content-type']).toContain('application/problem+json');
@@ -89,6 +93,31 @@ describe('the deployment-wide answers of the process configured with UPSTREAMS',
     const noDocs = await alpha.inject({ url: '/gateway/docs/json' });
     expect(noDocs.statusCode).toBe(502);
     expect(noDocs.json()).toMatchObject({ code: 'upstream_unavailable', service: 'gamma' });
+  });
+
+  test('readiness asked many times at once asks each service once', async () => {
+    let asked = 0;
+    const upstream = http.createServer((_request, response) => {
+      asked++;
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ status: 'up', checks: { eventStore: 'up' } }));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = upstream.address() as AddressInfo;
+      const app = await buildHost(config({ UPSTREAMS: `beta=http://127.0.0.1:${port}` }), {
+        logger: false,
+        services: [service('alpha')],
+      });
+      apps.push(app);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => app.inject({ url: '/gateway/health/ready' })),
+      );
+      expect(answers.map((answer) => answer.statusCode)).toEqual(Array(20).fill(200));
+      expect(asked).toBe(1);
+    } finally {
+      await new Promise((resolve) => upstream.close(resolve));
+    }
   });
 
   test('without UPSTREAMS a service has no deployment-wide answers', async () => {
