@@ -88,9 +88,14 @@ describe('infra/Dockerfile', () => {
     expect(ignoredByDocker('packages/platform/node_modules/zod')).toBe(true);
   });
 
-  test('installs with the pnpm packageManager names, from the lockfile, leaving a workspace package out', () => {
+  test('installs with the pnpm packageManager names, from the lockfile, leaving the test package out', () => {
     expect(packageJson.packageManager).toMatch(/^pnpm@10\./);
-    expect(instructions).toContain('RUN corepack enable');
+    const installPnpm = instructions.findIndex((line) => line.startsWith('RUN npm install -g'));
+    expect(instructions[installPnpm]).toContain(`require("./package.json").packageManager`);
+    // package.json is in the image by then.
+    const copyManifest = instructions.findIndex((line) => /^COPY package\.json /.test(line));
+    expect(copyManifest).toBeGreaterThan(-1);
+    expect(copyManifest).toBeLessThan(installPnpm);
     const install = instructions.find((line) => line.includes('pnpm install'));
     expect(install).toContain('--frozen-lockfile');
     const filter = /--filter '!([^']+)'/.exec(install ?? '')?.[1];
