@@ -108,8 +108,12 @@ describe.skipIf(!nginx)(
         config,
       )}`;
       const others = SERVICES.filter((name) => name !== 'membership');
-      // Each one pushed as soon as it listens, so that afterAll stops it even if another fails.
-      await Promise.all(others.map(async (name) => services.push(await startService(name, env))));
+      // Every start settled before going on, each started one kept: afterAll stops them all even
+      // when another failed.
+      const started = await Promise.allSettled(others.map((name) => startService(name, env)));
+      for (const result of started) if (result.status === 'fulfilled') services.push(result.value);
+      const failed = started.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
       const upstreams = services.map((s) => `${s.name}=${s.url}`).join(',');
       services.push(await startService('membership', { ...env, UPSTREAMS: upstreams }));
       const hostPort = Object.fromEntries(services.map((s) => [s.name, new URL(s.url).host])) as Record<
