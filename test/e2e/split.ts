@@ -28,7 +28,11 @@ export function startService(name: string, env: Record<string, string>): Promise
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start in 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Nobody can stop a process never handed back: it ends here.
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start in 30 s:\n${output}`));
+    }, 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);

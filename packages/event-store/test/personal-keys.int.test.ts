@@ -102,6 +102,38 @@ contract('PostgreSQL', async () => {
   };
 });
 
+describe('PostgreSQL, processes of one deployment starting together', () => {
+  test("a key another process commits while this one waits on it is that process's key", async () => {
+    const database = `ptce_personal_keys_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    const url = new URL(DATABASE_URL);
+    url.pathname = `/${database}`;
+    const stores = await openStores(url.toString(), { poolSize: 2 });
+    const other = new pg.Client({ connectionString: url.toString() });
+    await other.connect();
+    try {
+      const theirs = randomBytes(60);
+      await other.query('BEGIN');
+      await other.query('INSERT INTO personal_data_keys (subject, wrapped) VALUES ($1, $2)', [
+        'p/late',
+        theirs,
+      ]);
+      const obtained = stores.personalKeys.obtain('p/late', randomBytes(60));
+      // Until the other process commits, this insert waits on its row.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await other.query('COMMIT');
+      expect(await obtained).toEqual(theirs);
+    } finally {
+      await other.end();
+      await stores.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+});
+
 contract('Redis (KurrentDB deployments)', async () => {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const hash = `ptce-test-personal-keys:${randomBytes(6).toString('hex')}`;

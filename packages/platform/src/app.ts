@@ -138,6 +138,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     clientErrorHandler,
     frameworkErrors,
     return503OnClosing: true,
+    trustProxy: typeof config.TRUST_PROXY === 'boolean' ? config.TRUST_PROXY : config.TRUST_PROXY.join(','),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

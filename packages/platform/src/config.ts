@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -106,6 +107,91 @@ const pem = (kind: 'public' | 'private') =>
       .optional(),
   );
 
+/** The named ranges proxy-addr (Fastify's trustProxy) knows, besides addresses and CIDR blocks. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'] as const;
+
+function isProxyAddress(entry: string): boolean {
+  if ((PROXY_RANGE_NAMES as readonly string[]).includes(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = net.isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const max = family === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+}
+
+/**
+ * Who may tell a service the client's address in X-Forwarded-For: nobody (`false`, the default:
+ * a service reached directly must not believe a header anyone can send), the addresses or CIDR
+ * blocks of the gateway, or `true` (every hop: only where the services are unreachable except
+ * through the gateway). No hop count: Fastify trusts nobody for one, as it cannot check the
+ * immediate peer.
+ */
+const trustProxy = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .default('false')
+    .transform((v, ctx): boolean | readonly string[] => {
+      if (v === 'false') return false;
+      if (v === 'true') return true;
+      const entries = v.split(',').map((entry) => entry.trim());
+      if (entries.every(isProxyAddress)) return entries;
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'expected true, false, or a comma-separated list of addresses, CIDR blocks or loopback, linklocal, uniquelocal',
+      });
+      return z.NEVER;
+    }),
+);
+
+export interface Upstream {
+  /** The service's name, as its module names it (membership, working-groups…). */
+  readonly name: string;
+  /** Its base URL, without a trailing slash. */
+  readonly url: string;
+}
+
+const UPSTREAM_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** `membership=http://membership:3000,decisions=http://decisions:3000`: the other services of a split deployment. */
+const upstreams = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): readonly Upstream[] => {
+      if (v === undefined) return [];
+      const parsed: Upstream[] = [];
+      for (const entry of v.split(',').map((e) => e.trim())) {
+        const at = entry.indexOf('=');
+        const name = entry.slice(0, at);
+        const url = entry.slice(at + 1).replace(/\/+$/, '');
+        let valid = at > 0 && UPSTREAM_NAME.test(name);
+        try {
+          const parsedUrl = new URL(url);
+          valid &&= ['http:', 'https:'].includes(parsedUrl.protocol) && !parsedUrl.search && !parsedUrl.hash;
+        } catch {
+          valid = false;
+        }
+        if (!valid) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected name=http(s)://host:port entries separated by commas, got "${entry}"`,
+          });
+          return z.NEVER;
+        }
+        if (parsed.some((u) => u.name === name)) {
+          ctx.addIssue({ code: 'custom', message: `${name} is named twice` });
+          return z.NEVER;
+        }
+        parsed.push({ name, url });
+      }
+      return parsed;
+    }),
+);
+
 const envSchema = z
   .object({
     PORT: integer('PORT', 0, 65535, 3000),
@@ -173,6 +259,8 @@ const envSchema = z
     PERSONAL_DATA_KEY_FILE: optionalString,
     // 0 turns the round off, for a deployment whose auditors take checkpoints with snapshots only.
     CHECKPOINT_EVERY_HOURS: integer('CHECKPOINT_EVERY_HOURS', 0, 24 * 7, 24),
+    TRUST_PROXY: trustProxy,
+    UPSTREAMS: upstreams,
   })
   .superRefine((env, ctx) => {
     if (env.JWT_ALG !== 'EdDSA' && !env.JWT_PUBLIC_KEY) {
@@ -244,6 +332,13 @@ export interface Config {
    * service takes them; every snapshot takes one too); 0: none but the snapshots'.
    */
   readonly CHECKPOINT_EVERY_HOURS: number;
+  /** Fastify's `trustProxy`: whose X-Forwarded-For names the client (the rate limit counts by it). */
+  readonly TRUST_PROXY: boolean | readonly string[];
+  /**
+   * The other services of a split deployment, set on the one process that answers the gateway's
+   * deployment-wide readiness and merged OpenAPI document (see gateway.ts); empty elsewhere.
+   */
+  readonly UPSTREAMS: readonly Upstream[];
 }
 
 /** Reads the configuration once, at start-up, and names every bad variable at once. */
@@ -283,5 +378,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     PERSONAL_DATA_KEY: v.PERSONAL_DATA_KEY,
     PERSONAL_DATA_KEY_FILE: path.resolve(v.PERSONAL_DATA_KEY_FILE ?? path.join(dataDir, 'personal-data.key')),
     CHECKPOINT_EVERY_HOURS: v.CHECKPOINT_EVERY_HOURS,
+    TRUST_PROXY: v.TRUST_PROXY,
+    UPSTREAMS: v.UPSTREAMS,
   });
 }

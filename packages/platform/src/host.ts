@@ -11,6 +11,7 @@ import type { FastifyPluginOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import { type App, createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
+import { installGateway } from './gateway.ts';
 import { loadJwtKeys } from './keys.ts';
 import { loadKeyEncryptionKey, PersonalData } from './personal-data.ts';
 import { createRedis } from './redis.ts';
@@ -76,6 +77,15 @@ export async function buildHost(config: Config, options: HostOptions): Promise<A
   const names = options.services.map((service) => service.name);
   const twice = names.find((name, i) => names.indexOf(name) !== i);
   if (twice !== undefined) throw new Error(`service ${twice} is mounted twice`);
+  const mountedAndUpstream = config.UPSTREAMS.find((upstream) => names.includes(upstream.name));
+  if (mountedAndUpstream !== undefined) {
+    throw new ConfigError([
+      {
+        variable: 'UPSTREAMS',
+        message: `${mountedAndUpstream.name} is mounted by this process: name only the other services`,
+      },
+    ]);
+  }
 
   fs.mkdirSync(config.DATA_DIR, { recursive: true });
   const keys = loadJwtKeys(config);
@@ -144,6 +154,7 @@ export async function buildHost(config: Config, options: HostOptions): Promise<A
   };
   try {
     for (const service of options.services) await app.register(service.plugin, service.options(host));
+    if (config.UPSTREAMS.length > 0) installGateway(app, { own: names, upstreams: config.UPSTREAMS });
   } catch (err) {
     // A module's options may refuse the configuration (a bad STAGE_RULES file): close what was opened.
     await app.close();

@@ -16,8 +16,16 @@ export {
   TokenError,
   verifyToken,
 } from './auth.ts';
-export { type Config, ConfigError, type JwtAlg, loadConfig, parseTtl } from './config.ts';
+export { type Config, ConfigError, type JwtAlg, loadConfig, parseTtl, type Upstream } from './config.ts';
 export { withExamples } from './examples.ts';
+export {
+  GATEWAY_DOCS_PATH,
+  GATEWAY_READY_PATH,
+  type GatewayOptions,
+  installGateway,
+  mergeOpenApiDocuments,
+  type OpenApiDocument,
+} from './gateway.ts';
 export type { HealthOptions, ReadinessCheck } from './health.ts';
 export { buildHost, type HostContext, type HostOptions, runHost, type ServiceModule } from './host.ts';
 export { ensureKeys, type JwtKeys, type KeyPair, keyThumbprint, loadJwtKeys } from './keys.ts';

@@ -370,6 +370,39 @@ describe('the rate limit applies before authentication (hostile-test defect 2)',
   });
 });
 
+describe('behind the gateway (TRUST_PROXY)', () => {
+  const limitedTwice = async (config: Record<string, string>, forwardedFor: readonly string[]) => {
+    const local = await testApp({ config: testConfig({ RATE_LIMIT_MAX: '1', ...config }) });
+    try {
+      const statuses: number[] = [];
+      for (const client of forwardedFor) {
+        const headers = { 'x-forwarded-for': client };
+        statuses.push(
+          (await local.inject({ url: '/v1/me', headers, remoteAddress: '172.30.0.10' })).statusCode,
+        );
+      }
+      return statuses;
+    } finally {
+      await local.close();
+    }
+  };
+
+  test("the gateway's X-Forwarded-For names the client the rate limit counts", async () => {
+    // Two clients through one gateway: each its own budget.
+    expect(await limitedTwice({ TRUST_PROXY: '172.30.0.10' }, ['203.0.113.7', '198.51.100.9'])).toEqual([
+      401, 401,
+    ]);
+    // The gateway appends the address it saw to what the client claimed: the claim is not believed.
+    expect(
+      await limitedTwice({ TRUST_PROXY: '172.30.0.10' }, ['10.9.9.9, 203.0.113.7', '10.9.9.8, 203.0.113.7']),
+    ).toEqual([401, 429]);
+  });
+
+  test('by default nobody is trusted: every client behind one proxy shares its budget', async () => {
+    expect(await limitedTwice({}, ['203.0.113.7', '198.51.100.9'])).toEqual([401, 429]);
+  });
+});
+
 async function closedPort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

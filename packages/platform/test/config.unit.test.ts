@@ -111,6 +111,13 @@ describe('loadConfig', () => {
     ['PROJECTOR', 'maybe', 'expected auto, on or off'],
     ['READ_MODELS_PREFIX', 'a b', 'printable characters, no space'],
     ['READ_CACHE_EVENTS', '-5', 'whole number'],
+    ['TRUST_PROXY', '1', 'comma-separated list of addresses'],
+    ['TRUST_PROXY', '10.0.0.0/33', 'comma-separated list of addresses'],
+    ['TRUST_PROXY', '127.0.0.1,gateway', 'comma-separated list of addresses'],
+    ['UPSTREAMS', 'membership', 'name=http(s)://host:port'],
+    ['UPSTREAMS', 'membership=ftp://membership:21', 'name=http(s)://host:port'],
+    ['UPSTREAMS', 'Membership=http://membership:3000', 'name=http(s)://host:port'],
+    ['UPSTREAMS', 'audit=http://a:3000,audit=http://b:3000', 'audit is named twice'],
   ])('refuses %s=%s', (variable, value, expected) => {
     const error = errorOf({ [variable]: value });
     expect(error.problems.map((p) => p.variable)).toContain(variable);
@@ -140,5 +147,27 @@ describe('loadConfig', () => {
     expect(errorOf({ JWT_PRIVATE_KEY: priv }).problems[0]?.variable).toBe('JWT_PUBLIC_KEY');
     const config = loadConfig({ JWT_PUBLIC_KEY: pub.replace(/\n/g, '\\n'), JWT_PRIVATE_KEY: priv });
     expect(config.JWT_PUBLIC_KEY).toBe(pub);
+  });
+
+  test('TRUST_PROXY: nobody by default, everybody, or the gateway by address, block or named range', () => {
+    expect(loadConfig({}).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '172.30.0.10, 10.0.0.0/8,loopback,::1' }).TRUST_PROXY).toEqual([
+      '172.30.0.10',
+      '10.0.0.0/8',
+      'loopback',
+      '::1',
+    ]);
+  });
+
+  test('UPSTREAMS: none by default; named base URLs, their trailing slash dropped', () => {
+    expect(loadConfig({}).UPSTREAMS).toEqual([]);
+    expect(
+      loadConfig({ UPSTREAMS: 'working-groups=http://working-groups:3000/, audit=https://audit.internal' })
+        .UPSTREAMS,
+    ).toEqual([
+      { name: 'working-groups', url: 'http://working-groups:3000' },
+      { name: 'audit', url: 'https://audit.internal' },
+    ]);
   });
 });

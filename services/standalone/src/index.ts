@@ -1,1 +1,1 @@
-export { buildStandalone, type StandaloneOptions } from './server.ts';
+export { buildStandalone, type StandaloneOptions, serviceModules } from './server.ts';

@@ -22,7 +22,10 @@ export class PostgresPersonalKeyStore implements PersonalKeyStore {
        SELECT wrapped FROM inserted UNION ALL SELECT wrapped FROM personal_data_keys WHERE subject = $1`,
       [subject, candidate],
     );
-    const stored = rows[0]?.wrapped;
+    // When another process's insert of the same subject commits while this statement waits on
+    // it, DO NOTHING returns no row and the SELECT, seeing the statement's older snapshot, none
+    // either: a second statement sees the committed key.
+    const stored = rows[0]?.wrapped ?? (await this.find([subject])).get(subject);
     if (!stored) throw new Error(`the data key of ${subject} was destroyed while it was being created`);
     return stored;
   }

@@ -1,0 +1,283 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { createRedis, loadConfig, loadJwtKeys, loadKeyEncryptionKey, mintToken } from '@ptce/platform';
+import { buildStandalone } from '@ptce/standalone';
+import {
+  createTempDatabase,
+  failedChecks,
+  failedSteps,
+  runScenarioChecks,
+  runScenarioSteps,
+  type Scenario,
+  type ScenarioRun,
+  type TempDatabase,
+} from '@ptce/testing';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  nginxBinary,
+  type RunningGateway,
+  SERVICES,
+  type ServiceName,
+  startGateway,
+} from '../deploy/nginx.ts';
+import valCoop from '../scenarios/val-coop.json' with { type: 'json' };
+import { httpSender } from './http.ts';
+import { type RunningService, startService } from './split.ts';
+
+const scenario = valCoop as Scenario;
+const nginx = nginxBinary();
+if (!nginx && process.env.CI === 'true')
+  throw new Error('CI=true: no nginx binary (/usr/sbin/nginx or on PATH)');
+if (!nginx) process.stdout.write('gateway e2e: no nginx binary (apt-get install nginx): skipped\n');
+
+const redisUrl =
+  process.env.PTCE_TEST_REDIS === 'absent' ? undefined : (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+/** This run's read models only: parallel runs share the Redis server. */
+const readModelsPrefix = `ptce-test-${randomUUID()}:read:`;
+/** High enough that the other tests' traffic from 127.0.0.1, counted in the same Redis, never limits this one. */
+const RATE_LIMIT_MAX = 100_000;
+
+interface Answer {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** A GET from another address of the loopback range, as another client of the gateway would send it. */
+function getFrom(localAddress: string, url: string, headers: Record<string, string>): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { localAddress, headers }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+      );
+    });
+    request.on('error', reject);
+  });
+}
+
+const routeKeys = (document: { paths: Record<string, Record<string, unknown>> }) =>
+  Object.entries(document.paths)
+    .flatMap(([route, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${route}`),
+    )
+    .sort();
+
+describe.skipIf(!nginx)(
+  `val-coop through nginx, the six services as separate processes on PostgreSQL${redisUrl ? ' + Redis' : ''}`,
+  () => {
+    let database: TempDatabase | undefined;
+    let dataDir: string;
+    const services: RunningService[] = [];
+    let gateway: RunningGateway | undefined;
+    let authorization: string;
+    let auditorAuthorization: string;
+    let run: ScenarioRun | undefined;
+
+    beforeAll(async () => {
+      database = await createTempDatabase('ptce_gateway');
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-gateway-e2e-'));
+      const env: Record<string, string> = {
+        EVENT_STORE_URL: database.url,
+        DATA_DIR: dataDir,
+        RATE_LIMIT_MAX: String(RATE_LIMIT_MAX),
+        // nginx connects from 127.0.0.1 only; the clients below come from elsewhere in 127.0.0.0/8.
+        TRUST_PROXY: '127.0.0.1',
+        ...(redisUrl ? { REDIS_URL: redisUrl, READ_MODELS_PREFIX: readModelsPrefix } : {}),
+      };
+      // The deployment's keys exist before its services start, as they would from a mounted secret.
+      const config = loadConfig({ ...env, LOG_LEVEL: 'silent' });
+      const keys = loadJwtKeys(config);
+      loadKeyEncryptionKey({ file: config.PERSONAL_DATA_KEY_FILE });
+      if (!keys.privateKey) throw new Error('no signing key');
+      authorization = `Bearer ${await mintToken(
+        { sub: 'secretaire-val-coop', role: 'secretary', ptces: ['val-coop'], ttl: '1h' },
+        keys.privateKey,
+        config,
+      )}`;
+      auditorAuthorization = `Bearer ${await mintToken(
+        { sub: 'commissaire-val-coop', role: 'auditor', ptces: ['val-coop'], ttl: '1h' },
+        keys.privateKey,
+        config,
+      )}`;
+      const others = SERVICES.filter((name) => name !== 'membership');
+      // Every start settled before going on, each started one kept: afterAll stops them all even
+      // when another failed.
+      const started = await Promise.allSettled(others.map((name) => startService(name, env)));
+      for (const result of started) if (result.status === 'fulfilled') services.push(result.value);
+      const failed = started.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      const upstreams = services.map((s) => `${s.name}=${s.url}`).join(',');
+      services.push(await startService('membership', { ...env, UPSTREAMS: upstreams }));
+      const hostPort = Object.fromEntries(services.map((s) => [s.name, new URL(s.url).host])) as Record<
+        ServiceName,
+        string
+      >;
+      if (!nginx) throw new Error('no nginx');
+      gateway = await startGateway(nginx, hostPort);
+    }, 120_000);
+
+    afterAll(async () => {
+      await gateway?.stop();
+      const codes = await Promise.all(services.map((s) => s.stop()));
+      await database?.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (redisUrl) {
+        const redis = createRedis(redisUrl);
+        await redis.connect();
+        const keys = await redis.keys(`${readModelsPrefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        redis.disconnect();
+      }
+      expect(codes.every((code) => code === 0)).toBe(true);
+    }, 60_000);
+
+    test('every step of the scenario, sent to the one port of the gateway, answers as expected', async () => {
+      if (!gateway) throw new Error('no gateway');
+      const url = gateway.url;
+      run = await runScenarioSteps(
+        scenario,
+        httpSender(() => url, authorization),
+      );
+      expect(failedSteps(run)).toEqual([]);
+    }, 120_000);
+
+    test('every check of the scenario, asked of the gateway, answers what it expects', async () => {
+      if (!run || !gateway) throw new Error('the steps did not run');
+      const send = httpSender(() => gateway?.url ?? '', authorization);
+      const outcomes = await runScenarioChecks(scenario.checks, run.marks, (urlPath) =>
+        send({ method: 'GET', path: urlPath, body: null }),
+      );
+      expect(outcomes).toHaveLength(scenario.checks.length);
+      expect(failedChecks(outcomes)).toEqual([]);
+    }, 60_000);
+
+    test('the audit log streams through the gateway as NDJSON, one event a line', async () => {
+      if (!run || !gateway) throw new Error('the steps did not run');
+      const response = await fetch(`${gateway.url}/v1/audit/ptces/val-coop/events`, {
+        headers: { authorization: auditorAuthorization, accept: 'application/x-ndjson' },
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toContain('application/x-ndjson');
+      const lines = (await response.text()).trimEnd().split('\n');
+      expect(lines.length).toBeGreaterThan(10);
+      expect(lines.map((line) => (JSON.parse(line) as { stream: string }).stream)).toContain(
+        'membership-val-coop',
+      );
+    });
+
+    test('Idempotency-Key and If-None-Match reach the services through the gateway', async () => {
+      if (!run || !gateway) throw new Error('the steps did not run');
+      const join = (name: string) =>
+        fetch(`${gateway?.url}/v1/ptces/val-coop/members`, {
+          method: 'POST',
+          headers: { authorization, 'content-type': 'application/json', 'idempotency-key': 'gateway-join-1' },
+          body: JSON.stringify({
+            organisationId: 'passe-par-la-passerelle',
+            name,
+            category: 'enterprise',
+            occurredAt: '2024-01-15',
+          }),
+        }).then(async (response) => ({ status: response.status, body: await response.json() }));
+      const first = await join('Passe par la passerelle');
+      expect(first.status).toBe(201);
+      // The retry is answered from the key's record: the same answer, nothing recorded twice.
+      expect(await join('Passe par la passerelle')).toEqual(first);
+      // Another request under the same key is refused, which only the key, forwarded, can tell.
+      expect(await join('Un autre nom')).toMatchObject({
+        status: 422,
+        body: { code: 'idempotency_key_reused' },
+      });
+
+      const stage = `${gateway.url}/v1/ptces/val-coop/stage`;
+      const current = await fetch(stage, { headers: { authorization } });
+      const etag = current.headers.get('etag');
+      expect(etag).toBeTruthy();
+      const unchanged = await fetch(stage, { headers: { authorization, 'if-none-match': etag ?? '' } });
+      expect(unchanged.status).toBe(304);
+    });
+
+    test('/health/ready at the gateway reports every service', async () => {
+      const response = await fetch(`${gateway?.url}/health/ready`);
+      const body = (await response.json()) as {
+        status: string;
+        services: Record<string, { status: string }>;
+      };
+      expect(response.status).toBe(200);
+      expect(body.status).toBe('up');
+      expect(Object.keys(body.services).sort()).toEqual([...SERVICES].sort());
+      for (const name of SERVICES) {
+        expect(body.services[name]).toMatchObject({
+          status: 'up',
+          checks: { eventStore: 'up', ...(redisUrl ? { redis: 'up' } : {}) },
+        });
+      }
+    });
+
+    test('/docs/json at the gateway is one document of every route the standalone server describes', async () => {
+      const response = await fetch(`${gateway?.url}/docs/json`);
+      expect(response.status).toBe(200);
+      const merged = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+      const standaloneDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-gateway-standalone-'));
+      try {
+        const standalone = await buildStandalone(
+          loadConfig({ DATA_DIR: standaloneDir, LOG_LEVEL: 'silent' }),
+          {
+            logger: false,
+          },
+        );
+        try {
+          await standalone.ready();
+          expect(routeKeys(merged)).toEqual(
+            routeKeys(standalone.swagger() as { paths: Record<string, Record<string, unknown>> }),
+          );
+        } finally {
+          await standalone.close();
+        }
+      } finally {
+        fs.rmSync(standaloneDir, { recursive: true, force: true });
+      }
+      // The documentation page is served at the gateway too, and reads that document.
+      const page = await fetch(`${gateway?.url}/docs/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('swagger');
+    });
+
+    test('behind the gateway, a service counts each client by its own address, not by the forwarded claim', async () => {
+      if (!gateway) throw new Error('no gateway');
+      // Addresses no other test uses: their counters start at this run.
+      const prefix = `127.${randomInt(1, 255)}.${randomInt(0, 255)}`;
+      const first = `${prefix}.1`;
+      const second = `${prefix}.2`;
+      const url = `${gateway.url}/v1/me`;
+      const remaining = (answer: Answer) => Number(answer.headers['x-ratelimit-remaining']);
+
+      const a1 = await getFrom(first, url, { authorization });
+      expect(a1.status).toBe(200);
+      expect(remaining(a1)).toBe(RATE_LIMIT_MAX - 1);
+      // A client claiming to be the first one is still itself: nginx appends the address it saw.
+      const b1 = await getFrom(second, url, { authorization, 'x-forwarded-for': first });
+      expect(remaining(b1)).toBe(RATE_LIMIT_MAX - 1);
+      const a2 = await getFrom(first, url, { authorization });
+      expect(remaining(a2)).toBe(RATE_LIMIT_MAX - 2);
+    });
+
+    test('what the gateway answers itself is problem+json: unknown paths and /metrics, scraped from each service', async () => {
+      for (const urlPath of ['/metrics', '/v1/nowhere']) {
+        const response = await fetch(`${gateway?.url}${urlPath}`);
+        expect(response.status).toBe(404);
+        expect(response.headers.get('content-type')).toContain('application/problem+json');
+        expect(await response.json()).toMatchObject({ code: 'not_found', status: 404, instance: urlPath });
+      }
+      const membership = services.find((s) => s.name === 'membership');
+      expect((await fetch(`${membership?.url}/metrics`)).status).toBe(200);
+    });
+  },
+);
