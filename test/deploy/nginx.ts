@@ -237,6 +237,8 @@ function freePort(): Promise<number> {
 export async function startGateway(
   binary: string,
   upstreams: Readonly<Record<ServiceName, string>>,
+  /** Each client holds one, and each request it forwards one more to a service. */
+  workerConnections = 256,
 ): Promise<RunningGateway> {
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-gateway-'));
   // Run as root, nginx's workers are `nobody`: they must reach the temporary files in here.
@@ -253,7 +255,7 @@ export async function startGateway(
       `pid ${at('nginx.pid')};`,
       `error_log ${at('error.log')} warn;`,
       'worker_processes 1;',
-      'events { worker_connections 256; }',
+      `events { worker_connections ${workerConnections}; }`,
       'http {',
       `  access_log ${at('access.log')};`,
       ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(

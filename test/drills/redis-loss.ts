@@ -44,7 +44,7 @@ export interface RedisLossFigures {
   readonly caughtUpMs: number;
 }
 
-const freePort = () =>
+export const freePort = () =>
   new Promise<number>((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -54,7 +54,8 @@ const freePort = () =>
     });
   });
 
-async function startRedis(port: number): Promise<ChildProcess> {
+/** A `redis-server` of the caller's own on `port`, without persistence; resolves once it answers. */
+export async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -86,7 +87,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
   }
 }
 
-const stopped = (child: ChildProcess) =>
+export const stopped = (child: ChildProcess) =>
   new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());

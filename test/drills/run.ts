@@ -3,6 +3,7 @@
  * figures on stdout (progress on stderr) and exiting 1 when what it checks does not hold.
  */
 import { diskFullDrill } from './disk-full.ts';
+import { mixedLoadDrill } from './mixed-load.ts';
 import { postgresRestartDrill } from './postgres-restart.ts';
 import { redisLossDrill } from './redis-loss.ts';
 import { serverKillDrill } from './server-kill.ts';
@@ -18,6 +19,16 @@ const drills: Record<string, () => Promise<{ ok: boolean; figures: object }>> = 
       log: (line) => log(`server-kill: ${line}`),
     });
     return { ok: figures.lost === 0 && figures.duplicated === 0 && figures.chainsHold, figures };
+  },
+  'mixed-load': async () => {
+    const figures = await mixedLoadDrill({
+      clients: Number(process.env.DRILL_CLIENTS ?? 100),
+      seconds: Number(process.env.DRILL_SECONDS ?? 60),
+      readShare: 0.7,
+      log: (line) => log(`mixed-load: ${line}`),
+    });
+    if (typeof figures === 'string') return { ok: false, figures: { skipped: figures } };
+    return { ok: figures.status5xx === 0 && figures.errors === 0 && figures.requests > 0, figures };
   },
   'disk-full': async () => {
     const figures = await diskFullDrill({
@@ -78,7 +89,7 @@ for (const name of wanted.length > 0 ? wanted : Object.keys(drills)) {
   const started = performance.now();
   const { ok, figures } = await drills[name]!();
   process.stdout.write(
-    `${JSON.stringify({ drill: name, ok, seconds: Math.round((performance.now() - started) / 100) / 10, ...figures })}\n`,
+    `${JSON.stringify({ drill: name, ok, ...figures, drillSeconds: Math.round((performance.now() - started) / 100) / 10 })}\n`,
   );
   failed ||= !ok;
 }
