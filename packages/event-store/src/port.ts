@@ -79,7 +79,11 @@ export type StoredEventText = Omit<
   EventEnvelope,
   'data' | 'evidence' | 'correlationId' | 'causationId' | 'idempotencyKey'
 > & {
-  readonly dataJson: string;
+  /**
+   * The JSON text stored; as its UTF-8 bytes where the store can hand them so (SQLite), which an
+   * export writes out without decoding them into a string and encoding them back.
+   */
+  readonly dataJson: string | Uint8Array;
   /** `evidence`, `correlationId`, `causationId`, `idempotencyKey` when any was given; else null. */
   readonly metadataJson: string | null;
 };

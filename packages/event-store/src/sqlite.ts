@@ -73,8 +73,11 @@ function toStoreError(error: unknown): unknown {
   return new StoreUnavailableError(`sqlite: ${(error as Error).message}`, { cause: error });
 }
 
-/** The row as stored, data and metadata left as their JSON text. */
-export function toStoredText(row: Row): StoredEventText {
+/** A row read with its data as bytes. */
+type StoredRow = Omit<Row, 'data'> & { data: Buffer };
+
+/** The row as stored, data and metadata left as their JSON text (the data as its bytes). */
+export function toStoredText(row: StoredRow): StoredEventText {
   return {
     eventId: row.event_id,
     type: row.type,
@@ -183,6 +186,7 @@ class SqliteEventStore implements EventStore {
   private readonly head: Database.Statement<[string], StreamHead>;
   private readonly insert: Database.Statement<unknown[]>;
   private readonly forwards: Database.Statement<[string, number, number], Row>;
+  private readonly forwardsAsStored: Database.Statement<[string, number, number], StoredRow>;
   private readonly backwards: Database.Statement<[string, number, number], Row>;
   private readonly all: Database.Statement<[number, number], Row>;
   private readonly allOfTypes: Database.Statement<[number, string, number], Row>;
@@ -207,6 +211,12 @@ class SqliteEventStore implements EventStore {
     );
     this.backwards = db.prepare(
       'SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?',
+    );
+    // The data as a BLOB: better-sqlite3 hands its UTF-8 bytes as a Buffer, never decoded.
+    this.forwardsAsStored = db.prepare(
+      `SELECT global_position, stream, revision, event_id, type, schema_version, ptce_id, occurred_at,
+         recorded_at, recorded_by, CAST(data AS BLOB) AS data, metadata, prev_hash, hash
+       FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
     );
     this.all = db.prepare(
       'SELECT * FROM events WHERE global_position > ? ORDER BY global_position ASC LIMIT ?',
@@ -353,7 +363,7 @@ class SqliteEventStore implements EventStore {
     options: { fromRevision?: number; limit?: number } = {},
   ): Promise<StoredEventText[]> {
     return this.guard(() =>
-      this.forwards.all(stream, options.fromRevision ?? 0, options.limit ?? -1).map(toStoredText),
+      this.forwardsAsStored.all(stream, options.fromRevision ?? 0, options.limit ?? -1).map(toStoredText),
     );
   }
 

@@ -79,24 +79,30 @@ export async function auditedEvents(
 }
 
 const text = JSON.stringify;
+const decoder = new TextDecoder();
+const jsonText = (json: string | Uint8Array) => (typeof json === 'string' ? json : decoder.decode(json));
 
 /**
  * The same events as `auditedEvents` gives, as NDJSON lines (one per event, in its key order),
- * from the text the store holds: `data` is written out as stored, and parsed only for an event
- * type that has personal fields, to find the sealed ones to open.
+ * UTF-8, from what the store holds: `data` is written out as stored, its bytes untouched where the
+ * store hands bytes, and parsed only for an event type that has personal fields, to find the
+ * sealed ones to open.
  */
 export async function auditedEventLines(
   events: readonly StoredEventText[],
   personalData: PersonalData,
-): Promise<string> {
+): Promise<Buffer> {
   const sealedOf = events.map((event) =>
     PERSONAL_FIELDS[event.type]
-      ? sealedFieldsOf({ type: event.type, data: JSON.parse(event.dataJson) as Record<string, unknown> })
+      ? sealedFieldsOf({
+          type: event.type,
+          data: JSON.parse(jsonText(event.dataJson)) as Record<string, unknown>,
+        })
       : [],
   );
   const sealed = sealedOf.flat().map(([, value]) => value);
   const clear = sealed.length > 0 ? await personalData.reveal(sealed) : new Map<SealedText, string | null>();
-  let lines = '';
+  const parts: (string | Uint8Array)[] = [];
   for (const [i, event] of events.entries()) {
     const evidence =
       event.metadataJson === null
@@ -107,9 +113,13 @@ export async function auditedEventLines(
       fields.length > 0
         ? `,"personal":${text(Object.fromEntries(fields.map(([path, value]) => [path, clear.get(value) ?? null])))}`
         : '';
-    lines += `{"eventId":${text(event.eventId)},"type":${text(event.type)},"schemaVersion":${event.schemaVersion},"stream":${text(event.stream)},"revision":${event.revision},"position":${text(event.position)},"occurredAt":${text(event.occurredAt)},"recordedAt":${text(event.recordedAt)},"recordedBy":${text(event.recordedBy)},"data":${event.dataJson}${evidence ? `,"evidence":${text(evidence)}` : ''},"hash":${text(event.hash)},"prevHash":${text(event.prevHash)}${personal}}\n`;
+    parts.push(
+      `{"eventId":${text(event.eventId)},"type":${text(event.type)},"schemaVersion":${event.schemaVersion},"stream":${text(event.stream)},"revision":${event.revision},"position":${text(event.position)},"occurredAt":${text(event.occurredAt)},"recordedAt":${text(event.recordedAt)},"recordedBy":${text(event.recordedBy)},"data":`,
+      event.dataJson,
+      `${evidence ? `,"evidence":${text(evidence)}` : ''},"hash":${text(event.hash)},"prevHash":${text(event.prevHash)}${personal}}\n`,
+    );
   }
-  return lines;
+  return Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'utf8') : part)));
 }
 
 /**

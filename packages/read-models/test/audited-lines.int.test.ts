@@ -63,7 +63,9 @@ const paged = async (store: EventStore) =>
   JSON.parse(JSON.stringify(await auditedEvents(await collect(ptceEvents(store, 'lines')), personal)));
 
 test('the NDJSON lines made from the stored text are the paged answer, event for event, key for key', async () => {
-  const lines = await auditedEventLines(await collect(ptceEventTexts(stores.events, 'lines')), personal);
+  const lines = (
+    await auditedEventLines(await collect(ptceEventTexts(stores.events, 'lines')), personal)
+  ).toString('utf8');
   const parsed = lines
     .trimEnd()
     .split('\n')
@@ -86,8 +88,12 @@ test('a store that keeps no text (KurrentDB) gives the same lines through its pa
     readStream: (stream, options) => store.readStream(stream, options),
     streamRevision: (stream) => store.streamRevision(stream),
   } as Pick<EventStore, 'kind' | 'headPosition' | 'readStream' | 'streamRevision'> as EventStore;
-  const native = await auditedEventLines(await collect(ptceEventTexts(store, 'lines')), personal);
-  const served = await auditedEventLines(await collect(ptceEventTexts(parsedOnly, 'lines')), personal);
+  const native = (await auditedEventLines(await collect(ptceEventTexts(store, 'lines')), personal)).toString(
+    'utf8',
+  );
+  const served = (
+    await auditedEventLines(await collect(ptceEventTexts(parsedOnly, 'lines')), personal)
+  ).toString('utf8');
   expect(served.split('\n').map((line) => (line ? JSON.parse(line) : line))).toEqual(
     native.split('\n').map((line) => (line ? JSON.parse(line) : line)),
   );
