@@ -111,8 +111,11 @@ async function exportOnce(ready: Ready): Promise<{ events: number; seconds: numb
   });
   if (response.status !== 200 || !response.body) throw new Error(`export: ${response.status}`);
   let events = 0;
+  // Lines counted natively: a byte-by-byte loop in JavaScript took 0.9 s per 70 MB, on the core
+  // the server needs too.
   for await (const chunk of response.body) {
-    for (const byte of chunk as Uint8Array) if (byte === 10) events++;
+    const bytes = Buffer.from(chunk as Uint8Array);
+    for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) events++;
   }
   return { events, seconds: (performance.now() - started) / 1000 };
 }
