@@ -5,15 +5,14 @@
  * back. Mounting needs the right to (root here); `mountTmpfs` says why when it is refused.
  */
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openEventStore } from '@ptce/event-store';
-import { loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { verifyPtceChains } from '@ptce/read-models';
 import Database from 'better-sqlite3';
 import { type RunningService, startService } from '../e2e/split.ts';
+import { joinMember, logTally, lostAndDuplicated, registerPtce, secretaryHeaders } from './harness.ts';
 
 export interface DiskFullOptions {
   readonly phaseMs: number;
@@ -92,29 +91,9 @@ export async function diskFullDrill(options: DiskFullOptions): Promise<DiskFullF
   try {
     const env = { DATA_DIR: dataDir, LOG_LEVEL: 'info', RATE_LIMIT_MAX: '1000000' };
     server = await startService('standalone', env);
-    const config = loadConfig(env);
-    const keys = loadJwtKeys(config);
-    if (!keys.privateKey) throw new Error('the drill needs the server to have made its own keys');
-    const token = await mintToken(
-      { sub: 'drill', role: 'secretary', ptces: ['*'], ttl: '2h' },
-      keys.privateKey,
-      config,
-    );
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const headers = await secretaryHeaders(env);
     const url = server.url;
-    const registered = await fetch(`${url}/v1/ptces`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        ptceId: 'drill-disk',
-        name: 'PTCE drill-disk',
-        territory: { name: 'Drill' },
-        pilot: { organisationId: 'pilote', name: 'Pilote', category: 'ess_enterprise' },
-        occurredAt: '2020-01-01',
-      }),
-    });
-    if (registered.status !== 201)
-      throw new Error(`registering: ${registered.status} ${await registered.text()}`);
+    await registerPtce(url, headers, 'drill-disk');
 
     const acknowledged: string[] = [];
     let next = 0;
@@ -124,16 +103,9 @@ export async function diskFullDrill(options: DiskFullOptions): Promise<DiskFullF
       const writer = async () => {
         while (performance.now() < end) {
           const n = next++;
-          const answer = await fetch(`${url}/v1/ptces/drill-disk/members`, {
-            method: 'POST',
-            headers: { ...headers, 'idempotency-key': randomUUID() },
-            // A name long enough for the file to grow with every write.
-            body: JSON.stringify({
-              organisationId: `org-${n}`,
-              name: `Organisation ${n} ${'x'.repeat(250)}`,
-              category: 'enterprise',
-              occurredAt: '2021-01-01',
-            }),
+          // A name long enough for the file to grow with every write.
+          const answer = await joinMember(url, headers, 'drill-disk', `org-${n}`, {
+            name: `Organisation ${n} ${'x'.repeat(250)}`,
           });
           const body = (await answer.json()) as { eventIds?: string[] };
           if (answer.status === 201) {
@@ -174,28 +146,14 @@ export async function diskFullDrill(options: DiskFullOptions): Promise<DiskFullF
     db.close();
     const store = await openEventStore(`sqlite:${file}`);
     try {
-      const seen = new Map<string, number>();
-      const joined = new Map<string, number>();
-      for (let from: string | undefined; ; ) {
-        const page = await store.readAll({ ...(from === undefined ? {} : { after: from }), limit: 1000 });
-        for (const event of page) {
-          seen.set(event.eventId, (seen.get(event.eventId) ?? 0) + 1);
-          if (event.type === 'MemberJoined') {
-            const id = String(event.data.organisationId);
-            joined.set(id, (joined.get(id) ?? 0) + 1);
-          }
-        }
-        if (page.length < 1000) break;
-        from = page.at(-1)!.position;
-      }
+      const counted = lostAndDuplicated(acknowledged, await logTally(store));
       return {
         acknowledgedBefore: before.acknowledged,
         unavailable: full.unavailable,
         otherAnswersWhileFull: full.other,
         acknowledgedWhileFull: full.acknowledged,
         acknowledgedAfter: after.acknowledged,
-        lost: acknowledged.filter((id) => seen.get(id) !== 1).length,
-        duplicated: [...joined.values()].filter((count) => count > 1).length,
+        ...counted,
         chainsHold: (await verifyPtceChains(store, 'drill-disk')).ok,
         integrity,
       };

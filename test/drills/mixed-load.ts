@@ -5,11 +5,10 @@
  * percentiles, and answers by class — no 5xx is allowed.
  */
 import type { ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, loadJwtKeys, loadKeyEncryptionKey, mintToken } from '@ptce/platform';
+import { loadConfig, loadKeyEncryptionKey } from '@ptce/platform';
 import {
   nginxBinary,
   type RunningGateway,
@@ -19,6 +18,7 @@ import {
 } from '../deploy/nginx.ts';
 import { type RunningService, startService } from '../e2e/split.ts';
 import { PrivatePostgres } from '../setup/private-postgres.ts';
+import { joinMember, registerPtce, secretaryHeaders } from './harness.ts';
 import { freePort, startRedis, stopped } from './redis-loss.ts';
 
 export interface MixedLoadOptions {
@@ -74,15 +74,8 @@ export async function mixedLoadDrill(options: MixedLoadOptions): Promise<MixedLo
       TRUST_PROXY: '127.0.0.1',
     };
     // The deployment's keys exist before its services start, as they would from a mounted secret.
-    const config = loadConfig({ ...env, LOG_LEVEL: 'silent' });
-    const keys = loadJwtKeys(config);
-    loadKeyEncryptionKey({ file: config.PERSONAL_DATA_KEY_FILE });
-    if (!keys.privateKey) throw new Error('no signing key');
-    const authorization = `Bearer ${await mintToken(
-      { sub: 'charge', role: 'secretary', ptces: ['*'], ttl: '2h' },
-      keys.privateKey,
-      config,
-    )}`;
+    const headers = await secretaryHeaders(env);
+    loadKeyEncryptionKey({ file: loadConfig({ ...env, LOG_LEVEL: 'silent' }).PERSONAL_DATA_KEY_FILE });
     const others = SERVICES.filter((name) => name !== 'membership');
     const started = await Promise.allSettled(others.map((name) => startService(name, env)));
     for (const result of started) if (result.status === 'fulfilled') services.push(result.value);
@@ -96,36 +89,17 @@ export async function mixedLoadDrill(options: MixedLoadOptions): Promise<MixedLo
     >;
     gateway = await startGateway(nginx, hostPort, 4 * options.clients + 64);
     const url = gateway.url;
-    const headers = { authorization, 'content-type': 'application/json' };
 
     let next = 0;
     const write = (ptceId: string) => {
       const n = next++;
-      return fetch(`${url}/v1/ptces/${ptceId}/members`, {
-        method: 'POST',
-        headers: { ...headers, 'idempotency-key': randomUUID() },
-        body: JSON.stringify({
-          organisationId: `org-${n}`,
-          name: `Organisation ${n}`,
-          category: n % 3 === 0 ? 'ess_enterprise' : n % 3 === 1 ? 'enterprise' : 'local_authority',
-          occurredAt: `20${20 + (n % 5)}-0${1 + (n % 9)}-15`,
-        }),
+      return joinMember(url, headers, ptceId, `org-${n}`, {
+        category: n % 3 === 0 ? 'ess_enterprise' : n % 3 === 1 ? 'enterprise' : 'local_authority',
+        occurredAt: `20${20 + (n % 5)}-0${1 + (n % 9)}-15`,
       });
     };
     for (const ptceId of PTCES) {
-      const answer = await fetch(`${url}/v1/ptces`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
-          ptceId,
-          name: `PTCE ${ptceId}`,
-          territory: { name: 'Charge' },
-          pilot: { organisationId: 'pilote', name: 'Pilote', category: 'ess_enterprise' },
-          occurredAt: '2019-01-01',
-        }),
-      });
-      if (answer.status !== 201)
-        throw new Error(`registering ${ptceId}: ${answer.status} ${await answer.text()}`);
+      await registerPtce(url, headers, ptceId);
       for (let i = 0; i < 20; i++) await (await write(ptceId)).arrayBuffer();
     }
     log(`six services, nginx, PostgreSQL and Redis up; ${PTCES.length} PTCE seeded`);

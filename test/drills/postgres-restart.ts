@@ -5,15 +5,14 @@
  * again; and every write it acknowledged, before or after, is in the log exactly once with its
  * chains whole. Used by `pnpm drill postgres-restart` and by a test.
  */
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openEventStore } from '@ptce/event-store';
-import { loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { verifyPtceChains } from '@ptce/read-models';
 import { type RunningService, startService } from '../e2e/split.ts';
 import { PrivatePostgres } from '../setup/private-postgres.ts';
+import { joinMember, logTally, lostAndDuplicated, registerPtce, secretaryHeaders } from './harness.ts';
 
 export interface PostgresRestartOptions {
   /** Milliseconds of load before the stop, while PostgreSQL is down, and after it is back. */
@@ -53,29 +52,9 @@ export async function postgresRestartDrill(options: PostgresRestartOptions): Pro
       RATE_LIMIT_MAX: '1000000',
     };
     server = await startService('standalone', env);
-    const config = loadConfig(env);
-    const keys = loadJwtKeys(config);
-    if (!keys.privateKey) throw new Error('the drill needs the server to have made its own keys');
-    const token = await mintToken(
-      { sub: 'drill', role: 'secretary', ptces: ['*'], ttl: '2h' },
-      keys.privateKey,
-      config,
-    );
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const headers = await secretaryHeaders(env);
     const url = server.url;
-    const registered = await fetch(`${url}/v1/ptces`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        ptceId: 'drill-pg',
-        name: 'PTCE drill-pg',
-        territory: { name: 'Drill' },
-        pilot: { organisationId: 'pilote', name: 'Pilote', category: 'ess_enterprise' },
-        occurredAt: '2020-01-01',
-      }),
-    });
-    if (registered.status !== 201)
-      throw new Error(`registering: ${registered.status} ${await registered.text()}`);
+    await registerPtce(url, headers, 'drill-pg');
 
     const acknowledged: string[] = [];
     let next = 0;
@@ -91,17 +70,7 @@ export async function postgresRestartDrill(options: PostgresRestartOptions): Pro
       const writer = async () => {
         while (performance.now() < end) {
           const n = next++;
-          const answer = await fetch(`${url}/v1/ptces/drill-pg/members`, {
-            method: 'POST',
-            headers: { ...headers, 'idempotency-key': randomUUID() },
-            body: JSON.stringify({
-              organisationId: `org-${n}`,
-              name: `Org ${n}`,
-              category: 'enterprise',
-              occurredAt: '2021-01-01',
-            }),
-            signal: AbortSignal.timeout(30_000),
-          });
+          const answer = await joinMember(url, headers, 'drill-pg', `org-${n}`);
           const body = (await answer.json()) as { eventIds?: string[] };
           if (answer.status === 201) {
             acknowledged.push(...(body.eventIds ?? []));
@@ -139,20 +108,7 @@ export async function postgresRestartDrill(options: PostgresRestartOptions): Pro
 
     const store = await openEventStore(postgres.url);
     try {
-      const seen = new Map<string, number>();
-      const joined = new Map<string, number>();
-      for (let from: string | undefined; ; ) {
-        const page = await store.readAll({ ...(from === undefined ? {} : { after: from }), limit: 1000 });
-        for (const event of page) {
-          seen.set(event.eventId, (seen.get(event.eventId) ?? 0) + 1);
-          if (event.type === 'MemberJoined') {
-            const id = String(event.data.organisationId);
-            joined.set(id, (joined.get(id) ?? 0) + 1);
-          }
-        }
-        if (page.length < 1000) break;
-        from = page.at(-1)!.position;
-      }
+      const counted = lostAndDuplicated(acknowledged, await logTally(store));
       return {
         acknowledgedBefore: before.acknowledged,
         unavailable: down.unavailable,
@@ -160,8 +116,7 @@ export async function postgresRestartDrill(options: PostgresRestartOptions): Pro
         acknowledgedWhileDown: down.acknowledged,
         firstWriteAfterMs: Math.round(firstWriteAfterMs),
         acknowledgedAfter: after.acknowledged,
-        lost: acknowledged.filter((id) => seen.get(id) !== 1).length,
-        duplicated: [...joined.values()].filter((count) => count > 1).length,
+        ...counted,
         chainsHold: (await verifyPtceChains(store, 'drill-pg')).ok,
       };
     } finally {

@@ -11,11 +11,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { openEventStore } from '@ptce/event-store';
-import { loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { DEFAULT_STAGE_RULES } from '@ptce/projections';
 import { RedisReadModels, readModelsPrefix } from '@ptce/read-models';
 import { Redis } from 'ioredis';
 import { type RunningService, startService } from '../e2e/split.ts';
+import { joinMember, registerPtce, secretaryHeaders } from './harness.ts';
 
 export interface RedisLossOptions {
   /** Milliseconds of load before the kill, with Redis gone, and after it returns. */
@@ -117,29 +117,9 @@ export async function redisLossDrill(options: RedisLossOptions): Promise<RedisLo
   let server: RunningService | undefined;
   try {
     server = await startService('standalone', env);
-    const config = loadConfig(env);
-    const keys = loadJwtKeys(config);
-    if (!keys.privateKey) throw new Error('the drill needs the server to have made its own keys');
-    const token = await mintToken(
-      { sub: 'drill', role: 'secretary', ptces: ['*'], ttl: '2h' },
-      keys.privateKey,
-      config,
-    );
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const headers = await secretaryHeaders(env);
     const url = server.url;
-    const registered = await fetch(`${url}/v1/ptces`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        ptceId: 'drill-redis',
-        name: 'PTCE drill-redis',
-        territory: { name: 'Drill' },
-        pilot: { organisationId: 'pilote', name: 'Pilote', category: 'ess_enterprise' },
-        occurredAt: '2020-01-01',
-      }),
-    });
-    if (registered.status !== 201)
-      throw new Error(`registering: ${registered.status} ${await registered.text()}`);
+    await registerPtce(url, headers, 'drill-redis');
 
     let next = 0;
     /** Writers and readers for `ms`: how many of each, and how many answers were not a success. */
@@ -151,16 +131,7 @@ export async function redisLossDrill(options: RedisLossOptions): Promise<RedisLo
       const writer = async () => {
         while (performance.now() < end) {
           const n = next++;
-          const answer = await fetch(`${url}/v1/ptces/drill-redis/members`, {
-            method: 'POST',
-            headers: { ...headers, 'idempotency-key': randomUUID() },
-            body: JSON.stringify({
-              organisationId: `org-${n}`,
-              name: `Org ${n}`,
-              category: 'enterprise',
-              occurredAt: '2021-01-01',
-            }),
-          });
+          const answer = await joinMember(url, headers, 'drill-redis', `org-${n}`);
           await answer.arrayBuffer();
           writes++;
           if (answer.status !== 201) failures++;

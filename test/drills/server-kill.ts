@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openStores } from '@ptce/event-store';
-import { loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { verifyPtceChains } from '@ptce/read-models';
 import { type RunningService, startService } from '../e2e/split.ts';
+import { joinMember, logTally, lostAndDuplicated, registerPtce, secretaryHeaders } from './harness.ts';
 
 export interface ServerKillOptions {
   readonly kills: number;
@@ -65,47 +65,16 @@ export async function serverKillDrill(options: ServerKillOptions): Promise<Serve
   };
   try {
     await start();
-    const config = loadConfig(env);
-    const keys = loadJwtKeys(config);
-    if (!keys.privateKey) throw new Error('the drill needs the server to have made its own keys');
-    const token = await mintToken(
-      { sub: 'drill', role: 'secretary', ptces: ['*'], ttl: '2h' },
-      keys.privateKey,
-      config,
-    );
+    const headers = await secretaryHeaders(env);
     const send = async (write: Write) => {
-      const response = await fetch(`${server!.url}/v1/ptces/${write.ptceId}/members`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          'idempotency-key': write.key,
-        },
-        body: JSON.stringify({
-          organisationId: write.organisationId,
-          name: `Organisation ${write.organisationId}`,
-          category: 'enterprise',
-          occurredAt: '2021-06-01',
-        }),
+      const response = await joinMember(server!.url, headers, write.ptceId, write.organisationId, {
+        key: write.key,
+        occurredAt: '2021-06-01',
       });
       const body = (await response.json()) as { eventIds?: string[] };
       return { status: response.status, eventIds: body.eventIds ?? [] };
     };
-    for (const ptceId of PTCES) {
-      const answer = await fetch(`${server!.url}/v1/ptces`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          ptceId,
-          name: `PTCE ${ptceId}`,
-          territory: { name: 'Drill' },
-          pilot: { organisationId: 'pilote', name: 'Pilote', category: 'ess_enterprise' },
-          occurredAt: '2020-01-01',
-        }),
-      });
-      if (answer.status !== 201)
-        throw new Error(`registering ${ptceId}: ${answer.status} ${await answer.text()}`);
-    }
+    for (const ptceId of PTCES) await registerPtce(server!.url, headers, ptceId);
 
     const acknowledged = new Map<string, string[]>();
     let cutOff: Write[] = [];
@@ -155,23 +124,10 @@ export async function serverKillDrill(options: ServerKillOptions): Promise<Serve
 
     const stores = await openStores(`sqlite:${path.join(dataDir, 'ptce.db')}`, { dataDir });
     try {
-      const seen = new Map<string, number>();
-      const joined = new Map<string, number>();
-      for (let after: string | undefined; ; ) {
-        const page = await stores.events.readAll({ ...(after === undefined ? {} : { after }), limit: 1000 });
-        for (const event of page) {
-          seen.set(event.eventId, (seen.get(event.eventId) ?? 0) + 1);
-          if (event.type === 'MemberJoined') {
-            const id = `${event.ptceId}/${String(event.data.organisationId)}`;
-            joined.set(id, (joined.get(id) ?? 0) + 1);
-          }
-        }
-        if (page.length < 1000) break;
-        after = page.at(-1)!.position;
-      }
-      let lost = 0;
-      for (const eventIds of acknowledged.values()) for (const id of eventIds) if (seen.get(id) !== 1) lost++;
-      const duplicated = [...joined.values()].filter((count) => count > 1).length;
+      const { lost, duplicated } = lostAndDuplicated(
+        [...acknowledged.values()].flat(),
+        await logTally(stores.events),
+      );
       let chainsHold = true;
       for (const ptceId of PTCES) chainsHold &&= (await verifyPtceChains(stores.events, ptceId)).ok;
       return {
