@@ -14,9 +14,8 @@ import {
   startTestServer,
   type TestServer,
 } from '@ptce/testing';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { tamper as tamperWith } from './tamper.ts';
 
 const onPostgres = process.env.PTCE_TEST_STORE === 'postgres';
 
@@ -27,29 +26,7 @@ let drop = async () => {};
 let secretary: Client;
 let auditor: string;
 
-/** Runs one statement on the server's database, as a tool outside the server would (`?` placeholders). */
-async function tamper(sql: string, params: unknown[]): Promise<void> {
-  if (onPostgres) {
-    let n = 0;
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(
-        sql.replace(/\?/g, () => `$${++n}`),
-        params,
-      );
-    } finally {
-      await client.end();
-    }
-    return;
-  }
-  const db = new Database(url.slice('sqlite:'.length));
-  try {
-    db.prepare(sql).run(...params);
-  } finally {
-    db.close();
-  }
-}
+const tamper = (sql: string, params: unknown[]) => tamperWith(url, sql, params);
 
 const name = `Alex Auditable ${randomUUID()}`;
 

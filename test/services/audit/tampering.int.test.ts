@@ -16,9 +16,8 @@ import {
   startTestServer,
   type TestServer,
 } from '@ptce/testing';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { tamper as tamperWith } from './tamper.ts';
 
 const onPostgres = process.env.PTCE_TEST_STORE === 'postgres';
 
@@ -32,29 +31,7 @@ let auditor: string;
 /** The same database, opened apart from the server, to read envelopes as stored. */
 let outside: EventStore;
 
-/** One statement on the server's database, as a tool outside the server would run it (`?` placeholders). */
-async function tamper(sql: string, params: unknown[]): Promise<void> {
-  if (onPostgres) {
-    let n = 0;
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(
-        sql.replace(/\?/g, () => `$${++n}`),
-        params,
-      );
-    } finally {
-      await client.end();
-    }
-    return;
-  }
-  const db = new Database(url.slice('sqlite:'.length));
-  try {
-    db.prepare(sql).run(...params);
-  } finally {
-    db.close();
-  }
-}
+const tamper = (sql: string, params: unknown[]) => tamperWith(url, sql, params);
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-tamper-'));
