@@ -4,6 +4,7 @@ import type {
   AppendOptions,
   AppendResult,
   ExpectedRevision,
+  StoredEventText,
   SubscribeOptions,
   Subscription,
   SubscriptionHandler,
@@ -24,6 +25,29 @@ export interface EventRowColumns {
   metadata: string | null;
   prev_hash: string;
   hash: string;
+}
+
+/** An `events` row as stored, data and metadata left as their JSON text (the data as bytes, if read so). */
+export function storedTextOf(
+  row: Omit<EventRowColumns, 'data'> & { data: string | Uint8Array },
+  position: string,
+): StoredEventText {
+  return {
+    eventId: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    ptceId: row.ptce_id,
+    occurredAt: row.occurred_at,
+    recordedBy: row.recorded_by,
+    dataJson: row.data,
+    metadataJson: row.metadata,
+    stream: row.stream,
+    revision: row.revision,
+    position,
+    recordedAt: row.recorded_at,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
 }
 
 export const POSITION_WIDTH = 20;

@@ -14,6 +14,7 @@ import {
   replayOrRefuse,
   type StreamHead,
   sealEvent,
+  storedTextOf,
   Waker,
 } from './common.ts';
 import { StoreUnavailableError } from './errors.ts';
@@ -76,25 +77,9 @@ function toStoreError(error: unknown): unknown {
 /** A row read with its data as bytes. */
 type StoredRow = Omit<Row, 'data'> & { data: Buffer };
 
-/** The row as stored, data and metadata left as their JSON text (the data as its bytes). */
-export function toStoredText(row: StoredRow): StoredEventText {
-  return {
-    eventId: row.event_id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    ptceId: row.ptce_id,
-    occurredAt: row.occurred_at,
-    recordedBy: row.recorded_by,
-    dataJson: row.data,
-    metadataJson: row.metadata,
-    stream: row.stream,
-    revision: row.revision,
-    position: formatPosition(row.global_position),
-    recordedAt: row.recorded_at,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
-}
+/** The row as stored, the data as its bytes. */
+const toStoredText = (row: StoredRow): StoredEventText =>
+  storedTextOf(row, formatPosition(row.global_position));
 
 export function toEnvelope(row: Row): EventEnvelope {
   const meta = row.metadata === null ? {} : (JSON.parse(row.metadata) as Metadata);

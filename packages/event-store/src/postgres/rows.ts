@@ -6,6 +6,7 @@ import {
   metadataOf,
   POSITION_WIDTH,
   type StreamHead,
+  storedTextOf,
 } from '../common.ts';
 import type { StoredEventText } from '../port.ts';
 import type { PgConnection } from './connection.ts';
@@ -83,24 +84,8 @@ export function parsePosition(value: string): [string, string] {
 }
 
 /** The row as stored, data and metadata left as their JSON text. */
-export function toStoredText(row: Row): StoredEventText {
-  return {
-    eventId: row.event_id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    ptceId: row.ptce_id,
-    occurredAt: row.occurred_at,
-    recordedBy: row.recorded_by,
-    dataJson: row.data,
-    metadataJson: row.metadata,
-    stream: row.stream,
-    revision: row.revision,
-    position: position(row.tx_text, row.global_position),
-    recordedAt: row.recorded_at,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
-}
+export const toStoredText = (row: Row): StoredEventText =>
+  storedTextOf(row, position(row.tx_text, row.global_position));
 
 export function toEnvelope(row: Row): EventEnvelope {
   const meta = row.metadata === null ? {} : (JSON.parse(row.metadata) as Metadata);
