@@ -176,7 +176,6 @@ export async function verify(args: string[], io: AuditCommandsIo): Promise<numbe
   const config = loadConfig(io.env);
   const stores = await openStores(config.EVENT_STORE_URL, { dataDir: config.DATA_DIR, poolSize: 2 });
   try {
-    const ids = only === undefined ? await registeredPtceIds(stores.events) : [only];
     let failed = false;
     // Read only: a verification takes no checkpoint and makes no key.
     const checkpoints = new ChainCheckpoints({
@@ -185,12 +184,20 @@ export async function verify(args: string[], io: AuditCommandsIo): Promise<numbe
       keys: new SnapshotKeys(config.DATA_DIR),
       now: Date.now,
     });
+    // Those the log names, and those only a checkpoint still names: a PTCE whose registration was
+    // deleted behind the server's back is verified too, and found out.
+    const ids =
+      only === undefined
+        ? [
+            ...new Set([
+              ...(await registeredPtceIds(stores.events)),
+              ...(await stores.checkpoints.ptceIds()),
+            ]),
+          ].sort()
+        : [only];
     for (const ptceId of ids) {
       const result = await verifyPtceChains(stores.events, ptceId, await checkpoints.evidence(ptceId));
-      if (result.events === 0) {
-        io.stderr(`verify: no PTCE ${ptceId} in the log\n`);
-        failed = true;
-      } else if (result.brokenAt) {
+      if (result.brokenAt) {
         const b = result.brokenAt;
         await io.stdout(
           `${ptceId}: BROKEN at event ${b.eventId} (position ${b.position}): ${b.reason} expected ${b.expected}, found ${b.actual}\n`,
@@ -205,6 +212,9 @@ export async function verify(args: string[], io: AuditCommandsIo): Promise<numbe
         await io.stdout(
           `${ptceId}: CHECKPOINT MISMATCH (${m.reason}) with the checkpoint of ${m.takenAt} signed by ${m.keyId}:${where} ${m.detail}\n`,
         );
+        failed = true;
+      } else if (result.events === 0) {
+        io.stderr(`verify: no PTCE ${ptceId} in the log\n`);
         failed = true;
       } else {
         const against =

@@ -189,5 +189,13 @@ describe('ptce export, replay, verify', () => {
     expect(truncated.stdout).toMatch(
       /^beta: CHECKPOINT MISMATCH \(missing\) .* membership-beta@1: expected [0-9a-f]{64}, found missing/,
     );
+
+    // Every event of the PTCE gone: the log no longer names it, its checkpoints still do.
+    const all = new Database(file);
+    all.prepare("DELETE FROM events WHERE ptce_id = 'beta'").run();
+    all.close();
+    const everything = await run(['verify']);
+    expect(everything.code).toBe(1);
+    expect(everything.stdout).toMatch(/^beta: CHECKPOINT MISMATCH \(missing\)/m);
   });
 });

@@ -26,6 +26,11 @@ export interface CheckpointStore {
   record(checkpoint: StoredCheckpoint): Promise<boolean>;
   /** Every checkpoint of the PTCE, oldest first. */
   list(ptceId: string): Promise<StoredCheckpoint[]>;
+  /**
+   * Every PTCE with a checkpoint: what a verification of all must cover even when the log no
+   * longer names a PTCE (its registration deleted behind the server's back).
+   */
+  ptceIds(): Promise<string[]>;
 }
 
 /** Oldest first; the digest breaks a tie so that every store lists them in one order. */

@@ -197,10 +197,12 @@ class SqliteEventStore implements EventStore {
     this.backwards = db.prepare(
       'SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?',
     );
-    // The data as a BLOB: better-sqlite3 hands its UTF-8 bytes as a Buffer, never decoded.
+    // The data as a BLOB: better-sqlite3 hands its UTF-8 bytes as a Buffer, never decoded. Through
+    // json() first: a row rewritten behind the server's back with line breaks between tokens, or
+    // with text that is no JSON at all, can neither split an NDJSON line nor slip fields into it.
     this.forwardsAsStored = db.prepare(
       `SELECT global_position, stream, revision, event_id, type, schema_version, ptce_id, occurred_at,
-         recorded_at, recorded_by, CAST(data AS BLOB) AS data, metadata, prev_hash, hash
+         recorded_at, recorded_by, CAST(json(data) AS BLOB) AS data, metadata, prev_hash, hash
        FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
     );
     this.all = db.prepare(

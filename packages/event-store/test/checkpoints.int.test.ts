@@ -48,6 +48,7 @@ function contract(name: string, open: () => Promise<Harness>) {
       await h.checkpoints.record(checkpoint('p2', 'c'.repeat(64), '2026-11-28T10:00:00.000Z'));
       expect(await h.checkpoints.list('p1')).toEqual([earlier, later]);
       expect(await h.checkpoints.list('nowhere')).toEqual([]);
+      expect(await h.checkpoints.ptceIds()).toEqual(['p1', 'p2']);
     });
 
     test('taken at the same instant: the digest orders them, the same way on every store', async () => {

@@ -115,7 +115,9 @@ export async function auditedEventLines(
         : '';
     parts.push(
       `{"eventId":${text(event.eventId)},"type":${text(event.type)},"schemaVersion":${event.schemaVersion},"stream":${text(event.stream)},"revision":${event.revision},"position":${text(event.position)},"occurredAt":${text(event.occurredAt)},"recordedAt":${text(event.recordedAt)},"recordedBy":${text(event.recordedBy)},"data":`,
-      event.dataJson,
+      // Bytes come from a store that checked them (SQLite's json()); text is parsed and written
+      // again, so that no stored text, however rewritten, can break the line or add to it.
+      typeof event.dataJson === 'string' ? JSON.stringify(JSON.parse(event.dataJson)) : event.dataJson,
       `${evidence ? `,"evidence":${text(evidence)}` : ''},"hash":${text(event.hash)},"prevHash":${text(event.prevHash)}${personal}}\n`,
     );
   }

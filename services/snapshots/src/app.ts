@@ -115,7 +115,14 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
     const known = made.get(cacheKey);
     if (known) return { answer: known, ledger };
     const heads = await headsAt(store, ptceId, position);
-    await options.checkpoints.attest(ptceId, heads);
+    // The chains as they stand are checkpointed with the snapshot; a snapshot of an earlier cut
+    // attests nothing new, and would let any reader add checkpoints without end. Nor does a
+    // checkpoint that could not be written fail the snapshot: the daily round takes it again.
+    if (cut === null) {
+      await options.checkpoints.attest(ptceId, heads).catch((err: unknown) => {
+        app.log.warn({ err, ptceId }, 'the checkpoint taken with a snapshot could not be written');
+      });
+    }
     const computed = snapshotOf(ptceId, ledger, asOf, rules, position, heads);
     if (computed === null) return null;
     // What is signed is what the schema lets out, checked once here rather than at every send:

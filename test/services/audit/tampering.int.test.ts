@@ -201,6 +201,40 @@ describe('verify, the store tampered with', () => {
     });
   });
 
+  test('the registration deleted: verify still answers for the PTCE, naming the gap', async () => {
+    const events = await checkpointedPtce('tamper-registration');
+    await tamper('DELETE FROM events WHERE event_id = ?', [events[0]!.eventId]);
+    const result = await verify('tamper-registration');
+    expect(result.ok).toBe(false);
+    expect(result.brokenAt).toMatchObject({ eventId: events[1]!.eventId, reason: 'revision' });
+  });
+
+  test('every event of the PTCE deleted: the checkpoints still name what is missing', async () => {
+    await checkpointedPtce('tamper-everything');
+    await tamper('DELETE FROM events WHERE ptce_id = ?', ['tamper-everything']);
+    const result = await verify('tamper-everything');
+    expect(result).toMatchObject({ ok: false, events: 0, checkpointMismatch: { reason: 'missing' } });
+  });
+
+  test('data rewritten with line breaks, same meaning: chains hold and the NDJSON export keeps a line per event', async () => {
+    const events = await checkpointedPtce('tamper-layout');
+    const target = events[2]!;
+    await tamper('UPDATE events SET data = ? WHERE event_id = ?', [
+      JSON.stringify(target.data, null, 2),
+      target.eventId,
+    ]);
+    expect((await verify('tamper-layout')).ok).toBe(true);
+    const streamed = await server.app.inject({
+      url: '/v1/audit/ptces/tamper-layout/events',
+      headers: { authorization: auditor, accept: 'application/x-ndjson' },
+    });
+    const lines = streamed.body.trimEnd().split('\n');
+    const paged = (await get('/v1/audit/ptces/tamper-layout/events?limit=1000')).json() as {
+      events: unknown[];
+    };
+    expect(lines.map((line) => JSON.parse(line))).toEqual(paged.events);
+  });
+
   test('a checkpoint altered to agree with a rewrite: its signature gives it away', async () => {
     await checkpointedPtce('tamper-checkpoint');
     await tamper(
@@ -239,6 +273,15 @@ describe('GET /v1/audit/ptces/{ptceId}/checkpoints', () => {
     expect(two.checkpoints[1]!.checkpoint.heads[0]!.revision).toBe(
       two.checkpoints[0]!.checkpoint.heads[0]!.revision + 1,
     );
+
+    // A snapshot of an earlier cut attests nothing new: no reader can add checkpoints at will.
+    const earlier = (await get('/v1/audit/ptces/checkpointed/events?limit=2')).json() as {
+      events: { position: string }[];
+    };
+    await get(`/v1/snapshots/checkpointed?atPosition=${earlier.events[1]!.position}`, admin);
+    expect(
+      ((await get('/v1/audit/ptces/checkpointed/checkpoints')).json() as typeof one).checkpoints,
+    ).toHaveLength(2);
 
     const funder = await server.bearer('funder', ['checkpointed']);
     expect((await get('/v1/audit/ptces/checkpointed/checkpoints', funder)).statusCode).toBe(403);

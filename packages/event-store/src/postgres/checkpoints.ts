@@ -23,4 +23,11 @@ export class PostgresCheckpointStore implements CheckpointStore {
     );
     return rows;
   }
+
+  async ptceIds(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ ptce_id: string }>(
+      'SELECT DISTINCT ptce_id COLLATE "C" AS ptce_id FROM chain_checkpoints ORDER BY 1',
+    );
+    return rows.map((row) => row.ptce_id);
+  }
 }

@@ -23,12 +23,16 @@ const fromRow = (row: Row): StoredCheckpoint => ({
 export class SqliteCheckpointStore implements CheckpointStore {
   private readonly insert: Database.Statement<[string, string, string, string, string, string]>;
   private readonly select: Database.Statement<[string], Row>;
+  private readonly ids: Database.Statement<[], string>;
 
   constructor(db: Database.Database) {
     this.insert = db.prepare(
       `INSERT INTO chain_checkpoints (ptce_id, digest, taken_at, body, key_id, signature)
        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ptce_id, digest) DO NOTHING`,
     );
+    this.ids = db
+      .prepare<[], string>('SELECT DISTINCT ptce_id FROM chain_checkpoints ORDER BY ptce_id')
+      .pluck();
     this.select = db.prepare('SELECT * FROM chain_checkpoints WHERE ptce_id = ? ORDER BY taken_at, digest');
   }
 
@@ -38,5 +42,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async list(ptceId: string): Promise<StoredCheckpoint[]> {
     return this.select.all(ptceId).map(fromRow);
+  }
+
+  async ptceIds(): Promise<string[]> {
+    return this.ids.all();
   }
 }
