@@ -25,8 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openEventStore } from '@ptce/event-store';
-import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import { getLoad } from './http-load.ts';
 import { appendHistory, generatePtceHistory } from './read-history.ts';
 import type { Report } from './report.ts';
 
@@ -132,34 +132,12 @@ async function verifyOnce(ready: Ready): Promise<{ events: number; seconds: numb
 }
 
 /** Current snapshots of the 100 smaller PTCE in turn, 32 connections: requests per second. */
-async function snapshotLoad(url: string, token: string, seed: number): Promise<number> {
-  let n = seed;
-  const result = await autocannon({
-    url,
+const snapshotLoad = (url: string, token: string, seed: number) =>
+  getLoad(url, token, (n) => `/v1/snapshots/${smallId(n % SMALL_PTCE)}`, {
+    seed,
+    seconds: SECONDS,
     connections: CONNECTIONS,
-    duration: SECONDS,
-    requests: [
-      {
-        method: 'GET',
-        setupRequest: (req) => {
-          n++;
-          return {
-            ...req,
-            path: `/v1/snapshots/${smallId(n % SMALL_PTCE)}`,
-            headers: { authorization: `Bearer ${token}` },
-          };
-        },
-      },
-    ],
   });
-  const failures = result.errors + result.timeouts + result.non2xx;
-  if (failures > 0 || result['2xx'] === 0) {
-    throw new Error(
-      `${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx of ${result.requests.total} requests: the figure would be meaningless`,
-    );
-  }
-  return result.requests.average;
-}
 
 /** The rows as the store holds them, read raw: what any export must at least do. */
 function rawRead(

@@ -26,9 +26,9 @@ import { fileURLToPath } from 'node:url';
 import type { Ledger } from '@ptce/domain';
 import { type EventStore, openEventStore } from '@ptce/event-store';
 import { ptceStreams } from '@ptce/events';
-import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { DEFAULT_STAGE_RULES, stageAt } from '../../packages/projections/src/index.ts';
+import { getLoad } from './http-load.ts';
 import { appendHistory, generatePtceHistory, prng } from './read-history.ts';
 import type { Report } from './report.ts';
 
@@ -440,34 +440,12 @@ async function asOfQueries(
   return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), count: times.length };
 }
 
-async function stageLoad(url: string, token: string, seed: number): Promise<number> {
-  let n = seed;
-  const result = await autocannon({
-    url,
+const stageLoad = (url: string, token: string, seed: number) =>
+  getLoad(url, token, (n) => `/v1/ptces/${smallId(n % SMALL_PTCE)}/stage`, {
+    seed,
+    seconds: SECONDS,
     connections: CONNECTIONS,
-    duration: SECONDS,
-    requests: [
-      {
-        method: 'GET',
-        setupRequest: (req) => {
-          n++;
-          return {
-            ...req,
-            path: `/v1/ptces/${smallId(n % SMALL_PTCE)}/stage`,
-            headers: { authorization: `Bearer ${token}` },
-          };
-        },
-      },
-    ],
   });
-  const failures = result.errors + result.timeouts + result.non2xx;
-  if (failures > 0 || result['2xx'] === 0) {
-    throw new Error(
-      `${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx of ${result.requests.total} requests: the figure would be meaningless`,
-    );
-  }
-  return result.requests.average;
-}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ import {
   startGateway,
 } from '../deploy/nginx.ts';
 import { type RunningService, startService } from '../e2e/split.ts';
-import { PrivatePostgres } from '../setup/private-postgres.ts';
+import { freePort, PrivatePostgres } from '../setup/private-postgres.ts';
 import { joinMember, registerPtce, secretaryHeaders } from './harness.ts';
-import { freePort, startRedis, stopped } from './redis-loss.ts';
+import { startRedis, stopped } from './redis-loss.ts';
 
 export interface MixedLoadOptions {
   readonly clients: number;

@@ -7,7 +7,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { openEventStore } from '@ptce/event-store';
@@ -15,6 +14,7 @@ import { DEFAULT_STAGE_RULES } from '@ptce/projections';
 import { RedisReadModels, readModelsPrefix } from '@ptce/read-models';
 import { Redis } from 'ioredis';
 import { type RunningService, startService } from '../e2e/split.ts';
+import { freePort } from '../setup/private-postgres.ts';
 import { joinMember, registerPtce, secretaryHeaders } from './harness.ts';
 
 export interface RedisLossOptions {
@@ -43,16 +43,6 @@ export interface RedisLossFigures {
   /** From Redis starting again to the projector's checkpoint in it reaching the log's head. */
   readonly caughtUpMs: number;
 }
-
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 /** A `redis-server` of the caller's own on `port`, without persistence; resolves once it answers. */
 export async function startRedis(port: number): Promise<ChildProcess> {

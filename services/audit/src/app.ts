@@ -43,14 +43,14 @@ export interface AuditOptions {
   readonly checkpoints: ChainCheckpoints;
   /** Between two rounds of checkpoints of every PTCE whose chains moved; 0: no round. */
   readonly checkpointEveryMs: number;
-  /**
-   * From start-up to the first round: a process restarted more often than the period still takes
-   * its round, and one started for a moment (a test, a command) takes none.
-   */
-  readonly firstCheckpointAfterMs?: number;
 }
 
 const tags = ['audit'];
+/**
+ * From start-up to the first round of checkpoints: a process restarted more often than the period
+ * still takes its round, and one started for a moment (a test, a command) takes none.
+ */
+const FIRST_CHECKPOINT_ROUND_MS = 60_000;
 const AUDITORS = ['auditor', 'admin'] as const;
 const MAX_PAGE = 1_000;
 const DEFAULT_PAGE = 100;
@@ -416,7 +416,7 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
   if (options.checkpointEveryMs > 0) {
     const stop = options.checkpoints.schedule({
       everyMs: options.checkpointEveryMs,
-      firstAfterMs: options.firstCheckpointAfterMs ?? 60_000,
+      firstAfterMs: FIRST_CHECKPOINT_ROUND_MS,
       log: app.log,
     });
     app.addHook('onClose', stop);
