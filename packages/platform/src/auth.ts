@@ -272,8 +272,12 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-export function requireRole(request: FastifyRequest, ...roles: Role[]): Principal {
-  const principal = principalOf(request);
+/** A request's principal, or a principal already known (a line of an import acts as its request). */
+const callerOf = (caller: FastifyRequest | Principal): Principal =>
+  'role' in caller && 'sub' in caller ? caller : principalOf(caller);
+
+export function requireRole(caller: FastifyRequest | Principal, ...roles: Role[]): Principal {
+  const principal = callerOf(caller);
   if (!roles.includes(principal.role)) {
     throw forbidden(
       `The role ${principal.role} may not do this (needs ${roles.join(' or ')}).`,
@@ -287,8 +291,8 @@ export function inScope(principal: Principal, ptceId: string): boolean {
   return principal.role === 'admin' || principal.ptces.includes('*') || principal.ptces.includes(ptceId);
 }
 
-export function requirePtceScope(request: FastifyRequest, ptceId: string): Principal {
-  const principal = principalOf(request);
+export function requirePtceScope(caller: FastifyRequest | Principal, ptceId: string): Principal {
+  const principal = callerOf(caller);
   if (!inScope(principal, ptceId)) {
     throw forbidden(`The PTCE ${ptceId} is outside the token's scope.`, 'out_of_scope');
   }

@@ -7,22 +7,17 @@ import {
   slugSchema,
   validTimeSchema,
 } from '@ptce/events';
-import { preconditionFailed, principalOf, requirePtceScope, requireRole } from '@ptce/platform';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type Principal, preconditionFailed, requirePtceScope, requireRole } from '@ptce/platform';
 import { z } from 'zod';
-import { executeWrite, requestFingerprint, type WriteDeps } from './execute.ts';
+import {
+  executeWrite,
+  requestFingerprint,
+  type WriteAnswer,
+  type WriteCommand,
+  type WriteDeps,
+} from './execute.ts';
 import { generatedId } from './ids.ts';
-
-/** The headers a write may carry; others pass through untouched. */
-export const writeHeadersSchema = z
-  .object({
-    'idempotency-key': z.string().min(1).max(200).optional(),
-    'if-match': z
-      .string()
-      .regex(/^(W\/)?"\d+"$/, 'a revision returned earlier as ETag, e.g. "3"')
-      .optional(),
-  })
-  .loose();
+import type { WriteContext } from './write-context.ts';
 
 export const writeResultSchema = z.object({
   eventIds: z.array(z.string()).describe('ids of the events recorded, in order'),
@@ -47,9 +42,9 @@ export const correctionFields = {
 
 export const ptceParamsSchema = z.strictObject({ ptceId: slugSchema });
 
-/** A write's `respond` that names the PTCE and the ids of what it wrote; nothing derived. */
-export function respondNaming(status: 200 | 201, ptceId: string, ids: Record<string, unknown> = {}) {
-  return () => ({ status, body: { ptceId, ...ids } });
+/** What an Idempotency-Key is bound to: method, path (decoded, no query) and body. */
+function writeRequestOf(context: WriteContext, body: unknown) {
+  return { method: context.method, url: context.path, body: body ?? null };
 }
 
 /**
@@ -57,43 +52,25 @@ export function respondNaming(status: 200 | 201, ptceId: string, ids: Record<str
  * (see `generatedId`): a retry of the request names the same resource, a reuse of an
  * expired key with another body another one.
  */
-export function generatedIdFor(prefix: string, request: FastifyRequest): string {
-  const idempotencyKey = writeHeadersSchema.parse(request.headers)['idempotency-key'];
+export function generatedIdFor(prefix: string, context: WriteContext, body: unknown): string {
+  const { principal, idempotencyKey } = context;
   // Without a key the id is random: hashing the canonical body would be wasted on every create.
-  if (idempotencyKey === undefined) return generatedId(prefix, { sub: principalOf(request).sub });
+  if (idempotencyKey === undefined) return generatedId(prefix, { sub: principal.sub });
   return generatedId(prefix, {
-    sub: principalOf(request).sub,
+    sub: principal.sub,
     idempotencyKey,
-    fingerprint: requestFingerprint(writeRequestOf(request, request.body)),
+    fingerprint: requestFingerprint(writeRequestOf(context, body)),
   });
 }
 
-/**
- * The path as the route understood it: its pattern with the parsed parameters in place. The URL
- * as sent would fingerprint `/v1/ptces/%70%31/members` and `/v1/ptces/p1/members` (one route,
- * one PTCE) apart; a plain path comes out as it was sent, so fingerprints stored before stay valid.
- */
-function routePath(request: FastifyRequest): string {
-  const pattern = request.routeOptions.url;
-  if (pattern === undefined) return request.url.split('?')[0] ?? '';
-  const params = request.params as Record<string, unknown>;
-  return pattern.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => String(params[name]));
-}
-
-/** What an Idempotency-Key is bound to: method, path (decoded, no query) and body. */
-function writeRequestOf(request: FastifyRequest, body: unknown) {
-  return { method: request.method, url: routePath(request), body: body ?? null };
-}
-
-/** Who may write, by role, within their PTCE scope; the principal. */
+/** Who may write, by role, within their PTCE scope. */
 export function authorizeWrite(
-  request: FastifyRequest,
+  principal: Principal,
   ptceId: string,
   roles: readonly ('admin' | 'secretary')[] = ['admin', 'secretary'],
-) {
-  const principal = requireRole(request, ...roles);
-  requirePtceScope(request, ptceId);
-  return principal;
+): void {
+  requireRole(principal, ...roles);
+  requirePtceScope(principal, ptceId);
 }
 
 export interface WriteRouteInput<S> {
@@ -110,37 +87,45 @@ export interface WriteRouteInput<S> {
   ) => { status: number; body: Record<string, unknown> };
 }
 
-/**
- * The whole of a write route once its schemas have validated the request: role and scope,
- * Idempotency-Key and If-Match, decide and append, problem+json for every refusal, ETag.
- */
-export async function handleWrite<S>(
-  deps: WriteDeps<S>,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  input: WriteRouteInput<S>,
-): Promise<void> {
-  const principal = authorizeWrite(request, input.ptceId, input.roles);
-  const headers = writeHeadersSchema.parse(request.headers);
-  // RFC 9110 §13.1.1: If-Match compares strongly, and a weak tag never matches. Well-formed, so
-  // not a 400: the precondition is simply false.
-  if (headers['if-match']?.startsWith('W/')) {
+/** The revision an If-Match names; a weak tag is well-formed (no 400) but never matches. */
+export function ifMatchRevision(ifMatch: string | undefined): number | undefined {
+  if (ifMatch === undefined) return undefined;
+  // RFC 9110 §13.1.1: If-Match compares strongly.
+  if (ifMatch.startsWith('W/')) {
     throw preconditionFailed(
-      `If-Match ${headers['if-match']} is a weak entity tag, which never matches; send the ETag as returned, e.g. "3".`,
+      `If-Match ${ifMatch} is a weak entity tag, which never matches; send the ETag as returned, e.g. "3".`,
     );
   }
-  const ifMatch = headers['if-match'] ? Number(headers['if-match'].slice(1, -1)) : undefined;
-  const answer = await executeWrite(deps, {
+  return Number(ifMatch.slice(1, -1));
+}
+
+/** The command `executeWrite` runs for a write validated and authorized. */
+export function writeCommandOf<S>(context: WriteContext, input: WriteRouteInput<S>): WriteCommand<S> {
+  const ifMatch = ifMatchRevision(context.ifMatch);
+  return {
     ptceId: input.ptceId,
     stream: input.stream,
     readStreams: input.readStreams,
-    recordedBy: principal.sub,
-    correlationId: request.id,
-    ...(headers['idempotency-key'] ? { idempotencyKey: headers['idempotency-key'] } : {}),
+    recordedBy: context.principal.sub,
+    correlationId: context.correlationId,
+    ...(context.idempotencyKey ? { idempotencyKey: context.idempotencyKey } : {}),
     ...(ifMatch !== undefined ? { ifMatch } : {}),
-    request: writeRequestOf(request, input.body),
+    request: writeRequestOf(context, input.body),
     decide: input.decide,
     respond: input.respond,
-  });
-  await reply.code(answer.status).header('etag', answer.etag).send(answer.body);
+  };
+}
+
+/**
+ * The whole of a write once its schemas have validated it: role and scope, Idempotency-Key and
+ * If-Match, decide and append, the answer with its ETag. Every refusal is thrown as the problem
+ * it is.
+ */
+export function runWrite<S>(
+  deps: WriteDeps<S>,
+  context: WriteContext,
+  input: WriteRouteInput<S>,
+): Promise<WriteAnswer> {
+  authorizeWrite(context.principal, input.ptceId, input.roles);
+  return executeWrite(deps, writeCommandOf(context, input));
 }

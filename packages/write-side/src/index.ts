@@ -18,12 +18,14 @@ export {
   type FoldCacheOptions,
   type LoadedLedger,
 } from './fold-cache.ts';
+export { writeHeadersSchema } from './headers.ts';
 export {
   correctionFields,
   factFields,
   generatedIdFor,
   occurredAtSchema,
   ptceParamsSchema,
+  runWrite,
   type WriteRouteInput,
   writeResultSchema,
 } from './http.ts';
@@ -31,4 +33,6 @@ export type { IdOrigin } from './ids.ts';
 export { LedgerRepository, type LedgerRepositoryOptions } from './ledger-repository.ts';
 export { ledgerRepository, type WriteSideOptions, writeDeps } from './ptce.ts';
 export { writeSideOptions } from './service-options.ts';
+export { type CatalogedWrite, type MatchedWrite, WriteCatalog } from './write-catalog.ts';
+export { routePath, type WriteContext, writeContextOf } from './write-context.ts';
 export { type AskedWrite, type WriteRoute, type WriteService, writeRoutes } from './write-route.ts';

@@ -5,6 +5,7 @@ import { type PersonalData, problemSchema } from '@ptce/platform';
 import type { z } from 'zod';
 import type { WriteDeps } from './execute.ts';
 import { LedgerRepository, type LedgerRepositoryOptions } from './ledger-repository.ts';
+import type { WriteCatalog } from './write-catalog.ts';
 
 /**
  * What every write service needs. In one process (the standalone server) the three services
@@ -15,6 +16,8 @@ export interface WriteSideOptions {
   readonly idempotency: IdempotencyStore;
   readonly personalData: PersonalData;
   readonly ledgers?: LedgerRepository<Ledger>;
+  /** Where the write routes of the process are listed for imports (see `WriteCatalog`). */
+  readonly catalog?: WriteCatalog;
   readonly now?: () => number;
 }
 

@@ -1,7 +1,9 @@
 import type { HostContext } from '@ptce/platform';
 import { ledgerRepository, type WriteSideOptions } from './ptce.ts';
+import { WriteCatalog } from './write-catalog.ts';
 
 const LEDGERS = '@ptce/write-side:ledgers';
+const CATALOG = '@ptce/write-side:catalog';
 
 /**
  * A write service's options from its host. The write services mounted in one process share one
@@ -15,6 +17,8 @@ export function writeSideOptions(host: HostContext): WriteSideOptions {
     ledgers: host.shared(LEDGERS, () =>
       ledgerRepository(host.eventStore, { maxEvents: host.config.LEDGER_CACHE_EVENTS }),
     ),
+    // One catalogue per process: an import finds every write route mounted beside it.
+    catalog: host.shared(CATALOG, () => new WriteCatalog()),
     now: host.clock,
   };
 }

@@ -1,12 +1,14 @@
 import type { DecideContext, EventToAppend, Ledger } from '@ptce/domain';
 import type { EventEnvelope, StreamFamily } from '@ptce/events';
 import type { App, SealingKeys } from '@ptce/platform';
-import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { WriteDeps } from './execute.ts';
-import { authorizeWrite, handleWrite, writeHeadersSchema } from './http.ts';
+import { executeWrite, type WriteDeps } from './execute.ts';
+import { writeHeadersSchema } from './headers.ts';
+import { authorizeWrite, writeCommandOf } from './http.ts';
 import { personalSubjectsOf, sealPersonalFields } from './personal-fields.ts';
 import { ptceTarget, writeResponses } from './ptce.ts';
+import type { CatalogedWrite, WriteCatalog } from './write-catalog.ts';
+import { type WriteContext, writeContextOf } from './write-context.ts';
 
 /** What a write service decides with: its stream family and its decider. */
 export interface WriteService<Command> {
@@ -14,6 +16,8 @@ export interface WriteService<Command> {
   readonly tags: readonly string[];
   readonly deps: WriteDeps<Ledger>;
   readonly decide: (command: Command, ledger: Ledger, ctx: DecideContext) => readonly EventToAppend[];
+  /** Where the service lists its writes for an import in the same process (see `WriteCatalog`). */
+  readonly catalog?: WriteCatalog | undefined;
 }
 
 /** What a validated request asks for: the PTCE, the domain command, the ids the answer names. */
@@ -38,7 +42,7 @@ export interface WriteRoute<Params extends z.ZodType, Body extends z.ZodType, Co
   readonly ask: (input: {
     readonly params: z.output<Params>;
     readonly body: z.output<Body>;
-    readonly request: FastifyRequest;
+    readonly context: WriteContext;
   }) => AskedWrite<Command>;
   /** Fields of the answer derived from what was stored (a decision's outcome and rules). */
   readonly derive?: (appended: readonly EventEnvelope[]) => Readonly<Record<string, unknown>>;
@@ -51,7 +55,7 @@ export interface WriteRoute<Params extends z.ZodType, Body extends z.ZodType, Co
   /** Who may send it; default admin and secretary. */
   readonly roles?: readonly ('admin' | 'secretary')[];
   /** Runs once the request is authorized and the command known, before it is decided. */
-  readonly before?: (asked: AskedWrite<Command>, request: FastifyRequest) => Promise<void>;
+  readonly before?: (asked: AskedWrite<Command>, context: WriteContext) => Promise<void>;
 }
 
 /**
@@ -64,6 +68,8 @@ export function writeRoutes<Command>(app: App, service: WriteService<Command>) {
   return <Params extends z.ZodType, Body extends z.ZodType>(
     route: WriteRoute<Params, Body, Command>,
   ): void => {
+    const write = catalogedWrite(service, route);
+    service.catalog?.add(write);
     app.route({
       method: route.method,
       url: route.url,
@@ -78,52 +84,75 @@ export function writeRoutes<Command>(app: App, service: WriteService<Command>) {
       },
       handler: async (request, reply) => {
         // The schemas above validated both: these are their outputs.
-        const asked = route.ask({
-          params: request.params as z.output<Params>,
-          body: request.body as z.output<Body>,
-          request,
-        });
-        const target = ptceTarget(service.family, asked.ptceId);
-        const decide = (ledger: Ledger, now: number) => service.decide(asked.command, ledger, { now });
-        // Before anything is prepared for the write: no key is made or destroyed for a caller that
-        // may not send it.
-        authorizeWrite(request, asked.ptceId, route.roles);
-        if (route.before) await route.before(asked, request);
-        let keys: SealingKeys | undefined;
-        if (route.mayNamePerson?.(request.body as z.output<Body>)) {
-          // A first decision on the ledger as it stands names the persons whose keys sealing
-          // needs; the real one runs synchronously in the batcher, where no key can be fetched.
-          const loaded = await service.deps.ledgers.load(target.readStreams);
-          let subjects: string[] = [];
-          try {
-            subjects = personalSubjectsOf(
-              decide(loaded.state, (service.deps.now ?? Date.now)()),
-              loaded.state,
-              asked.ptceId,
-            );
-          } catch {
-            // Refused on this ledger: the real decision gives the refusal, or, if the ledger has
-            // moved and it now names a person, asks for the write again.
-          }
-          if (subjects.length > 0) {
-            if (!service.deps.personalData)
-              throw new Error('no personal data keys: a natural person cannot be recorded');
-            keys = await service.deps.personalData.prepare(subjects);
-          }
-        }
-        return handleWrite(service.deps, request, reply, {
-          ...target,
-          ...(route.roles ? { roles: route.roles } : {}),
-          body: request.body,
-          decide: route.mayNamePerson
-            ? (ledger, now) => sealPersonalFields(decide(ledger, now), ledger, asked.ptceId, keys)
-            : decide,
-          respond: (appended) => ({
-            status: route.status,
-            body: { ptceId: asked.ptceId, ...asked.names, ...route.derive?.(appended) },
-          }),
-        });
+        const command = await write.prepare(request.params, request.body, writeContextOf(request));
+        const answer = await executeWrite(service.deps, command);
+        await reply.code(answer.status).header('etag', answer.etag).send(answer.body);
       },
     });
+  };
+}
+
+/** The write a route runs once its request is validated, whether it came over HTTP or in an import. */
+function catalogedWrite<Params extends z.ZodType, Body extends z.ZodType, Command>(
+  service: WriteService<Command>,
+  route: WriteRoute<Params, Body, Command>,
+): CatalogedWrite {
+  const decideWith = (asked: AskedWrite<Command>) => (ledger: Ledger, now: number) =>
+    service.decide(asked.command, ledger, { now });
+  return {
+    method: route.method,
+    url: route.url,
+    ...(route.params ? { params: route.params } : {}),
+    body: route.body,
+    deps: service.deps,
+    readsStoredLedger: (body) =>
+      route.before !== undefined || (route.mayNamePerson?.(body as z.output<Body>) ?? false),
+    prepare: async (params, body, context) => {
+      const asked = route.ask({
+        params: params as z.output<Params>,
+        body: body as z.output<Body>,
+        context,
+      });
+      const target = ptceTarget(service.family, asked.ptceId);
+      const decide = decideWith(asked);
+      // Before anything is prepared for the write: no key is made or destroyed for a caller that
+      // may not send it.
+      authorizeWrite(context.principal, asked.ptceId, route.roles);
+      if (route.before) await route.before(asked, context);
+      let keys: SealingKeys | undefined;
+      if (route.mayNamePerson?.(body as z.output<Body>)) {
+        // A first decision on the ledger as it stands names the persons whose keys sealing
+        // needs; the real one runs synchronously in the batcher, where no key can be fetched.
+        const loaded = await service.deps.ledgers.load(target.readStreams);
+        let subjects: string[] = [];
+        try {
+          subjects = personalSubjectsOf(
+            decide(loaded.state, (service.deps.now ?? Date.now)()),
+            loaded.state,
+            asked.ptceId,
+          );
+        } catch {
+          // Refused on this ledger: the real decision gives the refusal, or, if the ledger has
+          // moved and it now names a person, asks for the write again.
+        }
+        if (subjects.length > 0) {
+          if (!service.deps.personalData)
+            throw new Error('no personal data keys: a natural person cannot be recorded');
+          keys = await service.deps.personalData.prepare(subjects);
+        }
+      }
+      return writeCommandOf(context, {
+        ...target,
+        ...(route.roles ? { roles: route.roles } : {}),
+        body,
+        decide: route.mayNamePerson
+          ? (ledger, now) => sealPersonalFields(decide(ledger, now), ledger, asked.ptceId, keys)
+          : decide,
+        respond: (appended) => ({
+          status: route.status,
+          body: { ptceId: asked.ptceId, ...asked.names, ...route.derive?.(appended) },
+        }),
+      });
+    },
   };
 }

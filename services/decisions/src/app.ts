@@ -139,6 +139,7 @@ export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options)
     family: 'decisions',
     tags,
     deps: writeDeps(options),
+    catalog: options.catalog,
     decide: decideDecisions,
   });
 
@@ -150,8 +151,8 @@ export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options)
     body: recordBody,
     status: 201,
     result: withOutcome,
-    ask: ({ params: { ptceId }, body: { decisionId: given, ...body }, request }) => {
-      const decisionId = given ?? generatedIdFor('dc', request);
+    ask: ({ params: { ptceId }, body: { decisionId: given, ...body }, context }) => {
+      const decisionId = given ?? generatedIdFor('dc', context, body);
       return { ptceId, command: { type: 'RecordDecision', decisionId, ...body }, names: { decisionId } };
     },
     derive: derivedOf,

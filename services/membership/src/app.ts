@@ -16,12 +16,13 @@ import {
   slugSchema,
   validTimeSchema,
 } from '@ptce/events';
-import { principalOf, withExamples, zodPlugin } from '@ptce/platform';
+import { withExamples, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
   generatedIdFor,
   ptceParamsSchema,
+  type WriteContext,
   type WriteSideOptions,
   writeDeps,
   writeResultSchema,
@@ -212,13 +213,13 @@ function slugFrom(name: string): string {
  * near names ("Coop Val", "Coop-Val") collide, so it gets a suffix — derived from the
  * Idempotency-Key and the request when there is one, random otherwise (`generatedIdFor`). A
  * secretary whose token lists that very slug meant it: that one is kept as it is. Any other id
- * is still checked against the caller's scope by handleWrite.
+ * is still checked against the caller's scope before anything is written.
  */
-function ptceIdFor(request: Parameters<typeof generatedIdFor>[1], name: string): string {
+function ptceIdFor(context: WriteContext, body: unknown, name: string): string {
   const slug = slugFrom(name);
-  const { ptces } = principalOf(request);
+  const { ptces } = context.principal;
   if (!ptces.includes('*') && ptces.includes(slug)) return slug;
-  return generatedIdFor(slug, request);
+  return generatedIdFor(slug, context, body);
 }
 
 /**
@@ -231,6 +232,7 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
     family: 'membership',
     tags,
     deps,
+    catalog: options.catalog,
     decide: decideMembership,
   });
 
@@ -242,8 +244,8 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
     status: 201,
     result: withPtce,
     mayNamePerson: (body) => body.pilot.category === 'natural_person',
-    ask: ({ body: { ptceId: given, ...body }, request }) => {
-      const ptceId = given ?? ptceIdFor(request, body.name);
+    ask: ({ body: { ptceId: given, ...body }, context }) => {
+      const ptceId = given ?? ptceIdFor(context, body, body.name);
       return { ptceId, command: { type: 'RegisterPtce', ptceId, ...body } };
     },
   });

@@ -225,6 +225,7 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
     family: 'workgroups',
     tags,
     deps: writeDeps(options),
+    catalog: options.catalog,
     decide: decideWorkingGroups,
   });
 
@@ -236,8 +237,8 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
     body: openSpaceBody,
     status: 201,
     result: withSpace,
-    ask: ({ params: { ptceId }, body: { spaceId: given, ...body }, request }) => {
-      const spaceId = given ?? generatedIdFor('sp', request);
+    ask: ({ params: { ptceId }, body: { spaceId: given, ...body }, context }) => {
+      const spaceId = given ?? generatedIdFor('sp', context, body);
       return { ptceId, command: { type: 'OpenSpace', spaceId, ...body }, names: { spaceId } };
     },
   });
@@ -280,8 +281,8 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
     body: meetingBody,
     status: 201,
     result: withMeeting,
-    ask: ({ params: { ptceId, spaceId }, body: { meetingId: given, ...body }, request }) => {
-      const meetingId = given ?? generatedIdFor('mt', request);
+    ask: ({ params: { ptceId, spaceId }, body: { meetingId: given, ...body }, context }) => {
+      const meetingId = given ?? generatedIdFor('mt', context, body);
       return {
         ptceId,
         command: { type: 'HoldMeeting', spaceId, meetingId, ...body },
@@ -344,8 +345,8 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
     body: launchBody,
     status: 201,
     result: withActivity,
-    ask: ({ params: { ptceId }, body: { activityId: given, ...body }, request }) => {
-      const activityId = given ?? generatedIdFor('ac', request);
+    ask: ({ params: { ptceId }, body: { activityId: given, ...body }, context }) => {
+      const activityId = given ?? generatedIdFor('ac', context, body);
       return { ptceId, command: { type: 'LaunchActivity', activityId, ...body }, names: { activityId } };
     },
   });

@@ -1,0 +1,12 @@
+import { z } from 'zod';
+
+/** The headers a write may carry; others pass through untouched. */
+export const writeHeadersSchema = z
+  .object({
+    'idempotency-key': z.string().min(1).max(200).optional(),
+    'if-match': z
+      .string()
+      .regex(/^(W\/)?"\d+"$/, 'a revision returned earlier as ETag, e.g. "3"')
+      .optional(),
+  })
+  .loose();
