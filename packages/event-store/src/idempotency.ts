@@ -42,10 +42,24 @@ export interface IdempotencyStore {
   /** Frees the key, only if `owner` still holds it. */
   release(key: string, owner: string): Promise<void>;
   /**
+   * `get` for many keys in one round trip, in their order: an import looks up every line of a
+   * file at once instead of paying one query per line.
+   */
+  getMany(keys: readonly string[]): Promise<(IdempotencyRecord | null)[]>;
+  /** `reserve` for many keys at once (one transaction where the store has them), in their order. */
+  reserveMany(entries: readonly KeyedRecord[]): Promise<boolean[]>;
+  /** `complete` for many keys at once (one transaction where the store has them), in their order. */
+  completeMany(entries: readonly KeyedRecord[]): Promise<boolean[]>;
+  /**
    * Closes what this store opened for itself; one sharing the event store's connection does
    * nothing here and closes with that store.
    */
   close(): Promise<void>;
+}
+
+export interface KeyedRecord {
+  readonly key: string;
+  readonly record: IdempotencyRecord;
 }
 
 /** The time the attempt holding a record was last known alive. */

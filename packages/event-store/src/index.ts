@@ -3,7 +3,12 @@
 // database driver, so a process on SQLite does not carry pg and the KurrentDB gRPC client in memory.
 export { byTakenAt, type CheckpointStore, type StoredCheckpoint } from './checkpoints.ts';
 export { DuplicateEventIdError, RevisionConflictError, StoreUnavailableError } from './errors.ts';
-export { type IdempotencyRecord, type IdempotencyStore, leaseStamp } from './idempotency.ts';
+export {
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type KeyedRecord,
+  leaseStamp,
+} from './idempotency.ts';
 export {
   keysLiveInRedis,
   type OpenEventStoreOptions,

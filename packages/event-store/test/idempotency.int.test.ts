@@ -151,6 +151,24 @@ function contract(
       expect(await h.store.get(key)).toEqual(pending());
     });
 
+    test('many keys at once: each reserved once, in order; completed only by its owner; read back in order', async () => {
+      await h.store.reserve('m2', pending('taken'));
+      const entries = ['m1', 'm2', 'm3'].map((key) => ({ key, record: pending(key) }));
+      expect(await h.store.reserveMany(entries)).toEqual([true, false, true]);
+      expect(await h.store.reserveMany([])).toEqual([]);
+      expect(
+        (await h.store.getMany(['m3', 'absent', 'm1', 'm2'])).map((r) => r?.fingerprint ?? null),
+      ).toEqual(['m3', null, 'm1', 'taken']);
+      const answers = [
+        { key: 'm1', record: { ...done('m1') } },
+        { key: 'm3', record: { ...done('m3'), owner: 'another-attempt' } },
+      ];
+      expect(await h.store.completeMany(answers)).toEqual([true, false]);
+      expect(await h.store.get('m1')).toEqual(done('m1'));
+      expect((await h.store.get('m3'))?.state).toBe('pending');
+      expect(await h.store.getMany([])).toEqual([]);
+    });
+
     test('after expiry get is null and the key can be reserved again', async () => {
       await h.store.reserve('k4', pending());
       await h.store.complete('k4', done());

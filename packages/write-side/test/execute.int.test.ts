@@ -427,6 +427,9 @@ describe('executeWrite with an Idempotency-Key', () => {
       takeOver: (key, stale, record) => idempotency.takeOver(key, stale, record),
       renew: (key, owner, at) => idempotency.renew(key, owner, at),
       release: (key, owner) => idempotency.release(key, owner),
+      getMany: (keys) => idempotency.getMany(keys),
+      reserveMany: (entries) => idempotency.reserveMany(entries),
+      completeMany: (entries) => idempotency.completeMany(entries),
       close: () => idempotency.close(),
       complete: (key, record) =>
         failures-- > 0 ? Promise.reject(new Error('disk full')) : idempotency.complete(key, record),

@@ -3,6 +3,7 @@ import {
   IDEMPOTENCY_TTL_MS,
   type IdempotencyRecord,
   type IdempotencyStore,
+  type KeyedRecord,
   keysGuarded,
   leaseStamp,
 } from '../idempotency.ts';
@@ -75,6 +76,50 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   async release(key: string, owner: string): Promise<void> {
     await this.query(`DELETE FROM idempotency_keys WHERE key = $1 AND record->>'owner' = $2`, [key, owner]);
+  }
+
+  async getMany(keys: readonly string[]): Promise<(IdempotencyRecord | null)[]> {
+    if (keys.length === 0) return [];
+    const { rows } = await this.query<{ key: string; record: IdempotencyRecord }>(
+      'SELECT key, record FROM idempotency_keys WHERE key = ANY($1::text[]) AND expires_at >= now()',
+      [keys],
+    );
+    const byKey = new Map(rows.map((row) => [row.key, row.record]));
+    return keys.map((key) => byKey.get(key) ?? null);
+  }
+
+  async reserveMany(entries: readonly KeyedRecord[]): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const keys = entries.map((e) => e.key);
+    // One statement each, not one per key: the whole file's keys in two round trips.
+    await this.query('DELETE FROM idempotency_keys WHERE key = ANY($1::text[]) AND expires_at < now()', [
+      keys,
+    ]);
+    const { rows } = await this.query<{ key: string }>(
+      `INSERT INTO idempotency_keys (key, record, expires_at)
+       SELECT k, r, now() + ($3 || ' milliseconds')::interval FROM unnest($1::text[], $2::jsonb[]) AS u(k, r)
+       ON CONFLICT (key) DO NOTHING RETURNING key`,
+      [keys, entries.map((e) => JSON.stringify(e.record)), String(IDEMPOTENCY_TTL_MS)],
+    );
+    const reserved = new Set(rows.map((row) => row.key));
+    return keys.map((key) => reserved.has(key));
+  }
+
+  async completeMany(entries: readonly KeyedRecord[]): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const { rows } = await this.query<{ key: string }>(
+      `UPDATE idempotency_keys AS k SET record = u.r, expires_at = now() + ($4 || ' milliseconds')::interval
+       FROM unnest($1::text[], $2::jsonb[], $3::text[]) AS u(key, r, owner)
+       WHERE k.key = u.key AND k.record->>'owner' = u.owner RETURNING k.key`,
+      [
+        entries.map((e) => e.key),
+        entries.map((e) => JSON.stringify(e.record)),
+        entries.map((e) => e.record.owner),
+        String(IDEMPOTENCY_TTL_MS),
+      ],
+    );
+    const saved = new Set(rows.map((row) => row.key));
+    return entries.map((e) => saved.has(e.key));
   }
 
   async close(): Promise<void> {}

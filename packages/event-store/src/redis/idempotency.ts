@@ -5,6 +5,7 @@ import {
   IDEMPOTENCY_TTL_MS,
   type IdempotencyRecord,
   type IdempotencyStore,
+  type KeyedRecord,
   keysGuarded,
   leaseStamp,
 } from '../idempotency.ts';
@@ -56,6 +57,15 @@ if current and cjson.decode(current).owner == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
 return 0`;
+
+/** A pipeline's replies; one command's error is thrown as the whole call's. */
+function repliesOf(results: [Error | null, unknown][] | null): unknown[] {
+  if (results === null) throw new Error('redis: the pipeline was discarded');
+  return results.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
+}
 
 /**
  * For KurrentDB deployments, which have no table to put keys in. Redis here must persist
@@ -124,6 +134,43 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   release(key: string, owner: string): Promise<void> {
     return guarded(async () => {
       await this.redis.eval(RELEASE_SCRIPT, 1, this.prefix + key, owner);
+    });
+  }
+
+  getMany(keys: readonly string[]): Promise<(IdempotencyRecord | null)[]> {
+    return guarded(async () => {
+      if (keys.length === 0) return [];
+      const raws = await this.redis.mget(keys.map((key) => this.prefix + key));
+      return raws.map((raw) => (raw ? (JSON.parse(raw) as IdempotencyRecord) : null));
+    });
+  }
+
+  reserveMany(entries: readonly KeyedRecord[]): Promise<boolean[]> {
+    return guarded(async () => {
+      if (entries.length === 0) return [];
+      const pipeline = this.redis.pipeline();
+      for (const { key, record } of entries) {
+        pipeline.set(this.prefix + key, JSON.stringify(record), 'PX', IDEMPOTENCY_TTL_MS, 'NX');
+      }
+      return repliesOf(await pipeline.exec()).map((reply) => reply === 'OK');
+    });
+  }
+
+  completeMany(entries: readonly KeyedRecord[]): Promise<boolean[]> {
+    return guarded(async () => {
+      if (entries.length === 0) return [];
+      const pipeline = this.redis.pipeline();
+      for (const { key, record } of entries) {
+        pipeline.eval(
+          COMPLETE_SCRIPT,
+          1,
+          this.prefix + key,
+          record.owner,
+          JSON.stringify(record),
+          IDEMPOTENCY_TTL_MS,
+        );
+      }
+      return repliesOf(await pipeline.exec()).map((reply) => reply === 1);
     });
   }
 

@@ -3,6 +3,7 @@ import {
   IDEMPOTENCY_TTL_MS,
   type IdempotencyRecord,
   type IdempotencyStore,
+  type KeyedRecord,
   keysGuarded,
   leaseStamp,
 } from '../idempotency.ts';
@@ -23,6 +24,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   private readonly renewStmt: Database.Statement<[number, string, string]>;
   private readonly completeStmt: Database.Statement<[string, number, string, string]>;
   private readonly releaseStmt: Database.Statement<[string, string]>;
+  private readonly reserveAll: (entries: readonly KeyedRecord[]) => boolean[];
+  private readonly completeAll: (entries: readonly KeyedRecord[]) => boolean[];
 
   constructor(
     db: Database.Database,
@@ -50,6 +53,25 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.releaseStmt = db.prepare(
       "DELETE FROM idempotency_keys WHERE key = ? AND json_extract(record, '$.owner') = ?",
     );
+    // One transaction, so one fsync for a whole file's keys rather than one per key.
+    this.reserveAll = db.transaction((entries: readonly KeyedRecord[]) =>
+      entries.map(({ key, record }) => this.reserveNow(key, record)),
+    );
+    this.completeAll = db.transaction((entries: readonly KeyedRecord[]) =>
+      entries.map(({ key, record }) => this.completeNow(key, record)),
+    );
+  }
+
+  private reserveNow(key: string, record: IdempotencyRecord): boolean {
+    this.expiredStmt.run(key, this.now());
+    return this.reserveStmt.run(key, JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS).changes === 1;
+  }
+
+  private completeNow(key: string, record: IdempotencyRecord): boolean {
+    return (
+      this.completeStmt.run(JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS, key, record.owner)
+        .changes === 1
+    );
   }
 
   get(key: string): Promise<IdempotencyRecord | null> {
@@ -60,10 +82,25 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   reserve(key: string, record: IdempotencyRecord): Promise<boolean> {
+    return guarded(() => this.reserveNow(key, record));
+  }
+
+  getMany(keys: readonly string[]): Promise<(IdempotencyRecord | null)[]> {
     return guarded(() => {
-      this.expiredStmt.run(key, this.now());
-      return this.reserveStmt.run(key, JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS).changes === 1;
+      const now = this.now();
+      return keys.map((key) => {
+        const row = this.getStmt.get(key, now);
+        return row ? (JSON.parse(row.record) as IdempotencyRecord) : null;
+      });
     });
+  }
+
+  reserveMany(entries: readonly KeyedRecord[]): Promise<boolean[]> {
+    return guarded(() => this.reserveAll(entries));
+  }
+
+  completeMany(entries: readonly KeyedRecord[]): Promise<boolean[]> {
+    return guarded(() => this.completeAll(entries));
   }
 
   takeOver(key: string, stale: IdempotencyRecord, record: IdempotencyRecord): Promise<boolean> {
@@ -87,11 +124,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   complete(key: string, record: IdempotencyRecord): Promise<boolean> {
-    return guarded(
-      () =>
-        this.completeStmt.run(JSON.stringify(record), this.now() + IDEMPOTENCY_TTL_MS, key, record.owner)
-          .changes === 1,
-    );
+    return guarded(() => this.completeNow(key, record));
   }
 
   release(key: string, owner: string): Promise<void> {
