@@ -234,6 +234,9 @@ const envSchema = z
     JWT_PRIVATE_KEY: pem('private'),
     RATE_LIMIT_MAX: integer('RATE_LIMIT_MAX', 1, 1_000_000, 600),
     BODY_LIMIT: integer('BODY_LIMIT', 1024, 100 * 1024 * 1024, 1024 * 1024),
+    // An import carries a PTCE's past in one request: years of minutes are megabytes, not one.
+    IMPORT_BODY_LIMIT: integer('IMPORT_BODY_LIMIT', 1024, 1024 * 1024 * 1024, 32 * 1024 * 1024),
+    IMPORT_MAX_LINES: integer('IMPORT_MAX_LINES', 1, 1_000_000, 10_000),
     REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 0, 3_600_000, 30_000),
     LEDGER_CACHE_EVENTS: integer('LEDGER_CACHE_EVENTS', 0, 100_000_000, 300_000),
     STAGE_RULES: optionalString,
@@ -302,6 +305,10 @@ export interface Config {
   readonly RATE_LIMIT_MAX: number;
   /** Bytes. */
   readonly BODY_LIMIT: number;
+  /** Bytes an import's NDJSON body may hold. */
+  readonly IMPORT_BODY_LIMIT: number;
+  /** Lines an import request may hold; a longer file is sent in parts. */
+  readonly IMPORT_MAX_LINES: number;
   readonly REQUEST_TIMEOUT_MS: number;
   /** Events of folded PTCE histories kept in memory by a write service, all PTCE together. */
   readonly LEDGER_CACHE_EVENTS: number;
@@ -369,6 +376,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     JWT_PRIVATE_KEY: v.JWT_PRIVATE_KEY,
     RATE_LIMIT_MAX: v.RATE_LIMIT_MAX,
     BODY_LIMIT: v.BODY_LIMIT,
+    IMPORT_BODY_LIMIT: v.IMPORT_BODY_LIMIT,
+    IMPORT_MAX_LINES: v.IMPORT_MAX_LINES,
     REQUEST_TIMEOUT_MS: v.REQUEST_TIMEOUT_MS,
     LEDGER_CACHE_EVENTS: v.LEDGER_CACHE_EVENTS,
     STAGE_RULES: v.STAGE_RULES,

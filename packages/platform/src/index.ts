@@ -28,6 +28,7 @@ export {
 } from './gateway.ts';
 export type { HealthOptions, ReadinessCheck } from './health.ts';
 export { buildHost, type HostContext, type HostOptions, runHost, type ServiceModule } from './host.ts';
+export { parseJsonText } from './http-input.ts';
 export { ensureKeys, type JwtKeys, type KeyPair, keyThumbprint, loadJwtKeys } from './keys.ts';
 export type { MediaObject, MediaResponse } from './openapi.ts';
 export {
@@ -38,11 +39,14 @@ export {
   type SealingKeys,
 } from './personal-data.ts';
 export {
+  fieldErrorsFromIssues,
   type Problem,
   ProblemError,
   type ProblemFieldError,
   preconditionFailed,
+  problemBody,
   problemSchema,
+  toProblem,
 } from './problem.ts';
 export { createRedis } from './redis.ts';
 export type { RevocationListOptions } from './revocations.ts';

@@ -1,6 +1,6 @@
 import type { AppendResult, EventStore } from '@ptce/event-store';
 import type { NewEvent } from '@ptce/events';
-import type { FoldCache, LoadedLedger } from './fold-cache.ts';
+import type { Fold, FoldCache, LoadedLedger } from './fold-cache.ts';
 
 export interface CommandBatcherOptions {
   /** Commands decided into one append at most (default 256). */
@@ -9,6 +9,35 @@ export interface CommandBatcherOptions {
 
 /** The position of an event folded in while its append is still running. */
 export const PROVISIONAL_POSITION = '';
+
+/**
+ * `events` folded into `state` as the next events of `stream` after `revision`, before the store
+ * has given them a position (`PROVISIONAL_POSITION`) and a recording instant (`decidedAt`).
+ */
+export function foldProvisionally<S>(
+  fold: Fold<S>,
+  state: S,
+  events: readonly NewEvent[],
+  stream: string,
+  revision: number,
+  decidedAt: string,
+): S {
+  let next = state;
+  let at = revision;
+  for (const event of events) {
+    at++;
+    next = fold.evolve(next, {
+      ...event,
+      stream,
+      revision: at,
+      position: PROVISIONAL_POSITION,
+      recordedAt: decidedAt,
+      prevHash: '',
+      hash: '',
+    });
+  }
+  return next;
+}
 
 /** What one command appends, decided on the state its predecessors in the batch left. */
 export type Decide<S> = (loaded: LoadedLedger<S>) => readonly NewEvent[];
@@ -192,18 +221,8 @@ export class CommandBatcher<S> {
         const decidedAt = new Date(command.now()).toISOString();
         decided = command.decide({ state, revisions: { ...revisions } });
         if (decided.length === 0) throw new TypeError('a command must append at least one event');
-        for (const event of decided) {
-          revision++;
-          next = fold.evolve(next, {
-            ...event,
-            stream,
-            revision,
-            position: PROVISIONAL_POSITION,
-            recordedAt: decidedAt,
-            prevHash: '',
-            hash: '',
-          });
-        }
+        next = foldProvisionally(fold, next, decided, stream, revision, decidedAt);
+        revision += decided.length;
       } catch (error) {
         if (accepted.length === 0) command.reject(error);
         else onProvisional.push({ command, refusal: { error } });

@@ -326,3 +326,198 @@ async function recoverAppended<S>(
   if (!last) return undefined;
   return answerFrom(command, mine, last.position, last.revision);
 }
+
+export type Settled<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: unknown };
+
+/** A write's answer, and whether it is the answer an earlier request under its key got. */
+export interface OrderedAnswer extends WriteAnswer {
+  readonly replayed: boolean;
+}
+
+interface Keyed<S> {
+  readonly command: WriteCommand<S>;
+  readonly key: string;
+  readonly fingerprint: string;
+  readonly scope: string;
+}
+
+function keyedOf<S>(deps: WriteDeps<S>, command: WriteCommand<S>): Keyed<S> {
+  if (command.idempotencyKey === undefined) throw new TypeError('a write run in order carries its key');
+  const key = idempotencyRecordKey(command.recordedBy, command.ptceId, command.idempotencyKey);
+  const fingerprint = requestFingerprint(command.request, deps.personalData?.fingerprintKey);
+  return { command, key, fingerprint, scope: idempotencyEventScope(key, fingerprint) };
+}
+
+/** What an earlier request under the same key decides for this one, if anything. */
+function earlierAnswer<S>(
+  keyed: Keyed<S>,
+  existing: IdempotencyRecord | null,
+): Settled<OrderedAnswer> | 'pending' | undefined {
+  if (existing === null) return undefined;
+  if (existing.fingerprint !== keyed.fingerprint) {
+    return {
+      ok: false,
+      error: new WriteRefused({
+        kind: 'idempotency_key_reused',
+        detail: `Idempotency-Key "${keyed.command.idempotencyKey}" was first used with another request`,
+      }),
+    };
+  }
+  if (existing.state === 'done' && existing.response) {
+    const { status, body, etag } = existing.response;
+    return {
+      ok: true,
+      value: { status, body: body as Record<string, unknown>, etag: etag ?? '', replayed: true },
+    };
+  }
+  return 'pending';
+}
+
+/**
+ * Keyed writes of one PTCE, in order, each decided on the state the writes before it left, as if
+ * sent one after the other — but queued together, so that the ledger's batcher decides them in
+ * one turn and stores them in a few appends, and their keys are reserved and saved in one
+ * transaction each. A key already answered answers again (`replayed`); a key another attempt left
+ * pending runs alone, in its turn, through `executeWrite` (which waits out or takes over its lease
+ * and finds what that attempt stored). Callers keep a call short (the import runs at most a
+ * thousand writes per call): a key reserved here is not renewed, and a lease outlived would let a
+ * retry of the same key run beside this one.
+ */
+export async function executeWritesInOrder<S>(
+  deps: WriteDeps<S>,
+  commands: readonly WriteCommand<S>[],
+): Promise<Settled<OrderedAnswer>[]> {
+  const now = deps.now ?? Date.now;
+  const keyed = commands.map((command) => keyedOf(deps, command));
+  const existing = await deps.idempotency.getMany(keyed.map((k) => k.key));
+  const outcomes: Settled<OrderedAnswer>[] = new Array(commands.length);
+  let run: number[] = [];
+  const runQueued = async () => {
+    const queued = run;
+    run = [];
+    await runInOrder(deps, keyed, queued, outcomes, now);
+  };
+  for (let i = 0; i < keyed.length; i++) {
+    const earlier = earlierAnswer(keyed[i]!, existing[i] ?? null);
+    if (earlier === undefined) {
+      run.push(i);
+    } else if (earlier === 'pending') {
+      await runQueued();
+      outcomes[i] = await settled(executeWrite(deps, commands[i]!).then((a) => ({ ...a, replayed: false })));
+    } else {
+      outcomes[i] = earlier;
+    }
+  }
+  await runQueued();
+  return outcomes;
+}
+
+async function runInOrder<S>(
+  deps: WriteDeps<S>,
+  keyed: readonly Keyed<S>[],
+  indices: readonly number[],
+  outcomes: Settled<OrderedAnswer>[],
+  now: () => number,
+): Promise<void> {
+  if (indices.length === 0) return;
+  const owner = newOwner();
+  const records = indices.map(
+    (i): IdempotencyRecord => ({
+      fingerprint: keyed[i]!.fingerprint,
+      state: 'pending',
+      stream: keyed[i]!.command.stream,
+      createdAt: now(),
+      owner,
+    }),
+  );
+  const reserved = await deps.idempotency.reserveMany(
+    indices.map((i, n) => ({ key: keyed[i]!.key, record: records[n]! })),
+  );
+  // Queued without a turn of the event loop in between: the batcher decides them in this order.
+  const appends = indices.map((i, n) => {
+    const { command, scope } = keyed[i]!;
+    if (!reserved[n]) {
+      return Promise.reject(
+        new WriteRefused({
+          kind: 'idempotency_key_in_flight',
+          detail: `a request with Idempotency-Key "${command.idempotencyKey}" is being processed`,
+          retryAfterSeconds: 1,
+        }),
+      );
+    }
+    return deps.ledgers
+      .append(
+        command.readStreams,
+        command.stream,
+        (loaded) => eventsDecided(command, loaded, now, scope),
+        now,
+      )
+      .then((result) => answerFrom(command, result.events, result.position, result.nextRevision));
+  });
+  const answers = await Promise.all(appends.map(settled));
+  const completed: { key: string; record: IdempotencyRecord }[] = [];
+  const released: Promise<void>[] = [];
+  indices.forEach((i, n) => {
+    const answer = answers[n]!;
+    outcomes[i] = answer.ok ? { ok: true, value: { ...answer.value, replayed: false } } : answer;
+    if (!reserved[n]) return;
+    if (answer.ok)
+      completed.push({
+        key: keyed[i]!.key,
+        record: { ...records[n]!, state: 'done', response: answer.value },
+      });
+    else released.push(deps.idempotency.release(keyed[i]!.key, owner).catch(() => undefined));
+  });
+  await Promise.all(released);
+  // As in executeWrite: stored events whose answer cannot be saved leave their key pending, and a
+  // retry finds them.
+  await deps.idempotency.completeMany(completed);
+}
+
+const settled = <T>(promise: Promise<T>): Promise<Settled<T>> =>
+  promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+
+/** What a dry run found for one write: the events it would record, or the answer it already has. */
+export type CheckedWrite =
+  | { readonly replayed: false; readonly events: readonly NewEvent[] }
+  | { readonly replayed: true; readonly answer: WriteAnswer };
+
+/**
+ * `executeWritesInOrder` without storing anything: each write decided on the state the writes
+ * before it would have left. Every command reads the same streams (one PTCE).
+ */
+export async function checkWritesInOrder<S>(
+  deps: WriteDeps<S>,
+  commands: readonly WriteCommand<S>[],
+): Promise<Settled<CheckedWrite>[]> {
+  const now = deps.now ?? Date.now;
+  const first = commands[0];
+  if (first === undefined) return [];
+  const keyed = commands.map((command) => keyedOf(deps, command));
+  const existing = await deps.idempotency.getMany(keyed.map((k) => k.key));
+  const outcomes: Settled<CheckedWrite>[] = new Array(commands.length);
+  const toDecide: number[] = [];
+  keyed.forEach((k, i) => {
+    const earlier = earlierAnswer(k, existing[i] ?? null);
+    if (earlier === undefined || earlier === 'pending') toDecide.push(i);
+    else outcomes[i] = earlier.ok ? { ok: true, value: { replayed: true, answer: earlier.value } } : earlier;
+  });
+  const checked = await deps.ledgers.check(
+    first.readStreams,
+    toDecide.map((i) => {
+      const { command, scope } = keyed[i]!;
+      return { stream: command.stream, decide: (loaded) => eventsDecided(command, loaded, now, scope) };
+    }),
+    now,
+  );
+  toDecide.forEach((i, n) => {
+    const outcome = checked[n]!;
+    outcomes[i] = outcome.ok ? { ok: true, value: { replayed: false, events: outcome.events } } : outcome;
+  });
+  return outcomes;
+}

@@ -10,14 +10,24 @@ export interface CatalogedWrite {
   readonly url: string;
   readonly params?: z.ZodType;
   readonly body: z.ZodType;
+  /** What it answers when it records: 201 or 200. */
+  readonly status: 200 | 201;
   readonly deps: WriteDeps<Ledger>;
   /**
    * Whether preparing it reads the ledger as stored (the keys of a person it names, an erasure):
    * every write before it must then be stored first.
    */
   readsStoredLedger(body: unknown): boolean;
-  /** Authorizes, asks the route, and gives the command `executeWrite` runs; refusals are thrown. */
-  prepare(params: unknown, body: unknown, context: WriteContext): Promise<WriteCommand<Ledger>>;
+  /**
+   * Authorizes, asks the route, and gives the command `executeWrite` runs; refusals are thrown.
+   * For a `check` (a dry run) nothing is done beside: no erasure, no key made, nothing sealed.
+   */
+  prepare(
+    params: unknown,
+    body: unknown,
+    context: WriteContext,
+    purpose?: 'write' | 'check',
+  ): Promise<WriteCommand<Ledger>>;
 }
 
 export interface MatchedWrite {

@@ -104,10 +104,11 @@ function catalogedWrite<Params extends z.ZodType, Body extends z.ZodType, Comman
     url: route.url,
     ...(route.params ? { params: route.params } : {}),
     body: route.body,
+    status: route.status,
     deps: service.deps,
     readsStoredLedger: (body) =>
       route.before !== undefined || (route.mayNamePerson?.(body as z.output<Body>) ?? false),
-    prepare: async (params, body, context) => {
+    prepare: async (params, body, context, purpose = 'write') => {
       const asked = route.ask({
         params: params as z.output<Params>,
         body: body as z.output<Body>,
@@ -118,9 +119,11 @@ function catalogedWrite<Params extends z.ZodType, Body extends z.ZodType, Comman
       // Before anything is prepared for the write: no key is made or destroyed for a caller that
       // may not send it.
       authorizeWrite(context.principal, asked.ptceId, route.roles);
-      if (route.before) await route.before(asked, context);
+      // A dry run neither destroys a key (an erasure) nor makes one: it seals nothing it decides.
+      const seals = purpose === 'write' && route.mayNamePerson !== undefined;
+      if (purpose === 'write' && route.before) await route.before(asked, context);
       let keys: SealingKeys | undefined;
-      if (route.mayNamePerson?.(body as z.output<Body>)) {
+      if (seals && route.mayNamePerson?.(body as z.output<Body>)) {
         // A first decision on the ledger as it stands names the persons whose keys sealing
         // needs; the real one runs synchronously in the batcher, where no key can be fetched.
         const loaded = await service.deps.ledgers.load(target.readStreams);
@@ -145,7 +148,7 @@ function catalogedWrite<Params extends z.ZodType, Body extends z.ZodType, Comman
         ...target,
         ...(route.roles ? { roles: route.roles } : {}),
         body,
-        decide: route.mayNamePerson
+        decide: seals
           ? (ledger, now) => sealPersonalFields(decide(ledger, now), ledger, asked.ptceId, keys)
           : decide,
         respond: (appended) => ({

@@ -21,7 +21,11 @@ import {
   correctionFields,
   factFields,
   generatedIdFor,
+  type ImportRouteOptions,
+  importRoute,
   ptceParamsSchema,
+  UpstreamWrites,
+  WriteCatalog,
   type WriteContext,
   type WriteSideOptions,
   writeDeps,
@@ -226,13 +230,26 @@ function ptceIdFor(context: WriteContext, body: unknown, name: string): string {
  * Membership: the PTCE itself, its members and pilot, the shared legal entity and its
  * associates, recognitions, and retractions of any record of the PTCE. Owns `membership-{ptceId}`.
  */
-export const membershipService = zodPlugin<WriteSideOptions>(async (app, options) => {
+export interface MembershipOptions extends WriteSideOptions {
+  /** The import route's limits and where it forwards the lines other services write. */
+  readonly imports?: Omit<ImportRouteOptions, 'catalog' | 'tags'>;
+}
+
+/** An import's limits when its host gives none: as IMPORT_BODY_LIMIT and IMPORT_MAX_LINES default. */
+const DEFAULT_IMPORTS = {
+  bodyLimit: 32 * 1024 * 1024,
+  maxLines: 10_000,
+};
+
+export const membershipService = zodPlugin<MembershipOptions>(async (app, options) => {
   const deps = writeDeps(options);
+  // Mounted without a host's catalogue, the import still finds this service's own routes.
+  const catalog = options.catalog ?? new WriteCatalog();
   const route = writeRoutes<MembershipCommand>(app, {
     family: 'membership',
     tags,
     deps,
-    catalog: options.catalog,
+    catalog,
     decide: decideMembership,
   });
 
@@ -425,5 +442,15 @@ export const membershipService = zodPlugin<WriteSideOptions>(async (app, options
       command: { type: 'RetractEvent', ...body },
       names: { retractedEventId: body.eventId },
     }),
+  });
+
+  // Imports belong to membership because a PTCE's history starts with its registration, and a
+  // split deployment's membership process already knows the other services (UPSTREAMS).
+  importRoute(app, {
+    catalog,
+    upstreams: options.imports?.upstreams ?? new UpstreamWrites([]),
+    bodyLimit: options.imports?.bodyLimit ?? DEFAULT_IMPORTS.bodyLimit,
+    maxLines: options.imports?.maxLines ?? DEFAULT_IMPORTS.maxLines,
+    tags,
   });
 });

@@ -1,0 +1,142 @@
+import { type App, principalOf, problemSchema, withExamples } from '@ptce/platform';
+import { z } from 'zod';
+import { authorizeWrite, ptceParamsSchema } from './http.ts';
+import { importReportSchema, runImport } from './import.ts';
+import type { UpstreamWrites } from './upstream-writes.ts';
+import type { WriteCatalog } from './write-catalog.ts';
+
+export const NDJSON = 'application/x-ndjson';
+
+export interface ImportRouteOptions {
+  readonly catalog: WriteCatalog;
+  /** The other services of a split deployment, which write the lines this process does not own. */
+  readonly upstreams: UpstreamWrites;
+  readonly bodyLimit: number;
+  readonly maxLines: number;
+  readonly tags: readonly string[];
+}
+
+const importQuerySchema = z.strictObject({
+  dryRun: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((v) => v === 'true')
+    .describe('true: decide every line against the current history and record nothing'),
+  source: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the whole file, in lowercase hex')
+    .optional()
+    .describe(
+      "When the body is one part of a larger file: the whole file's SHA-256 (hex), which names its lines' derived keys. Default: the body's own.",
+    ),
+  firstLine: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "When the body is one part of a larger file: the number, in that file, of the body's first line (default 1).",
+    ),
+});
+
+const exampleFile = [
+  {
+    method: 'POST',
+    path: '/v1/ptces',
+    body: {
+      ptceId: 'val-coop',
+      name: 'Val de Sèvre Coopérations',
+      territory: { name: 'Pays du Val (fictif)', department: '79', rural: true },
+      pilot: {
+        organisationId: 'asso-mobilite',
+        name: 'Mobilité Solidaire du Val',
+        category: 'ess_enterprise',
+      },
+      occurredAt: '2017-03-01',
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/ptces/val-coop/members',
+    body: {
+      organisationId: 'cc-val',
+      name: 'Communauté de communes du Val',
+      category: 'local_authority',
+      occurredAt: '2017-06-15',
+    },
+    idempotencyKey: 'registre-2017-ligne-2',
+  },
+]
+  .map((line) => JSON.stringify(line))
+  .join('\n');
+
+const importBodySchema = withExamples(
+  z
+    .string()
+    .describe(
+      'NDJSON: one write per line, `{"method": "POST"|"PATCH", "path": "/v1/ptces/{ptceId}/…", "body": {…}, "idempotencyKey"?: "…"}` — the route and the body as the REST API takes them, and an optional key (else one derived from the file and the line number). Blank lines are skipped and counted.',
+    ),
+  [exampleFile],
+);
+
+/**
+ * `POST /v1/ptces/{ptceId}/imports`: a PTCE's past in one request. The file's limits (bytes,
+ * lines) are the deployment's; a line is refused alone, with the problem its route would answer.
+ */
+export function importRoute(app: App, options: ImportRouteOptions): void {
+  // Parsed as text: each line is read as JSON by the import, which names the line that is not.
+  app.addContentTypeParser(
+    NDJSON,
+    { parseAs: 'string', bodyLimit: options.bodyLimit },
+    (_request, body, done) => done(null, body),
+  );
+  app.route({
+    method: 'POST',
+    url: '/v1/ptces/:ptceId/imports',
+    bodyLimit: options.bodyLimit,
+    schema: {
+      tags: [...options.tags],
+      summary: "Import a PTCE's history: one write per NDJSON line, applied in order",
+      description: `Each line is decided on the history as the lines before it left it, and gets its own result: the status and answer its route would give, or its problem; a refused line records nothing and the next lines go on. A line without an idempotency key gets one derived from the file's SHA-256 and its line number, so a file sent again resumes where it stopped and records nothing twice (a file sent in parts gives each part \`source\` and \`firstLine\`). At most ${options.maxLines} lines (413 too_many_lines; IMPORT_MAX_LINES) and ${options.bodyLimit} bytes (413; IMPORT_BODY_LIMIT) per request. \`dryRun=true\` decides every line and records nothing.`,
+      params: ptceParamsSchema,
+      querystring: importQuerySchema,
+      consumes: [NDJSON],
+      body: importBodySchema,
+      response: {
+        200: importReportSchema,
+        400: problemSchema.describe('malformed query, or an empty file; nothing recorded'),
+        401: problemSchema.describe('no token, or a bad one'),
+        403: problemSchema.describe("outside the caller's role or scope"),
+        413: problemSchema.describe('more lines or bytes than one request may hold; nothing recorded'),
+        415: problemSchema.describe(`the body is not ${NDJSON}`),
+        501: problemSchema.describe('a dry run of lines that another service of a split deployment writes'),
+        503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
+      },
+    },
+    handler: async (request) => {
+      const { ptceId } = request.params as z.output<typeof ptceParamsSchema>;
+      const query = request.query as z.output<typeof importQuerySchema>;
+      const principal = principalOf(request);
+      authorizeWrite(principal, ptceId);
+      return runImport({
+        catalog: options.catalog,
+        ptceId,
+        principal,
+        correlationId: request.id,
+        text: request.body as string,
+        ...(query.source ? { source: query.source } : {}),
+        ...(query.firstLine ? { firstLine: query.firstLine } : {}),
+        dryRun: query.dryRun,
+        maxLines: options.maxLines,
+        ...(options.upstreams.configured
+          ? {
+              forward: options.upstreams.forwarder({
+                authorization: request.headers.authorization ?? '',
+                requestId: request.id,
+              }),
+            }
+          : {}),
+      });
+    },
+  });
+}
