@@ -279,5 +279,62 @@ describe.skipIf(!nginx)(
       const membership = services.find((s) => s.name === 'membership');
       expect((await fetch(`${membership?.url}/metrics`)).status).toBe(200);
     });
+
+    test('an import through the gateway: membership writes its lines and forwards the others to the services that own them', async () => {
+      if (!gateway) throw new Error('no gateway');
+      const ptceId = 'val-coop-import';
+      // The same history under another PTCE id: every path and the registration's ptceId.
+      const renamed = (text: string) => text.replaceAll('/v1/ptces/val-coop/', `/v1/ptces/${ptceId}/`);
+      const writes = scenario.steps.filter((step) => step.method !== null && step.path !== null);
+      const file = writes
+        .map((step) =>
+          renamed(
+            JSON.stringify({
+              method: step.method,
+              path: step.path,
+              body: step.path === '/v1/ptces' ? { ...(step.body as object), ptceId } : step.body,
+            }),
+          ),
+        )
+        .join('\n');
+      const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+      const privateKey = loadJwtKeys(config).privateKey;
+      if (!privateKey) throw new Error('no signing key');
+      const importer = `Bearer ${await mintToken(
+        { sub: 'secretaire-import', role: 'secretary', ptces: [ptceId], ttl: '1h' },
+        privateKey,
+        config,
+      )}`;
+      const post = (query = '') =>
+        fetch(`${gateway?.url}/v1/ptces/${ptceId}/imports${query}`, {
+          method: 'POST',
+          headers: { authorization: importer, 'content-type': 'application/x-ndjson' },
+          body: file,
+        });
+      // A dry run decides every line in one process: split, the other services' lines cannot be.
+      const dry = await post('?dryRun=true');
+      expect(dry.status).toBe(501);
+      expect(((await dry.json()) as { code: string }).code).toBe('dry_run_needs_every_service');
+
+      const response = await post();
+      expect(response.status).toBe(200);
+      const report = (await response.json()) as {
+        results: { status: number; result?: { eventIds?: unknown[] } }[];
+      };
+      expect(report.results.map((r) => r.status)).toEqual(writes.map((s) => s.expect));
+      // Sent again, every line answers as before and nothing is recorded twice.
+      const again = (await (await post()).json()) as { recorded: number; replayed: number };
+      expect(again.recorded).toBe(0);
+      expect(again.replayed).toBe(writes.filter((s) => (s.expect ?? 0) < 400).length);
+
+      const send = httpSender(() => gateway?.url ?? '', importer);
+      const checks = scenario.checks
+        .filter((check) => !check.path.includes('{{'))
+        .map((check) => ({ ...check, path: renamed(check.path) }));
+      const outcomes = await runScenarioChecks(checks, {}, (urlPath) =>
+        send({ method: 'GET', path: urlPath, body: null }),
+      );
+      expect(failedChecks(outcomes)).toEqual([]);
+    }, 120_000);
   },
 );

@@ -25,6 +25,8 @@ export interface WriteAnswer {
   readonly status: number;
   readonly body: Record<string, unknown>;
   readonly etag: string;
+  /** The answer an earlier request under the same Idempotency-Key got: nothing was recorded now. */
+  readonly replayed?: boolean;
 }
 
 export interface WriteCommand<S> {
@@ -184,7 +186,7 @@ export async function executeWrite<S>(deps: WriteDeps<S>, command: WriteCommand<
   }
   if (existing?.state === 'done' && existing.response) {
     const { status, body, etag } = existing.response;
-    return { status, body: body as Record<string, unknown>, etag: etag ?? '' };
+    return { status, body: body as Record<string, unknown>, etag: etag ?? '', replayed: true };
   }
   const pending: IdempotencyRecord = {
     fingerprint,
@@ -405,7 +407,9 @@ export async function executeWritesInOrder<S>(
       run.push(i);
     } else if (earlier === 'pending') {
       await runQueued();
-      outcomes[i] = await settled(executeWrite(deps, commands[i]!).then((a) => ({ ...a, replayed: false })));
+      outcomes[i] = await settled(
+        executeWrite(deps, commands[i]!).then((a) => ({ ...a, replayed: a.replayed === true })),
+      );
     } else {
       outcomes[i] = earlier;
     }

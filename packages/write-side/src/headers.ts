@@ -10,3 +10,6 @@ export const writeHeadersSchema = z
       .optional(),
   })
   .loose();
+
+/** Set on a write's answer given again under its Idempotency-Key: nothing was recorded this time. */
+export const REPLAYED_HEADER = 'idempotent-replayed';

@@ -74,7 +74,7 @@ export type ImportReport = z.infer<typeof importReportSchema>;
 /** How a line owned by no route of this process is written: by the service that owns it. */
 export type ForwardLine = (
   line: ImportLine & { readonly idempotencyKey: string },
-) => Promise<{ readonly status: number; readonly body: unknown } | undefined>;
+) => Promise<{ readonly status: number; readonly body: unknown; readonly replayed: boolean } | undefined>;
 
 export interface ImportInput {
   readonly catalog: WriteCatalog;
@@ -355,7 +355,8 @@ async function writeAll(
     }
     if (p.write.readsStoredLedger(p.body)) {
       try {
-        results[i] = answeredResult(line, await executeWrite(p.write.deps, command), key, false);
+        const answer = await executeWrite(p.write.deps, command);
+        results[i] = answeredResult(line, answer, key, answer.replayed === true);
       } catch (error) {
         results[i] = refusedResult(line, error, pathOf(i), key);
       }
@@ -407,7 +408,13 @@ async function forwardedResult(
         problem: body as ImportLineResult['problem'],
       };
     }
-    return { line: number, status: answer.status, idempotencyKey: line.idempotencyKey, result: body };
+    return {
+      line: number,
+      status: answer.status,
+      idempotencyKey: line.idempotencyKey,
+      ...(answer.replayed ? { replayed: true as const } : {}),
+      result: body,
+    };
   } catch (error) {
     return refusedResult(number, error, line.path, line.idempotencyKey);
   }

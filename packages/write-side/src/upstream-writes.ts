@@ -1,4 +1,5 @@
 import type { Upstream } from '@ptce/platform';
+import { REPLAYED_HEADER } from './headers.ts';
 import type { ForwardLine, ImportLine } from './import.ts';
 
 interface UpstreamRoute {
@@ -103,7 +104,7 @@ export class UpstreamWrites {
       } catch {
         body = { detail: text.slice(0, 500) };
       }
-      return { status: response.status, body };
+      return { status: response.status, body, replayed: response.headers.get(REPLAYED_HEADER) === 'true' };
     };
   }
 }

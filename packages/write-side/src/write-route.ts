@@ -3,7 +3,7 @@ import type { EventEnvelope, StreamFamily } from '@ptce/events';
 import type { App, SealingKeys } from '@ptce/platform';
 import type { z } from 'zod';
 import { executeWrite, type WriteDeps } from './execute.ts';
-import { writeHeadersSchema } from './headers.ts';
+import { REPLAYED_HEADER, writeHeadersSchema } from './headers.ts';
 import { authorizeWrite, writeCommandOf } from './http.ts';
 import { personalSubjectsOf, sealPersonalFields } from './personal-fields.ts';
 import { ptceTarget, writeResponses } from './ptce.ts';
@@ -86,6 +86,8 @@ export function writeRoutes<Command>(app: App, service: WriteService<Command>) {
         // The schemas above validated both: these are their outputs.
         const command = await write.prepare(request.params, request.body, writeContextOf(request));
         const answer = await executeWrite(service.deps, command);
+        // Tells a client (and an import forwarding a line) that this retry recorded nothing.
+        if (answer.replayed) reply.header(REPLAYED_HEADER, 'true');
         await reply.code(answer.status).header('etag', answer.etag).send(answer.body);
       },
     });

@@ -98,6 +98,9 @@ function idempotencyContract(
       expect(again.statusCode).toBe(201);
       expect(again.json()).toEqual(first.json());
       expect(again.headers.etag).toBe(first.headers.etag);
+      // The retry says it recorded nothing; the first answer did not.
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(first.headers['idempotent-replayed']).toBeUndefined();
       expect(await membership(p)).toHaveLength(2);
       // Without the key, the same body is a new request, refused by the domain.
       expectProblem(await send(server, valCoop.joinCcVal(p), secretary), 409, 'already_member');
