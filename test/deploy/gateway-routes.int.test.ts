@@ -159,4 +159,15 @@ describe('the gateway sends every route of the contract to the service that regi
     const unit = { '': 1, k: 1024, m: 1024 * 1024 }[bytes[2]!.toLowerCase() as '' | 'k' | 'm'];
     expect(Number(bytes[1]) * unit).toBe(loadConfig({}).BODY_LIMIT);
   });
+
+  test("the imports' location takes the services' default IMPORT_BODY_LIMIT", () => {
+    const server = nginx.find((d) => d.name === 'server');
+    const imports = server?.block?.find(
+      (d) => d.name === 'location' && d.args.some((a) => a.includes('imports')),
+    );
+    const size = imports?.block?.find((d) => d.name === 'client_max_body_size')?.args[0];
+    const megabytes = /^(\d+)m$/i.exec(size ?? '');
+    if (!megabytes) throw new Error(`client_max_body_size ${size} of the imports is not in megabytes`);
+    expect(Number(megabytes[1]) * 1024 * 1024).toBe(loadConfig({}).IMPORT_BODY_LIMIT);
+  });
 });

@@ -29,6 +29,8 @@ describe('loadConfig', () => {
       JWT_MAX_TTL: 90 * 86400,
       RATE_LIMIT_MAX: 600,
       BODY_LIMIT: 1048576,
+      IMPORT_BODY_LIMIT: 32 * 1024 * 1024,
+      IMPORT_MAX_LINES: 10_000,
       REQUEST_TIMEOUT_MS: 30000,
       STAGE_RULES: undefined,
       READ_MODELS_PREFIX: 'ptce:read:',
