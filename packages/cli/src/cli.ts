@@ -29,6 +29,7 @@ import {
   rebuildReadModels,
 } from '@ptce/read-models';
 import { AuditUsageError, exportEvents, replay, verify } from './audit-commands.ts';
+import { ImportUsageError, importFile } from './import-command.ts';
 import { SnapshotUsageError, verifySnapshot } from './snapshot-commands.ts';
 
 export interface CliIo {
@@ -38,6 +39,8 @@ export interface CliIo {
   readonly stderr: (text: string) => void;
   /** Whether stderr is a terminal: progress is then one line redrawn, else plain lines. */
   readonly stderrIsTty?: boolean;
+  /** The HTTP client of the commands that talk to a server (tests hand the server's own). */
+  readonly fetch?: typeof fetch;
 }
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage (as most Unix tools). */
@@ -68,6 +71,16 @@ Commands:
   verify [--ptce <id>]
           Recompute the hash chains of one PTCE, or of all: exit 0 when every chain holds, 1
           naming the first broken event
+
+  import <file.ndjson | file.csv> --ptce <id> [--url <base URL>] [--token <jwt>] [--dry-run]
+          Send a PTCE's history to the server: NDJSON, one write per line ({"method", "path",
+          "body", "idempotencyKey"?}), or a CSV of members (header: organisationId?, name,
+          category, legalStatus?, joinedAt, leftAt?, leftReason?), checked whole before anything
+          is recorded. Sent in parts of --part-lines (default 1000) with a progress bar; run
+          again after an interruption, it resumes and records nothing twice. Refusals name the
+          file's lines; exit 1 when any line is refused. --url default PTCE_URL, else
+          http://127.0.0.1:PORT; --token default PTCE_TOKEN, else one minted here for the PTCE's
+          secretary with the deployment's key
 
   keys rotate
           Make a new current key for signing snapshots (DATA_DIR/keys/snapshots); the retired
@@ -363,6 +376,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   export: exportEvents,
   verify,
   'verify-snapshot': verifySnapshot,
+  import: importFile,
 };
 
 /** Runs one command; never exits the process, so tests can call it. */
@@ -380,7 +394,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     return await run(args, io);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof AuditUsageError || err instanceof SnapshotUsageError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof AuditUsageError ||
+      err instanceof SnapshotUsageError ||
+      err instanceof ImportUsageError
+    ) {
       io.stderr(`ptce ${command}: ${err.message}\n\n${USAGE}`);
       return EXIT_USAGE;
     }

@@ -1,0 +1,361 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, loadJwtKeys, mintToken, SLUG } from '@ptce/platform';
+
+export interface ImportIo {
+  readonly env: Record<string, string | undefined>;
+  readonly stdout: (text: string) => void | Promise<void>;
+  readonly stderr: (text: string) => void;
+  readonly stderrIsTty?: boolean;
+  /** The HTTP client (tests hand the server's own). */
+  readonly fetch?: typeof fetch;
+}
+
+export class ImportUsageError extends Error {}
+
+/** Lines sent per request: the bar moves, and a part re-sent after a failure is small. */
+const DEFAULT_PART_LINES = 1_000;
+/** A write of thousands of lines takes a while; a server that does not answer in this is gone. */
+const REQUEST_TIMEOUT_MS = 10 * 60_000;
+
+/** One line of the file as the API takes it, and where it came from in the file the user gave. */
+interface SourcedLine {
+  readonly text: string;
+  /** The line (or CSV record) of the user's file, from 1. */
+  readonly sourceLine: number;
+}
+
+interface LineResult {
+  readonly line: number;
+  readonly status: number;
+  readonly replayed?: boolean;
+  readonly problem?: {
+    readonly code?: string;
+    readonly detail?: string;
+    readonly errors?: readonly { path: string; message: string; in?: string }[];
+  };
+}
+interface ImportAnswer {
+  readonly recorded: number;
+  readonly replayed: number;
+  readonly refused: number;
+  readonly results: readonly LineResult[];
+}
+
+/**
+ * RFC 4180 records, each with the number of the line it starts on: a quoted field may hold
+ * commas, doubled quotes and line breaks. A header row names the columns.
+ */
+export function parseCsv(text: string): { header: string[]; records: { line: number; fields: string[] }[] } {
+  const rows: { line: number; fields: string[] }[] = [];
+  let fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  let line = 1;
+  let rowLine = 1;
+  let fieldStarted = false;
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const endRow = () => {
+    fields.push(field);
+    if (!(fields.length === 1 && fields[0] === '' && !fieldStarted)) rows.push({ line: rowLine, fields });
+    fields = [];
+    field = '';
+    fieldStarted = false;
+  };
+  for (let i = 0; i < body.length; i++) {
+    const char = body[i]!;
+    if (quoted) {
+      if (char === '"') {
+        if (body[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
+      } else {
+        if (char === '\n') line++;
+        field += char;
+      }
+      continue;
+    }
+    if (char === '"' && field === '') {
+      quoted = true;
+      fieldStarted = true;
+    } else if (char === ',') {
+      fields.push(field);
+      field = '';
+      fieldStarted = true;
+    } else if (char === '\r' && body[i + 1] === '\n') {
+      // The CRLF of RFC 4180: the \n ends the record.
+    } else if (char === '\n') {
+      endRow();
+      line++;
+      rowLine = line;
+    } else {
+      field += char;
+      fieldStarted = true;
+    }
+  }
+  if (quoted) throw new ImportUsageError(`the CSV has a quoted field left open from line ${rowLine}`);
+  if (field !== '' || fields.length > 0 || fieldStarted) endRow();
+  const [header, ...records] = rows;
+  if (!header) throw new ImportUsageError('the CSV is empty: it needs a header row');
+  return { header: header.fields.map((name) => name.trim()), records };
+}
+
+/** The columns of a members spreadsheet; the others are refused so that a typo is not ignored. */
+const MEMBER_COLUMNS = [
+  'organisationId',
+  'name',
+  'category',
+  'legalStatus',
+  'joinedAt',
+  'leftAt',
+  'leftReason',
+];
+const REQUIRED_COLUMNS = ['name', 'category', 'joinedAt'];
+
+/** An organisation id from its name, when the spreadsheet gives none: as the API's slugs. */
+function slugOf(name: string): string {
+  return (
+    name
+      .normalize('NFD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 63) || 'membre'
+  );
+}
+
+/**
+ * A spreadsheet of members as writes: each row a join (and, with `leftAt`, a departure), every
+ * field passed as written so that the server's own rules judge it and name it. Each line keeps
+ * the row's line number, and a key of its own from the file and that number.
+ */
+export function membersCsvLines(text: string, ptceId: string): SourcedLine[] {
+  const { header, records } = parseCsv(text);
+  const unknown = header.filter((name) => !MEMBER_COLUMNS.includes(name));
+  if (unknown.length > 0) {
+    throw new ImportUsageError(
+      `unknown column ${unknown.map((c) => JSON.stringify(c)).join(', ')} in the CSV header; the columns are ${MEMBER_COLUMNS.join(', ')}`,
+    );
+  }
+  const missing = REQUIRED_COLUMNS.filter((name) => !header.includes(name));
+  if (missing.length > 0) throw new ImportUsageError(`the CSV header lacks ${missing.join(', ')}`);
+  const file = createHash('sha256').update(text).digest('hex');
+  const lines: SourcedLine[] = [];
+  for (const record of records) {
+    const row = Object.fromEntries(header.map((name, i) => [name, (record.fields[i] ?? '').trim()]));
+    const organisationId = row.organisationId || slugOf(row.name ?? '');
+    const join = {
+      method: 'POST',
+      path: `/v1/ptces/${ptceId}/members`,
+      body: {
+        organisationId,
+        name: row.name,
+        category: row.category,
+        ...(row.legalStatus ? { legalStatus: row.legalStatus } : {}),
+        occurredAt: row.joinedAt,
+      },
+      idempotencyKey: `csv:${file}:${record.line}:join`,
+    };
+    lines.push({ text: JSON.stringify(join), sourceLine: record.line });
+    if (row.leftAt) {
+      const departure = {
+        method: 'POST',
+        path: `/v1/ptces/${ptceId}/members/${encodeURIComponent(organisationId)}/departure`,
+        body: { occurredAt: row.leftAt, ...(row.leftReason ? { reason: row.leftReason } : {}) },
+        idempotencyKey: `csv:${file}:${record.line}:departure`,
+      };
+      lines.push({ text: JSON.stringify(departure), sourceLine: record.line });
+    }
+  }
+  return lines;
+}
+
+/** NDJSON lines as they are, numbered as in the file; blank lines are skipped, and counted. */
+function ndjsonLines(text: string): SourcedLine[] {
+  return text
+    .split('\n')
+    .map((raw, i) => ({ text: raw.endsWith('\r') ? raw.slice(0, -1) : raw, sourceLine: i + 1 }))
+    .filter((line) => line.text.trim() !== '');
+}
+
+/** What a refusal says, on one line: its status, code, detail and the fields it names. */
+function describeRefusal(result: LineResult): string {
+  const problem = result.problem ?? {};
+  const fields = (problem.errors ?? []).map((e) => `${e.path || '(value)'}: ${e.message}`).join('; ');
+  return `${result.status} ${problem.code ?? ''} — ${problem.detail ?? ''}${fields ? ` (${fields})` : ''}`;
+}
+
+function progressBar(io: ImportIo, total: number) {
+  const width = 30;
+  let drawn = false;
+  let lastTenth = -1;
+  return {
+    report(done: number, refused: number) {
+      if (io.stderrIsTty) {
+        const filled = Math.round((total === 0 ? 1 : done / total) * width);
+        io.stderr(
+          `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} lines · ${refused} refused\x1b[K`,
+        );
+        drawn = true;
+        return;
+      }
+      const tenth = Math.floor((done / Math.max(total, 1)) * 10);
+      if (tenth === lastTenth && done !== total) return;
+      lastTenth = tenth;
+      io.stderr(`import: ${done}/${total} lines, ${refused} refused\n`);
+    },
+    end() {
+      if (drawn) io.stderr('\n');
+    },
+  };
+}
+
+/** The token the command sends: given, or minted here as the PTCE's secretary with the deployment's key. */
+async function bearerFor(io: ImportIo, ptceId: string, given: string | undefined): Promise<string> {
+  const token = given ?? io.env.PTCE_TOKEN;
+  if (token) return token;
+  const config = loadConfig(io.env);
+  const { privateKey } = loadJwtKeys(config);
+  if (!privateKey) {
+    throw new ImportUsageError(
+      'no --token (or PTCE_TOKEN), and this machine has no key to sign one: pass a secretary token',
+    );
+  }
+  // The same subject as `ptce token --role secretary --ptce <id>`: the lines' keys belong to the
+  // caller, so a run resumed later must be the same caller.
+  return mintToken(
+    { sub: `cli:secretary:${ptceId}`, role: 'secretary', ptces: [ptceId], ttl: 3600 },
+    privateKey,
+    config,
+  );
+}
+
+/**
+ * `ptce import FILE`: a PTCE's history (NDJSON, one write per line) or a spreadsheet of its
+ * members (CSV) sent to the server in parts, each part with the whole file's hash and its first
+ * line, so that its lines keep their keys: run again after an interruption, it resumes and
+ * records nothing twice. Refusals name the file's own line numbers. A spreadsheet is checked
+ * whole first (a dry run) and imported only when every row passes.
+ */
+export async function importFile(args: string[], io: ImportIo): Promise<number> {
+  let values: { ptce?: string; url?: string; token?: string; 'dry-run'?: boolean; 'part-lines'?: string };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      options: {
+        ptce: { type: 'string' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        'part-lines': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: true,
+    }));
+  } catch (error) {
+    throw new ImportUsageError((error as Error).message);
+  }
+  const [file, ...extra] = positionals;
+  if (file === undefined || extra.length > 0)
+    throw new ImportUsageError('import takes one file: FILE.ndjson or FILE.csv');
+  const ptceId = values.ptce;
+  if (!ptceId || !SLUG.test(ptceId))
+    throw new ImportUsageError('--ptce <id> is required (the PTCE imported into)');
+  const partLines = values['part-lines'] === undefined ? DEFAULT_PART_LINES : Number(values['part-lines']);
+  if (!Number.isSafeInteger(partLines) || partLines < 1)
+    throw new ImportUsageError('--part-lines must be a whole number ≥ 1');
+  const format = path.extname(file).toLowerCase();
+  if (format !== '.ndjson' && format !== '.jsonl' && format !== '.csv') {
+    throw new ImportUsageError(`${file}: the file must be .ndjson (one write per line) or .csv (members)`);
+  }
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    io.stderr(`ptce import: cannot read ${file}: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const lines = format === '.csv' ? membersCsvLines(text, ptceId) : ndjsonLines(text);
+  if (lines.length === 0) throw new ImportUsageError(`${file} holds no line to import`);
+  const base = (values.url ?? io.env.PTCE_URL ?? `http://127.0.0.1:${loadConfig(io.env).PORT}`).replace(
+    /\/+$/,
+    '',
+  );
+  const authorization = `Bearer ${await bearerFor(io, ptceId, values.token)}`;
+  // What the API numbers and hashes is the NDJSON sent: its lines are numbered from 1 in order.
+  const sent = lines.map((line) => line.text).join('\n');
+  const source = createHash('sha256').update(sent).digest('hex');
+  const doFetch = io.fetch ?? fetch;
+
+  const send = async (from: number, to: number, dryRun: boolean): Promise<ImportAnswer> => {
+    const query = new URLSearchParams({
+      source,
+      firstLine: String(from + 1),
+      ...(dryRun ? { dryRun: 'true' } : {}),
+    });
+    const response = await doFetch(`${base}/v1/ptces/${encodeURIComponent(ptceId)}/imports?${query}`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/x-ndjson' },
+      body: lines
+        .slice(from, to)
+        .map((line) => line.text)
+        .join('\n'),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const answer = (await response.json().catch(() => ({}))) as ImportAnswer & {
+      code?: string;
+      detail?: string;
+    };
+    if (response.status !== 200) {
+      throw new Error(`the server answered ${response.status} ${answer.code ?? ''}: ${answer.detail ?? ''}`);
+    }
+    return answer;
+  };
+
+  const run = async (dryRun: boolean) => {
+    const progress = progressBar(io, lines.length);
+    const totals = { recorded: 0, replayed: 0, refused: 0 };
+    const refusals: string[] = [];
+    try {
+      for (let from = 0; from < lines.length; from += partLines) {
+        const to = Math.min(lines.length, from + partLines);
+        const answer = await send(from, to, dryRun);
+        totals.recorded += answer.recorded;
+        totals.replayed += answer.replayed;
+        totals.refused += answer.refused;
+        for (const result of answer.results) {
+          if (!result.problem) continue;
+          const sourceLine = lines[result.line - 1]?.sourceLine ?? result.line;
+          refusals.push(`${file}:${sourceLine}: ${describeRefusal(result)}`);
+        }
+        progress.report(to, totals.refused);
+      }
+    } finally {
+      progress.end();
+    }
+    return { totals, refusals };
+  };
+
+  const dryRun = values['dry-run'] === true;
+  if (format === '.csv' && !dryRun) {
+    const check = await run(true);
+    if (check.refusals.length > 0) {
+      for (const refusal of check.refusals) io.stderr(`${refusal}\n`);
+      io.stderr(
+        `ptce import: ${check.refusals.length} row(s) refused; nothing imported. Fix them and run again.\n`,
+      );
+      return 1;
+    }
+  }
+  const { totals, refusals } = await run(dryRun);
+  for (const refusal of refusals) io.stderr(`${refusal}\n`);
+  await io.stdout(
+    `${dryRun ? 'checked' : 'imported'} ${file} into ${ptceId}: ${lines.length} lines, ${totals.recorded} ${dryRun ? 'would be recorded' : 'recorded'}, ${totals.replayed} already recorded, ${totals.refused} refused\n`,
+  );
+  return totals.refused > 0 ? 1 : 0;
+}
