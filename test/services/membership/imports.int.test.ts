@@ -270,7 +270,7 @@ describe('what an import refuses', () => {
   let authorization: string;
   const register = JSON.stringify({ method: 'POST', path: '/v1/ptces', body: writes[0]?.body });
   beforeAll(async () => {
-    server = await startTestServer({ IMPORT_MAX_LINES: '5' });
+    server = await startTestServer({ IMPORT_MAX_LINES: '5', IMPORT_BODY_LIMIT: '4096' });
     authorization = await server.bearer('secretary', ['val-coop']);
   });
   afterAll(() => server?.close());
@@ -309,6 +309,25 @@ describe('what an import refuses', () => {
     const answer = await importFile(server, authorization, file);
     expect(answer.status).toBe(413);
     expect(answer.body).toMatchObject({ code: 'too_many_lines', maxLines: 5, lines: 6 });
+    expect(await eventsOf(server)).toHaveLength(before.length);
+  });
+
+  test('a body above IMPORT_BODY_LIMIT: 413, nothing recorded', async () => {
+    const before = await eventsOf(server);
+    const line = JSON.stringify({
+      method: 'POST',
+      path: '/v1/ptces/val-coop/recognitions',
+      body: { programme: 'x'.repeat(200), grantor: 'État', occurredAt: '2024-01-01' },
+    });
+    const answer = await importFile(
+      server,
+      authorization,
+      Array.from({ length: 5 }, () => line)
+        .join('\n')
+        .padEnd(5000),
+    );
+    expect(answer.status).toBe(413);
+    expect(answer.body.code).toBe('payload_too_large');
     expect(await eventsOf(server)).toHaveLength(before.length);
   });
 
