@@ -1,11 +1,46 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { createPtceClient, type PtceClient } from '@ptce/client';
+import type { App } from '@ptce/platform';
 import type { Send } from '@ptce/testing';
 
 /** A typed client of the server at `baseUrl`, for a token as `Bearer <jwt>` or the bare JWT. */
-export function clientAt(baseUrl: string, authorization: string): PtceClient {
-  return createPtceClient({ baseUrl, token: authorization.replace(/^Bearer /, '') });
+export function clientAt(
+  baseUrl: string,
+  authorization: string,
+  fetch?: (request: Request) => Promise<Response>,
+): PtceClient {
+  return createPtceClient({
+    baseUrl,
+    token: authorization.replace(/^Bearer /, ''),
+    ...(fetch ? { fetch } : {}),
+  });
+}
+
+/**
+ * A fetch answered by `app.inject`, for the typed client against an app that never listens: the
+ * request goes through the app's whole stack (hooks, auth, validation) without a socket.
+ */
+export function injectFetch(app: App): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const url = new URL(request.url);
+    const payload = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
+    const reply = await app.inject({
+      method: request.method as 'GET',
+      url: url.pathname + url.search,
+      headers: Object.fromEntries(request.headers),
+      ...(payload === undefined ? {} : { payload }),
+    });
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(reply.headers)) {
+      for (const one of Array.isArray(value) ? value : [value]) {
+        if (one !== undefined) headers.append(name, String(one));
+      }
+    }
+    // A Response refuses a body, even an empty one, on these statuses.
+    const bodiless = [101, 204, 205, 304].includes(reply.statusCode);
+    return new Response(bodiless ? null : reply.rawPayload, { status: reply.statusCode, headers });
+  };
 }
 
 interface OpenApiDocument {
@@ -77,14 +112,19 @@ type UntypedRequest = (
 /**
  * A `Send` over real HTTP through the typed client, as a secretary's integration would call the
  * API; `baseUrl` picks the server of each path (one server, or a service of a split deployment).
+ * With `fetch` (`injectFetch(app)`), the same requests without a socket.
  */
-export function httpSender(baseUrl: (path: string) => string, authorization: string): Send {
+export function httpSender(
+  baseUrl: (path: string) => string,
+  authorization: string,
+  fetch?: (request: Request) => Promise<Response>,
+): Send {
   const clients = new Map<string, PtceClient>();
   return async ({ method, path, body }) => {
     const base = baseUrl(path);
     let client = clients.get(base);
     if (!client) {
-      client = clientAt(base, authorization);
+      client = clientAt(base, authorization, fetch);
       clients.set(base, client);
     }
     const call = documentedCall(method, path);
