@@ -51,7 +51,8 @@ const LAYERS: readonly (readonly string[])[] = [
     '@ptce/snapshots',
   ],
   ['@ptce/standalone'],
-  ['@ptce/testing'],
+  // The client generates its types from the standalone server's document (dev dependencies only).
+  ['@ptce/testing', '@ptce/client'],
   ['@ptce/test'],
 ];
 const layerOf = (name: string) => LAYERS.findIndex((layer) => layer.includes(name));
@@ -68,6 +69,15 @@ describe('the workspace packages', () => {
       w.dependsOn.filter((d) => layerOf(d) >= layerOf(w.name)).map((d) => `${w.name} → ${d}`),
     );
     expect(wrong).toEqual([]);
+  });
+
+  test('the typed client installs alone: no @ptce package among its runtime dependencies', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'packages/client/package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    const runtime = Object.keys(manifest.dependencies ?? {});
+    expect(runtime.filter((name) => name.startsWith('@ptce/'))).toEqual([]);
+    expect(runtime).toContain('openapi-fetch');
   });
 
   test('the dependency graph has no cycle', () => {

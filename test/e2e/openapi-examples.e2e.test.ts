@@ -7,6 +7,7 @@ import {
 } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import valCoop from '../scenarios/val-coop.json' with { type: 'json' };
+import { httpSender, injectFetch } from './http.ts';
 
 interface MediaObject {
   readonly schema?: { readonly examples?: unknown };
@@ -83,15 +84,10 @@ describe('the OpenAPI document carries examples every write route accepts', () =
           })),
       );
     // The scene: the whole val-coop history, so path ids exist and the domain answers on state.
-    const scene = await runScenarioSteps(valCoop as Scenario, async ({ method, path, body }) => {
-      const reply = await server.app.inject({
-        method: method as 'POST' | 'PATCH',
-        url: path,
-        headers: { authorization },
-        ...(body === null ? {} : { payload: body as object }),
-      });
-      return { status: reply.statusCode, body: reply.json() };
-    });
+    const scene = await runScenarioSteps(
+      valCoop as Scenario,
+      httpSender(() => 'http://in-process', authorization, injectFetch(server.app)),
+    );
     expect(failedSteps(scene)).toEqual([]);
   });
   afterAll(async () => {

@@ -16,7 +16,7 @@ import { failedSteps, runScenarioSteps, type Scenario } from '@ptce/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import valCoop from '../scenarios/val-coop.json' with { type: 'json' };
-import { httpSender } from './http.ts';
+import { clientAt, httpSender } from './http.ts';
 
 const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test-artifacts');
 
@@ -191,13 +191,19 @@ describe.skipIf(noChromium)(
       );
       expect(failedSteps(run)).toEqual([]);
 
-      const read = async (url: string, role: Role) => {
-        const response = await fetch(`${baseUrl}${url}`, { headers: { authorization: await bearer(role) } });
-        expect(response.status, url).toBe(200);
-        return response.json() as Promise<Record<string, unknown>>;
-      };
-      timeline = (await read('/v1/ptces/val-coop/stage/timeline', 'auditor')).entries as TimelineEntry[];
-      keyId = ((await read('/v1/snapshots/val-coop', 'funder')).signature as { keyId: string }).keyId;
+      const valCoopPath = { params: { path: { ptceId: 'val-coop' } } };
+      const history = await clientAt(baseUrl, await bearer('auditor')).GET(
+        '/v1/ptces/{ptceId}/stage/timeline',
+        valCoopPath,
+      );
+      expect(history.response.status, JSON.stringify(history.error)).toBe(200);
+      timeline = history.data?.entries ?? [];
+      const snapshot = await clientAt(baseUrl, await bearer('funder')).GET(
+        '/v1/snapshots/{ptceId}',
+        valCoopPath,
+      );
+      expect(snapshot.response.status, JSON.stringify(snapshot.error)).toBe(200);
+      keyId = snapshot.data?.signature.keyId ?? '';
 
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       browser = await chromium.launch({

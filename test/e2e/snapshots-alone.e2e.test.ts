@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createPtceClient } from '@ptce/client';
 import { afterAll, expect, test } from 'vitest';
 import { type RunningService, startService } from './split.ts';
 
@@ -17,13 +18,14 @@ test('the snapshots service runs alone (pnpm start:snapshots) with the same URLs
     DATA_DIR: dataDir,
     EVENT_STORE_URL: `sqlite:${path.join(dataDir, 'ptce.db')}`,
   });
-  const jwks = await fetch(`${service.url}/.well-known/jwks.json`);
-  expect(jwks.status).toBe(200);
-  const { keys } = (await jwks.json()) as { keys: { kid: string; status: string }[] };
+  const client = createPtceClient({ baseUrl: service.url });
+  const jwks = await client.GET('/.well-known/jwks.json');
+  expect(jwks.response.status).toBe(200);
+  const keys = jwks.data?.keys;
   expect(keys).toEqual([expect.objectContaining({ status: 'current' })]);
   // The key the service made on its first start is the one in the data directory.
   const current = fs.readFileSync(path.join(dataDir, 'keys', 'snapshots', 'current'), 'utf8').trim();
-  expect(keys[0]?.kid).toBe(current);
-  expect((await fetch(`${service.url}/v1/snapshots`)).status).toBe(401);
+  expect(keys?.[0]?.kid).toBe(current);
+  expect((await client.GET('/v1/snapshots')).response.status).toBe(401);
   expect(await service.stop()).toBe(0);
 });

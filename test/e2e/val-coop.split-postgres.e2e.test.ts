@@ -17,7 +17,7 @@ import {
 } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import valCoop from '../scenarios/val-coop.json' with { type: 'json' };
-import { httpSender } from './http.ts';
+import { clientAt, httpSender } from './http.ts';
 import { owningService, type RunningService, startService } from './split.ts';
 
 const scenario = valCoop as Scenario;
@@ -73,12 +73,17 @@ describe(`val-coop against the three write services and the read service as sepa
 
   test('each service answers only its own routes', async () => {
     const membership = services.find((s) => s.name === 'membership');
-    const response = await fetch(`${membership?.url}/v1/ptces/val-coop/spaces`, {
-      method: 'POST',
-      headers: { authorization, 'content-type': 'application/json' },
-      body: '{}',
-    });
+    if (!membership) throw new Error('no membership service');
+    // A request the working-groups service would accept: only routing can refuse it here.
+    const { response, error } = await clientAt(membership.url, authorization).POST(
+      '/v1/ptces/{ptceId}/spaces',
+      {
+        params: { path: { ptceId: 'val-coop' } },
+        body: { spaceId: 'ailleurs', kind: 'strategic', name: 'Ailleurs', occurredAt: '2020-01-01' },
+      },
+    );
     expect(response.status).toBe(404);
+    expect(error).toMatchObject({ code: 'not_found' });
   });
 
   test('every step answers as the scenario expects, each routed to the service that owns it', async () => {
@@ -121,13 +126,14 @@ describe(`val-coop against the three write services and the read service as sepa
     async () => {
       const projections = services.find((s) => s.name === 'projections');
       if (!projections || !redisUrl) throw new Error('no projections service');
-      const read = () =>
-        fetch(`${projections.url}/v1/ptces/val-coop/stage`, { headers: { authorization } }).then(
-          async (res) => ({
-            status: res.status,
-            body: (await res.json()) as { position: string; stage: string },
-          }),
-        );
+      const client = clientAt(projections.url, authorization);
+      const read = async () => {
+        const { data, response } = await client.GET('/v1/ptces/{ptceId}/stage', {
+          params: { path: { ptceId: 'val-coop' } },
+        });
+        if (!data) throw new Error(`stage answered ${response.status}`);
+        return { status: response.status, body: data };
+      };
       const redis = createRedis(redisUrl);
       await redis.connect();
       try {
@@ -160,15 +166,15 @@ describe(`val-coop against the three write services and the read service as sepa
       keys.privateKey,
       config,
     )}`;
-    const send = httpSender((urlPath) => {
-      const owner = services.find((s) => s.name === owningService(urlPath));
-      if (!owner) throw new Error(`no service for ${urlPath}`);
-      return owner.url;
-    }, token);
+    const clientOf = (name: (typeof SERVICES)[number]) => {
+      const service = services.find((s) => s.name === name);
+      if (!service) throw new Error(`no ${name} service`);
+      return clientAt(service.url, token);
+    };
+    const membership = clientOf('membership');
+    const workingGroups = clientOf('working-groups');
     const setUp = [
-      await send({
-        method: 'POST',
-        path: '/v1/ptces',
+      await membership.POST('/v1/ptces', {
         body: {
           ptceId: 'course',
           name: 'Course',
@@ -177,21 +183,19 @@ describe(`val-coop against the three write services and the read service as sepa
           occurredAt: '2020-01-01',
         },
       }),
-      await send({
-        method: 'POST',
-        path: '/v1/ptces/course/spaces',
+      await workingGroups.POST('/v1/ptces/{ptceId}/spaces', {
+        params: { path: { ptceId: 'course' } },
         body: { spaceId: 'copil', kind: 'strategic', name: 'Copil', occurredAt: '2020-01-01' },
       }),
     ];
-    expect(setUp.map((r) => r.status)).toEqual([201, 201]);
+    expect(setUp.map((r) => r.response.status)).toEqual([201, 201]);
 
     const rounds = 20;
     const outcomes: number[][] = [];
     for (let round = 0; round < rounds; round++) {
       const org = `membre-${round}`;
-      const joined = await send({
-        method: 'POST',
-        path: '/v1/ptces/course/members',
+      const joined = await membership.POST('/v1/ptces/{ptceId}/members', {
+        params: { path: { ptceId: 'course' } },
         body: {
           organisationId: org,
           name: `Membre ${round}`,
@@ -199,22 +203,20 @@ describe(`val-coop against the three write services and the read service as sepa
           occurredAt: '2020-01-01',
         },
       });
-      expect(joined.status).toBe(201);
+      expect(joined.response.status, JSON.stringify(joined.error)).toBe(201);
       // The membership service and the working-groups service each decide on what they read:
       // only the check of the stream the other one writes keeps both from being recorded.
       const [departure, enrolment] = await Promise.all([
-        send({
-          method: 'POST',
-          path: `/v1/ptces/course/members/${org}/departure`,
+        membership.POST('/v1/ptces/{ptceId}/members/{organisationId}/departure', {
+          params: { path: { ptceId: 'course', organisationId: org } },
           body: { occurredAt: '2020-03-01' },
         }),
-        send({
-          method: 'POST',
-          path: '/v1/ptces/course/spaces/copil/members',
+        workingGroups.POST('/v1/ptces/{ptceId}/spaces/{spaceId}/members', {
+          params: { path: { ptceId: 'course', spaceId: 'copil' } },
           body: { organisationId: org, occurredAt: '2020-06-01' },
         }),
       ]);
-      outcomes.push([departure.status, enrolment.status]);
+      outcomes.push([departure.response.status, enrolment.response.status]);
     }
     // A departure answers 200, an enrolment 201; the one refused, 422 (it contradicts the other).
     const recorded = (status: number) => status === 200 || status === 201;

@@ -3,10 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '@ptce/cli';
+import { createPtceClient } from '@ptce/client';
 import { canonicalJson } from '@ptce/events';
 import { keyThumbprint } from '@ptce/platform';
 import { clientFor, seedPtce, startTestServer, type TestServer } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { clientAt } from './http.ts';
 
 interface SignedSnapshot {
   snapshot: { ptceId: string; asOf: string; position: string; members: { total: number } };
@@ -18,7 +20,7 @@ interface Jwk {
   crv: string;
   x: string;
   kid: string;
-  status: string;
+  status?: string;
 }
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-cli-verify-snapshot-'));
@@ -47,10 +49,18 @@ function save(name: string, value: unknown): string {
   return file;
 }
 
-async function get<T>(url: string, authorization?: string): Promise<T> {
-  const reply = await server.app.inject({ url, headers: authorization ? { authorization } : {} });
-  expect(reply.statusCode, reply.body).toBe(200);
-  return reply.json<T>();
+/** The body of a 200 answer; any other status fails the test with the problem answered. */
+function body<T>({ data, error, response }: { data?: T; error?: unknown; response: Response }): T {
+  expect(response.status, JSON.stringify(error)).toBe(200);
+  if (data === undefined) throw new Error(`${response.url} answered no body`);
+  return data;
+}
+
+async function snapshotsAsOf(asOf: string): Promise<{ snapshots: SignedSnapshot[] }> {
+  const list = body(await clientAt(baseUrl, funder).GET('/v1/snapshots', { params: { query: { asOf } } }));
+  // The route answers CSV too (`format=csv`); without it, JSON.
+  if (typeof list === 'string') throw new Error('GET /v1/snapshots answered text, not JSON');
+  return list;
 }
 
 /** The snapshot signed again by `privateKey`, under `keyId`: what a forger holding that key makes. */
@@ -82,10 +92,14 @@ beforeAll(async () => {
   funder = await server.bearer('funder', ['alpha', 'beta']);
 
   // Saved today, as a funder files it; the key that signed it is then retired.
-  saved = await get<SignedSnapshot>('/v1/snapshots/alpha?asOf=2020-06-01', funder);
+  saved = body(
+    await clientAt(baseUrl, funder).GET('/v1/snapshots/{ptceId}', {
+      params: { path: { ptceId: 'alpha' }, query: { asOf: '2020-06-01' } },
+    }),
+  );
   savedFile = save('alpha.json', saved);
   expect((await run(['keys', 'rotate'])).code).toBe(0);
-  keySetAfterRotation = await get<{ keys: Jwk[] }>('/.well-known/jwks.json');
+  keySetAfterRotation = body(await createPtceClient({ baseUrl }).GET('/.well-known/jwks.json'));
   keysFileAfterRotation = save('jwks.json', keySetAfterRotation);
 });
 
@@ -123,7 +137,7 @@ describe('ptce verify-snapshot on snapshots saved from a running server', () => 
   });
 
   test('a list answer is verified snapshot by snapshot, each signed by the current key now', async () => {
-    const list = await get<{ snapshots: SignedSnapshot[] }>('/v1/snapshots?asOf=2020-06-01', funder);
+    const list = await snapshotsAsOf('2020-06-01');
     const { code, stdout } = await run([
       'verify-snapshot',
       save('list.json', list),
@@ -138,7 +152,7 @@ describe('ptce verify-snapshot on snapshots saved from a running server', () => 
   });
 
   test('in a list, each snapshot gets its own verdict: one altered fails the run, the other still verifies', async () => {
-    const list = await get<{ snapshots: SignedSnapshot[] }>('/v1/snapshots?asOf=2020-06-01', funder);
+    const list = await snapshotsAsOf('2020-06-01');
     const beta = list.snapshots[1];
     if (!beta) throw new Error('the list holds two snapshots');
     beta.snapshot.members.total += 1;

@@ -59,6 +59,9 @@ async function readJsonFile(file: string, what: string): Promise<unknown> {
   }
 }
 
+// A plain fetch, not @ptce/client: `--keys` may name any key set a funder trusts (an archived
+// copy, a mirror, another deployment), not only this server's /.well-known/jwks.json, and the
+// answer is checked by jwkSetSchema whoever served it.
 async function fetchJson(url: string, what: string): Promise<unknown> {
   let response: Response;
   try {
