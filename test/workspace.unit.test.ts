@@ -37,7 +37,9 @@ function workspaces(): Workspace[] {
 
 /** Lower layers first; a package may depend only on packages of a strictly lower layer. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['@ptce/events'],
+  // The typed client depends on no package of ours: integrators install it alone, and the CLI
+  // talks to the server through it. It is generated (test/client) from the standalone's document.
+  ['@ptce/events', '@ptce/client'],
   ['@ptce/event-store', '@ptce/domain'],
   ['@ptce/projections', '@ptce/platform'],
   ['@ptce/write-side', '@ptce/read-models'],
@@ -51,8 +53,7 @@ const LAYERS: readonly (readonly string[])[] = [
     '@ptce/snapshots',
   ],
   ['@ptce/standalone'],
-  // The client generates its types from the standalone server's document (dev dependencies only).
-  ['@ptce/testing', '@ptce/client'],
+  ['@ptce/testing'],
   ['@ptce/test'],
 ];
 const layerOf = (name: string) => LAYERS.findIndex((layer) => layer.includes(name));

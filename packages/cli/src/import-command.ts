@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { createPtceClient } from '@ptce/client';
 import { loadConfig, loadJwtKeys, mintToken, SLUG } from '@ptce/platform';
 
 export interface ImportIo {
@@ -286,35 +287,37 @@ export async function importFile(args: string[], io: ImportIo): Promise<number> 
     /\/+$/,
     '',
   );
-  const authorization = `Bearer ${await bearerFor(io, ptceId, values.token)}`;
+  const token = await bearerFor(io, ptceId, values.token);
   // What the API numbers and hashes is the NDJSON sent: its lines are numbered from 1 in order.
   const sent = lines.map((line) => line.text).join('\n');
   const source = createHash('sha256').update(sent).digest('hex');
-  const doFetch = io.fetch ?? fetch;
+  const client = createPtceClient({
+    baseUrl: base,
+    token,
+    fetch: (request) => (io.fetch ?? fetch)(request, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
+  });
 
   const send = async (from: number, to: number, dryRun: boolean): Promise<ImportAnswer> => {
-    const query = new URLSearchParams({
-      source,
-      firstLine: String(from + 1),
-      ...(dryRun ? { dryRun: 'true' } : {}),
-    });
-    const response = await doFetch(`${base}/v1/ptces/${encodeURIComponent(ptceId)}/imports?${query}`, {
-      method: 'POST',
-      headers: { authorization, 'content-type': 'application/x-ndjson' },
+    const { data, error, response } = await client.POST('/v1/ptces/{ptceId}/imports', {
+      params: {
+        path: { ptceId },
+        query: { source, firstLine: from + 1, ...(dryRun ? { dryRun: 'true' as const } : {}) },
+      },
       body: lines
         .slice(from, to)
         .map((line) => line.text)
         .join('\n'),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      // The body is the NDJSON text as it is, not a JSON string of it.
+      bodySerializer: (text) => text,
+      headers: { 'content-type': 'application/x-ndjson' },
     });
-    const answer = (await response.json().catch(() => ({}))) as ImportAnswer & {
-      code?: string;
-      detail?: string;
-    };
-    if (response.status !== 200) {
-      throw new Error(`the server answered ${response.status} ${answer.code ?? ''}: ${answer.detail ?? ''}`);
+    if (!data) {
+      const problem = (error ?? {}) as { code?: string; detail?: string };
+      throw new Error(
+        `the server answered ${response.status} ${problem.code ?? ''}: ${problem.detail ?? ''}`,
+      );
     }
-    return answer;
+    return data;
   };
 
   const run = async (dryRun: boolean) => {

@@ -3481,6 +3481,269 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/ptces/{ptceId}/imports': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Import a PTCE's history: one write per NDJSON line, applied in order
+     * @description Each line is decided on the history as the lines before it left it, and gets its own result: the status and answer its route would give, or its problem; a refused line records nothing and the next lines go on. A line without an idempotency key gets one derived from the file's SHA-256 and its line number, so a file sent again resumes where it stopped and records nothing twice (a file sent in parts gives each part `source` and `firstLine`). At most 10000 lines (413 too_many_lines; IMPORT_MAX_LINES) and 33554432 bytes (413; IMPORT_BODY_LIMIT) per request. `dryRun=true` decides every line and records nothing.
+     */
+    post: {
+      parameters: {
+        query?: {
+          /** @description true: decide every line against the current history and record nothing */
+          dryRun?: 'true' | 'false';
+          /** @description When the body is one part of a larger file: the whole file's SHA-256 (hex), which names its lines' derived keys. Default: the body's own. */
+          source?: string;
+          /** @description When the body is one part of a larger file: the number, in that file, of the body's first line (default 1). */
+          firstLine?: number;
+        };
+        header?: never;
+        path: {
+          ptceId: string;
+        };
+        cookie?: never;
+      };
+      /** @description NDJSON: one write per line, `{"method": "POST"|"PATCH", "path": "/v1/ptces/{ptceId}/…", "body": {…}, "idempotencyKey"?: "…"}` — the route and the body as the REST API takes them, and an optional key (else one derived from the file and the line number). Blank lines are skipped and counted. */
+      requestBody: {
+        content: {
+          /**
+           * @example {"method":"POST","path":"/v1/ptces","body":{"ptceId":"val-coop","name":"Val de Sèvre Coopérations","territory":{"name":"Pays du Val (fictif)","department":"79","rural":true},"pilot":{"organisationId":"asso-mobilite","name":"Mobilité Solidaire du Val","category":"ess_enterprise"},"occurredAt":"2017-03-01"}}
+           *     {"method":"POST","path":"/v1/ptces/val-coop/members","body":{"organisationId":"cc-val","name":"Communauté de communes du Val","category":"local_authority","occurredAt":"2017-06-15"},"idempotencyKey":"registre-2017-ligne-2"}
+           */
+          'application/x-ndjson': string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              dryRun: boolean;
+              /** @description lines that hold a write (blank lines left out) */
+              lines: number;
+              /** @description lines whose write was recorded now (in a dry run: would be) */
+              recorded: number;
+              /** @description lines answered as before under their key, recorded by an earlier request */
+              replayed: number;
+              refused: number;
+              /** @description one per line, in the order of the file */
+              results: {
+                /** @description the line's number in the file, from 1, blank lines counted */
+                line: number;
+                /** @description the status the write got, as the route would answer it (in a dry run: would get) */
+                status: number;
+                /** @description the line's own key, or the one derived from the file and the line number */
+                idempotencyKey?: string;
+                /**
+                 * @description answered as an earlier request under the same key was: nothing recorded this time
+                 * @enum {boolean}
+                 */
+                replayed?: true;
+                /** @description the write's answer, as the route gives it */
+                result?: {
+                  [key: string]: unknown;
+                };
+                /** @description in a dry run: the types of the events the line would record */
+                wouldRecord?: string[];
+                /** @description why the line was refused */
+                problem?: {
+                  type: string;
+                  title: string;
+                  status: number;
+                  detail: string;
+                  code: string;
+                  instance: string;
+                  errors?: {
+                    path: string;
+                    message: string;
+                    in?: string;
+                  }[];
+                } & {
+                  [key: string]: unknown;
+                };
+              }[];
+            };
+          };
+        };
+        /** @description malformed query, or an empty file; nothing recorded */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              code: string;
+              instance: string;
+              errors?: {
+                path: string;
+                message: string;
+                in?: string;
+              }[];
+            } & {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description no token, or a bad one */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              code: string;
+              instance: string;
+              errors?: {
+                path: string;
+                message: string;
+                in?: string;
+              }[];
+            } & {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description outside the caller's role or scope */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              code: string;
+              instance: string;
+              errors?: {
+                path: string;
+                message: string;
+                in?: string;
+              }[];
+            } & {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description more lines or bytes than one request may hold; nothing recorded */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              code: string;
+              instance: string;
+              errors?: {
+                path: string;
+                message: string;
+                in?: string;
+              }[];
+            } & {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description the body is not application/x-ndjson */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              code: string;
+              instance: string;
+              errors?: {
+                path: string;
+                message: string;
+                in?: string;
+              }[];
+            } & {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description a dry run of lines that another service of a split deployment writes */
+        501: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              code: string;
+              instance: string;
+              errors?: {
+                path: string;
+                message: string;
+                in?: string;
+              }[];
+            } & {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description the event store is unreachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              code: string;
+              instance: string;
+              errors?: {
+                path: string;
+                message: string;
+                in?: string;
+              }[];
+            } & {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/ptces/{ptceId}/spaces': {
     parameters: {
       query?: never;

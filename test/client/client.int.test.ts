@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createPtceClient } from '@ptce/client';
 import { type App, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
 import { buildStandalone } from '@ptce/standalone';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createPtceClient } from '../src/index.ts';
 
 describe('createPtceClient against the standalone server over HTTP', () => {
   let app: App;

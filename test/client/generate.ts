@@ -7,8 +7,8 @@ import { loadConfig } from '@ptce/platform';
 import { buildStandalone } from '@ptce/standalone';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 
-const clientRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const repositoryRoot = path.resolve(clientRoot, '../..');
+// Here, not in packages/client: the client installs alone, and generating it needs the server.
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The generated files, relative to the repository root, as `pnpm generate:client` writes them. */
 export const GENERATED_FILES = {
@@ -43,7 +43,7 @@ export async function servedDocument(): Promise<OpenAPI3> {
   }
 }
 
-const biome = path.join(clientRoot, 'node_modules', '.bin', 'biome');
+const biome = path.join(repositoryRoot, 'node_modules', '.bin', 'biome');
 
 /**
  * The text formatted by the repository's biome configuration as if it were that file, so the

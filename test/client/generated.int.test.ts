@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { checkedInFiles, GENERATED_FILES, generatedFiles, servedDocument } from '../scripts/generate.ts';
+import { checkedInFiles, GENERATED_FILES, generatedFiles, servedDocument } from './generate.ts';
 
 /** Where two texts first part, by line, so a failure says what changed without a 700 kB diff. */
 function firstDifference(expected: string, actual: string | null): string {
