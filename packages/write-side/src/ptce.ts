@@ -1,7 +1,7 @@
 import { evolveLedger, initialLedger, type Ledger, LedgerCache, settleLedger } from '@ptce/domain';
 import type { EventStore, IdempotencyStore } from '@ptce/event-store';
 import { ptceStreams, type StreamFamily, streamName } from '@ptce/events';
-import { type PersonalData, problemResponse, storeUnavailableResponse } from '@ptce/platform';
+import { type PersonalData, problemResponse } from '@ptce/platform';
 import type { z } from 'zod';
 import type { WriteDeps } from './execute.ts';
 import { LedgerRepository, type LedgerRepositoryOptions } from './ledger-repository.ts';
@@ -80,6 +80,9 @@ export function writeResponses<S extends z.ZodType>(status: 200 | 201, success: 
     422: problemResponse(
       'well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request)',
     ),
-    503: storeUnavailableResponse,
+    503: problemResponse(
+      "store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again",
+      { retryAfter: 'seconds to wait before sending it again' },
+    ),
   } as const;
 }

@@ -72,7 +72,7 @@ const positionSchema = z
 
 const auditResponses = <S extends z.ZodType>(success: S) => ({
   200: success,
-  400: problemResponse('a bad query parameter, named'),
+  400: problemResponse('validation_failed: a bad path or query parameter, named in `errors`'),
   403: problemResponse("outside the caller's role (auditor, admin) or scope"),
   404: problemResponse('no PTCE of that id is registered'),
   503: storeUnavailableResponse,

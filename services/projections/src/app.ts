@@ -88,7 +88,9 @@ const ptceParams = z.strictObject({ ptceId: slugSchema });
 const readResponses = <S extends z.ZodType>(success: S) => ({
   200: success,
   304: z.null().describe('If-None-Match names the current ETag: the answer has not changed'),
-  400: problemResponse('an impossible date, or knownAt and atPosition together'),
+  400: problemResponse(
+    'validation_failed (each field named in `errors`): an impossible date, or knownAt and atPosition together',
+  ),
   403: problemResponse("outside the caller's role or scope (funders read signed snapshots)"),
   404: problemResponse('no PTCE of that id registered in the log prefix read'),
   409: problemResponse(

@@ -289,7 +289,9 @@ export const csvRows = z
 export const ptceParams = z.strictObject({ ptceId: slugSchema });
 
 export const errors = {
-  400: problemResponse('an impossible date, asOf not a date, or knownAt and atPosition together'),
+  400: problemResponse(
+    'validation_failed (each field named in `errors`): an impossible date, asOf not a date, or knownAt and atPosition together',
+  ),
   403: problemResponse("outside the caller's role or scope"),
   503: storeUnavailableResponse,
 };
