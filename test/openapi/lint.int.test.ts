@@ -1,6 +1,9 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildHost, loadConfig, mergeOpenApiDocuments, type OpenApiDocument } from '@ptce/platform';
+import { serviceModules } from '@ptce/standalone';
 import { startTestServer, type TestServer } from '@ptce/testing';
 import {
   Document,
@@ -49,6 +52,12 @@ function described(result: ISpectralDiagnostic): string {
   return `${SEVERITY[result.severity] ?? result.severity} ${result.code} at ${result.path.join('.')}: ${result.message}`;
 }
 
+async function lint(text: string): Promise<ISpectralDiagnostic[]> {
+  const spectral = new Spectral();
+  spectral.setRuleset(rulesetOf(RULESET_FILE));
+  return spectral.run(new Document(text, Parsers.Json, '/docs/json'));
+}
+
 describe('the served OpenAPI document', () => {
   let server: TestServer;
   let text: string;
@@ -62,22 +71,41 @@ describe('the served OpenAPI document', () => {
   afterAll(async () => server?.close());
 
   it('passes spectral:oas as .spectral.yaml configures it, with no error, warning, info or hint', async () => {
-    const spectral = new Spectral();
-    spectral.setRuleset(rulesetOf(RULESET_FILE));
-    const results = await spectral.run(new Document(text, Parsers.Json, '/docs/json'));
-    expect(results.map(described)).toEqual([]);
+    expect((await lint(text)).map(described)).toEqual([]);
   });
 
   it('is linted: a document that breaks the rules fails', async () => {
-    const spectral = new Spectral();
-    spectral.setRuleset(rulesetOf(RULESET_FILE));
     const document = JSON.parse(text) as { paths: Record<string, Record<string, { operationId?: string }>> };
     const operation = document.paths['/v1/me']?.get;
     expect(operation?.operationId).toBe('getMe');
     delete operation?.operationId;
-    const results = await spectral.run(new Document(JSON.stringify(document), Parsers.Json, '/docs/json'));
+    const results = await lint(JSON.stringify(document));
     expect(results.map((result) => `${result.code} ${result.path.join('.')}`)).toContain(
       'operation-operationId paths./v1/me.get',
     );
+  });
+});
+
+describe("a split deployment's OpenAPI document, as the gateway merges the services' own", () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-openapi-split-'));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it('passes spectral:oas as well', async () => {
+    const documents: { service: string; document: OpenApiDocument }[] = [];
+    for (const module of serviceModules) {
+      const config = loadConfig({ DATA_DIR: path.join(dataDir, module.name), LOG_LEVEL: 'silent' });
+      const app = await buildHost(config, { logger: false, services: [module] });
+      try {
+        await app.ready();
+        documents.push({ service: module.name, document: app.swagger() as OpenApiDocument });
+      } finally {
+        await app.close();
+      }
+    }
+    const merged = mergeOpenApiDocuments(documents);
+    expect(Object.keys(merged.paths)).toEqual(
+      expect.arrayContaining(['/v1/ptces', '/v1/snapshots', '/v1/me']),
+    );
+    expect((await lint(JSON.stringify(merged))).map(described)).toEqual([]);
   });
 });

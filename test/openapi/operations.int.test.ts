@@ -112,6 +112,10 @@ describe('the operations of the served OpenAPI document', () => {
     });
     for (const { name, operation } of operations()) {
       const statuses = Object.keys(operation.responses);
+      expect(
+        statuses.some((code) => code.startsWith('2')),
+        `${name} documents its success`,
+      ).toBe(true);
       expect(statuses, name).toContain('500');
       expect(statuses.includes('401'), name).toBe(operation.security?.length !== 0);
       for (const status of statuses.filter((code) => Number(code) >= 400)) {
