@@ -89,7 +89,10 @@ describe('refusals keep every member of their problem+json body', () => {
           headers: { authorization },
         });
         statuses.push(answer.statusCode);
-        if (answer.statusCode === 429) limited = answer.json();
+        if (answer.statusCode === 429) {
+          limited = answer.json();
+          expect(answer.headers['retry-after']).toMatch(/^\d+$/);
+        }
       }
       expect(statuses).toEqual([200, 200, 200, 429]);
       expect(limited).toEqual({

@@ -78,7 +78,7 @@ export function installHealth(app: FastifyInstance, options: HealthOptions): voi
         response: {
           200: readyAnswer,
           503: problemResponse('not_ready: a dependency is down; `down` and `checks` name it', {
-            retryAfter: 'seconds to wait before asking again',
+            'retry-after': 'seconds to wait before asking again',
           }),
         },
       },

@@ -49,25 +49,29 @@ export const API_SERVERS = [{ url: '/', description: 'the host that served this 
 const PROBLEM_COMPONENT = 'Problem';
 const PROBLEM_REF = { $ref: `#/components/schemas/${PROBLEM_COMPONENT}` } as const;
 
-const retryAfter = (description: string) => ({ 'retry-after': { type: 'string' as const, description } });
-
-/** A refusal of a route: its problem+json body, with what makes the route answer that status. */
+/**
+ * A refusal of a route: its problem+json body, with what makes the route answer that status, and
+ * the headers sent with it (`retry-after`, `www-authenticate`…) by name, with what each says.
+ */
 export function problemResponse(
   description: string,
-  options: { readonly retryAfter?: string } = {},
+  headers: Readonly<Record<string, string>> = {},
 ): MediaResponse {
+  const documented = Object.entries(headers).map(([name, says]) => [
+    name,
+    { type: 'string' as const, description: says },
+  ]);
   return {
     description,
     content: { [PROBLEM_MEDIA_TYPE]: { schema: problemSchema } },
-    ...(options.retryAfter ? { headers: retryAfter(options.retryAfter) } : {}),
+    ...(documented.length > 0 ? { headers: Object.fromEntries(documented) } : {}),
   };
 }
 
 /** The store's outage, as every route that reads or writes the log answers it. */
-export const storeUnavailableResponse = problemResponse(
-  'store_unavailable: the event store is unreachable; nothing was recorded',
-  { retryAfter: 'seconds to wait before retrying' },
-);
+export const storeUnavailableResponse = problemResponse('store_unavailable: the event store is unreachable', {
+  'retry-after': 'seconds to wait before retrying',
+});
 
 /**
  * The refusals the platform gives on any route, whatever the route does; the transform adds each
@@ -77,13 +81,15 @@ const PLATFORM_REFUSALS = {
   400: problemResponse(
     'validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema',
   ),
-  401: problemResponse('unauthorized: no bearer token, or one that is expired, revoked or not ours'),
+  401: problemResponse('unauthorized: no bearer token, or one that is expired, revoked or not ours', {
+    'www-authenticate': 'the Bearer challenge of RFC 6750, realm="ptce-ledger"',
+  }),
   413: problemResponse('payload_too_large: the body is larger than BODY_LIMIT'),
   415: problemResponse(
     'unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed)',
   ),
   429: problemResponse('rate_limited: too many requests from this client address in the minute', {
-    retryAfter: 'seconds until the client may send again',
+    'retry-after': 'seconds until the client may send again',
   }),
   500: problemResponse(
     'internal: an unexpected error; the details are in the server log, never in the answer',

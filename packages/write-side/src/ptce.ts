@@ -74,7 +74,7 @@ export function writeResponses<S extends z.ZodType>(status: 200 | 201, success: 
       : {}),
     409: problemResponse(
       'conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs)',
-      { retryAfter: 'with idempotency_key_in_flight: seconds before the key may be free' },
+      { 'retry-after': 'with idempotency_key_in_flight: seconds before the key may be free' },
     ),
     412: problemResponse('precondition_failed: If-Match does not name the current revision of the stream'),
     422: problemResponse(
@@ -82,7 +82,7 @@ export function writeResponses<S extends z.ZodType>(status: 200 | 201, success: 
     ),
     503: problemResponse(
       "store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again",
-      { retryAfter: 'seconds to wait before sending it again' },
+      { 'retry-after': 'seconds to wait before sending it again' },
     ),
   } as const;
 }
