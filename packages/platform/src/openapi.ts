@@ -25,7 +25,7 @@ export interface OpenApiTag {
   readonly description: string;
 }
 
-/** The tag of the routes every process answers itself: health, metrics, the caller. */
+/** The tag of the routes every process answers itself: health and the caller. */
 export const OPERATIONS_TAG: OpenApiTag = {
   name: 'operations',
   description: 'What every process answers itself: liveness, readiness and the caller as its token says.',
