@@ -33,7 +33,7 @@ export const problemSchema = z
   .object({
     type: z.string().describe(`${PROBLEM_TYPE_BASE}{code}`),
     title: z.string().describe('the reason phrase of the status'),
-    status: z.number().int(),
+    status: z.number().int().min(400).max(599),
     detail: z.string().describe('what is wrong, for a person'),
     code: z.string().describe('stable: what a client switches on'),
     instance: z.string().describe('the path of the request refused'),
