@@ -11,25 +11,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The process answers */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-      };
-    };
+    /**
+     * The process answers
+     * @description Answers while the process runs, whatever its dependencies: for an orchestrator deciding to restart it.
+     */
+    get: operations['getLiveness'];
     put?: never;
     post?: never;
     delete?: never;
@@ -45,25 +31,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The event store and, when configured, Redis answer */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-      };
-    };
+    /**
+     * The event store and, when configured, Redis answer
+     * @description Each dependency checked within 2 s: for an orchestrator deciding to send traffic. 503 names what is down; `degraded` when only what the service can do without (Redis, a fresh revocation list) is.
+     */
+    get: operations['getReadiness'];
     put?: never;
     post?: never;
     delete?: never;
@@ -79,32 +51,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The caller, as the token says */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              sub: string;
-              /** @enum {string} */
-              role: 'admin' | 'secretary' | 'auditor' | 'funder';
-              ptces: string[];
-            };
-          };
-        };
-      };
-    };
+    /**
+     * The caller, as the token says
+     * @description The token's subject, role and PTCE scope, as this server reads them: what a client checks before acting on a caller's behalf.
+     */
+    get: operations['getMe'];
     put?: never;
     post?: never;
     delete?: never;
@@ -120,433 +71,17 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The PTCE in the caller's scope, with their current stage */
-    get: {
-      parameters: {
-        query?: {
-          /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
-          minPosition?: string;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example [
-             *       {
-             *         "ptceId": "val-coop",
-             *         "name": "Val de Sèvre Coopérations",
-             *         "stage": "effective"
-             *       },
-             *       {
-             *         "ptceId": "pole-estuaire",
-             *         "name": "Pôle Estuaire Coopérations",
-             *         "stage": "collective_group"
-             *       }
-             *     ]
-             */
-            'application/json': {
-              ptceId: string;
-              name: string;
-              /** @enum {string} */
-              stage:
-                | 'not_started'
-                | 'individual_impulse'
-                | 'divided_groups'
-                | 'collective_group'
-                | 'effective';
-            }[];
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description position_not_reached: no PTCE in scope read reaches minPosition */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * The PTCE in the caller's scope, with their current stage
+     * @description Every registered PTCE for an admin or a token scoped to *, else those of the token's scope, each with its name and its stage today. With minPosition (a position a write answered), a read that does not reach it is refused (409).
+     */
+    get: operations['listPtces'];
     put?: never;
-    /** Register a PTCE; its pilot organisation becomes its first member */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "ptceId": "val-coop",
-           *       "name": "Val de Sèvre Coopérations",
-           *       "territory": {
-           *         "name": "Pays du Val (fictif)",
-           *         "department": "79",
-           *         "rural": true
-           *       },
-           *       "pilot": {
-           *         "organisationId": "asso-mobilite",
-           *         "name": "Mobilité Solidaire du Val",
-           *         "category": "ess_enterprise",
-           *         "legalStatus": "private"
-           *       },
-           *       "occurredAt": "2017-03-01",
-           *       "evidence": {
-           *         "source": "compte rendu de la réunion de lancement"
-           *       }
-           *     }
-           */
-          'application/json': {
-            name: string;
-            territory: {
-              name: string;
-              department?: string;
-              rural?: boolean;
-              priorityUrbanArea?: boolean;
-            };
-            pilot: {
-              organisationId: string;
-              /** @description For a natural_person, the person's name: personal data, stored encrypted under a key of that person alone and made unreadable for good by an erasure. For any other category, the organisation's name, stored in clear and kept for ever: never a person's name (record a sole trader as a natural_person). */
-              name: string;
-              /** @enum {string} */
-              category:
-                | 'ess_enterprise'
-                | 'enterprise'
-                | 'local_authority'
-                | 'research_higher_education'
-                | 'training_body'
-                | 'other_legal_person'
-                | 'natural_person';
-              /** @enum {string} */
-              legalStatus?: 'public' | 'private';
-            };
-            /** @description left out: the server makes one from the name and a suffix, e.g. coop-val-x3k9a2b7c1 */
-            ptceId?: string;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000001",
-             *       "revision": 0,
-             *       "ptceId": "val-coop"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Register a PTCE; its pilot organisation becomes its first member
+     * @description Starts the PTCE's history: its name, territory and pilot organisation, at the date it was founded. Left out, ptceId is made from the name; a retry with the same Idempotency-Key names the same PTCE.
+     */
+    post: operations['registerPtce'];
     delete?: never;
     options?: never;
     head?: never;
@@ -562,264 +97,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record that an organisation joined the PTCE */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            organisationId: string;
-            /** @description For a natural_person, the person's name: personal data, stored encrypted under a key of that person alone and made unreadable for good by an erasure. For any other category, the organisation's name, stored in clear and kept for ever: never a person's name (record a sole trader as a natural_person). */
-            name: string;
-            /** @enum {string} */
-            category:
-              | 'ess_enterprise'
-              | 'enterprise'
-              | 'local_authority'
-              | 'research_higher_education'
-              | 'training_body'
-              | 'other_legal_person'
-              | 'natural_person';
-            /** @enum {string} */
-            legalStatus?: 'public' | 'private';
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000002",
-             *       "revision": 1,
-             *       "ptceId": "val-coop",
-             *       "organisationId": "cc-val"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record that an organisation joined the PTCE
+     * @description The organisation is an active member from occurredAt on. A natural person's name is sealed under a key of that person alone.
+     */
+    post: operations['recordMemberJoin'];
     delete?: never;
     options?: never;
     head?: never;
@@ -835,262 +117,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record that a member left the PTCE; its enrolments, associate status and carrying of activities end that day */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          organisationId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "reason": "cessation d'activité de la boulangerie",
-           *       "occurredAt": "2022-06-30",
-           *       "evidence": {
-           *         "source": "courrier de départ adressé au conseil de coopération"
-           *       }
-           *     }
-           */
-          'application/json': {
-            /** @description Why. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason?: string;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000002",
-             *       "revision": 1,
-             *       "ptceId": "val-coop",
-             *       "organisationId": "cc-val"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record that a member left the PTCE; its enrolments, associate status and carrying of activities end that day
+     * @description The member is no longer active from occurredAt. Rejoining later restores none of what the departure ended. The pilot cannot leave: hand the role over first.
+     */
+    post: operations['recordMemberDeparture'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1110,259 +141,11 @@ export interface paths {
     delete?: never;
     options?: never;
     head?: never;
-    /** Correct a membership record (name, category, legal status, join date) */
-    patch: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          organisationId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description For a natural_person, the person's name: personal data, stored encrypted under a key of that person alone and made unreadable for good by an erasure. For any other category, the organisation's name, stored in clear and kept for ever: never a person's name (record a sole trader as a natural_person). */
-            name?: string;
-            /** @enum {string} */
-            category?:
-              | 'ess_enterprise'
-              | 'enterprise'
-              | 'local_authority'
-              | 'research_higher_education'
-              | 'training_body'
-              | 'other_legal_person'
-              | 'natural_person';
-            /** @enum {string} */
-            legalStatus?: 'public' | 'private';
-            /** @description A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset */
-            joinedAt?: string;
-            /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000002",
-             *       "revision": 1,
-             *       "ptceId": "val-coop",
-             *       "organisationId": "cc-val"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Correct a membership record (name, category, legal status, join date)
+     * @description Fixes a wrong record without changing it: the correction is recorded with its reason and applies from now on in transaction time. Refused with 422 contradicts_history when recorded facts depend on what it changes.
+     */
+    patch: operations['correctMembership'];
     trace?: never;
   };
   '/v1/ptces/{ptceId}/members/{organisationId}/erasure': {
@@ -1378,248 +161,7 @@ export interface paths {
      * Erase a natural person's personal data (GDPR art. 17): their data key is destroyed
      * @description Admin only. Destroys the person's data key, then records that it did: from then on the member reads as erased, without a name, while counts, stages and every hash chain stay as they were. Cannot be undone. 422 for an organisation that is not a natural person.
      */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          organisationId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "reason": "demande d'effacement RGPD reçue le 12 mars 2026"
-           *     }
-           */
-          'application/json': {
-            /** @description Why, in general terms (e.g. "demande d'effacement RGPD du 12/03/2026"). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000002",
-             *       "revision": 1,
-             *       "ptceId": "val-coop",
-             *       "organisationId": "cc-val"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    post: operations['eraseMember'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1635,260 +177,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Hand the pilot role over to another active member */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "organisationId": "epicerie-coop",
-           *       "occurredAt": "2022-01-15",
-           *       "evidence": {
-           *         "source": "procès-verbal du conseil de coopération du 15 janvier 2022"
-           *       }
-           *     }
-           */
-          'application/json': {
-            organisationId: string;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000002",
-             *       "revision": 1,
-             *       "ptceId": "val-coop",
-             *       "organisationId": "cc-val"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Hand the pilot role over to another active member
+     * @description Another active member becomes the pilot from occurredAt; the former pilot stays a member.
+     */
+    post: operations['handOverPilot'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1904,529 +197,19 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record the registration of the shared legal entity */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "name": "SCIC Val Coopérations",
-           *       "legalForm": "scic",
-           *       "registrationId": "000000000",
-           *       "occurredAt": "2021-01-05"
-           *     }
-           */
-          'application/json': {
-            name: string;
-            /** @enum {string} */
-            legalForm:
-              | 'scic'
-              | 'association'
-              | 'sas'
-              | 'sarl'
-              | 'scop'
-              | 'gie'
-              | 'endowment_fund'
-              | 'foundation'
-              | 'other';
-            registrationId?: string;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000001",
-             *       "revision": 0,
-             *       "ptceId": "val-coop"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record the registration of the shared legal entity
+     * @description The PTCE's shared legal entity (its legal form and registration) exists from occurredAt; members then become associates of it one by one.
+     */
+    post: operations['registerLegalEntity'];
     delete?: never;
     options?: never;
     head?: never;
-    /** Correct the shared legal entity record */
-    patch: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "registrationId": "901234567",
-           *       "registeredAt": "2021-01-12",
-           *       "reason": "SIREN et date d'immatriculation corrigés d'après l'avis de situation INSEE"
-           *     }
-           */
-          'application/json': {
-            name?: string;
-            /** @enum {string} */
-            legalForm?:
-              | 'scic'
-              | 'association'
-              | 'sas'
-              | 'sarl'
-              | 'scop'
-              | 'gie'
-              | 'endowment_fund'
-              | 'foundation'
-              | 'other';
-            registrationId?: string;
-            /** @description A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset */
-            registeredAt?: string;
-            /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000001",
-             *       "revision": 0,
-             *       "ptceId": "val-coop"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Correct the shared legal entity record
+     * @description Fixes the recorded legal entity (form, registration, date) with a reason, from now on in transaction time.
+     */
+    patch: operations['correctLegalEntity'];
     trace?: never;
   };
   '/v1/ptces/{ptceId}/legal-entity/associates': {
@@ -2438,252 +221,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record that an active member became an associate of the shared legal entity */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            organisationId: string;
-            college?: string;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000002",
-             *       "revision": 1,
-             *       "ptceId": "val-coop",
-             *       "organisationId": "cc-val"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record that an active member became an associate of the shared legal entity
+     * @description An active member holds a share of the shared legal entity from occurredAt; a departure from the PTCE ends it.
+     */
+    post: operations['admitAssociate'];
     delete?: never;
     options?: never;
     head?: never;
@@ -2699,259 +241,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record that an associate withdrew from the shared legal entity */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          organisationId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "occurredAt": "2023-06-30",
-           *       "evidence": {
-           *         "source": "lettre de retrait de l'associé, remboursement des parts"
-           *       }
-           *     }
-           */
-          'application/json': {
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000002",
-             *       "revision": 1,
-             *       "ptceId": "val-coop",
-             *       "organisationId": "cc-val"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record that an associate withdrew from the shared legal entity
+     * @description The associate no longer holds a share of the shared legal entity from occurredAt; it stays a member of the PTCE.
+     */
+    post: operations['recordAssociateWithdrawal'];
     delete?: never;
     options?: never;
     head?: never;
@@ -2967,251 +261,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record a recognition or funding granted to the PTCE */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            programme: string;
-            grantor: string;
-            amountEur?: number;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
-             *       ],
-             *       "position": "00000000000000000001",
-             *       "revision": 0,
-             *       "ptceId": "val-coop"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record a recognition or funding granted to the PTCE
+     * @description A programme that recognised or funded the PTCE at occurredAt, its grantor and, when known, the amount: kept in the PTCE's state from then on.
+     */
+    post: operations['recordRecognition'];
     delete?: never;
     options?: never;
     head?: never;
@@ -3227,254 +281,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Retract a record of this PTCE: treated as never made, from now on in transaction time */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "eventId": "0190c4e2-7b3a-7c1e-9f4d-2a6b8c0d1e3f",
-           *       "reason": "adhésion saisie en double par erreur"
-           *     }
-           */
-          'application/json': {
-            /**
-             * Format: uuid
-             * @description the event to treat as never made
-             */
-            eventId: string;
-            /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "7d1f0b52-4c1e-4a8e-b0e9-5b8f3c2a6d14"
-             *       ],
-             *       "position": "00000000000000000058",
-             *       "revision": 31,
-             *       "ptceId": "val-coop",
-             *       "retractedEventId": "0190c4e2-7b3a-7c1e-9f4d-2a6b8c0d1e3f"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              retractedEventId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Retract a record of this PTCE: treated as never made, from now on in transaction time
+     * @description Names a recorded event of the PTCE that should never have been recorded: every read as known from now on ignores it, reads as known before still see it. The registration, an erasure and a retraction cannot be retracted.
+     */
+    post: operations['retractRecord'];
     delete?: never;
     options?: never;
     head?: never;
@@ -3494,250 +305,7 @@ export interface paths {
      * Import a PTCE's history: one write per NDJSON line, applied in order
      * @description Each line is decided on the history as the lines before it left it, and gets its own result: the status and answer its route would give, or its problem; a refused line records nothing and the next lines go on. A line without an idempotency key gets one derived from the file's SHA-256 and its line number, so a file sent again resumes where it stopped and records nothing twice (a file sent in parts gives each part `source` and `firstLine`). At most 10000 lines (413 too_many_lines; IMPORT_MAX_LINES) and 33554432 bytes (413; IMPORT_BODY_LIMIT) per request. `dryRun=true` decides every line and records nothing.
      */
-    post: {
-      parameters: {
-        query?: {
-          /** @description true: decide every line against the current history and record nothing */
-          dryRun?: 'true' | 'false';
-          /** @description When the body is one part of a larger file: the whole file's SHA-256 (hex), which names its lines' derived keys. Default: the body's own. */
-          source?: string;
-          /** @description When the body is one part of a larger file: the number, in that file, of the body's first line (default 1). */
-          firstLine?: number;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      /** @description NDJSON: one write per line, `{"method": "POST"|"PATCH", "path": "/v1/ptces/{ptceId}/…", "body": {…}, "idempotencyKey"?: "…"}` — the route and the body as the REST API takes them, and an optional key (else one derived from the file and the line number). Blank lines are skipped and counted. */
-      requestBody: {
-        content: {
-          /**
-           * @example {"method":"POST","path":"/v1/ptces","body":{"ptceId":"val-coop","name":"Val de Sèvre Coopérations","territory":{"name":"Pays du Val (fictif)","department":"79","rural":true},"pilot":{"organisationId":"asso-mobilite","name":"Mobilité Solidaire du Val","category":"ess_enterprise"},"occurredAt":"2017-03-01"}}
-           *     {"method":"POST","path":"/v1/ptces/val-coop/members","body":{"organisationId":"cc-val","name":"Communauté de communes du Val","category":"local_authority","occurredAt":"2017-06-15"},"idempotencyKey":"registre-2017-ligne-2"}
-           */
-          'application/x-ndjson': string;
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              dryRun: boolean;
-              /** @description lines that hold a write (blank lines left out) */
-              lines: number;
-              /** @description lines whose write was recorded now (in a dry run: would be) */
-              recorded: number;
-              /** @description lines answered as before under their key, recorded by an earlier request */
-              replayed: number;
-              refused: number;
-              /** @description one per line, in the order of the file */
-              results: {
-                /** @description the line's number in the file, from 1, blank lines counted */
-                line: number;
-                /** @description the status the write got, as the route would answer it (in a dry run: would get) */
-                status: number;
-                /** @description the line's own key, or the one derived from the file and the line number */
-                idempotencyKey?: string;
-                /**
-                 * @description answered as an earlier request under the same key was: nothing recorded this time
-                 * @enum {boolean}
-                 */
-                replayed?: true;
-                /** @description the write's answer, as the route gives it */
-                result?: {
-                  [key: string]: unknown;
-                };
-                /** @description in a dry run: the types of the events the line would record */
-                wouldRecord?: string[];
-                /** @description why the line was refused */
-                problem?: {
-                  type: string;
-                  title: string;
-                  status: number;
-                  detail: string;
-                  code: string;
-                  instance: string;
-                  errors?: {
-                    path: string;
-                    message: string;
-                    in?: string;
-                  }[];
-                } & {
-                  [key: string]: unknown;
-                };
-              }[];
-            };
-          };
-        };
-        /** @description malformed query, or an empty file; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description more lines or bytes than one request may hold; nothing recorded */
-        413: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the body is not application/x-ndjson */
-        415: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description a dry run of lines that another service of a split deployment writes */
-        501: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    post: operations['importPtceHistory'];
     delete?: never;
     options?: never;
     head?: never;
@@ -3753,262 +321,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Open a space: a working group, a steering committee or a governance council */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description left out: the server makes one and returns it */
-            spaceId?: string;
-            /** @enum {string} */
-            kind: 'operational' | 'strategic' | 'governance';
-            name: string;
-            themes?: string[];
-            /** @description left out: quorum 0.5, simple majority */
-            rules?: {
-              quorum: number;
-              /** @enum {string} */
-              majority: 'simple' | 'absolute' | 'two_thirds' | 'unanimity' | 'consensus';
-            };
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000003",
-             *       "revision": 0,
-             *       "ptceId": "val-coop",
-             *       "spaceId": "gt-mobilite"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              spaceId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Open a space: a working group, a steering committee or a governance council
+     * @description A space where members work or decide, with the rules its decisions are taken by (quorum, majority), from occurredAt.
+     */
+    post: operations['openSpace'];
     delete?: never;
     options?: never;
     head?: never;
@@ -4024,259 +341,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Enrol an active member of the PTCE in a space */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          spaceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            organisationId: string;
-            /**
-             * @description left out: member
-             * @enum {string}
-             */
-            role?: 'member' | 'chair' | 'secretary' | 'co_manager';
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000005",
-             *       "revision": 2,
-             *       "ptceId": "val-coop",
-             *       "spaceId": "gt-mobilite",
-             *       "organisationId": "cc-val"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              spaceId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Enrol an active member of the PTCE in a space
+     * @description The member takes part in the space from occurredAt, until it withdraws or leaves the PTCE.
+     */
+    post: operations['enrolMember'];
     delete?: never;
     options?: never;
     head?: never;
@@ -4292,254 +361,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record that a member withdrew from a space */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          spaceId: string;
-          organisationId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000005",
-             *       "revision": 2,
-             *       "ptceId": "val-coop",
-             *       "spaceId": "gt-mobilite",
-             *       "organisationId": "cc-val"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              spaceId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record that a member withdrew from a space
+     * @description Ends the member's enrolment in the space at occurredAt; it stays a member of the PTCE.
+     */
+    post: operations['recordSpaceWithdrawal'];
     delete?: never;
     options?: never;
     head?: never;
@@ -4555,262 +381,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record a meeting of a space and who attended it */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          spaceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description left out: the server makes one and returns it */
-            meetingId?: string;
-            attendees: string[];
-            guests?: number;
-            minutes?: {
-              sha256: string;
-              /** Format: uri */
-              uri?: string;
-            };
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000019",
-             *       "revision": 14,
-             *       "ptceId": "val-coop",
-             *       "spaceId": "copil",
-             *       "meetingId": "copil-2018-03-01"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              spaceId: string;
-              meetingId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record a meeting of a space and who attended it
+     * @description A meeting of the space at occurredAt; every attendee must be enrolled in the space that day. Decisions are taken at meetings.
+     */
+    post: operations['recordMeeting'];
     delete?: never;
     options?: never;
     head?: never;
@@ -4830,270 +405,11 @@ export interface paths {
     delete?: never;
     options?: never;
     head?: never;
-    /** Correct a meeting's attendance or date */
-    patch: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          spaceId: string;
-          meetingId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "attendees": [
-           *         "asso-mobilite",
-           *         "cc-val",
-           *         "epicerie-coop"
-           *       ],
-           *       "reason": "l'épicerie coopérative était présente mais absente de la feuille d'émargement",
-           *       "evidence": {
-           *         "source": "feuille d'émargement signée, retrouvée aux archives"
-           *       }
-           *     }
-           */
-          'application/json': {
-            attendees?: string[];
-            /** @description A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset */
-            heldAt?: string;
-            /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000019",
-             *       "revision": 14,
-             *       "ptceId": "val-coop",
-             *       "spaceId": "copil",
-             *       "meetingId": "copil-2018-03-01"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              spaceId: string;
-              meetingId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Correct a meeting's attendance or date
+     * @description Fixes a meeting's attendees or date with a reason; refused with 422 contradicts_history when a decision taken at it would no longer hold.
+     */
+    patch: operations['correctMeeting'];
     trace?: never;
   };
   '/v1/ptces/{ptceId}/spaces/{spaceId}/rules': {
@@ -5105,268 +421,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Change the rules a space decides by, from a date on; decisions dated from then derive their outcome from them */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          spaceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "quorum": 0.4,
-           *       "majority": "absolute",
-           *       "occurredAt": "2022-01-15",
-           *       "reason": "règlement intérieur révisé : quorum abaissé pour les séances en visioconférence",
-           *       "evidence": {
-           *         "source": "procès-verbal du conseil de coopération, point 3 de l'ordre du jour"
-           *       }
-           *     }
-           */
-          'application/json': {
-            /** @description share of the space's enrolled members that must be present, from 0 to 1 */
-            quorum: number;
-            /** @enum {string} */
-            majority: 'simple' | 'absolute' | 'two_thirds' | 'unanimity' | 'consensus';
-            /** @description Why the rules change. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason?: string;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000003",
-             *       "revision": 0,
-             *       "ptceId": "val-coop",
-             *       "spaceId": "gt-mobilite"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              spaceId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Change the rules a space decides by, from a date on; decisions dated from then derive their outcome from them
+     * @description New quorum and majority rules from occurredAt; earlier decisions keep the rules in force on their date.
+     */
+    post: operations['changeSpaceRules'];
     delete?: never;
     options?: never;
     head?: never;
@@ -5382,251 +441,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Close a space; nothing more can be recorded in it from that date */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          spaceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000003",
-             *       "revision": 0,
-             *       "ptceId": "val-coop",
-             *       "spaceId": "gt-mobilite"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              spaceId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Close a space; nothing more can be recorded in it from that date
+     * @description The space is closed from occurredAt: no enrolment, meeting or decision can be recorded in it from then on.
+     */
+    post: operations['closeSpace'];
     delete?: never;
     options?: never;
     head?: never;
@@ -5642,256 +461,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record the launch of an activity carried by active members */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description left out: the server makes one and returns it */
-            activityId?: string;
-            name: string;
-            theme?: string;
-            carriers: string[];
-            spaceId?: string;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000021",
-             *       "revision": 15,
-             *       "ptceId": "val-coop",
-             *       "activityId": "garage-solidaire"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              activityId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record the launch of an activity carried by active members
+     * @description An economic activity of the PTCE, launched at occurredAt and carried by one or more active members.
+     */
+    post: operations['launchActivity'];
     delete?: never;
     options?: never;
     head?: never;
@@ -5907,263 +481,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record that an active member joined the carriers of an activity */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          activityId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "organisationId": "boulangerie-dupont",
-           *       "occurredAt": "2020-01-15",
-           *       "evidence": {
-           *         "source": "convention de partenariat du magasin partagé"
-           *       }
-           *     }
-           */
-          'application/json': {
-            organisationId: string;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000031",
-             *       "revision": 25,
-             *       "ptceId": "val-coop",
-             *       "activityId": "magasin-partage",
-             *       "organisationId": "boulangerie-dupont"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              activityId: string;
-              organisationId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record that an active member joined the carriers of an activity
+     * @description Another active member carries the activity from occurredAt, until it leaves the PTCE or the activity ends.
+     */
+    post: operations['addActivityCarrier'];
     delete?: never;
     options?: never;
     head?: never;
@@ -6179,259 +501,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record that an activity ended */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          activityId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "reason": "fin du financement jeunesse ; activité reprise par la mission locale",
-           *       "occurredAt": "2023-08-31"
-           *     }
-           */
-          'application/json': {
-            /** @description Why. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason?: string;
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
-             *       ],
-             *       "position": "00000000000000000021",
-             *       "revision": 15,
-             *       "ptceId": "val-coop",
-             *       "activityId": "garage-solidaire"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              activityId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record that an activity ended
+     * @description The activity ended at occurredAt; nothing more can be recorded of it.
+     */
+    post: operations['endActivity'];
     delete?: never;
     options?: never;
     head?: never;
@@ -6447,313 +521,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record a decision of a space; the server derives its outcome */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description left out: the server makes one and returns it */
-            decisionId?: string;
-            spaceId: string;
-            /** @description a meeting of the space: its attendees are the present members */
-            meetingId?: string;
-            /** @description members present, enrolled in the space at that date; ignored when meetingId is given */
-            present?: string[];
-            title: string;
-            /** @enum {string} */
-            kind:
-              | 'general'
-              | 'admission'
-              | 'activity'
-              | 'priority'
-              | 'budget'
-              | 'rules'
-              | 'shared_legal_structure';
-            subject?:
-              | {
-                  /** @enum {string} */
-                  step: 'study_opened' | 'form_chosen' | 'statutes_adopted';
-                  /** @enum {string} */
-                  legalForm:
-                    | 'scic'
-                    | 'association'
-                    | 'sas'
-                    | 'sarl'
-                    | 'scop'
-                    | 'gie'
-                    | 'endowment_fund'
-                    | 'foundation'
-                    | 'other';
-                }
-              | {
-                  organisationId: string;
-                };
-            vote:
-              | {
-                  for: number;
-                  against: number;
-                  abstain: number;
-                }
-              | {
-                  /** @enum {string} */
-                  method: 'consensus';
-                  objections: number;
-                };
-            /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
-            occurredAt: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "9e2c4a71-3b5d-4f08-a6c2-1d7e8f9a0b34"
-             *       ],
-             *       "position": "00000000000000000038",
-             *       "revision": 3,
-             *       "ptceId": "val-coop",
-             *       "decisionId": "statuts-scic",
-             *       "outcome": "adopted",
-             *       "rules": {
-             *         "quorum": 0.5,
-             *         "majority": "two_thirds"
-             *       }
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              decisionId: string;
-              /**
-               * @description derived by the server from the space's rules at that date
-               * @enum {string}
-               */
-              outcome: 'adopted' | 'rejected' | 'no_quorum';
-              /** @description the rules of the space the outcome was derived under */
-              rules: {
-                quorum: number;
-                /** @enum {string} */
-                majority: 'simple' | 'absolute' | 'two_thirds' | 'unanimity' | 'consensus';
-              };
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record a decision of a space; the server derives its outcome
+     * @description A decision taken at a meeting of a space, with its vote and present members: the server derives adopted, rejected or no_quorum from the space's rules in force that day, and answers it.
+     */
+    post: operations['recordDecision'];
     delete?: never;
     options?: never;
     head?: never;
@@ -6773,295 +545,11 @@ export interface paths {
     delete?: never;
     options?: never;
     head?: never;
-    /** Correct a decision (vote, present members, date, title); its outcome is derived again */
-    patch: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          decisionId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "vote": {
-           *         "for": 2,
-           *         "against": 4,
-           *         "abstain": 0
-           *       },
-           *       "reason": "une voix contre mal reportée comme abstention",
-           *       "evidence": {
-           *         "source": "feuille de vote du conseil du 15 novembre 2020"
-           *       }
-           *     }
-           */
-          'application/json': {
-            vote?:
-              | {
-                  for: number;
-                  against: number;
-                  abstain: number;
-                }
-              | {
-                  /** @enum {string} */
-                  method: 'consensus';
-                  objections: number;
-                };
-            present?: string[];
-            /** @description A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset */
-            decidedAt?: string;
-            title?: string;
-            /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "9e2c4a71-3b5d-4f08-a6c2-1d7e8f9a0b34"
-             *       ],
-             *       "position": "00000000000000000038",
-             *       "revision": 3,
-             *       "ptceId": "val-coop",
-             *       "decisionId": "statuts-scic",
-             *       "outcome": "adopted",
-             *       "rules": {
-             *         "quorum": 0.5,
-             *         "majority": "two_thirds"
-             *       }
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              decisionId: string;
-              /**
-               * @description derived by the server from the space's rules at that date
-               * @enum {string}
-               */
-              outcome: 'adopted' | 'rejected' | 'no_quorum';
-              /** @description the rules of the space the outcome was derived under */
-              rules: {
-                quorum: number;
-                /** @enum {string} */
-                majority: 'simple' | 'absolute' | 'two_thirds' | 'unanimity' | 'consensus';
-              };
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Correct a decision (vote, present members, date, title); its outcome is derived again
+     * @description Fixes a decision's vote, present members, date or title with a reason; its outcome is derived again from the rules in force at its date.
+     */
+    patch: operations['correctDecision'];
     trace?: never;
   };
   '/v1/ptces/{ptceId}/decisions/{decisionId}/annulment': {
@@ -7073,262 +561,11 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Record that a decision was annulled */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          'idempotency-key'?: string;
-          'if-match'?: string;
-        };
-        path: {
-          ptceId: string;
-          decisionId: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          /**
-           * @example {
-           *       "reason": "délibération prise sans quorum, reprise au conseil suivant",
-           *       "occurredAt": "2020-07-01",
-           *       "evidence": {
-           *         "source": "relevé de décisions du conseil du 1er juillet 2020"
-           *       }
-           *     }
-           */
-          'application/json': {
-            /** @description Why the decision is annulled. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-            reason: string;
-            /** @description when the annulment takes effect; left out: retroactively, at the decision's own date, as known when it is read (a later correction of the decision's date moves the annulment with it) */
-            occurredAt?: string;
-            evidence?: {
-              /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              source?: string;
-              sha256?: string;
-              /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
-              note?: string;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eventIds": [
-             *         "9e2c4a71-3b5d-4f08-a6c2-1d7e8f9a0b34"
-             *       ],
-             *       "position": "00000000000000000040",
-             *       "revision": 4,
-             *       "ptceId": "val-coop",
-             *       "decisionId": "budget-2020"
-             *     }
-             */
-            'application/json': {
-              /** @description ids of the events recorded, in order */
-              eventIds: string[];
-              /** @description opaque, ordered position of the last event in the log */
-              position: string;
-              /** @description revision of the stream written; send it back as If-Match */
-              revision: number;
-              ptceId: string;
-              decisionId: string;
-            };
-          };
-        };
-        /** @description malformed or schema-invalid request; nothing recorded */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description unknown PTCE or resource */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description conflicts with the current state */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description If-Match does not match the current revision */
-        412: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description contradicts the recorded history */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Record that a decision was annulled
+     * @description The decision stops having effect from occurredAt, or from its own date when that is left out; it stays in the history.
+     */
+    post: operations['annulDecision'];
     delete?: never;
     options?: never;
     head?: never;
@@ -7342,281 +579,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The creation stage of a PTCE at asOf, as known at knownAt (or atPosition) */
-    get: {
-      parameters: {
-        query?: {
-          /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
-          asOf?: string;
-          /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
-          knownAt?: string;
-          /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
-          atPosition?: string;
-          /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
-          minPosition?: string;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "stage": "divided_groups",
-             *       "label": {
-             *         "fr": "Groupes divisés",
-             *         "en": "Divided groups"
-             *       },
-             *       "since": "2019-09-01",
-             *       "stalled": false,
-             *       "criteria": [
-             *         {
-             *           "id": "min_partners",
-             *           "holds": true,
-             *           "value": 5,
-             *           "threshold": 2
-             *         },
-             *         {
-             *           "id": "all_categories_steering",
-             *           "holds": true,
-             *           "value": 1,
-             *           "threshold": 1
-             *         },
-             *         {
-             *           "id": "steering_share",
-             *           "holds": false,
-             *           "value": 0.8333333333333334,
-             *           "threshold": 0.9
-             *         },
-             *         {
-             *           "id": "entity_registered",
-             *           "holds": false,
-             *           "value": false,
-             *           "threshold": true
-             *         },
-             *         {
-             *           "id": "associate_share",
-             *           "holds": false,
-             *           "value": 0,
-             *           "threshold": 0.5
-             *         }
-             *       ],
-             *       "core": [
-             *         "asso-mobilite",
-             *         "cc-val",
-             *         "epicerie-coop",
-             *         "garage-martin",
-             *         "lycee-agricole"
-             *       ],
-             *       "periphery": [],
-             *       "outside": [
-             *         "boulangerie-dupont"
-             *       ],
-             *       "rulesVersion": "stage-rules/v1",
-             *       "asOf": "2019-09-15",
-             *       "knownAt": "2021-03-01T17:04:12.518Z",
-             *       "position": "00000000000000000042",
-             *       "warnings": []
-             *     }
-             */
-            'application/json': {
-              /** @enum {string} */
-              stage:
-                | 'not_started'
-                | 'individual_impulse'
-                | 'divided_groups'
-                | 'collective_group'
-                | 'effective';
-              label: {
-                fr: string;
-                en: string;
-              };
-              /** @description the Paris day the stage was reached; null when not started */
-              since: string | null;
-              stalled: boolean;
-              criteria: {
-                id: string;
-                holds: boolean;
-                value: number | boolean;
-                threshold: number | boolean;
-              }[];
-              core: string[];
-              periphery: string[];
-              outside: string[];
-              rulesVersion: string;
-              asOf: string;
-              /** @description the knownAt used; null when atPosition was given */
-              knownAt: string | null;
-              /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
-              position: string;
-              warnings: {
-                eventId: string;
-                type: string;
-                code: string;
-                message: string;
-                details?: {
-                  [key: string]: unknown;
-                };
-              }[];
-            };
-          };
-        };
-        /** @description If-None-Match names the current ETag: the answer has not changed */
-        304: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-        /** @description an impossible date, or knownAt and atPosition together */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope (funders read signed snapshots) */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id registered in the log prefix read */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * The creation stage of a PTCE at asOf, as known at knownAt (or atPosition)
+     * @description The stage (not_started to effective) that the stage thresholds in force give, with what it rests on. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.
+     */
+    get: operations['getStage'];
     put?: never;
     post?: never;
     delete?: never;
@@ -7632,305 +599,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The stages a PTCE went through, day by day, as known at knownAt (or atPosition) */
-    get: {
-      parameters: {
-        query?: {
-          /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
-          knownAt?: string;
-          /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
-          atPosition?: string;
-          /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
-          minPosition?: string;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "entries": [
-             *         {
-             *           "stage": "individual_impulse",
-             *           "label": {
-             *             "fr": "Impulsion individuelle",
-             *             "en": "Individual impulse"
-             *           },
-             *           "from": "2017-03-01",
-             *           "to": "2018-01-10",
-             *           "cause": {
-             *             "eventId": "c5944985-ae1d-4d11-a0a3-9277907f0347",
-             *             "type": "PtceRegistered"
-             *           }
-             *         },
-             *         {
-             *           "stage": "divided_groups",
-             *           "label": {
-             *             "fr": "Groupes divisés",
-             *             "en": "Divided groups"
-             *           },
-             *           "from": "2018-01-10",
-             *           "to": "2019-03-01",
-             *           "cause": {
-             *             "eventId": "058a00be-e6fb-4339-80e8-9db72845d2ff",
-             *             "type": "MemberJoined"
-             *           }
-             *         },
-             *         {
-             *           "stage": "collective_group",
-             *           "label": {
-             *             "fr": "Groupe collectif",
-             *             "en": "Collective group"
-             *           },
-             *           "from": "2019-03-01",
-             *           "to": "2019-09-01",
-             *           "cause": {
-             *             "eventId": "15835134-a6cb-45ac-8ba5-9710521c53bf",
-             *             "type": "MemberEnrolled"
-             *           }
-             *         },
-             *         {
-             *           "stage": "divided_groups",
-             *           "label": {
-             *             "fr": "Groupes divisés",
-             *             "en": "Divided groups"
-             *           },
-             *           "from": "2019-09-01",
-             *           "to": "2019-10-01",
-             *           "cause": {
-             *             "eventId": "e7d56fb8-bdd3-46d8-8cc2-4b90fcb23ddc",
-             *             "type": "MemberJoined"
-             *           }
-             *         },
-             *         {
-             *           "stage": "collective_group",
-             *           "label": {
-             *             "fr": "Groupe collectif",
-             *             "en": "Collective group"
-             *           },
-             *           "from": "2019-10-01",
-             *           "to": "2021-01-05",
-             *           "cause": {
-             *             "eventId": "fe88ace2-c817-450e-a645-21f8a007e28c",
-             *             "type": "MemberEnrolled"
-             *           }
-             *         },
-             *         {
-             *           "stage": "effective",
-             *           "label": {
-             *             "fr": "PTCE effectif",
-             *             "en": "Effective PTCE"
-             *           },
-             *           "from": "2021-01-05",
-             *           "to": null,
-             *           "cause": {
-             *             "eventId": "7332d27e-f7c8-4be6-85a2-d0399835b1ee",
-             *             "type": "AssociateAdmitted"
-             *           }
-             *         }
-             *       ],
-             *       "knownAt": "2021-03-01T17:04:12.518Z",
-             *       "position": "00000000000000000042",
-             *       "rulesVersion": "stage-rules/v1",
-             *       "warnings": []
-             *     }
-             */
-            'application/json': {
-              entries: {
-                /** @enum {string} */
-                stage:
-                  | 'not_started'
-                  | 'individual_impulse'
-                  | 'divided_groups'
-                  | 'collective_group'
-                  | 'effective';
-                label: {
-                  fr: string;
-                  en: string;
-                };
-                /** @description the Paris day the stage was reached, at its end */
-                from: string;
-                /** @description the next entry's from; null for the stage still held */
-                to: string | null;
-                cause: {
-                  eventId: string;
-                  type: string;
-                };
-              }[];
-              /** @description the knownAt used; null when atPosition was given */
-              knownAt: string | null;
-              /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
-              position: string;
-              rulesVersion: string;
-              warnings: {
-                eventId: string;
-                type: string;
-                code: string;
-                message: string;
-                details?: {
-                  [key: string]: unknown;
-                };
-              }[];
-            };
-          };
-        };
-        /** @description If-None-Match names the current ETag: the answer has not changed */
-        304: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-        /** @description an impossible date, or knownAt and atPosition together */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope (funders read signed snapshots) */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id registered in the log prefix read */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * The stages a PTCE went through, day by day, as known at knownAt (or atPosition)
+     * @description One entry per run of days at the same stage, a fall back to an earlier stage included, as the history known at knownAt (or atPosition) tells it.
+     */
+    get: operations['getStageTimeline'];
     put?: never;
     post?: never;
     delete?: never;
@@ -7946,432 +619,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The state of a PTCE at asOf, as known at knownAt (or atPosition) */
-    get: {
-      parameters: {
-        query?: {
-          /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
-          asOf?: string;
-          /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
-          knownAt?: string;
-          /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
-          atPosition?: string;
-          /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
-          minPosition?: string;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "ptceId": "val-coop",
-             *       "name": "Val de Sèvre Coopérations",
-             *       "registeredAt": "2017-03-01",
-             *       "registered": true,
-             *       "members": [
-             *         {
-             *           "organisationId": "asso-mobilite",
-             *           "name": "Mobilité Solidaire du Val",
-             *           "category": "ess_enterprise",
-             *           "joinedAt": "2017-03-01",
-             *           "pilot": true,
-             *           "associate": true
-             *         },
-             *         {
-             *           "organisationId": "boulangerie-dupont",
-             *           "name": "Boulangerie Dupont",
-             *           "category": "enterprise",
-             *           "joinedAt": "2019-09-01",
-             *           "pilot": false,
-             *           "associate": false
-             *         },
-             *         {
-             *           "organisationId": "cc-val",
-             *           "name": "Communauté de communes du Val",
-             *           "category": "local_authority",
-             *           "joinedAt": "2017-06-15",
-             *           "pilot": false,
-             *           "associate": true
-             *         },
-             *         {
-             *           "organisationId": "epicerie-coop",
-             *           "name": "Épicerie coopérative du Val",
-             *           "category": "ess_enterprise",
-             *           "joinedAt": "2018-01-10",
-             *           "pilot": false,
-             *           "associate": true
-             *         },
-             *         {
-             *           "organisationId": "garage-martin",
-             *           "name": "Garage Martin SARL",
-             *           "category": "enterprise",
-             *           "joinedAt": "2018-01-10",
-             *           "pilot": false,
-             *           "associate": true
-             *         },
-             *         {
-             *           "organisationId": "lycee-agricole",
-             *           "name": "Lycée agricole du Val",
-             *           "category": "training_body",
-             *           "joinedAt": "2018-01-10",
-             *           "pilot": false,
-             *           "associate": true
-             *         }
-             *       ],
-             *       "spaces": [
-             *         {
-             *           "spaceId": "conseil",
-             *           "kind": "governance",
-             *           "name": "Conseil de coopération",
-             *           "enrolled": [
-             *             "asso-mobilite",
-             *             "boulangerie-dupont",
-             *             "cc-val",
-             *             "epicerie-coop",
-             *             "garage-martin",
-             *             "lycee-agricole"
-             *           ]
-             *         },
-             *         {
-             *           "spaceId": "copil",
-             *           "kind": "strategic",
-             *           "name": "Comité de pilotage",
-             *           "enrolled": [
-             *             "asso-mobilite",
-             *             "epicerie-coop"
-             *           ]
-             *         },
-             *         {
-             *           "spaceId": "gt-alimentation",
-             *           "kind": "operational",
-             *           "name": "Groupe de travail alimentation locale",
-             *           "enrolled": [
-             *             "asso-mobilite",
-             *             "epicerie-coop",
-             *             "lycee-agricole"
-             *           ]
-             *         },
-             *         {
-             *           "spaceId": "gt-mobilite",
-             *           "kind": "operational",
-             *           "name": "Groupe de travail mobilité rurale",
-             *           "enrolled": [
-             *             "asso-mobilite",
-             *             "cc-val",
-             *             "garage-martin",
-             *             "lycee-agricole"
-             *           ]
-             *         }
-             *       ],
-             *       "activities": [
-             *         {
-             *           "activityId": "cjs",
-             *           "name": "Coopérative jeunesse de services",
-             *           "launchedAt": "2019-01-20",
-             *           "carriers": [
-             *             "asso-mobilite",
-             *             "cc-val",
-             *             "lycee-agricole"
-             *           ]
-             *         },
-             *         {
-             *           "activityId": "garage-solidaire",
-             *           "name": "Garage solidaire",
-             *           "spaceId": "gt-mobilite",
-             *           "launchedAt": "2018-06-01",
-             *           "carriers": [
-             *             "asso-mobilite",
-             *             "garage-martin"
-             *           ]
-             *         },
-             *         {
-             *           "activityId": "magasin-partage",
-             *           "name": "Magasin partagé",
-             *           "spaceId": "gt-alimentation",
-             *           "launchedAt": "2018-09-01",
-             *           "carriers": [
-             *             "epicerie-coop",
-             *             "lycee-agricole"
-             *           ]
-             *         }
-             *       ],
-             *       "legalEntity": {
-             *         "name": "SCIC Val Coopérations",
-             *         "legalForm": "scic",
-             *         "registrationId": "000000000",
-             *         "registeredAt": "2021-01-05"
-             *       },
-             *       "recentDecisions": [
-             *         {
-             *           "decisionId": "priorites-territoriales",
-             *           "spaceId": "copil",
-             *           "title": "Priorités : mobilité rurale, alimentation locale, artisanat et commerce de proximité, insertion des jeunes",
-             *           "outcome": "adopted",
-             *           "decidedAt": "2018-03-01",
-             *           "annulled": false
-             *         },
-             *         {
-             *           "decisionId": "etude-scic",
-             *           "spaceId": "conseil",
-             *           "title": "Étude d'une structure juridique partagée (SCIC)",
-             *           "outcome": "adopted",
-             *           "decidedAt": "2020-02-01",
-             *           "annulled": false
-             *         },
-             *         {
-             *           "decisionId": "budget-2020",
-             *           "spaceId": "conseil",
-             *           "title": "Budget 2020",
-             *           "outcome": "no_quorum",
-             *           "decidedAt": "2020-06-01",
-             *           "annulled": false
-             *         },
-             *         {
-             *           "decisionId": "statuts-scic",
-             *           "spaceId": "conseil",
-             *           "title": "Adoption des statuts de la SCIC",
-             *           "outcome": "adopted",
-             *           "decidedAt": "2020-11-15",
-             *           "annulled": false
-             *         },
-             *         {
-             *           "decisionId": "extension",
-             *           "spaceId": "conseil",
-             *           "title": "Extension au pays voisin",
-             *           "outcome": "rejected",
-             *           "decidedAt": "2020-11-15",
-             *           "annulled": false
-             *         }
-             *       ],
-             *       "warnings": [],
-             *       "asOf": "2021-03-01",
-             *       "knownAt": "2021-03-01T17:04:12.518Z",
-             *       "position": "00000000000000000042"
-             *     }
-             */
-            'application/json': {
-              ptceId: string;
-              name: string;
-              registeredAt: string;
-              /** @description whether the registration took effect by asOf */
-              registered: boolean;
-              members: {
-                organisationId: string;
-                /** @description absent for a natural person whose personal data was erased (then `erased` is true) */
-                name?: string;
-                /**
-                 * @description a natural person whose personal data was erased: counted as any member, never named again
-                 * @enum {boolean}
-                 */
-                erased?: true;
-                category: string;
-                joinedAt: string;
-                pilot: boolean;
-                associate: boolean;
-              }[];
-              spaces: {
-                spaceId: string;
-                kind: string;
-                name: string;
-                enrolled: string[];
-              }[];
-              activities: {
-                activityId: string;
-                name: string;
-                spaceId?: string;
-                launchedAt: string;
-                carriers: string[];
-              }[];
-              legalEntity: {
-                name: string;
-                legalForm: string;
-                registrationId?: string;
-                registeredAt: string;
-              } | null;
-              /** @description the latest 10 decisions taken by asOf, oldest first */
-              recentDecisions: {
-                decisionId: string;
-                spaceId: string;
-                title: string;
-                outcome: string;
-                decidedAt: string;
-                annulled: boolean;
-              }[];
-              warnings: {
-                eventId: string;
-                type: string;
-                code: string;
-                message: string;
-                details?: {
-                  [key: string]: unknown;
-                };
-              }[];
-              asOf: string;
-              /** @description the knownAt used; null when atPosition was given */
-              knownAt: string | null;
-              /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
-              position: string;
-            };
-          };
-        };
-        /** @description If-None-Match names the current ETag: the answer has not changed */
-        304: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-        /** @description an impossible date, or knownAt and atPosition together */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope (funders read signed snapshots) */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id registered in the log prefix read */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * The state of a PTCE at asOf, as known at knownAt (or atPosition)
+     * @description Members, pilot, spaces and enrolments, activities, the shared legal entity and its associates, decisions, recognitions and warnings. A natural person's name is opened for the caller, or shown as erased. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.
+     */
+    get: operations['getPtce'];
     put?: never;
     post?: never;
     delete?: never;
@@ -8387,263 +639,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Where the PTCE stands in its move to a shared legal entity at asOf, as known at knownAt (or atPosition) */
-    get: {
-      parameters: {
-        query?: {
-          /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
-          asOf?: string;
-          /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
-          knownAt?: string;
-          /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
-          atPosition?: string;
-          /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
-          minPosition?: string;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "phase": "registered",
-             *       "legalForm": "scic",
-             *       "entity": {
-             *         "name": "SCIC Val Coopérations",
-             *         "legalForm": "scic",
-             *         "registrationId": "000000000",
-             *         "registeredAt": "2021-01-05"
-             *       },
-             *       "associates": {
-             *         "count": 5,
-             *         "share": 0.8333333333333334,
-             *         "byCollege": {
-             *           "producteurs": 2,
-             *           "collectivites": 1,
-             *           "partenaires": 2
-             *         },
-             *         "withoutCollege": 0
-             *       },
-             *       "steps": [
-             *         {
-             *           "step": "exploring",
-             *           "date": "2020-02-01",
-             *           "decisionId": "etude-scic"
-             *         },
-             *         {
-             *           "step": "statutes_adopted",
-             *           "date": "2020-11-15",
-             *           "decisionId": "statuts-scic"
-             *         },
-             *         {
-             *           "step": "registered",
-             *           "date": "2021-01-05",
-             *           "decisionId": null
-             *         }
-             *       ],
-             *       "asOf": "2021-03-01",
-             *       "knownAt": "2021-03-01T17:04:12.518Z",
-             *       "position": "00000000000000000042",
-             *       "warnings": []
-             *     }
-             */
-            'application/json': {
-              /** @enum {string} */
-              phase: 'none' | 'exploring' | 'form_chosen' | 'statutes_adopted' | 'registered';
-              legalForm: string | null;
-              entity: {
-                name: string;
-                legalForm: string;
-                registrationId?: string;
-                registeredAt: string;
-              } | null;
-              associates: {
-                count: number;
-                share: number;
-                byCollege: {
-                  [key: string]: number;
-                };
-                withoutCollege: number;
-              };
-              steps: {
-                step: string;
-                date: string;
-                decisionId: string | null;
-              }[];
-              asOf: string;
-              /** @description the knownAt used; null when atPosition was given */
-              knownAt: string | null;
-              /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
-              position: string;
-              warnings: {
-                eventId: string;
-                type: string;
-                code: string;
-                message: string;
-                details?: {
-                  [key: string]: unknown;
-                };
-              }[];
-            };
-          };
-        };
-        /** @description If-None-Match names the current ETag: the answer has not changed */
-        304: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-        /** @description an impossible date, or knownAt and atPosition together */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope (funders read signed snapshots) */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id registered in the log prefix read */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Where the PTCE stands in its move to a shared legal entity at asOf, as known at knownAt (or atPosition)
+     * @description The phase reached and its steps, the legal form and the entity, and the associates' share of the active members. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.
+     */
+    get: operations['getLegalTransition'];
     put?: never;
     post?: never;
     delete?: never;
@@ -8659,253 +659,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Whether the PTCE meets the conditions of a State call at asOf, as known at knownAt (or atPosition) */
-    get: {
-      parameters: {
-        query?: {
-          /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
-          asOf?: string;
-          /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
-          knownAt?: string;
-          /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
-          atPosition?: string;
-          /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
-          minPosition?: string;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "eligible": true,
-             *       "conditions": [
-             *         {
-             *           "id": "private_law_carrier",
-             *           "holds": true,
-             *           "unknown": false,
-             *           "detail": "the shared entity SCIC Val Coopérations (scic) is a private-law legal person"
-             *         },
-             *         {
-             *           "id": "three_legal_persons",
-             *           "holds": true,
-             *           "unknown": false,
-             *           "detail": "6 active member(s) are legal persons; at least 3 are needed"
-             *         },
-             *         {
-             *           "id": "ess_enterprise_member",
-             *           "holds": true,
-             *           "unknown": false,
-             *           "detail": "2 active member(s) are ESS enterprises; at least 1 is needed"
-             *         },
-             *         {
-             *           "id": "enterprise_member",
-             *           "holds": true,
-             *           "unknown": false,
-             *           "detail": "2 active member(s) are enterprises outside the ESS; at least 1 is needed"
-             *         },
-             *         {
-             *           "id": "other_category_member",
-             *           "holds": true,
-             *           "unknown": false,
-             *           "detail": "2 active legal-person member(s) are of a category other than enterprises; at least 1 is needed"
-             *         }
-             *       ],
-             *       "asOf": "2021-03-01",
-             *       "knownAt": "2021-03-01T17:04:12.518Z",
-             *       "position": "00000000000000000042",
-             *       "warnings": []
-             *     }
-             */
-            'application/json': {
-              eligible: boolean;
-              conditions: {
-                /** @enum {string} */
-                id:
-                  | 'private_law_carrier'
-                  | 'three_legal_persons'
-                  | 'ess_enterprise_member'
-                  | 'enterprise_member'
-                  | 'other_category_member';
-                holds: boolean;
-                /** @description the ledger lacks what the condition needs */
-                unknown: boolean;
-                detail: string;
-              }[];
-              asOf: string;
-              /** @description the knownAt used; null when atPosition was given */
-              knownAt: string | null;
-              /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
-              position: string;
-              warnings: {
-                eventId: string;
-                type: string;
-                code: string;
-                message: string;
-                details?: {
-                  [key: string]: unknown;
-                };
-              }[];
-            };
-          };
-        };
-        /** @description If-None-Match names the current ETag: the answer has not changed */
-        304: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-        /** @description an impossible date, or knownAt and atPosition together */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope (funders read signed snapshots) */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id registered in the log prefix read */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Whether the PTCE meets the conditions of a State call at asOf, as known at knownAt (or atPosition)
+     * @description eligible, and each condition of the call: whether it holds, or is unknown because the history lacks what it needs. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.
+     */
+    get: operations['getEligibility'];
     put?: never;
     post?: never;
     delete?: never;
@@ -8921,404 +679,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** How broad the participation is at asOf, over a window of windowMonths ending then, as known at knownAt (or atPosition) */
-    get: {
-      parameters: {
-        query?: {
-          /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
-          asOf?: string;
-          /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
-          knownAt?: string;
-          /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
-          atPosition?: string;
-          /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
-          minPosition?: string;
-          /** @description months of the window ending at asOf (1–120, default 12) */
-          windowMonths?: number;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "window": {
-             *         "from": "2019-12-31",
-             *         "to": "2020-12-31",
-             *         "months": 12
-             *       },
-             *       "steeringCoverage": 1,
-             *       "categoryCoverage": 1,
-             *       "blau": {
-             *         "membership": 0.7222222222222222,
-             *         "steering": 0.65625
-             *       },
-             *       "byCategory": {
-             *         "ess_enterprise": {
-             *           "members": 2,
-             *           "memberShare": 0.3333333333333333,
-             *           "steeringSeats": 4,
-             *           "seatShare": 0.5,
-             *           "representationRatio": 1.5,
-             *           "attendanceRate": 0.8333333333333334
-             *         },
-             *         "enterprise": {
-             *           "members": 2,
-             *           "memberShare": 0.3333333333333333,
-             *           "steeringSeats": 2,
-             *           "seatShare": 0.25,
-             *           "representationRatio": 0.75,
-             *           "attendanceRate": 0.5
-             *         },
-             *         "local_authority": {
-             *           "members": 1,
-             *           "memberShare": 0.16666666666666666,
-             *           "steeringSeats": 1,
-             *           "seatShare": 0.125,
-             *           "representationRatio": 0.75,
-             *           "attendanceRate": 1
-             *         },
-             *         "research_higher_education": {
-             *           "members": 0,
-             *           "memberShare": 0,
-             *           "steeringSeats": 0,
-             *           "seatShare": 0,
-             *           "representationRatio": null,
-             *           "attendanceRate": null
-             *         },
-             *         "training_body": {
-             *           "members": 1,
-             *           "memberShare": 0.16666666666666666,
-             *           "steeringSeats": 1,
-             *           "seatShare": 0.125,
-             *           "representationRatio": 0.75,
-             *           "attendanceRate": 0.6666666666666666
-             *         },
-             *         "other_legal_person": {
-             *           "members": 0,
-             *           "memberShare": 0,
-             *           "steeringSeats": 0,
-             *           "seatShare": 0,
-             *           "representationRatio": null,
-             *           "attendanceRate": null
-             *         },
-             *         "natural_person": {
-             *           "members": 0,
-             *           "memberShare": 0,
-             *           "steeringSeats": 0,
-             *           "seatShare": 0,
-             *           "representationRatio": null,
-             *           "attendanceRate": null
-             *         }
-             *       },
-             *       "byMember": [
-             *         {
-             *           "organisationId": "asso-mobilite",
-             *           "category": "ess_enterprise",
-             *           "spaces": {
-             *             "operational": 2,
-             *             "strategic": 1,
-             *             "governance": 1
-             *           },
-             *           "steeringSeats": 2,
-             *           "attendanceRate": 1,
-             *           "meetingsHeld": 3,
-             *           "meetingsAttended": 3,
-             *           "decisionsAttended": 4,
-             *           "activitiesCoCarried": 2
-             *         },
-             *         {
-             *           "organisationId": "boulangerie-dupont",
-             *           "category": "enterprise",
-             *           "spaces": {
-             *             "operational": 0,
-             *             "strategic": 0,
-             *             "governance": 1
-             *           },
-             *           "steeringSeats": 1,
-             *           "attendanceRate": 0.3333333333333333,
-             *           "meetingsHeld": 3,
-             *           "meetingsAttended": 1,
-             *           "decisionsAttended": 2,
-             *           "activitiesCoCarried": 0
-             *         },
-             *         {
-             *           "organisationId": "cc-val",
-             *           "category": "local_authority",
-             *           "spaces": {
-             *             "operational": 1,
-             *             "strategic": 0,
-             *             "governance": 1
-             *           },
-             *           "steeringSeats": 1,
-             *           "attendanceRate": 1,
-             *           "meetingsHeld": 3,
-             *           "meetingsAttended": 3,
-             *           "decisionsAttended": 4,
-             *           "activitiesCoCarried": 1
-             *         },
-             *         {
-             *           "organisationId": "epicerie-coop",
-             *           "category": "ess_enterprise",
-             *           "spaces": {
-             *             "operational": 1,
-             *             "strategic": 1,
-             *             "governance": 1
-             *           },
-             *           "steeringSeats": 2,
-             *           "attendanceRate": 0.6666666666666666,
-             *           "meetingsHeld": 3,
-             *           "meetingsAttended": 2,
-             *           "decisionsAttended": 3,
-             *           "activitiesCoCarried": 1
-             *         },
-             *         {
-             *           "organisationId": "garage-martin",
-             *           "category": "enterprise",
-             *           "spaces": {
-             *             "operational": 1,
-             *             "strategic": 0,
-             *             "governance": 1
-             *           },
-             *           "steeringSeats": 1,
-             *           "attendanceRate": 0.6666666666666666,
-             *           "meetingsHeld": 3,
-             *           "meetingsAttended": 2,
-             *           "decisionsAttended": 3,
-             *           "activitiesCoCarried": 1
-             *         },
-             *         {
-             *           "organisationId": "lycee-agricole",
-             *           "category": "training_body",
-             *           "spaces": {
-             *             "operational": 2,
-             *             "strategic": 0,
-             *             "governance": 1
-             *           },
-             *           "steeringSeats": 1,
-             *           "attendanceRate": 0.6666666666666666,
-             *           "meetingsHeld": 3,
-             *           "meetingsAttended": 2,
-             *           "decisionsAttended": 3,
-             *           "activitiesCoCarried": 2
-             *         }
-             *       ],
-             *       "asOf": "2020-12-31",
-             *       "knownAt": "2021-03-01T17:04:12.518Z",
-             *       "position": "00000000000000000042",
-             *       "warnings": []
-             *     }
-             */
-            'application/json': {
-              window: {
-                /** @description the first day of the window */
-                from: string;
-                to: string;
-                months: number;
-              };
-              steeringCoverage: number | null;
-              categoryCoverage: number | null;
-              blau: {
-                membership: number | null;
-                steering: number | null;
-              };
-              byCategory: {
-                [key: string]: {
-                  members: number;
-                  memberShare: number | null;
-                  steeringSeats: number;
-                  seatShare: number | null;
-                  representationRatio: number | null;
-                  attendanceRate: number | null;
-                };
-              };
-              byMember: {
-                organisationId: string;
-                category: string;
-                spaces: {
-                  [key: string]: number;
-                };
-                steeringSeats: number;
-                attendanceRate: number | null;
-                meetingsHeld: number;
-                meetingsAttended: number;
-                decisionsAttended: number;
-                activitiesCoCarried: number;
-              }[];
-              asOf: string;
-              /** @description the knownAt used; null when atPosition was given */
-              knownAt: string | null;
-              /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
-              position: string;
-              warnings: {
-                eventId: string;
-                type: string;
-                code: string;
-                message: string;
-                details?: {
-                  [key: string]: unknown;
-                };
-              }[];
-            };
-          };
-        };
-        /** @description If-None-Match names the current ETag: the answer has not changed */
-        304: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-        /** @description an impossible date, or knownAt and atPosition together */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope (funders read signed snapshots) */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id registered in the log prefix read */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * How broad the participation is at asOf, over a window of windowMonths ending then, as known at knownAt (or atPosition)
+     * @description Coverage of the steering seats and of the categories, diversity (Blau) of members and seats, by category and by member, over the window. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.
+     */
+    get: operations['getParticipation'];
     put?: never;
     post?: never;
     delete?: never;
@@ -9338,179 +703,7 @@ export interface paths {
      * The PTCE's events in log order, as stored, by pages or streamed whole as NDJSON
      * @description With `Accept: application/x-ndjson` the whole history (filters applied, no paging) is streamed one event per line, in constant memory.
      */
-    get: {
-      parameters: {
-        query?: {
-          /** @description events strictly after this position: the `next` of the page before */
-          after?: string;
-          /** @description valid time: only facts that happened by then (a date: that whole Paris day) */
-          until?: string;
-          /** @description transaction time: the log as it stood then (the longest prefix recorded by then) */
-          knownAt?: string;
-          /** @description events per page, 1–1000; ignored when the history is streamed as NDJSON */
-          limit?: number;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              events: {
-                eventId: string;
-                type: string;
-                schemaVersion: number;
-                stream: string;
-                revision: number;
-                position: string;
-                occurredAt: string;
-                recordedAt: string;
-                recordedBy: string;
-                /** @description as stored, which the hash covers: personal fields sealed */
-                data: {
-                  [key: string]: unknown;
-                };
-                evidence?: {
-                  [key: string]: unknown;
-                };
-                hash: string;
-                prevHash: string;
-                /** @description a natural person's sealed fields opened, by path in `data` (e.g. `name`, `pilot.name`); null once the person was erased */
-                personal?: {
-                  [key: string]: string | null;
-                };
-              }[];
-              /** @description send it back as `after` for the next page; null on the last one */
-              next: string | null;
-            };
-          };
-        };
-        /** @description a bad query parameter, named */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role (auditor, admin) or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id is registered */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    get: operations['getAuditEvents'];
     put?: never;
     post?: never;
     delete?: never;
@@ -9526,166 +719,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Every read-side answer of the PTCE at asOf, as known at knownAt (or atPosition) */
-    get: {
-      parameters: {
-        query?: {
-          /** @description valid time; default now */
-          asOf?: string;
-          /** @description transaction time; default now */
-          knownAt?: string;
-          /** @description the log up to this position, instead of knownAt */
-          atPosition?: string;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description every read-side answer for one (asOf, knownAt or atPosition), natural persons named */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              ptceId: string;
-              asOf: string;
-              knownAt: string | null;
-              position: string;
-              rulesVersion: string;
-              /** @description events of the log prefix replayed */
-              eventsApplied: number;
-              lastPosition: string;
-              warnings: unknown[];
-              state: unknown;
-              stage: unknown;
-              participation: unknown;
-              legalTransition: unknown;
-              eligibility: unknown;
-            };
-          };
-        };
-        /** @description a bad query parameter, named */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role (auditor, admin) or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id is registered */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Every read-side answer of the PTCE at asOf, as known at knownAt (or atPosition)
+     * @description State, stage, participation, legal transition and eligibility computed together on one cut of the log, natural persons named: what the API answered, or would have, at that time.
+     */
+    get: operations['replayPtce'];
     put?: never;
     post?: never;
     delete?: never;
@@ -9701,210 +739,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** What changed in the PTCE between two valid times: members, enrolments, decisions, stages */
-    get: {
-      parameters: {
-        query: {
-          /** @description valid time the changes are counted after (a date: after that whole Paris day) */
-          from: string;
-          /** @description valid time the changes are counted up to (a date: that whole Paris day included) */
-          to: string;
-          /** @description transaction time; default now */
-          knownAt?: string;
-          /** @description the log up to this position, instead of knownAt */
-          atPosition?: string;
-        };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              ptceId: string;
-              from: string;
-              to: string;
-              knownAt: string | null;
-              position: string;
-              members: {
-                joined: {
-                  at: string;
-                  eventId: string;
-                  organisationId: string;
-                }[];
-                left: {
-                  at: string;
-                  eventId: string;
-                  organisationId: string;
-                }[];
-              };
-              enrolments: {
-                enrolled: {
-                  at: string;
-                  eventId: string;
-                  spaceId: string;
-                  organisationId: string;
-                  role: string;
-                }[];
-                ended: {
-                  at: string;
-                  eventId: string;
-                  spaceId: string;
-                  organisationId: string;
-                  by: string;
-                }[];
-              };
-              decisions: {
-                recorded: {
-                  at: string;
-                  eventId: string;
-                  decisionId: string;
-                  spaceId: string;
-                  outcome: string;
-                }[];
-                annulled: {
-                  at: string;
-                  eventId: string;
-                  decisionId: string;
-                  spaceId: string;
-                  outcome: string;
-                }[];
-              };
-              /** @description stages reached, each with the event that caused it */
-              stages: {
-                at: string;
-                eventId: string;
-                stage: string;
-                type: string;
-              }[];
-            };
-          };
-        };
-        /** @description a bad query parameter, named */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role (auditor, admin) or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id is registered */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * What changed in the PTCE between two valid times: members, enrolments, decisions, stages
+     * @description Members joined and left, enrolments, decisions and stage changes between from and to, on the history as known at knownAt (or atPosition).
+     */
+    get: operations['getPtceDiff'];
     put?: never;
     post?: never;
     delete?: never;
@@ -9920,192 +759,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Each of the PTCE's hash chains recomputed from the events as stored */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              /** @description every chain holds, and agrees with every signed checkpoint */
-              ok: boolean;
-              /** @description events whose hash was recomputed */
-              events: number;
-              /** @description each stream's last event as stored */
-              heads: {
-                stream: string;
-                revision: number;
-                hash: string;
-              }[];
-              /** @description the first event, in log order, whose chain does not hold */
-              brokenAt?: {
-                eventId: string;
-                position: string;
-                expected: string;
-                actual: string;
-                reason: string;
-              };
-              /** @description the latest signed checkpoint the chains were held against; null before the first */
-              checkpoint: {
-                takenAt: string;
-                keyId: string;
-                heads: {
-                  stream: string;
-                  revision: number;
-                  hash: string;
-                }[];
-              } | null;
-              /** @description signed checkpoints the chains were held against */
-              checkpoints: number;
-              /** @description the first disagreement with a signed checkpoint: what the chains alone cannot show (last events deleted, a stream rewritten with its hashes recomputed) */
-              checkpointMismatch?: {
-                takenAt: string;
-                keyId: string;
-                /**
-                 * @description rewritten: the event the checkpoint names holds another hash; missing: the stream ends before it; signature: the checkpoint does not verify
-                 * @enum {string}
-                 */
-                reason: 'rewritten' | 'missing' | 'signature';
-                stream?: string;
-                revision?: number;
-                /** @description the hash the checkpoint signed */
-                expected?: string;
-                /** @description the hash stored, or `missing` */
-                actual?: string;
-                detail: string;
-              };
-            };
-          };
-        };
-        /** @description a bad query parameter, named */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role (auditor, admin) or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id is registered */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    /**
+     * Each of the PTCE's hash chains recomputed from the events as stored
+     * @description Each stream's chain recomputed from the events as stored, its head, and whether every chain holds and agrees with every signed checkpoint of the PTCE.
+     */
+    get: operations['verifyPtce'];
     put?: never;
     post?: never;
     delete?: never;
@@ -10125,167 +783,7 @@ export interface paths {
      * The signed checkpoints of the PTCE's hash chains, oldest first
      * @description Taken with every snapshot and at least daily while the chains move, each signed with a snapshot key. Keep them: a checkpoint held outside the server proves what the chains were, whatever is done to the server later.
      */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              /** @description oldest first */
-              checkpoints: {
-                checkpoint: {
-                  /** @enum {string} */
-                  kind: 'ptce-chain-checkpoint/v1';
-                  ptceId: string;
-                  /** @description when it was taken */
-                  takenAt: string;
-                  /** @description each stream's last event then */
-                  heads: {
-                    stream: string;
-                    revision: number;
-                    hash: string;
-                  }[];
-                };
-                /** @description Ed25519 over the RFC 8785 canonical JSON of `checkpoint`, by a snapshot key of /.well-known/jwks.json */
-                signature: {
-                  /** @enum {string} */
-                  alg: 'Ed25519';
-                  keyId: string;
-                  value: string;
-                };
-              }[];
-            };
-          };
-        };
-        /** @description a bad query parameter, named */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role (auditor, admin) or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id is registered */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
+    get: operations['listCheckpoints'];
     put?: never;
     post?: never;
     delete?: never;
@@ -10305,205 +803,8073 @@ export interface paths {
      * A PTCE's signed snapshot at asOf, as known at knownAt (or atPosition)
      * @description Stage, participation, legal transition and eligibility, with the stage thresholds in force and the heads of the hash chains, signed with Ed25519 over the RFC 8785 canonical JSON of `snapshot` (public keys at /.well-known/jwks.json). Natural persons are counted, never named.
      */
-    get: {
-      parameters: {
-        query?: {
-          /** @description valid time: the Paris day the indicators are computed for; default today's */
-          asOf?: string;
-          /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
-          knownAt?: string;
-          /** @description a position from an earlier snapshot: the log up to it, whatever was recorded since */
-          atPosition?: string;
+    get: operations['getSnapshot'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/snapshots/{ptceId}/report': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A PTCE's signed snapshot as a page for people, in French or English
+     * @description One self-contained HTML page drawn from the signed snapshot the same query gives at /v1/snapshots/{ptceId} and from the stage timeline of the same ledger: the timeline as a chart (fall-backs shown), participation by category, the legal transition, eligibility, the key id and signature and how to verify them. It loads nothing and runs no script; natural persons are counted, never named.
+     */
+    get: operations['getSnapshotReport'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/snapshots': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The signed snapshot of every PTCE in the caller's scope
+     * @description JSON by default; with format=csv, RFC 4180 text/csv (CRLF line ends, a header row) of headline indicators, one row per PTCE, each with the key id and signature of its JSON snapshot. A PTCE not registered in the part of the log read is left out.
+     */
+    get: operations['listSnapshots'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/.well-known/jwks.json': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The public keys that sign snapshots, current and retired
+     * @description A JSON Web Key Set of the Ed25519 keys that sign snapshots and checkpoints, by key id: the current one and those retired, so an old snapshot still verifies. Public, cached for a minute.
+     */
+    get: operations['getJwks'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+  schemas: {
+    /** @description RFC 9457 problem details with a stable `code`; some codes add members of their own (`conflicts`, `limit`, `down`…). */
+    Problem: {
+      /** @description https://ptce-ledger.dev/problems/{code} */
+      type: string;
+      /** @description the reason phrase of the status */
+      title: string;
+      status: number;
+      /** @description what is wrong, for a person */
+      detail: string;
+      /** @description stable: what a client switches on */
+      code: string;
+      /** @description the path of the request refused */
+      instance: string;
+      /** @description each offending field of a validation_failed request */
+      errors?: {
+        /** @description dotted path inside `in`, e.g. `territory.name`; empty for the whole value */
+        path: string;
+        message: string;
+        /** @description body, querystring, params or headers */
+        in?: string;
+      }[];
+    } & {
+      [key: string]: unknown;
+    };
+  };
+  responses: never;
+  parameters: never;
+  requestBodies: never;
+  headers: never;
+  pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+  getLiveness: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
         };
-        header?: never;
-        path: {
-          ptceId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            status: 'up';
           };
-          content: {
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getReadiness: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            status: 'up';
+            /** @description each dependency checked, by name */
+            checks: {
+              [key: string]: 'up' | 'down';
+            };
+          };
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description not_ready: a dependency is down; `down` and `checks` name it */
+      503: {
+        headers: {
+          /** @description seconds to wait before asking again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getMe: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            sub: string;
+            /** @enum {string} */
+            role: 'admin' | 'secretary' | 'auditor' | 'funder';
+            ptces: string[];
+          };
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listPtces: {
+    parameters: {
+      query?: {
+        /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
+        minPosition?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example [
+           *       {
+           *         "ptceId": "val-coop",
+           *         "name": "Val de Sèvre Coopérations",
+           *         "stage": "effective"
+           *       },
+           *       {
+           *         "ptceId": "pole-estuaire",
+           *         "name": "Pôle Estuaire Coopérations",
+           *         "stage": "collective_group"
+           *       }
+           *     ]
+           */
+          'application/json': {
+            ptceId: string;
+            name: string;
+            /** @enum {string} */
+            stage: 'not_started' | 'individual_impulse' | 'divided_groups' | 'collective_group' | 'effective';
+          }[];
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description position_not_reached: no PTCE in scope read reaches minPosition */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  registerPtce: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "ptceId": "val-coop",
+         *       "name": "Val de Sèvre Coopérations",
+         *       "territory": {
+         *         "name": "Pays du Val (fictif)",
+         *         "department": "79",
+         *         "rural": true
+         *       },
+         *       "pilot": {
+         *         "organisationId": "asso-mobilite",
+         *         "name": "Mobilité Solidaire du Val",
+         *         "category": "ess_enterprise",
+         *         "legalStatus": "private"
+         *       },
+         *       "occurredAt": "2017-03-01",
+         *       "evidence": {
+         *         "source": "compte rendu de la réunion de lancement"
+         *       }
+         *     }
+         */
+        'application/json': {
+          name: string;
+          territory: {
+            name: string;
+            department?: string;
+            rural?: boolean;
+            priorityUrbanArea?: boolean;
+          };
+          pilot: {
+            organisationId: string;
+            /** @description For a natural_person, the person's name: personal data, stored encrypted under a key of that person alone and made unreadable for good by an erasure. For any other category, the organisation's name, stored in clear and kept for ever: never a person's name (record a sole trader as a natural_person). */
+            name: string;
+            /** @enum {string} */
+            category:
+              | 'ess_enterprise'
+              | 'enterprise'
+              | 'local_authority'
+              | 'research_higher_education'
+              | 'training_body'
+              | 'other_legal_person'
+              | 'natural_person';
+            /** @enum {string} */
+            legalStatus?: 'public' | 'private';
+          };
+          /** @description left out: the server makes one from the name and a suffix, e.g. coop-val-x3k9a2b7c1 */
+          ptceId?: string;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000001",
+           *       "revision": 0,
+           *       "ptceId": "val-coop"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  recordMemberJoin: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          organisationId: string;
+          /** @description For a natural_person, the person's name: personal data, stored encrypted under a key of that person alone and made unreadable for good by an erasure. For any other category, the organisation's name, stored in clear and kept for ever: never a person's name (record a sole trader as a natural_person). */
+          name: string;
+          /** @enum {string} */
+          category:
+            | 'ess_enterprise'
+            | 'enterprise'
+            | 'local_authority'
+            | 'research_higher_education'
+            | 'training_body'
+            | 'other_legal_person'
+            | 'natural_person';
+          /** @enum {string} */
+          legalStatus?: 'public' | 'private';
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000002",
+           *       "revision": 1,
+           *       "ptceId": "val-coop",
+           *       "organisationId": "cc-val"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  recordMemberDeparture: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        organisationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "reason": "cessation d'activité de la boulangerie",
+         *       "occurredAt": "2022-06-30",
+         *       "evidence": {
+         *         "source": "courrier de départ adressé au conseil de coopération"
+         *       }
+         *     }
+         */
+        'application/json': {
+          /** @description Why. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason?: string;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000002",
+           *       "revision": 1,
+           *       "ptceId": "val-coop",
+           *       "organisationId": "cc-val"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  correctMembership: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        organisationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description For a natural_person, the person's name: personal data, stored encrypted under a key of that person alone and made unreadable for good by an erasure. For any other category, the organisation's name, stored in clear and kept for ever: never a person's name (record a sole trader as a natural_person). */
+          name?: string;
+          /** @enum {string} */
+          category?:
+            | 'ess_enterprise'
+            | 'enterprise'
+            | 'local_authority'
+            | 'research_higher_education'
+            | 'training_body'
+            | 'other_legal_person'
+            | 'natural_person';
+          /** @enum {string} */
+          legalStatus?: 'public' | 'private';
+          /** @description A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset */
+          joinedAt?: string;
+          /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000002",
+           *       "revision": 1,
+           *       "ptceId": "val-coop",
+           *       "organisationId": "cc-val"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  eraseMember: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        organisationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "reason": "demande d'effacement RGPD reçue le 12 mars 2026"
+         *     }
+         */
+        'application/json': {
+          /** @description Why, in general terms (e.g. "demande d'effacement RGPD du 12/03/2026"). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000002",
+           *       "revision": 1,
+           *       "ptceId": "val-coop",
+           *       "organisationId": "cc-val"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  handOverPilot: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "organisationId": "epicerie-coop",
+         *       "occurredAt": "2022-01-15",
+         *       "evidence": {
+         *         "source": "procès-verbal du conseil de coopération du 15 janvier 2022"
+         *       }
+         *     }
+         */
+        'application/json': {
+          organisationId: string;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000002",
+           *       "revision": 1,
+           *       "ptceId": "val-coop",
+           *       "organisationId": "cc-val"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  registerLegalEntity: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "name": "SCIC Val Coopérations",
+         *       "legalForm": "scic",
+         *       "registrationId": "000000000",
+         *       "occurredAt": "2021-01-05"
+         *     }
+         */
+        'application/json': {
+          name: string;
+          /** @enum {string} */
+          legalForm:
+            | 'scic'
+            | 'association'
+            | 'sas'
+            | 'sarl'
+            | 'scop'
+            | 'gie'
+            | 'endowment_fund'
+            | 'foundation'
+            | 'other';
+          registrationId?: string;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000001",
+           *       "revision": 0,
+           *       "ptceId": "val-coop"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  correctLegalEntity: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "registrationId": "901234567",
+         *       "registeredAt": "2021-01-12",
+         *       "reason": "SIREN et date d'immatriculation corrigés d'après l'avis de situation INSEE"
+         *     }
+         */
+        'application/json': {
+          name?: string;
+          /** @enum {string} */
+          legalForm?:
+            | 'scic'
+            | 'association'
+            | 'sas'
+            | 'sarl'
+            | 'scop'
+            | 'gie'
+            | 'endowment_fund'
+            | 'foundation'
+            | 'other';
+          registrationId?: string;
+          /** @description A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset */
+          registeredAt?: string;
+          /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000001",
+           *       "revision": 0,
+           *       "ptceId": "val-coop"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  admitAssociate: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          organisationId: string;
+          college?: string;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000002",
+           *       "revision": 1,
+           *       "ptceId": "val-coop",
+           *       "organisationId": "cc-val"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  recordAssociateWithdrawal: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        organisationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "occurredAt": "2023-06-30",
+         *       "evidence": {
+         *         "source": "lettre de retrait de l'associé, remboursement des parts"
+         *       }
+         *     }
+         */
+        'application/json': {
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000002",
+           *       "revision": 1,
+           *       "ptceId": "val-coop",
+           *       "organisationId": "cc-val"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  recordRecognition: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          programme: string;
+          grantor: string;
+          amountEur?: number;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *       ],
+           *       "position": "00000000000000000001",
+           *       "revision": 0,
+           *       "ptceId": "val-coop"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  retractRecord: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "eventId": "0190c4e2-7b3a-7c1e-9f4d-2a6b8c0d1e3f",
+         *       "reason": "adhésion saisie en double par erreur"
+         *     }
+         */
+        'application/json': {
+          /**
+           * Format: uuid
+           * @description the event to treat as never made
+           */
+          eventId: string;
+          /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "7d1f0b52-4c1e-4a8e-b0e9-5b8f3c2a6d14"
+           *       ],
+           *       "position": "00000000000000000058",
+           *       "revision": 31,
+           *       "ptceId": "val-coop",
+           *       "retractedEventId": "0190c4e2-7b3a-7c1e-9f4d-2a6b8c0d1e3f"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            retractedEventId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  importPtceHistory: {
+    parameters: {
+      query?: {
+        /** @description true: decide every line against the current history and record nothing */
+        dryRun?: 'true' | 'false';
+        /** @description When the body is one part of a larger file: the whole file's SHA-256 (hex), which names its lines' derived keys. Default: the body's own. */
+        source?: string;
+        /** @description When the body is one part of a larger file: the number, in that file, of the body's first line (default 1). */
+        firstLine?: number;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    /** @description NDJSON: one write per line, `{"method": "POST"|"PATCH", "path": "/v1/ptces/{ptceId}/…", "body": {…}, "idempotencyKey"?: "…"}` — the route and the body as the REST API takes them, and an optional key (else one derived from the file and the line number). Blank lines are skipped and counted. */
+    requestBody: {
+      content: {
+        /**
+         * @example {"method":"POST","path":"/v1/ptces","body":{"ptceId":"val-coop","name":"Val de Sèvre Coopérations","territory":{"name":"Pays du Val (fictif)","department":"79","rural":true},"pilot":{"organisationId":"asso-mobilite","name":"Mobilité Solidaire du Val","category":"ess_enterprise"},"occurredAt":"2017-03-01"}}
+         *     {"method":"POST","path":"/v1/ptces/val-coop/members","body":{"organisationId":"cc-val","name":"Communauté de communes du Val","category":"local_authority","occurredAt":"2017-06-15"},"idempotencyKey":"registre-2017-ligne-2"}
+         */
+        'application/x-ndjson': string;
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "dryRun": false,
+           *       "lines": 2,
+           *       "recorded": 1,
+           *       "replayed": 1,
+           *       "refused": 0,
+           *       "results": [
+           *         {
+           *           "line": 1,
+           *           "status": 201,
+           *           "idempotencyKey": "import:9f2c0b6e4f7a1d3c8b5e2a7f6d4c1b0a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b:1",
+           *           "replayed": true,
+           *           "result": {
+           *             "ptceId": "val-coop",
+           *             "eventIds": [
+           *               "342eaa88-03e7-4c91-b26b-8a00e3a0fcc2"
+           *             ],
+           *             "position": "00000000000000000001",
+           *             "revision": 0
+           *           }
+           *         },
+           *         {
+           *           "line": 2,
+           *           "status": 201,
+           *           "idempotencyKey": "registre-2017-ligne-2",
+           *           "result": {
+           *             "ptceId": "val-coop",
+           *             "organisationId": "cc-val",
+           *             "eventIds": [
+           *               "5b7c1e9a-2f4d-4c8b-9a6e-1d3f5b7c9e2a"
+           *             ],
+           *             "position": "00000000000000000002",
+           *             "revision": 1
+           *           }
+           *         }
+           *       ]
+           *     }
+           */
+          'application/json': {
+            dryRun: boolean;
+            /** @description lines that hold a write (blank lines left out) */
+            lines: number;
+            /** @description lines whose write was recorded now (in a dry run: would be) */
+            recorded: number;
+            /** @description lines answered as before under their key, recorded by an earlier request */
+            replayed: number;
+            refused: number;
+            /** @description one per line, in the order of the file */
+            results: {
+              /** @description the line's number in the file, from 1, blank lines counted */
+              line: number;
+              /** @description the status the write got, as the route would answer it (in a dry run: would get) */
+              status: number;
+              /** @description the line's own key, or the one derived from the file and the line number */
+              idempotencyKey?: string;
+              /**
+               * @description answered as an earlier request under the same key was: nothing recorded this time
+               * @enum {boolean}
+               */
+              replayed?: true;
+              /** @description the write's answer, as the route gives it */
+              result?: {
+                [key: string]: unknown;
+              };
+              /** @description in a dry run: the types of the events the line would record */
+              wouldRecord?: string[];
+              /** @description why the line was refused */
+              problem?: {
+                /** @description https://ptce-ledger.dev/problems/{code} */
+                type: string;
+                /** @description the reason phrase of the status */
+                title: string;
+                status: number;
+                /** @description what is wrong, for a person */
+                detail: string;
+                /** @description stable: what a client switches on */
+                code: string;
+                /** @description the path of the request refused */
+                instance: string;
+                /** @description each offending field of a validation_failed request */
+                errors?: {
+                  /** @description dotted path inside `in`, e.g. `territory.name`; empty for the whole value */
+                  path: string;
+                  message: string;
+                  /** @description body, querystring, params or headers */
+                  in?: string;
+                }[];
+              } & {
+                [key: string]: unknown;
+              };
+            }[];
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description too_many_lines (more than 10000 lines) or payload_too_large (more than 33554432 bytes): nothing recorded; send the file in parts */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description dry_run_needs_every_service: a dry run of lines another service of a split deployment writes */
+      501: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  openSpace: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description left out: the server makes one and returns it */
+          spaceId?: string;
+          /** @enum {string} */
+          kind: 'operational' | 'strategic' | 'governance';
+          name: string;
+          themes?: string[];
+          /** @description left out: quorum 0.5, simple majority */
+          rules?: {
+            quorum: number;
+            /** @enum {string} */
+            majority: 'simple' | 'absolute' | 'two_thirds' | 'unanimity' | 'consensus';
+          };
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000003",
+           *       "revision": 0,
+           *       "ptceId": "val-coop",
+           *       "spaceId": "gt-mobilite"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            spaceId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  enrolMember: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        spaceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          organisationId: string;
+          /**
+           * @description left out: member
+           * @enum {string}
+           */
+          role?: 'member' | 'chair' | 'secretary' | 'co_manager';
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000005",
+           *       "revision": 2,
+           *       "ptceId": "val-coop",
+           *       "spaceId": "gt-mobilite",
+           *       "organisationId": "cc-val"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            spaceId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  recordSpaceWithdrawal: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        spaceId: string;
+        organisationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000005",
+           *       "revision": 2,
+           *       "ptceId": "val-coop",
+           *       "spaceId": "gt-mobilite",
+           *       "organisationId": "cc-val"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            spaceId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  recordMeeting: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        spaceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description left out: the server makes one and returns it */
+          meetingId?: string;
+          attendees: string[];
+          guests?: number;
+          minutes?: {
+            sha256: string;
+            /** Format: uri */
+            uri?: string;
+          };
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000019",
+           *       "revision": 14,
+           *       "ptceId": "val-coop",
+           *       "spaceId": "copil",
+           *       "meetingId": "copil-2018-03-01"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            spaceId: string;
+            meetingId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  correctMeeting: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        spaceId: string;
+        meetingId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "attendees": [
+         *         "asso-mobilite",
+         *         "cc-val",
+         *         "epicerie-coop"
+         *       ],
+         *       "reason": "l'épicerie coopérative était présente mais absente de la feuille d'émargement",
+         *       "evidence": {
+         *         "source": "feuille d'émargement signée, retrouvée aux archives"
+         *       }
+         *     }
+         */
+        'application/json': {
+          attendees?: string[];
+          /** @description A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset */
+          heldAt?: string;
+          /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000019",
+           *       "revision": 14,
+           *       "ptceId": "val-coop",
+           *       "spaceId": "copil",
+           *       "meetingId": "copil-2018-03-01"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            spaceId: string;
+            meetingId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  changeSpaceRules: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        spaceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "quorum": 0.4,
+         *       "majority": "absolute",
+         *       "occurredAt": "2022-01-15",
+         *       "reason": "règlement intérieur révisé : quorum abaissé pour les séances en visioconférence",
+         *       "evidence": {
+         *         "source": "procès-verbal du conseil de coopération, point 3 de l'ordre du jour"
+         *       }
+         *     }
+         */
+        'application/json': {
+          /** @description share of the space's enrolled members that must be present, from 0 to 1 */
+          quorum: number;
+          /** @enum {string} */
+          majority: 'simple' | 'absolute' | 'two_thirds' | 'unanimity' | 'consensus';
+          /** @description Why the rules change. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason?: string;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000003",
+           *       "revision": 0,
+           *       "ptceId": "val-coop",
+           *       "spaceId": "gt-mobilite"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            spaceId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  closeSpace: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        spaceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000003",
+           *       "revision": 0,
+           *       "ptceId": "val-coop",
+           *       "spaceId": "gt-mobilite"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            spaceId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  launchActivity: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description left out: the server makes one and returns it */
+          activityId?: string;
+          name: string;
+          theme?: string;
+          carriers: string[];
+          spaceId?: string;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000021",
+           *       "revision": 15,
+           *       "ptceId": "val-coop",
+           *       "activityId": "garage-solidaire"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            activityId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  addActivityCarrier: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        activityId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "organisationId": "boulangerie-dupont",
+         *       "occurredAt": "2020-01-15",
+         *       "evidence": {
+         *         "source": "convention de partenariat du magasin partagé"
+         *       }
+         *     }
+         */
+        'application/json': {
+          organisationId: string;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000031",
+           *       "revision": 25,
+           *       "ptceId": "val-coop",
+           *       "activityId": "magasin-partage",
+           *       "organisationId": "boulangerie-dupont"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            activityId: string;
+            organisationId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  endActivity: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        activityId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "reason": "fin du financement jeunesse ; activité reprise par la mission locale",
+         *       "occurredAt": "2023-08-31"
+         *     }
+         */
+        'application/json': {
+          /** @description Why. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason?: string;
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "5b0f6c3e-2d4a-4f7b-9c1e-8a3d2f6e4b10"
+           *       ],
+           *       "position": "00000000000000000021",
+           *       "revision": 15,
+           *       "ptceId": "val-coop",
+           *       "activityId": "garage-solidaire"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            activityId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  recordDecision: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description left out: the server makes one and returns it */
+          decisionId?: string;
+          spaceId: string;
+          /** @description a meeting of the space: its attendees are the present members */
+          meetingId?: string;
+          /** @description members present, enrolled in the space at that date; ignored when meetingId is given */
+          present?: string[];
+          title: string;
+          /** @enum {string} */
+          kind:
+            | 'general'
+            | 'admission'
+            | 'activity'
+            | 'priority'
+            | 'budget'
+            | 'rules'
+            | 'shared_legal_structure';
+          subject?:
+            | {
+                /** @enum {string} */
+                step: 'study_opened' | 'form_chosen' | 'statutes_adopted';
+                /** @enum {string} */
+                legalForm:
+                  | 'scic'
+                  | 'association'
+                  | 'sas'
+                  | 'sarl'
+                  | 'scop'
+                  | 'gie'
+                  | 'endowment_fund'
+                  | 'foundation'
+                  | 'other';
+              }
+            | {
+                organisationId: string;
+              };
+          vote:
+            | {
+                for: number;
+                against: number;
+                abstain: number;
+              }
+            | {
+                /** @enum {string} */
+                method: 'consensus';
+                objections: number;
+              };
+          /** @description when the fact happened: a date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant */
+          occurredAt: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "9e2c4a71-3b5d-4f08-a6c2-1d7e8f9a0b34"
+           *       ],
+           *       "position": "00000000000000000038",
+           *       "revision": 3,
+           *       "ptceId": "val-coop",
+           *       "decisionId": "statuts-scic",
+           *       "outcome": "adopted",
+           *       "rules": {
+           *         "quorum": 0.5,
+           *         "majority": "two_thirds"
+           *       }
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            decisionId: string;
             /**
-             * @example {
-             *       "snapshot": {
-             *         "ptceId": "val-coop",
-             *         "name": "Val de Sèvre Coopérations",
-             *         "asOf": "2019-09-15",
-             *         "position": "00000000000000000042",
-             *         "rulesVersion": "stage-rules/v1",
-             *         "thresholds": {
-             *           "minPartners": 2,
-             *           "collectiveShare": 0.9,
-             *           "minAssociateShare": 0.5,
-             *           "stalledAfterMonths": 12
-             *         },
-             *         "heads": [
-             *           {
-             *             "stream": "membership-val-coop",
-             *             "revision": 11,
-             *             "hash": "5b0f0c2d1f1b6c54b1e0d6a1cf3e8e1d0f6b0f1a6c1e2d3f4a5b6c7d8e9f0a1b"
-             *           },
-             *           {
-             *             "stream": "workgroups-val-coop",
-             *             "revision": 17,
-             *             "hash": "0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b"
-             *           },
-             *           {
-             *             "stream": "decisions-val-coop",
-             *             "revision": 8,
-             *             "hash": "f0e1d2c3b4a5968778695a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e0f"
-             *           }
-             *         ],
-             *         "members": {
-             *           "total": 6,
-             *           "naturalPersons": 0
-             *         },
-             *         "stage": {
-             *           "stage": "divided_groups",
-             *           "label": {
-             *             "fr": "Groupes divisés",
-             *             "en": "Divided groups"
-             *           },
-             *           "since": "2019-09-01",
-             *           "stalled": false,
-             *           "criteria": [
-             *             {
-             *               "id": "min_partners",
-             *               "holds": true,
-             *               "value": 5,
-             *               "threshold": 2
-             *             },
-             *             {
-             *               "id": "all_categories_steering",
-             *               "holds": true,
-             *               "value": 1,
-             *               "threshold": 1
-             *             },
-             *             {
-             *               "id": "steering_share",
-             *               "holds": false,
-             *               "value": 0.8333333333333334,
-             *               "threshold": 0.9
-             *             },
-             *             {
-             *               "id": "entity_registered",
-             *               "holds": false,
-             *               "value": false,
-             *               "threshold": true
-             *             },
-             *             {
-             *               "id": "associate_share",
-             *               "holds": false,
-             *               "value": 0,
-             *               "threshold": 0.5
-             *             }
-             *           ],
-             *           "core": [
-             *             "asso-mobilite",
-             *             "cc-val",
-             *             "epicerie-coop",
-             *             "garage-martin",
-             *             "lycee-agricole"
-             *           ],
-             *           "periphery": [],
-             *           "outside": [
-             *             "boulangerie-dupont"
-             *           ],
-             *           "naturalPersons": {
-             *             "core": 0,
-             *             "periphery": 0,
-             *             "outside": 0
-             *           },
-             *           "rulesVersion": "stage-rules/v1",
-             *           "asOf": "2019-09-15",
-             *           "warnings": []
-             *         },
-             *         "participation": {
-             *           "window": {
-             *             "from": "2018-09-15",
-             *             "to": "2019-09-15",
-             *             "months": 12
-             *           },
-             *           "steeringCoverage": 1,
-             *           "categoryCoverage": 1,
-             *           "blau": {
-             *             "membership": 0.7222222222222222,
-             *             "steering": 0.65625
-             *           },
-             *           "byCategory": {
-             *             "ess_enterprise": {
-             *               "members": 2,
-             *               "memberShare": 0.3333333333333333,
-             *               "steeringSeats": 4,
-             *               "seatShare": 0.5,
-             *               "representationRatio": 1.5,
-             *               "attendanceRate": 0.8333333333333334
-             *             }
-             *           },
-             *           "byMember": [
-             *             {
-             *               "organisationId": "asso-mobilite",
-             *               "category": "ess_enterprise",
-             *               "spaces": {
-             *                 "operational": 2,
-             *                 "strategic": 1,
-             *                 "governance": 1
-             *               },
-             *               "steeringSeats": 2,
-             *               "attendanceRate": 1,
-             *               "meetingsHeld": 3,
-             *               "meetingsAttended": 3,
-             *               "decisionsAttended": 4,
-             *               "activitiesCoCarried": 2
-             *             }
-             *           ],
-             *           "naturalPersons": 0,
-             *           "asOf": "2019-09-15",
-             *           "warnings": []
-             *         },
-             *         "legalTransition": {
-             *           "phase": "exploring",
-             *           "legalForm": null,
-             *           "entity": null,
-             *           "associates": {
-             *             "count": 0,
-             *             "share": 0,
-             *             "byCollege": {},
-             *             "withoutCollege": 0
-             *           },
-             *           "steps": [],
-             *           "asOf": "2019-09-15",
-             *           "warnings": []
-             *         },
-             *         "eligibility": {
-             *           "eligible": false,
-             *           "conditions": [
-             *             {
-             *               "id": "private_law_carrier",
-             *               "holds": false,
-             *               "unknown": false,
-             *               "detail": "no shared legal entity is registered"
-             *             }
-             *           ],
-             *           "asOf": "2019-09-15",
-             *           "warnings": []
-             *         }
-             *       },
-             *       "signature": {
-             *         "alg": "Ed25519",
-             *         "keyId": "kOlM2n1rZ6aFkVbS8b0oGHzv6k3rK0pQJxU7f1a2b3c",
-             *         "value": "x2b1Qm9mYWtlLXNpZ25hdHVyZS1mb3ItdGhlLWV4YW1wbGUtb25seS1ub3QtYS1yZWFsLW9uZS1pdC1pcy02NC1ieXRlcw"
-             *       },
-             *       "generatedAt": "2026-01-15T09:30:00.000Z"
-             *     }
+             * @description derived by the server from the space's rules at that date
+             * @enum {string}
              */
-            'application/json': {
+            outcome: 'adopted' | 'rejected' | 'no_quorum';
+            /** @description the rules of the space the outcome was derived under */
+            rules: {
+              quorum: number;
+              /** @enum {string} */
+              majority: 'simple' | 'absolute' | 'two_thirds' | 'unanimity' | 'consensus';
+            };
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  correctDecision: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        decisionId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "vote": {
+         *         "for": 2,
+         *         "against": 4,
+         *         "abstain": 0
+         *       },
+         *       "reason": "une voix contre mal reportée comme abstention",
+         *       "evidence": {
+         *         "source": "feuille de vote du conseil du 15 novembre 2020"
+         *       }
+         *     }
+         */
+        'application/json': {
+          vote?:
+            | {
+                for: number;
+                against: number;
+                abstain: number;
+              }
+            | {
+                /** @enum {string} */
+                method: 'consensus';
+                objections: number;
+              };
+          present?: string[];
+          /** @description A date YYYY-MM-DD (that day in Europe/Paris) or an ISO-8601 instant with offset */
+          decidedAt?: string;
+          title?: string;
+          /** @description Why the record is corrected. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "9e2c4a71-3b5d-4f08-a6c2-1d7e8f9a0b34"
+           *       ],
+           *       "position": "00000000000000000038",
+           *       "revision": 3,
+           *       "ptceId": "val-coop",
+           *       "decisionId": "statuts-scic",
+           *       "outcome": "adopted",
+           *       "rules": {
+           *         "quorum": 0.5,
+           *         "majority": "two_thirds"
+           *       }
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            decisionId: string;
+            /**
+             * @description derived by the server from the space's rules at that date
+             * @enum {string}
+             */
+            outcome: 'adopted' | 'rejected' | 'no_quorum';
+            /** @description the rules of the space the outcome was derived under */
+            rules: {
+              quorum: number;
+              /** @enum {string} */
+              majority: 'simple' | 'absolute' | 'two_thirds' | 'unanimity' | 'consensus';
+            };
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  annulDecision: {
+    parameters: {
+      query?: never;
+      header?: {
+        'idempotency-key'?: string;
+        'if-match'?: string;
+      };
+      path: {
+        ptceId: string;
+        decisionId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "reason": "délibération prise sans quorum, reprise au conseil suivant",
+         *       "occurredAt": "2020-07-01",
+         *       "evidence": {
+         *         "source": "relevé de décisions du conseil du 1er juillet 2020"
+         *       }
+         *     }
+         */
+        'application/json': {
+          /** @description Why the decision is annulled. Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+          reason: string;
+          /** @description when the annulment takes effect; left out: retroactively, at the decision's own date, as known when it is read (a later correction of the decision's date moves the annulment with it) */
+          occurredAt?: string;
+          evidence?: {
+            /** @description Where the fact is attested (a minute, a letter). Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            source?: string;
+            sha256?: string;
+            /** @description Kept in the log for ever, beyond the reach of any erasure: never personal data (no person's name, address, health or situation). */
+            note?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eventIds": [
+           *         "9e2c4a71-3b5d-4f08-a6c2-1d7e8f9a0b34"
+           *       ],
+           *       "position": "00000000000000000040",
+           *       "revision": 4,
+           *       "ptceId": "val-coop",
+           *       "decisionId": "budget-2020"
+           *     }
+           */
+          'application/json': {
+            /** @description ids of the events recorded, in order */
+            eventIds: string[];
+            /** @description opaque, ordered position of the last event in the log */
+            position: string;
+            /** @description revision of the stream written; send it back as If-Match */
+            revision: number;
+            ptceId: string;
+            decisionId: string;
+          };
+        };
+      };
+      /** @description validation_failed (each offending field in `errors`) or malformed_body: the request does not match its schema */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description role_forbidden or out_of_scope: outside the caller's role or PTCE scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs) */
+      409: {
+        headers: {
+          /** @description with idempotency_key_in_flight: seconds before the key may be free */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description precondition_failed: If-Match does not name the current revision of the stream */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description payload_too_large: the body is larger than BODY_LIMIT */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unsupported_media_type (send application/json) or unsupported_content_encoding (send the body uncompressed) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again */
+      503: {
+        headers: {
+          /** @description seconds to wait before sending it again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getStage: {
+    parameters: {
+      query?: {
+        /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
+        asOf?: string;
+        /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
+        knownAt?: string;
+        /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
+        atPosition?: string;
+        /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
+        minPosition?: string;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "stage": "divided_groups",
+           *       "label": {
+           *         "fr": "Groupes divisés",
+           *         "en": "Divided groups"
+           *       },
+           *       "since": "2019-09-01",
+           *       "stalled": false,
+           *       "criteria": [
+           *         {
+           *           "id": "min_partners",
+           *           "holds": true,
+           *           "value": 5,
+           *           "threshold": 2
+           *         },
+           *         {
+           *           "id": "all_categories_steering",
+           *           "holds": true,
+           *           "value": 1,
+           *           "threshold": 1
+           *         },
+           *         {
+           *           "id": "steering_share",
+           *           "holds": false,
+           *           "value": 0.8333333333333334,
+           *           "threshold": 0.9
+           *         },
+           *         {
+           *           "id": "entity_registered",
+           *           "holds": false,
+           *           "value": false,
+           *           "threshold": true
+           *         },
+           *         {
+           *           "id": "associate_share",
+           *           "holds": false,
+           *           "value": 0,
+           *           "threshold": 0.5
+           *         }
+           *       ],
+           *       "core": [
+           *         "asso-mobilite",
+           *         "cc-val",
+           *         "epicerie-coop",
+           *         "garage-martin",
+           *         "lycee-agricole"
+           *       ],
+           *       "periphery": [],
+           *       "outside": [
+           *         "boulangerie-dupont"
+           *       ],
+           *       "rulesVersion": "stage-rules/v1",
+           *       "asOf": "2019-09-15",
+           *       "knownAt": "2021-03-01T17:04:12.518Z",
+           *       "position": "00000000000000000042",
+           *       "warnings": []
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            stage: 'not_started' | 'individual_impulse' | 'divided_groups' | 'collective_group' | 'effective';
+            label: {
+              fr: string;
+              en: string;
+            };
+            /** @description the Paris day the stage was reached; null when not started */
+            since: string | null;
+            stalled: boolean;
+            criteria: {
+              id: string;
+              holds: boolean;
+              value: number | boolean;
+              threshold: number | boolean;
+            }[];
+            core: string[];
+            periphery: string[];
+            outside: string[];
+            rulesVersion: string;
+            asOf: string;
+            /** @description the knownAt used; null when atPosition was given */
+            knownAt: string | null;
+            /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
+            position: string;
+            warnings: {
+              eventId: string;
+              type: string;
+              code: string;
+              message: string;
+              details?: {
+                [key: string]: unknown;
+              };
+            }[];
+          };
+        };
+      };
+      /** @description If-None-Match names the current ETag: the answer has not changed */
+      304: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description validation_failed (each field named in `errors`): an impossible date, or knownAt and atPosition together */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role or scope (funders read signed snapshots) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id registered in the log prefix read */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getStageTimeline: {
+    parameters: {
+      query?: {
+        /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
+        knownAt?: string;
+        /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
+        atPosition?: string;
+        /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
+        minPosition?: string;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "entries": [
+           *         {
+           *           "stage": "individual_impulse",
+           *           "label": {
+           *             "fr": "Impulsion individuelle",
+           *             "en": "Individual impulse"
+           *           },
+           *           "from": "2017-03-01",
+           *           "to": "2018-01-10",
+           *           "cause": {
+           *             "eventId": "c5944985-ae1d-4d11-a0a3-9277907f0347",
+           *             "type": "PtceRegistered"
+           *           }
+           *         },
+           *         {
+           *           "stage": "divided_groups",
+           *           "label": {
+           *             "fr": "Groupes divisés",
+           *             "en": "Divided groups"
+           *           },
+           *           "from": "2018-01-10",
+           *           "to": "2019-03-01",
+           *           "cause": {
+           *             "eventId": "058a00be-e6fb-4339-80e8-9db72845d2ff",
+           *             "type": "MemberJoined"
+           *           }
+           *         },
+           *         {
+           *           "stage": "collective_group",
+           *           "label": {
+           *             "fr": "Groupe collectif",
+           *             "en": "Collective group"
+           *           },
+           *           "from": "2019-03-01",
+           *           "to": "2019-09-01",
+           *           "cause": {
+           *             "eventId": "15835134-a6cb-45ac-8ba5-9710521c53bf",
+           *             "type": "MemberEnrolled"
+           *           }
+           *         },
+           *         {
+           *           "stage": "divided_groups",
+           *           "label": {
+           *             "fr": "Groupes divisés",
+           *             "en": "Divided groups"
+           *           },
+           *           "from": "2019-09-01",
+           *           "to": "2019-10-01",
+           *           "cause": {
+           *             "eventId": "e7d56fb8-bdd3-46d8-8cc2-4b90fcb23ddc",
+           *             "type": "MemberJoined"
+           *           }
+           *         },
+           *         {
+           *           "stage": "collective_group",
+           *           "label": {
+           *             "fr": "Groupe collectif",
+           *             "en": "Collective group"
+           *           },
+           *           "from": "2019-10-01",
+           *           "to": "2021-01-05",
+           *           "cause": {
+           *             "eventId": "fe88ace2-c817-450e-a645-21f8a007e28c",
+           *             "type": "MemberEnrolled"
+           *           }
+           *         },
+           *         {
+           *           "stage": "effective",
+           *           "label": {
+           *             "fr": "PTCE effectif",
+           *             "en": "Effective PTCE"
+           *           },
+           *           "from": "2021-01-05",
+           *           "to": null,
+           *           "cause": {
+           *             "eventId": "7332d27e-f7c8-4be6-85a2-d0399835b1ee",
+           *             "type": "AssociateAdmitted"
+           *           }
+           *         }
+           *       ],
+           *       "knownAt": "2021-03-01T17:04:12.518Z",
+           *       "position": "00000000000000000042",
+           *       "rulesVersion": "stage-rules/v1",
+           *       "warnings": []
+           *     }
+           */
+          'application/json': {
+            entries: {
+              /** @enum {string} */
+              stage:
+                | 'not_started'
+                | 'individual_impulse'
+                | 'divided_groups'
+                | 'collective_group'
+                | 'effective';
+              label: {
+                fr: string;
+                en: string;
+              };
+              /** @description the Paris day the stage was reached, at its end */
+              from: string;
+              /** @description the next entry's from; null for the stage still held */
+              to: string | null;
+              cause: {
+                eventId: string;
+                type: string;
+              };
+            }[];
+            /** @description the knownAt used; null when atPosition was given */
+            knownAt: string | null;
+            /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
+            position: string;
+            rulesVersion: string;
+            warnings: {
+              eventId: string;
+              type: string;
+              code: string;
+              message: string;
+              details?: {
+                [key: string]: unknown;
+              };
+            }[];
+          };
+        };
+      };
+      /** @description If-None-Match names the current ETag: the answer has not changed */
+      304: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description validation_failed (each field named in `errors`): an impossible date, or knownAt and atPosition together */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role or scope (funders read signed snapshots) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id registered in the log prefix read */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getPtce: {
+    parameters: {
+      query?: {
+        /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
+        asOf?: string;
+        /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
+        knownAt?: string;
+        /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
+        atPosition?: string;
+        /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
+        minPosition?: string;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "ptceId": "val-coop",
+           *       "name": "Val de Sèvre Coopérations",
+           *       "registeredAt": "2017-03-01",
+           *       "registered": true,
+           *       "members": [
+           *         {
+           *           "organisationId": "asso-mobilite",
+           *           "name": "Mobilité Solidaire du Val",
+           *           "category": "ess_enterprise",
+           *           "joinedAt": "2017-03-01",
+           *           "pilot": true,
+           *           "associate": true
+           *         },
+           *         {
+           *           "organisationId": "boulangerie-dupont",
+           *           "name": "Boulangerie Dupont",
+           *           "category": "enterprise",
+           *           "joinedAt": "2019-09-01",
+           *           "pilot": false,
+           *           "associate": false
+           *         },
+           *         {
+           *           "organisationId": "cc-val",
+           *           "name": "Communauté de communes du Val",
+           *           "category": "local_authority",
+           *           "joinedAt": "2017-06-15",
+           *           "pilot": false,
+           *           "associate": true
+           *         },
+           *         {
+           *           "organisationId": "epicerie-coop",
+           *           "name": "Épicerie coopérative du Val",
+           *           "category": "ess_enterprise",
+           *           "joinedAt": "2018-01-10",
+           *           "pilot": false,
+           *           "associate": true
+           *         },
+           *         {
+           *           "organisationId": "garage-martin",
+           *           "name": "Garage Martin SARL",
+           *           "category": "enterprise",
+           *           "joinedAt": "2018-01-10",
+           *           "pilot": false,
+           *           "associate": true
+           *         },
+           *         {
+           *           "organisationId": "lycee-agricole",
+           *           "name": "Lycée agricole du Val",
+           *           "category": "training_body",
+           *           "joinedAt": "2018-01-10",
+           *           "pilot": false,
+           *           "associate": true
+           *         }
+           *       ],
+           *       "spaces": [
+           *         {
+           *           "spaceId": "conseil",
+           *           "kind": "governance",
+           *           "name": "Conseil de coopération",
+           *           "enrolled": [
+           *             "asso-mobilite",
+           *             "boulangerie-dupont",
+           *             "cc-val",
+           *             "epicerie-coop",
+           *             "garage-martin",
+           *             "lycee-agricole"
+           *           ]
+           *         },
+           *         {
+           *           "spaceId": "copil",
+           *           "kind": "strategic",
+           *           "name": "Comité de pilotage",
+           *           "enrolled": [
+           *             "asso-mobilite",
+           *             "epicerie-coop"
+           *           ]
+           *         },
+           *         {
+           *           "spaceId": "gt-alimentation",
+           *           "kind": "operational",
+           *           "name": "Groupe de travail alimentation locale",
+           *           "enrolled": [
+           *             "asso-mobilite",
+           *             "epicerie-coop",
+           *             "lycee-agricole"
+           *           ]
+           *         },
+           *         {
+           *           "spaceId": "gt-mobilite",
+           *           "kind": "operational",
+           *           "name": "Groupe de travail mobilité rurale",
+           *           "enrolled": [
+           *             "asso-mobilite",
+           *             "cc-val",
+           *             "garage-martin",
+           *             "lycee-agricole"
+           *           ]
+           *         }
+           *       ],
+           *       "activities": [
+           *         {
+           *           "activityId": "cjs",
+           *           "name": "Coopérative jeunesse de services",
+           *           "launchedAt": "2019-01-20",
+           *           "carriers": [
+           *             "asso-mobilite",
+           *             "cc-val",
+           *             "lycee-agricole"
+           *           ]
+           *         },
+           *         {
+           *           "activityId": "garage-solidaire",
+           *           "name": "Garage solidaire",
+           *           "spaceId": "gt-mobilite",
+           *           "launchedAt": "2018-06-01",
+           *           "carriers": [
+           *             "asso-mobilite",
+           *             "garage-martin"
+           *           ]
+           *         },
+           *         {
+           *           "activityId": "magasin-partage",
+           *           "name": "Magasin partagé",
+           *           "spaceId": "gt-alimentation",
+           *           "launchedAt": "2018-09-01",
+           *           "carriers": [
+           *             "epicerie-coop",
+           *             "lycee-agricole"
+           *           ]
+           *         }
+           *       ],
+           *       "legalEntity": {
+           *         "name": "SCIC Val Coopérations",
+           *         "legalForm": "scic",
+           *         "registrationId": "000000000",
+           *         "registeredAt": "2021-01-05"
+           *       },
+           *       "recentDecisions": [
+           *         {
+           *           "decisionId": "priorites-territoriales",
+           *           "spaceId": "copil",
+           *           "title": "Priorités : mobilité rurale, alimentation locale, artisanat et commerce de proximité, insertion des jeunes",
+           *           "outcome": "adopted",
+           *           "decidedAt": "2018-03-01",
+           *           "annulled": false
+           *         },
+           *         {
+           *           "decisionId": "etude-scic",
+           *           "spaceId": "conseil",
+           *           "title": "Étude d'une structure juridique partagée (SCIC)",
+           *           "outcome": "adopted",
+           *           "decidedAt": "2020-02-01",
+           *           "annulled": false
+           *         },
+           *         {
+           *           "decisionId": "budget-2020",
+           *           "spaceId": "conseil",
+           *           "title": "Budget 2020",
+           *           "outcome": "no_quorum",
+           *           "decidedAt": "2020-06-01",
+           *           "annulled": false
+           *         },
+           *         {
+           *           "decisionId": "statuts-scic",
+           *           "spaceId": "conseil",
+           *           "title": "Adoption des statuts de la SCIC",
+           *           "outcome": "adopted",
+           *           "decidedAt": "2020-11-15",
+           *           "annulled": false
+           *         },
+           *         {
+           *           "decisionId": "extension",
+           *           "spaceId": "conseil",
+           *           "title": "Extension au pays voisin",
+           *           "outcome": "rejected",
+           *           "decidedAt": "2020-11-15",
+           *           "annulled": false
+           *         }
+           *       ],
+           *       "warnings": [],
+           *       "asOf": "2021-03-01",
+           *       "knownAt": "2021-03-01T17:04:12.518Z",
+           *       "position": "00000000000000000042"
+           *     }
+           */
+          'application/json': {
+            ptceId: string;
+            name: string;
+            registeredAt: string;
+            /** @description whether the registration took effect by asOf */
+            registered: boolean;
+            members: {
+              organisationId: string;
+              /** @description absent for a natural person whose personal data was erased (then `erased` is true) */
+              name?: string;
+              /**
+               * @description a natural person whose personal data was erased: counted as any member, never named again
+               * @enum {boolean}
+               */
+              erased?: true;
+              category: string;
+              joinedAt: string;
+              pilot: boolean;
+              associate: boolean;
+            }[];
+            spaces: {
+              spaceId: string;
+              kind: string;
+              name: string;
+              enrolled: string[];
+            }[];
+            activities: {
+              activityId: string;
+              name: string;
+              spaceId?: string;
+              launchedAt: string;
+              carriers: string[];
+            }[];
+            legalEntity: {
+              name: string;
+              legalForm: string;
+              registrationId?: string;
+              registeredAt: string;
+            } | null;
+            /** @description the latest 10 decisions taken by asOf, oldest first */
+            recentDecisions: {
+              decisionId: string;
+              spaceId: string;
+              title: string;
+              outcome: string;
+              decidedAt: string;
+              annulled: boolean;
+            }[];
+            warnings: {
+              eventId: string;
+              type: string;
+              code: string;
+              message: string;
+              details?: {
+                [key: string]: unknown;
+              };
+            }[];
+            asOf: string;
+            /** @description the knownAt used; null when atPosition was given */
+            knownAt: string | null;
+            /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
+            position: string;
+          };
+        };
+      };
+      /** @description If-None-Match names the current ETag: the answer has not changed */
+      304: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description validation_failed (each field named in `errors`): an impossible date, or knownAt and atPosition together */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role or scope (funders read signed snapshots) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id registered in the log prefix read */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getLegalTransition: {
+    parameters: {
+      query?: {
+        /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
+        asOf?: string;
+        /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
+        knownAt?: string;
+        /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
+        atPosition?: string;
+        /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
+        minPosition?: string;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "phase": "registered",
+           *       "legalForm": "scic",
+           *       "entity": {
+           *         "name": "SCIC Val Coopérations",
+           *         "legalForm": "scic",
+           *         "registrationId": "000000000",
+           *         "registeredAt": "2021-01-05"
+           *       },
+           *       "associates": {
+           *         "count": 5,
+           *         "share": 0.8333333333333334,
+           *         "byCollege": {
+           *           "producteurs": 2,
+           *           "collectivites": 1,
+           *           "partenaires": 2
+           *         },
+           *         "withoutCollege": 0
+           *       },
+           *       "steps": [
+           *         {
+           *           "step": "exploring",
+           *           "date": "2020-02-01",
+           *           "decisionId": "etude-scic"
+           *         },
+           *         {
+           *           "step": "statutes_adopted",
+           *           "date": "2020-11-15",
+           *           "decisionId": "statuts-scic"
+           *         },
+           *         {
+           *           "step": "registered",
+           *           "date": "2021-01-05",
+           *           "decisionId": null
+           *         }
+           *       ],
+           *       "asOf": "2021-03-01",
+           *       "knownAt": "2021-03-01T17:04:12.518Z",
+           *       "position": "00000000000000000042",
+           *       "warnings": []
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            phase: 'none' | 'exploring' | 'form_chosen' | 'statutes_adopted' | 'registered';
+            legalForm: string | null;
+            entity: {
+              name: string;
+              legalForm: string;
+              registrationId?: string;
+              registeredAt: string;
+            } | null;
+            associates: {
+              count: number;
+              share: number;
+              byCollege: {
+                [key: string]: number;
+              };
+              withoutCollege: number;
+            };
+            steps: {
+              step: string;
+              date: string;
+              decisionId: string | null;
+            }[];
+            asOf: string;
+            /** @description the knownAt used; null when atPosition was given */
+            knownAt: string | null;
+            /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
+            position: string;
+            warnings: {
+              eventId: string;
+              type: string;
+              code: string;
+              message: string;
+              details?: {
+                [key: string]: unknown;
+              };
+            }[];
+          };
+        };
+      };
+      /** @description If-None-Match names the current ETag: the answer has not changed */
+      304: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description validation_failed (each field named in `errors`): an impossible date, or knownAt and atPosition together */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role or scope (funders read signed snapshots) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id registered in the log prefix read */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getEligibility: {
+    parameters: {
+      query?: {
+        /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
+        asOf?: string;
+        /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
+        knownAt?: string;
+        /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
+        atPosition?: string;
+        /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
+        minPosition?: string;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "eligible": true,
+           *       "conditions": [
+           *         {
+           *           "id": "private_law_carrier",
+           *           "holds": true,
+           *           "unknown": false,
+           *           "detail": "the shared entity SCIC Val Coopérations (scic) is a private-law legal person"
+           *         },
+           *         {
+           *           "id": "three_legal_persons",
+           *           "holds": true,
+           *           "unknown": false,
+           *           "detail": "6 active member(s) are legal persons; at least 3 are needed"
+           *         },
+           *         {
+           *           "id": "ess_enterprise_member",
+           *           "holds": true,
+           *           "unknown": false,
+           *           "detail": "2 active member(s) are ESS enterprises; at least 1 is needed"
+           *         },
+           *         {
+           *           "id": "enterprise_member",
+           *           "holds": true,
+           *           "unknown": false,
+           *           "detail": "2 active member(s) are enterprises outside the ESS; at least 1 is needed"
+           *         },
+           *         {
+           *           "id": "other_category_member",
+           *           "holds": true,
+           *           "unknown": false,
+           *           "detail": "2 active legal-person member(s) are of a category other than enterprises; at least 1 is needed"
+           *         }
+           *       ],
+           *       "asOf": "2021-03-01",
+           *       "knownAt": "2021-03-01T17:04:12.518Z",
+           *       "position": "00000000000000000042",
+           *       "warnings": []
+           *     }
+           */
+          'application/json': {
+            eligible: boolean;
+            conditions: {
+              /** @enum {string} */
+              id:
+                | 'private_law_carrier'
+                | 'three_legal_persons'
+                | 'ess_enterprise_member'
+                | 'enterprise_member'
+                | 'other_category_member';
+              holds: boolean;
+              /** @description the ledger lacks what the condition needs */
+              unknown: boolean;
+              detail: string;
+            }[];
+            asOf: string;
+            /** @description the knownAt used; null when atPosition was given */
+            knownAt: string | null;
+            /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
+            position: string;
+            warnings: {
+              eventId: string;
+              type: string;
+              code: string;
+              message: string;
+              details?: {
+                [key: string]: unknown;
+              };
+            }[];
+          };
+        };
+      };
+      /** @description If-None-Match names the current ETag: the answer has not changed */
+      304: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description validation_failed (each field named in `errors`): an impossible date, or knownAt and atPosition together */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role or scope (funders read signed snapshots) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id registered in the log prefix read */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getParticipation: {
+    parameters: {
+      query?: {
+        /** @description valid time: a date (the end of that Europe/Paris day) or an ISO-8601 instant; default now */
+        asOf?: string;
+        /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
+        knownAt?: string;
+        /** @description a position from an earlier answer: the log up to it, whatever was recorded since */
+        atPosition?: string;
+        /** @description read-your-writes: the position a write answered; the read is 409 position_not_reached unless its prefix reaches it */
+        minPosition?: string;
+        /** @description months of the window ending at asOf (1–120, default 12) */
+        windowMonths?: number;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "window": {
+           *         "from": "2019-12-31",
+           *         "to": "2020-12-31",
+           *         "months": 12
+           *       },
+           *       "steeringCoverage": 1,
+           *       "categoryCoverage": 1,
+           *       "blau": {
+           *         "membership": 0.7222222222222222,
+           *         "steering": 0.65625
+           *       },
+           *       "byCategory": {
+           *         "ess_enterprise": {
+           *           "members": 2,
+           *           "memberShare": 0.3333333333333333,
+           *           "steeringSeats": 4,
+           *           "seatShare": 0.5,
+           *           "representationRatio": 1.5,
+           *           "attendanceRate": 0.8333333333333334
+           *         },
+           *         "enterprise": {
+           *           "members": 2,
+           *           "memberShare": 0.3333333333333333,
+           *           "steeringSeats": 2,
+           *           "seatShare": 0.25,
+           *           "representationRatio": 0.75,
+           *           "attendanceRate": 0.5
+           *         },
+           *         "local_authority": {
+           *           "members": 1,
+           *           "memberShare": 0.16666666666666666,
+           *           "steeringSeats": 1,
+           *           "seatShare": 0.125,
+           *           "representationRatio": 0.75,
+           *           "attendanceRate": 1
+           *         },
+           *         "research_higher_education": {
+           *           "members": 0,
+           *           "memberShare": 0,
+           *           "steeringSeats": 0,
+           *           "seatShare": 0,
+           *           "representationRatio": null,
+           *           "attendanceRate": null
+           *         },
+           *         "training_body": {
+           *           "members": 1,
+           *           "memberShare": 0.16666666666666666,
+           *           "steeringSeats": 1,
+           *           "seatShare": 0.125,
+           *           "representationRatio": 0.75,
+           *           "attendanceRate": 0.6666666666666666
+           *         },
+           *         "other_legal_person": {
+           *           "members": 0,
+           *           "memberShare": 0,
+           *           "steeringSeats": 0,
+           *           "seatShare": 0,
+           *           "representationRatio": null,
+           *           "attendanceRate": null
+           *         },
+           *         "natural_person": {
+           *           "members": 0,
+           *           "memberShare": 0,
+           *           "steeringSeats": 0,
+           *           "seatShare": 0,
+           *           "representationRatio": null,
+           *           "attendanceRate": null
+           *         }
+           *       },
+           *       "byMember": [
+           *         {
+           *           "organisationId": "asso-mobilite",
+           *           "category": "ess_enterprise",
+           *           "spaces": {
+           *             "operational": 2,
+           *             "strategic": 1,
+           *             "governance": 1
+           *           },
+           *           "steeringSeats": 2,
+           *           "attendanceRate": 1,
+           *           "meetingsHeld": 3,
+           *           "meetingsAttended": 3,
+           *           "decisionsAttended": 4,
+           *           "activitiesCoCarried": 2
+           *         },
+           *         {
+           *           "organisationId": "boulangerie-dupont",
+           *           "category": "enterprise",
+           *           "spaces": {
+           *             "operational": 0,
+           *             "strategic": 0,
+           *             "governance": 1
+           *           },
+           *           "steeringSeats": 1,
+           *           "attendanceRate": 0.3333333333333333,
+           *           "meetingsHeld": 3,
+           *           "meetingsAttended": 1,
+           *           "decisionsAttended": 2,
+           *           "activitiesCoCarried": 0
+           *         },
+           *         {
+           *           "organisationId": "cc-val",
+           *           "category": "local_authority",
+           *           "spaces": {
+           *             "operational": 1,
+           *             "strategic": 0,
+           *             "governance": 1
+           *           },
+           *           "steeringSeats": 1,
+           *           "attendanceRate": 1,
+           *           "meetingsHeld": 3,
+           *           "meetingsAttended": 3,
+           *           "decisionsAttended": 4,
+           *           "activitiesCoCarried": 1
+           *         },
+           *         {
+           *           "organisationId": "epicerie-coop",
+           *           "category": "ess_enterprise",
+           *           "spaces": {
+           *             "operational": 1,
+           *             "strategic": 1,
+           *             "governance": 1
+           *           },
+           *           "steeringSeats": 2,
+           *           "attendanceRate": 0.6666666666666666,
+           *           "meetingsHeld": 3,
+           *           "meetingsAttended": 2,
+           *           "decisionsAttended": 3,
+           *           "activitiesCoCarried": 1
+           *         },
+           *         {
+           *           "organisationId": "garage-martin",
+           *           "category": "enterprise",
+           *           "spaces": {
+           *             "operational": 1,
+           *             "strategic": 0,
+           *             "governance": 1
+           *           },
+           *           "steeringSeats": 1,
+           *           "attendanceRate": 0.6666666666666666,
+           *           "meetingsHeld": 3,
+           *           "meetingsAttended": 2,
+           *           "decisionsAttended": 3,
+           *           "activitiesCoCarried": 1
+           *         },
+           *         {
+           *           "organisationId": "lycee-agricole",
+           *           "category": "training_body",
+           *           "spaces": {
+           *             "operational": 2,
+           *             "strategic": 0,
+           *             "governance": 1
+           *           },
+           *           "steeringSeats": 1,
+           *           "attendanceRate": 0.6666666666666666,
+           *           "meetingsHeld": 3,
+           *           "meetingsAttended": 2,
+           *           "decisionsAttended": 3,
+           *           "activitiesCoCarried": 2
+           *         }
+           *       ],
+           *       "asOf": "2020-12-31",
+           *       "knownAt": "2021-03-01T17:04:12.518Z",
+           *       "position": "00000000000000000042",
+           *       "warnings": []
+           *     }
+           */
+          'application/json': {
+            window: {
+              /** @description the first day of the window */
+              from: string;
+              to: string;
+              months: number;
+            };
+            steeringCoverage: number | null;
+            categoryCoverage: number | null;
+            blau: {
+              membership: number | null;
+              steering: number | null;
+            };
+            byCategory: {
+              [key: string]: {
+                members: number;
+                memberShare: number | null;
+                steeringSeats: number;
+                seatShare: number | null;
+                representationRatio: number | null;
+                attendanceRate: number | null;
+              };
+            };
+            byMember: {
+              organisationId: string;
+              category: string;
+              spaces: {
+                [key: string]: number;
+              };
+              steeringSeats: number;
+              attendanceRate: number | null;
+              meetingsHeld: number;
+              meetingsAttended: number;
+              decisionsAttended: number;
+              activitiesCoCarried: number;
+            }[];
+            asOf: string;
+            /** @description the knownAt used; null when atPosition was given */
+            knownAt: string | null;
+            /** @description the last position of the log prefix the answer was computed on; give it as atPosition to have it again */
+            position: string;
+            warnings: {
+              eventId: string;
+              type: string;
+              code: string;
+              message: string;
+              details?: {
+                [key: string]: unknown;
+              };
+            }[];
+          };
+        };
+      };
+      /** @description If-None-Match names the current ETag: the answer has not changed */
+      304: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description validation_failed (each field named in `errors`): an impossible date, or knownAt and atPosition together */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role or scope (funders read signed snapshots) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id registered in the log prefix read */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getAuditEvents: {
+    parameters: {
+      query?: {
+        /** @description events strictly after this position: the `next` of the page before */
+        after?: string;
+        /** @description valid time: only facts that happened by then (a date: that whole Paris day) */
+        until?: string;
+        /** @description transaction time: the log as it stood then (the longest prefix recorded by then) */
+        knownAt?: string;
+        /** @description events per page, 1–1000; ignored when the history is streamed as NDJSON */
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            events: {
+              eventId: string;
+              type: string;
+              schemaVersion: number;
+              stream: string;
+              revision: number;
+              position: string;
+              occurredAt: string;
+              recordedAt: string;
+              recordedBy: string;
+              /** @description as stored, which the hash covers: personal fields sealed */
+              data: {
+                [key: string]: unknown;
+              };
+              evidence?: {
+                [key: string]: unknown;
+              };
+              hash: string;
+              prevHash: string;
+              /** @description a natural person's sealed fields opened, by path in `data` (e.g. `name`, `pilot.name`); null once the person was erased */
+              personal?: {
+                [key: string]: string | null;
+              };
+            }[];
+            /** @description send it back as `after` for the next page; null on the last one */
+            next: string | null;
+          };
+        };
+      };
+      /** @description validation_failed: a bad path or query parameter, named in `errors` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role (auditor, admin) or scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id is registered */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  replayPtce: {
+    parameters: {
+      query?: {
+        /** @description valid time; default now */
+        asOf?: string;
+        /** @description transaction time; default now */
+        knownAt?: string;
+        /** @description the log up to this position, instead of knownAt */
+        atPosition?: string;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description every read-side answer for one (asOf, knownAt or atPosition), natural persons named */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            ptceId: string;
+            asOf: string;
+            knownAt: string | null;
+            position: string;
+            rulesVersion: string;
+            /** @description events of the log prefix replayed */
+            eventsApplied: number;
+            lastPosition: string;
+            warnings: unknown[];
+            state: unknown;
+            stage: unknown;
+            participation: unknown;
+            legalTransition: unknown;
+            eligibility: unknown;
+          };
+        };
+      };
+      /** @description validation_failed: a bad path or query parameter, named in `errors` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role (auditor, admin) or scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id is registered */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getPtceDiff: {
+    parameters: {
+      query: {
+        /** @description valid time the changes are counted after (a date: after that whole Paris day) */
+        from: string;
+        /** @description valid time the changes are counted up to (a date: that whole Paris day included) */
+        to: string;
+        /** @description transaction time; default now */
+        knownAt?: string;
+        /** @description the log up to this position, instead of knownAt */
+        atPosition?: string;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            ptceId: string;
+            from: string;
+            to: string;
+            knownAt: string | null;
+            position: string;
+            members: {
+              joined: {
+                at: string;
+                eventId: string;
+                organisationId: string;
+              }[];
+              left: {
+                at: string;
+                eventId: string;
+                organisationId: string;
+              }[];
+            };
+            enrolments: {
+              enrolled: {
+                at: string;
+                eventId: string;
+                spaceId: string;
+                organisationId: string;
+                role: string;
+              }[];
+              ended: {
+                at: string;
+                eventId: string;
+                spaceId: string;
+                organisationId: string;
+                by: string;
+              }[];
+            };
+            decisions: {
+              recorded: {
+                at: string;
+                eventId: string;
+                decisionId: string;
+                spaceId: string;
+                outcome: string;
+              }[];
+              annulled: {
+                at: string;
+                eventId: string;
+                decisionId: string;
+                spaceId: string;
+                outcome: string;
+              }[];
+            };
+            /** @description stages reached, each with the event that caused it */
+            stages: {
+              at: string;
+              eventId: string;
+              stage: string;
+              type: string;
+            }[];
+          };
+        };
+      };
+      /** @description validation_failed: a bad path or query parameter, named in `errors` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role (auditor, admin) or scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id is registered */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  verifyPtce: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @description every chain holds, and agrees with every signed checkpoint */
+            ok: boolean;
+            /** @description events whose hash was recomputed */
+            events: number;
+            /** @description each stream's last event as stored */
+            heads: {
+              stream: string;
+              revision: number;
+              hash: string;
+            }[];
+            /** @description the first event, in log order, whose chain does not hold */
+            brokenAt?: {
+              eventId: string;
+              position: string;
+              expected: string;
+              actual: string;
+              reason: string;
+            };
+            /** @description the latest signed checkpoint the chains were held against; null before the first */
+            checkpoint: {
+              takenAt: string;
+              keyId: string;
+              heads: {
+                stream: string;
+                revision: number;
+                hash: string;
+              }[];
+            } | null;
+            /** @description signed checkpoints the chains were held against */
+            checkpoints: number;
+            /** @description the first disagreement with a signed checkpoint: what the chains alone cannot show (last events deleted, a stream rewritten with its hashes recomputed) */
+            checkpointMismatch?: {
+              takenAt: string;
+              keyId: string;
+              /**
+               * @description rewritten: the event the checkpoint names holds another hash; missing: the stream ends before it; signature: the checkpoint does not verify
+               * @enum {string}
+               */
+              reason: 'rewritten' | 'missing' | 'signature';
+              stream?: string;
+              revision?: number;
+              /** @description the hash the checkpoint signed */
+              expected?: string;
+              /** @description the hash stored, or `missing` */
+              actual?: string;
+              detail: string;
+            };
+          };
+        };
+      };
+      /** @description validation_failed: a bad path or query parameter, named in `errors` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role (auditor, admin) or scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id is registered */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listCheckpoints: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @description oldest first */
+            checkpoints: {
+              checkpoint: {
+                /** @enum {string} */
+                kind: 'ptce-chain-checkpoint/v1';
+                ptceId: string;
+                /** @description when it was taken */
+                takenAt: string;
+                /** @description each stream's last event then */
+                heads: {
+                  stream: string;
+                  revision: number;
+                  hash: string;
+                }[];
+              };
+              /** @description Ed25519 over the RFC 8785 canonical JSON of `checkpoint`, by a snapshot key of /.well-known/jwks.json */
+              signature: {
+                /** @enum {string} */
+                alg: 'Ed25519';
+                keyId: string;
+                value: string;
+              };
+            }[];
+          };
+        };
+      };
+      /** @description validation_failed: a bad path or query parameter, named in `errors` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role (auditor, admin) or scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id is registered */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getSnapshot: {
+    parameters: {
+      query?: {
+        /** @description valid time: the Paris day the indicators are computed for; default today's */
+        asOf?: string;
+        /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
+        knownAt?: string;
+        /** @description a position from an earlier snapshot: the log up to it, whatever was recorded since */
+        atPosition?: string;
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "snapshot": {
+           *         "ptceId": "val-coop",
+           *         "name": "Val de Sèvre Coopérations",
+           *         "asOf": "2019-09-15",
+           *         "position": "00000000000000000042",
+           *         "rulesVersion": "stage-rules/v1",
+           *         "thresholds": {
+           *           "minPartners": 2,
+           *           "collectiveShare": 0.9,
+           *           "minAssociateShare": 0.5,
+           *           "stalledAfterMonths": 12
+           *         },
+           *         "heads": [
+           *           {
+           *             "stream": "membership-val-coop",
+           *             "revision": 11,
+           *             "hash": "5b0f0c2d1f1b6c54b1e0d6a1cf3e8e1d0f6b0f1a6c1e2d3f4a5b6c7d8e9f0a1b"
+           *           },
+           *           {
+           *             "stream": "workgroups-val-coop",
+           *             "revision": 17,
+           *             "hash": "0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b"
+           *           },
+           *           {
+           *             "stream": "decisions-val-coop",
+           *             "revision": 8,
+           *             "hash": "f0e1d2c3b4a5968778695a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e0f"
+           *           }
+           *         ],
+           *         "members": {
+           *           "total": 6,
+           *           "naturalPersons": 0
+           *         },
+           *         "stage": {
+           *           "stage": "divided_groups",
+           *           "label": {
+           *             "fr": "Groupes divisés",
+           *             "en": "Divided groups"
+           *           },
+           *           "since": "2019-09-01",
+           *           "stalled": false,
+           *           "criteria": [
+           *             {
+           *               "id": "min_partners",
+           *               "holds": true,
+           *               "value": 5,
+           *               "threshold": 2
+           *             },
+           *             {
+           *               "id": "all_categories_steering",
+           *               "holds": true,
+           *               "value": 1,
+           *               "threshold": 1
+           *             },
+           *             {
+           *               "id": "steering_share",
+           *               "holds": false,
+           *               "value": 0.8333333333333334,
+           *               "threshold": 0.9
+           *             },
+           *             {
+           *               "id": "entity_registered",
+           *               "holds": false,
+           *               "value": false,
+           *               "threshold": true
+           *             },
+           *             {
+           *               "id": "associate_share",
+           *               "holds": false,
+           *               "value": 0,
+           *               "threshold": 0.5
+           *             }
+           *           ],
+           *           "core": [
+           *             "asso-mobilite",
+           *             "cc-val",
+           *             "epicerie-coop",
+           *             "garage-martin",
+           *             "lycee-agricole"
+           *           ],
+           *           "periphery": [],
+           *           "outside": [
+           *             "boulangerie-dupont"
+           *           ],
+           *           "naturalPersons": {
+           *             "core": 0,
+           *             "periphery": 0,
+           *             "outside": 0
+           *           },
+           *           "rulesVersion": "stage-rules/v1",
+           *           "asOf": "2019-09-15",
+           *           "warnings": []
+           *         },
+           *         "participation": {
+           *           "window": {
+           *             "from": "2018-09-15",
+           *             "to": "2019-09-15",
+           *             "months": 12
+           *           },
+           *           "steeringCoverage": 1,
+           *           "categoryCoverage": 1,
+           *           "blau": {
+           *             "membership": 0.7222222222222222,
+           *             "steering": 0.65625
+           *           },
+           *           "byCategory": {
+           *             "ess_enterprise": {
+           *               "members": 2,
+           *               "memberShare": 0.3333333333333333,
+           *               "steeringSeats": 4,
+           *               "seatShare": 0.5,
+           *               "representationRatio": 1.5,
+           *               "attendanceRate": 0.8333333333333334
+           *             }
+           *           },
+           *           "byMember": [
+           *             {
+           *               "organisationId": "asso-mobilite",
+           *               "category": "ess_enterprise",
+           *               "spaces": {
+           *                 "operational": 2,
+           *                 "strategic": 1,
+           *                 "governance": 1
+           *               },
+           *               "steeringSeats": 2,
+           *               "attendanceRate": 1,
+           *               "meetingsHeld": 3,
+           *               "meetingsAttended": 3,
+           *               "decisionsAttended": 4,
+           *               "activitiesCoCarried": 2
+           *             }
+           *           ],
+           *           "naturalPersons": 0,
+           *           "asOf": "2019-09-15",
+           *           "warnings": []
+           *         },
+           *         "legalTransition": {
+           *           "phase": "exploring",
+           *           "legalForm": null,
+           *           "entity": null,
+           *           "associates": {
+           *             "count": 0,
+           *             "share": 0,
+           *             "byCollege": {},
+           *             "withoutCollege": 0
+           *           },
+           *           "steps": [],
+           *           "asOf": "2019-09-15",
+           *           "warnings": []
+           *         },
+           *         "eligibility": {
+           *           "eligible": false,
+           *           "conditions": [
+           *             {
+           *               "id": "private_law_carrier",
+           *               "holds": false,
+           *               "unknown": false,
+           *               "detail": "no shared legal entity is registered"
+           *             }
+           *           ],
+           *           "asOf": "2019-09-15",
+           *           "warnings": []
+           *         }
+           *       },
+           *       "signature": {
+           *         "alg": "Ed25519",
+           *         "keyId": "kOlM2n1rZ6aFkVbS8b0oGHzv6k3rK0pQJxU7f1a2b3c",
+           *         "value": "x2b1Qm9mYWtlLXNpZ25hdHVyZS1mb3ItdGhlLWV4YW1wbGUtb25seS1ub3QtYS1yZWFsLW9uZS1pdC1pcy02NC1ieXRlcw"
+           *       },
+           *       "generatedAt": "2026-01-15T09:30:00.000Z"
+           *     }
+           */
+          'application/json': {
+            snapshot: {
+              ptceId: string;
+              /** @description the PTCE's name as registered */
+              name: string;
+              /** @description valid time: the Paris day the indicators are computed for */
+              asOf: string;
+              /** @description the last position of the log prefix the snapshot is computed on; give it as atPosition to have it again */
+              position: string;
+              rulesVersion: string;
+              /** @description the stage thresholds in force */
+              thresholds: {
+                minPartners: number;
+                collectiveShare: number;
+                minAssociateShare: number;
+                stalledAfterMonths: number;
+              };
+              /** @description the last event at or before position of each of the PTCE's streams: where its hash chains stand */
+              heads: {
+                stream: string;
+                revision: number;
+                hash: string;
+              }[];
+              members: {
+                /** @description active members at asOf */
+                total: number;
+                /** @description of which natural persons */
+                naturalPersons: number;
+              };
+              stage: {
+                /** @enum {string} */
+                stage:
+                  | 'not_started'
+                  | 'individual_impulse'
+                  | 'divided_groups'
+                  | 'collective_group'
+                  | 'effective';
+                label: {
+                  fr: string;
+                  en: string;
+                };
+                /** @description the Paris day the stage was reached; null when not started */
+                since: string | null;
+                stalled: boolean;
+                criteria: {
+                  id: string;
+                  holds: boolean;
+                  value: number | boolean;
+                  threshold: number | boolean;
+                }[];
+                core: string[];
+                periphery: string[];
+                outside: string[];
+                rulesVersion: string;
+                asOf: string;
+                warnings: {
+                  eventId: string;
+                  type: string;
+                  code: string;
+                  message: string;
+                  details?: {
+                    [key: string]: unknown;
+                  };
+                }[];
+                /** @description natural persons left out of core, periphery and outside */
+                naturalPersons: {
+                  /** @description natural persons counted here but not listed: a funder never receives their ids */
+                  core: number;
+                  /** @description natural persons counted here but not listed: a funder never receives their ids */
+                  periphery: number;
+                  /** @description natural persons counted here but not listed: a funder never receives their ids */
+                  outside: number;
+                };
+              };
+              participation: {
+                window: {
+                  /** @description the first day of the window */
+                  from: string;
+                  to: string;
+                  months: number;
+                };
+                steeringCoverage: number | null;
+                categoryCoverage: number | null;
+                blau: {
+                  membership: number | null;
+                  steering: number | null;
+                };
+                byCategory: {
+                  [key: string]: {
+                    members: number;
+                    memberShare: number | null;
+                    steeringSeats: number;
+                    seatShare: number | null;
+                    representationRatio: number | null;
+                    attendanceRate: number | null;
+                  };
+                };
+                byMember: {
+                  organisationId: string;
+                  category: string;
+                  spaces: {
+                    [key: string]: number;
+                  };
+                  steeringSeats: number;
+                  attendanceRate: number | null;
+                  meetingsHeld: number;
+                  meetingsAttended: number;
+                  decisionsAttended: number;
+                  activitiesCoCarried: number;
+                }[];
+                asOf: string;
+                warnings: {
+                  eventId: string;
+                  type: string;
+                  code: string;
+                  message: string;
+                  details?: {
+                    [key: string]: unknown;
+                  };
+                }[];
+                /** @description natural persons left out of byMember */
+                naturalPersons: number;
+              };
+              legalTransition: {
+                /** @enum {string} */
+                phase: 'none' | 'exploring' | 'form_chosen' | 'statutes_adopted' | 'registered';
+                legalForm: string | null;
+                entity: {
+                  name: string;
+                  legalForm: string;
+                  registrationId?: string;
+                  registeredAt: string;
+                } | null;
+                associates: {
+                  count: number;
+                  share: number;
+                  byCollege: {
+                    [key: string]: number;
+                  };
+                  withoutCollege: number;
+                };
+                steps: {
+                  step: string;
+                  date: string;
+                  decisionId: string | null;
+                }[];
+                asOf: string;
+                warnings: {
+                  eventId: string;
+                  type: string;
+                  code: string;
+                  message: string;
+                  details?: {
+                    [key: string]: unknown;
+                  };
+                }[];
+              };
+              eligibility: {
+                eligible: boolean;
+                conditions: {
+                  /** @enum {string} */
+                  id:
+                    | 'private_law_carrier'
+                    | 'three_legal_persons'
+                    | 'ess_enterprise_member'
+                    | 'enterprise_member'
+                    | 'other_category_member';
+                  holds: boolean;
+                  /** @description the ledger lacks what the condition needs */
+                  unknown: boolean;
+                  detail: string;
+                }[];
+                asOf: string;
+                warnings: {
+                  eventId: string;
+                  type: string;
+                  code: string;
+                  message: string;
+                  details?: {
+                    [key: string]: unknown;
+                  };
+                }[];
+              };
+            };
+            signature: {
+              /** @enum {string} */
+              alg: 'Ed25519';
+              /** @description the RFC 7638 thumbprint of the public key, its kid in /.well-known/jwks.json */
+              keyId: string;
+              /** @description Ed25519 signature, base64url, of the RFC 8785 canonical JSON of snapshot */
+              value: string;
+            };
+            /** @description when this answer was made; not signed: the same snapshot is signed the same */
+            generatedAt: string;
+          };
+        };
+      };
+      /** @description validation_failed (each field named in `errors`): an impossible date, asOf not a date, or knownAt and atPosition together */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role or scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id registered in the log prefix read */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getSnapshotReport: {
+    parameters: {
+      query?: {
+        /** @description valid time: the Paris day the indicators are computed for; default today's */
+        asOf?: string;
+        /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
+        knownAt?: string;
+        /** @description a position from an earlier snapshot: the log up to it, whatever was recorded since */
+        atPosition?: string;
+        /** @description the language of the page: French or English */
+        lang?: 'fr' | 'en';
+      };
+      header?: never;
+      path: {
+        ptceId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description the report page */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': string;
+        };
+      };
+      /** @description validation_failed (each field named in `errors`): an impossible date, asOf not a date, or knownAt and atPosition together */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description outside the caller's role or scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description no PTCE of that id registered in the log prefix read */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listSnapshots: {
+    parameters: {
+      query?: {
+        /** @description valid time: the Paris day the indicators are computed for; default today's */
+        asOf?: string;
+        /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
+        knownAt?: string;
+        /** @description a position from an earlier snapshot: the log up to it, whatever was recorded since */
+        atPosition?: string;
+        /** @description csv: RFC 4180, a header row then one row of headline indicators per PTCE */
+        format?: 'json' | 'csv';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description one signed snapshot per PTCE in scope, as JSON or (format=csv) as CSV */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            snapshots: {
               snapshot: {
                 ptceId: string;
                 /** @description the PTCE's name as registered */
@@ -10697,711 +9063,141 @@ export interface paths {
               };
               /** @description when this answer was made; not signed: the same snapshot is signed the same */
               generatedAt: string;
-            };
+            }[];
           };
+          'text/csv': string;
         };
-        /** @description an impossible date, asOf not a date, or knownAt and atPosition together */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
+      };
+      /** @description validation_failed (each field named in `errors`): an impossible date, asOf not a date, or knownAt and atPosition together */
+      400: {
+        headers: {
+          [name: string]: unknown;
         };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
+      };
+      /** @description unauthorized: no bearer token, or one that is expired, revoked or not ours */
+      401: {
+        headers: {
+          /** @description the Bearer challenge of RFC 6750, realm="ptce-ledger" */
+          'www-authenticate'?: string;
+          [name: string]: unknown;
         };
-        /** @description no PTCE of that id registered in the log prefix read */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
+      };
+      /** @description outside the caller's role or scope */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description store_unavailable: the event store is unreachable */
+      503: {
+        headers: {
+          /** @description seconds to wait before retrying */
+          'retry-after'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
   };
-  '/v1/snapshots/{ptceId}/report': {
+  getJwks: {
     parameters: {
       query?: never;
       header?: never;
       path?: never;
       cookie?: never;
     };
-    /**
-     * A PTCE's signed snapshot as a page for people, in French or English
-     * @description One self-contained HTML page drawn from the signed snapshot the same query gives at /v1/snapshots/{ptceId} and from the stage timeline of the same ledger: the timeline as a chart (fall-backs shown), participation by category, the legal transition, eligibility, the key id and signature and how to verify them. It loads nothing and runs no script; natural persons are counted, never named.
-     */
-    get: {
-      parameters: {
-        query?: {
-          /** @description valid time: the Paris day the indicators are computed for; default today's */
-          asOf?: string;
-          /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
-          knownAt?: string;
-          /** @description a position from an earlier snapshot: the log up to it, whatever was recorded since */
-          atPosition?: string;
-          /** @description the language of the page: French or English */
-          lang?: 'fr' | 'en';
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
         };
-        header?: never;
-        path: {
-          ptceId: string;
+        content: {
+          /**
+           * @example {
+           *       "keys": [
+           *         {
+           *           "kty": "OKP",
+           *           "crv": "Ed25519",
+           *           "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+           *           "kid": "kOlM2n1rZ6aFkVbS8b0oGHzv6k3rK0pQJxU7f1a2b3c",
+           *           "use": "sig",
+           *           "alg": "EdDSA",
+           *           "status": "current"
+           *         }
+           *       ]
+           *     }
+           */
+          'application/json': {
+            keys: {
+              /** @enum {string} */
+              kty: 'OKP';
+              /** @enum {string} */
+              crv: 'Ed25519';
+              x: string;
+              kid: string;
+              /** @enum {string} */
+              use: 'sig';
+              /** @enum {string} */
+              alg: 'EdDSA';
+              /** @enum {string} */
+              status?: 'current' | 'retired';
+            }[];
+          };
         };
-        cookie?: never;
       };
-      requestBody?: never;
-      responses: {
-        /** @description the report page */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'text/html': string;
-          };
+      /** @description rate_limited: too many requests from this client address in the minute */
+      429: {
+        headers: {
+          /** @description seconds until the client may send again */
+          'retry-after'?: string;
+          [name: string]: unknown;
         };
-        /** @description an impossible date, asOf not a date, or knownAt and atPosition together */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
+      };
+      /** @description internal: an unexpected error; the details are in the server log, never in the answer */
+      500: {
+        headers: {
+          [name: string]: unknown;
         };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no PTCE of that id registered in the log prefix read */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/snapshots': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * The signed snapshot of every PTCE in the caller's scope
-     * @description JSON by default; with format=csv, RFC 4180 text/csv (CRLF line ends, a header row) of headline indicators, one row per PTCE, each with the key id and signature of its JSON snapshot. A PTCE not registered in the part of the log read is left out.
-     */
-    get: {
-      parameters: {
-        query?: {
-          /** @description valid time: the Paris day the indicators are computed for; default today's */
-          asOf?: string;
-          /** @description transaction time: what had been recorded by then (a date: the end of that Paris day); default now */
-          knownAt?: string;
-          /** @description a position from an earlier snapshot: the log up to it, whatever was recorded since */
-          atPosition?: string;
-          /** @description csv: RFC 4180, a header row then one row of headline indicators per PTCE */
-          format?: 'json' | 'csv';
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description one signed snapshot per PTCE in scope, as JSON or (format=csv) as CSV */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              snapshots: {
-                snapshot: {
-                  ptceId: string;
-                  /** @description the PTCE's name as registered */
-                  name: string;
-                  /** @description valid time: the Paris day the indicators are computed for */
-                  asOf: string;
-                  /** @description the last position of the log prefix the snapshot is computed on; give it as atPosition to have it again */
-                  position: string;
-                  rulesVersion: string;
-                  /** @description the stage thresholds in force */
-                  thresholds: {
-                    minPartners: number;
-                    collectiveShare: number;
-                    minAssociateShare: number;
-                    stalledAfterMonths: number;
-                  };
-                  /** @description the last event at or before position of each of the PTCE's streams: where its hash chains stand */
-                  heads: {
-                    stream: string;
-                    revision: number;
-                    hash: string;
-                  }[];
-                  members: {
-                    /** @description active members at asOf */
-                    total: number;
-                    /** @description of which natural persons */
-                    naturalPersons: number;
-                  };
-                  stage: {
-                    /** @enum {string} */
-                    stage:
-                      | 'not_started'
-                      | 'individual_impulse'
-                      | 'divided_groups'
-                      | 'collective_group'
-                      | 'effective';
-                    label: {
-                      fr: string;
-                      en: string;
-                    };
-                    /** @description the Paris day the stage was reached; null when not started */
-                    since: string | null;
-                    stalled: boolean;
-                    criteria: {
-                      id: string;
-                      holds: boolean;
-                      value: number | boolean;
-                      threshold: number | boolean;
-                    }[];
-                    core: string[];
-                    periphery: string[];
-                    outside: string[];
-                    rulesVersion: string;
-                    asOf: string;
-                    warnings: {
-                      eventId: string;
-                      type: string;
-                      code: string;
-                      message: string;
-                      details?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /** @description natural persons left out of core, periphery and outside */
-                    naturalPersons: {
-                      /** @description natural persons counted here but not listed: a funder never receives their ids */
-                      core: number;
-                      /** @description natural persons counted here but not listed: a funder never receives their ids */
-                      periphery: number;
-                      /** @description natural persons counted here but not listed: a funder never receives their ids */
-                      outside: number;
-                    };
-                  };
-                  participation: {
-                    window: {
-                      /** @description the first day of the window */
-                      from: string;
-                      to: string;
-                      months: number;
-                    };
-                    steeringCoverage: number | null;
-                    categoryCoverage: number | null;
-                    blau: {
-                      membership: number | null;
-                      steering: number | null;
-                    };
-                    byCategory: {
-                      [key: string]: {
-                        members: number;
-                        memberShare: number | null;
-                        steeringSeats: number;
-                        seatShare: number | null;
-                        representationRatio: number | null;
-                        attendanceRate: number | null;
-                      };
-                    };
-                    byMember: {
-                      organisationId: string;
-                      category: string;
-                      spaces: {
-                        [key: string]: number;
-                      };
-                      steeringSeats: number;
-                      attendanceRate: number | null;
-                      meetingsHeld: number;
-                      meetingsAttended: number;
-                      decisionsAttended: number;
-                      activitiesCoCarried: number;
-                    }[];
-                    asOf: string;
-                    warnings: {
-                      eventId: string;
-                      type: string;
-                      code: string;
-                      message: string;
-                      details?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /** @description natural persons left out of byMember */
-                    naturalPersons: number;
-                  };
-                  legalTransition: {
-                    /** @enum {string} */
-                    phase: 'none' | 'exploring' | 'form_chosen' | 'statutes_adopted' | 'registered';
-                    legalForm: string | null;
-                    entity: {
-                      name: string;
-                      legalForm: string;
-                      registrationId?: string;
-                      registeredAt: string;
-                    } | null;
-                    associates: {
-                      count: number;
-                      share: number;
-                      byCollege: {
-                        [key: string]: number;
-                      };
-                      withoutCollege: number;
-                    };
-                    steps: {
-                      step: string;
-                      date: string;
-                      decisionId: string | null;
-                    }[];
-                    asOf: string;
-                    warnings: {
-                      eventId: string;
-                      type: string;
-                      code: string;
-                      message: string;
-                      details?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                  };
-                  eligibility: {
-                    eligible: boolean;
-                    conditions: {
-                      /** @enum {string} */
-                      id:
-                        | 'private_law_carrier'
-                        | 'three_legal_persons'
-                        | 'ess_enterprise_member'
-                        | 'enterprise_member'
-                        | 'other_category_member';
-                      holds: boolean;
-                      /** @description the ledger lacks what the condition needs */
-                      unknown: boolean;
-                      detail: string;
-                    }[];
-                    asOf: string;
-                    warnings: {
-                      eventId: string;
-                      type: string;
-                      code: string;
-                      message: string;
-                      details?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                  };
-                };
-                signature: {
-                  /** @enum {string} */
-                  alg: 'Ed25519';
-                  /** @description the RFC 7638 thumbprint of the public key, its kid in /.well-known/jwks.json */
-                  keyId: string;
-                  /** @description Ed25519 signature, base64url, of the RFC 8785 canonical JSON of snapshot */
-                  value: string;
-                };
-                /** @description when this answer was made; not signed: the same snapshot is signed the same */
-                generatedAt: string;
-              }[];
-            };
-            'text/csv': string;
-          };
-        };
-        /** @description an impossible date, asOf not a date, or knownAt and atPosition together */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description no token, or a bad one */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description outside the caller's role or scope */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description the event store is unreachable; retry after Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              type: string;
-              title: string;
-              status: number;
-              detail: string;
-              code: string;
-              instance: string;
-              errors?: {
-                path: string;
-                message: string;
-                in?: string;
-              }[];
-            } & {
-              [key: string]: unknown;
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/.well-known/jwks.json': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** The public keys that sign snapshots, current and retired */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            /**
-             * @example {
-             *       "keys": [
-             *         {
-             *           "kty": "OKP",
-             *           "crv": "Ed25519",
-             *           "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-             *           "kid": "kOlM2n1rZ6aFkVbS8b0oGHzv6k3rK0pQJxU7f1a2b3c",
-             *           "use": "sig",
-             *           "alg": "EdDSA",
-             *           "status": "current"
-             *         }
-             *       ]
-             *     }
-             */
-            'application/json': {
-              keys: {
-                /** @enum {string} */
-                kty: 'OKP';
-                /** @enum {string} */
-                crv: 'Ed25519';
-                x: string;
-                kid: string;
-                /** @enum {string} */
-                use: 'sig';
-                /** @enum {string} */
-                alg: 'EdDSA';
-                /** @enum {string} */
-                status?: 'current' | 'retired';
-              }[];
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
   };
 }
-export type webhooks = Record<string, never>;
-export interface components {
-  schemas: never;
-  responses: never;
-  parameters: never;
-  requestBodies: never;
-  headers: never;
-  pathItems: never;
-}
-export type $defs = Record<string, never>;
-export type operations = Record<string, never>;

@@ -31,7 +31,15 @@ import {
   requestTimeouts,
 } from './http-input.ts';
 import { installMetrics } from './metrics.ts';
-import { openApiTransform } from './openapi.ts';
+import {
+  API_CONTACT,
+  API_LICENSE,
+  API_SERVERS,
+  OPERATIONS_TAG,
+  type OpenApiTag,
+  openApiTransform,
+  problemComponent,
+} from './openapi.ts';
 import { notFound, ProblemError, sendProblem, toProblem } from './problem.ts';
 import { RevocationList } from './revocations.ts';
 
@@ -83,6 +91,8 @@ export interface CreateAppOptions {
   readonly readiness?: Record<string, ReadinessCheck>;
   /** OpenAPI `info`. */
   readonly title?: string;
+  /** The tags of the services mounted, declared at the top of the OpenAPI document. */
+  readonly tags?: readonly OpenApiTag[];
   readonly version?: string;
 }
 
@@ -275,9 +285,14 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
         title: options.title ?? 'PTCE Ledger API',
         description: 'Event-sourced governance ledger for French PTCE. Errors are RFC 9457 problem+json.',
         version: options.version ?? '1.0.0',
+        contact: { ...API_CONTACT },
+        license: { ...API_LICENSE },
       },
+      servers: API_SERVERS.map((server) => ({ ...server })),
+      tags: [OPERATIONS_TAG, ...(options.tags ?? [])].map((tag) => ({ ...tag })),
       components: {
         securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        schemas: problemComponent(),
       },
       security: [{ bearerAuth: [] }],
     },
@@ -299,8 +314,11 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     '/v1/me',
     {
       schema: {
+        operationId: 'getMe',
         summary: 'The caller, as the token says',
-        tags: ['operations'],
+        description:
+          "The token's subject, role and PTCE scope, as this server reads them: what a client checks before acting on a caller's behalf.",
+        tags: [OPERATIONS_TAG.name],
         response: { 200: principalSchema },
       },
     },

@@ -1,6 +1,8 @@
 import type { EventStore } from '@ptce/event-store';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { OPERATIONS_TAG, problemResponse } from './openapi.ts';
 import { ProblemError, sendProblem } from './problem.ts';
 
 /** Resolves when the dependency answers; rejects (or times out) when it is down. */
@@ -14,6 +16,12 @@ export interface HealthOptions {
 }
 
 type Status = 'up' | 'down';
+
+const liveAnswer = z.object({ status: z.literal('up') });
+const readyAnswer = z.object({
+  status: z.literal('up'),
+  checks: z.record(z.string(), z.enum(['up', 'down'])).describe('each dependency checked, by name'),
+});
 
 function withTimeout(check: ReadinessCheck, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -37,11 +45,21 @@ export function installHealth(app: FastifyInstance, options: HealthOptions): voi
   Object.assign(checks, options.readiness);
 
   const publicRoute = { public: true, rateLimit: false };
-  const ops = { tags: ['operations'], security: [] };
+  const ops = { tags: [OPERATIONS_TAG.name], security: [] };
 
   app.get(
     '/health/live',
-    { config: publicRoute, schema: { ...ops, summary: 'The process answers' } },
+    {
+      config: publicRoute,
+      schema: {
+        ...ops,
+        operationId: 'getLiveness',
+        summary: 'The process answers',
+        description:
+          'Answers while the process runs, whatever its dependencies: for an orchestrator deciding to restart it.',
+        response: { 200: liveAnswer },
+      },
+    },
     async () => ({
       status: 'up',
     }),
@@ -51,7 +69,19 @@ export function installHealth(app: FastifyInstance, options: HealthOptions): voi
     '/health/ready',
     {
       config: publicRoute,
-      schema: { ...ops, summary: 'The event store and, when configured, Redis answer' },
+      schema: {
+        ...ops,
+        operationId: 'getReadiness',
+        summary: 'The event store and, when configured, Redis answer',
+        description:
+          'Each dependency checked within 2 s: for an orchestrator deciding to send traffic. 503 names what is down; `degraded` when only what the service can do without (Redis, a fresh revocation list) is.',
+        response: {
+          200: readyAnswer,
+          503: problemResponse('not_ready: a dependency is down; `down` and `checks` name it', {
+            'retry-after': 'seconds to wait before asking again',
+          }),
+        },
+      },
     },
     async (request, reply) => {
       const names = Object.keys(checks);

@@ -13,6 +13,7 @@ import { type App, createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { installGateway } from './gateway.ts';
 import { loadJwtKeys } from './keys.ts';
+import type { OpenApiTag } from './openapi.ts';
 import { loadKeyEncryptionKey, PersonalData } from './personal-data.ts';
 import { createRedis } from './redis.ts';
 import { installGracefulShutdown } from './shutdown.ts';
@@ -50,6 +51,8 @@ export interface HostContext {
  */
 export interface ServiceModule<Options extends FastifyPluginOptions = FastifyPluginOptions> {
   readonly name: string;
+  /** The tags its routes are grouped under, declared at the top of the OpenAPI document. */
+  readonly tags?: readonly OpenApiTag[];
   plugin(app: App, options: Options): Promise<void>;
   options(host: HostContext): Options;
 }
@@ -130,6 +133,7 @@ export async function buildHost(config: Config, options: HostOptions): Promise<A
       ...(redis ? { redis } : {}),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(options.title ? { title: options.title } : {}),
+      tags: options.services.flatMap((service) => service.tags ?? []),
     });
   } catch (err) {
     await release();

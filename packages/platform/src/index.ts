@@ -30,7 +30,14 @@ export type { HealthOptions, ReadinessCheck } from './health.ts';
 export { buildHost, type HostContext, type HostOptions, runHost, type ServiceModule } from './host.ts';
 export { parseJsonText } from './http-input.ts';
 export { ensureKeys, type JwtKeys, type KeyPair, keyThumbprint, loadJwtKeys } from './keys.ts';
-export type { MediaObject, MediaResponse } from './openapi.ts';
+export {
+  API_LICENSE,
+  type MediaObject,
+  type MediaResponse,
+  type OpenApiTag,
+  problemResponse,
+  storeUnavailableResponse,
+} from './openapi.ts';
 export {
   fingerprintKeyOf,
   loadKeyEncryptionKey,

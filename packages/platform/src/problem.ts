@@ -5,7 +5,8 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
 export const PROBLEM_TYPE_BASE = 'https://ptce-ledger.dev/problems/';
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+export const PROBLEM_CONTENT_TYPE = `${PROBLEM_MEDIA_TYPE}; charset=utf-8`;
 
 export interface ProblemFieldError {
   /** Dotted path inside `in`, e.g. `territory.name`; empty for the whole value. */
@@ -27,19 +28,32 @@ export interface Problem {
   readonly [extension: string]: unknown;
 }
 
+/** What `sendProblem` sends: the OpenAPI document's one `Problem` component is made from it. */
 export const problemSchema = z
   .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    code: z.string(),
-    instance: z.string(),
+    type: z.string().describe(`${PROBLEM_TYPE_BASE}{code}`),
+    title: z.string().describe('the reason phrase of the status'),
+    status: z.number().int().min(400).max(599),
+    detail: z.string().describe('what is wrong, for a person'),
+    code: z.string().describe('stable: what a client switches on'),
+    instance: z.string().describe('the path of the request refused'),
     errors: z
-      .array(z.object({ path: z.string(), message: z.string(), in: z.string().optional() }))
-      .optional(),
+      .array(
+        z.object({
+          path: z
+            .string()
+            .describe('dotted path inside `in`, e.g. `territory.name`; empty for the whole value'),
+          message: z.string(),
+          in: z.string().optional().describe('body, querystring, params or headers'),
+        }),
+      )
+      .optional()
+      .describe('each offending field of a validation_failed request'),
   })
-  .loose();
+  .loose()
+  .describe(
+    'RFC 9457 problem details with a stable `code`; some codes add members of their own (`conflicts`, `limit`, `down`…).',
+  );
 
 /** Throw from a route or a hook; the central error handler renders it as problem+json. */
 export class ProblemError extends Error {

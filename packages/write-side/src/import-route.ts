@@ -1,4 +1,11 @@
-import { type App, principalOf, problemSchema, withExamples } from '@ptce/platform';
+import {
+  type App,
+  type OpenApiTag,
+  principalOf,
+  problemResponse,
+  storeUnavailableResponse,
+  withExamples,
+} from '@ptce/platform';
 import { z } from 'zod';
 import { authorizeWrite, ptceParamsSchema } from './http.ts';
 import { importReportSchema, runImport } from './import.ts';
@@ -13,7 +20,7 @@ export interface ImportRouteOptions {
   readonly upstreams: UpstreamWrites;
   readonly bodyLimit: number;
   readonly maxLines: number;
-  readonly tags: readonly string[];
+  readonly tag: OpenApiTag;
 }
 
 const importQuerySchema = z.strictObject({
@@ -79,6 +86,42 @@ const importBodySchema = withExamples(
   [exampleFile],
 );
 
+const importReportExample = withExamples(importReportSchema, [
+  {
+    dryRun: false,
+    lines: 2,
+    recorded: 1,
+    replayed: 1,
+    refused: 0,
+    results: [
+      {
+        line: 1,
+        status: 201,
+        idempotencyKey: 'import:9f2c0b6e4f7a1d3c8b5e2a7f6d4c1b0a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b:1',
+        replayed: true,
+        result: {
+          ptceId: 'val-coop',
+          eventIds: ['342eaa88-03e7-4c91-b26b-8a00e3a0fcc2'],
+          position: '00000000000000000001',
+          revision: 0,
+        },
+      },
+      {
+        line: 2,
+        status: 201,
+        idempotencyKey: 'registre-2017-ligne-2',
+        result: {
+          ptceId: 'val-coop',
+          organisationId: 'cc-val',
+          eventIds: ['5b7c1e9a-2f4d-4c8b-9a6e-1d3f5b7c9e2a'],
+          position: '00000000000000000002',
+          revision: 1,
+        },
+      },
+    ],
+  },
+]);
+
 /**
  * `POST /v1/ptces/{ptceId}/imports`: a PTCE's past in one request. The file's limits (bytes,
  * lines) are the deployment's; a line is refused alone, with the problem its route would answer.
@@ -95,7 +138,8 @@ export function importRoute(app: App, options: ImportRouteOptions): void {
     url: '/v1/ptces/:ptceId/imports',
     bodyLimit: options.bodyLimit,
     schema: {
-      tags: [...options.tags],
+      operationId: 'importPtceHistory',
+      tags: [options.tag.name],
       summary: "Import a PTCE's history: one write per NDJSON line, applied in order",
       description: `Each line is decided on the history as the lines before it left it, and gets its own result: the status and answer its route would give, or its problem; a refused line records nothing and the next lines go on. A line without an idempotency key gets one derived from the file's SHA-256 and its line number, so a file sent again resumes where it stopped and records nothing twice (a file sent in parts gives each part \`source\` and \`firstLine\`). At most ${options.maxLines} lines (413 too_many_lines; IMPORT_MAX_LINES) and ${options.bodyLimit} bytes (413; IMPORT_BODY_LIMIT) per request. \`dryRun=true\` decides every line and records nothing.`,
       params: ptceParamsSchema,
@@ -103,14 +147,15 @@ export function importRoute(app: App, options: ImportRouteOptions): void {
       consumes: [NDJSON],
       body: importBodySchema,
       response: {
-        200: importReportSchema,
-        400: problemSchema.describe('malformed query, or an empty file; nothing recorded'),
-        401: problemSchema.describe('no token, or a bad one'),
-        403: problemSchema.describe("outside the caller's role or scope"),
-        413: problemSchema.describe('more lines or bytes than one request may hold; nothing recorded'),
-        415: problemSchema.describe(`the body is not ${NDJSON}`),
-        501: problemSchema.describe('a dry run of lines that another service of a split deployment writes'),
-        503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
+        200: importReportExample,
+        403: problemResponse("role_forbidden or out_of_scope: outside the caller's role or PTCE scope"),
+        413: problemResponse(
+          `too_many_lines (more than ${options.maxLines} lines) or payload_too_large (more than ${options.bodyLimit} bytes): nothing recorded; send the file in parts`,
+        ),
+        501: problemResponse(
+          'dry_run_needs_every_service: a dry run of lines another service of a split deployment writes',
+        ),
+        503: storeUnavailableResponse,
       },
     },
     handler: async (request) => {

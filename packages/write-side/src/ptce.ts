@@ -1,7 +1,7 @@
 import { evolveLedger, initialLedger, type Ledger, LedgerCache, settleLedger } from '@ptce/domain';
 import type { EventStore, IdempotencyStore } from '@ptce/event-store';
 import { ptceStreams, type StreamFamily, streamName } from '@ptce/events';
-import { type PersonalData, problemSchema } from '@ptce/platform';
+import { type PersonalData, problemResponse } from '@ptce/platform';
 import type { z } from 'zod';
 import type { WriteDeps } from './execute.ts';
 import { LedgerRepository, type LedgerRepositoryOptions } from './ledger-repository.ts';
@@ -59,17 +59,33 @@ export function ptceTarget(family: StreamFamily, ptceId: string) {
   return { ptceId, stream: streamName(family, ptceId), readStreams: ptceStreams(ptceId) };
 }
 
-/** The success answer and every refusal a write can give, for the OpenAPI document. */
-export function writeResponses<S extends z.ZodType>(status: 200 | 201, success: S) {
+/**
+ * The success answer and every refusal a write can give, for the OpenAPI document (the platform
+ * adds those of any route: validation, token, body size and type, rate limit). A route with no
+ * path parameters (registering a PTCE) names nothing that could be unknown: no 404.
+ */
+export function writeResponses<S extends z.ZodType>(status: 200 | 201, success: S, namesResource: boolean) {
   return {
     [status]: success,
-    400: problemSchema.describe('malformed or schema-invalid request; nothing recorded'),
-    401: problemSchema.describe('no token, or a bad one'),
-    403: problemSchema.describe("outside the caller's role or scope"),
-    404: problemSchema.describe('unknown PTCE or resource'),
-    409: problemSchema.describe('conflicts with the current state'),
-    412: problemSchema.describe('If-Match does not match the current revision'),
-    422: problemSchema.describe('contradicts the recorded history'),
-    503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
+    403: problemResponse("role_forbidden or out_of_scope: outside the caller's role or PTCE scope"),
+    ...(namesResource
+      ? {
+          404: problemResponse(
+            'the PTCE, or the resource of the path or the body, is unknown (ptce_not_found, member_not_found…)',
+          ),
+        }
+      : {}),
+    409: problemResponse(
+      'conflicts with the current state: a domain refusal (already_member, space_closed…), revision_conflict, duplicate_event, or idempotency_key_in_flight (the first request with this Idempotency-Key still runs)',
+      { 'retry-after': 'with idempotency_key_in_flight: seconds before the key may be free' },
+    ),
+    412: problemResponse('precondition_failed: If-Match does not name the current revision of the stream'),
+    422: problemResponse(
+      'well-formed but refused: a domain refusal (contradicts_history and its `conflicts`, occurred_in_future…), or idempotency_key_reused (the key came with another request)',
+    ),
+    503: problemResponse(
+      "store_unavailable (the event store is unreachable), or personal_data_key_unavailable (the history moved while a natural person's write was prepared): nothing was recorded; send it again",
+      { 'retry-after': 'seconds to wait before sending it again' },
+    ),
   } as const;
 }

@@ -1,6 +1,6 @@
 import type { DecideContext, EventToAppend, Ledger } from '@ptce/domain';
 import type { EventEnvelope, StreamFamily } from '@ptce/events';
-import type { App, SealingKeys } from '@ptce/platform';
+import type { App, OpenApiTag, SealingKeys } from '@ptce/platform';
 import type { z } from 'zod';
 import { executeWrite, type WriteDeps } from './execute.ts';
 import { REPLAYED_HEADER, writeHeadersSchema } from './headers.ts';
@@ -13,7 +13,7 @@ import { type WriteContext, writeContextOf } from './write-context.ts';
 /** What a write service decides with: its stream family and its decider. */
 export interface WriteService<Command> {
   readonly family: StreamFamily;
-  readonly tags: readonly string[];
+  readonly tag: OpenApiTag;
   readonly deps: WriteDeps<Ledger>;
   readonly decide: (command: Command, ledger: Ledger, ctx: DecideContext) => readonly EventToAppend[];
   /** Where the service lists its writes for an import in the same process (see `WriteCatalog`). */
@@ -30,8 +30,13 @@ export interface AskedWrite<Command> {
 export interface WriteRoute<Params extends z.ZodType, Body extends z.ZodType, Command> {
   readonly method: 'POST' | 'PATCH';
   readonly url: string;
+  /**
+   * The method a generated client shows (verb first, camelCase), written here so that renaming
+   * the URL never renames a client's method.
+   */
+  readonly operationId: string;
   readonly summary: string;
-  readonly description?: string;
+  readonly description: string;
   /** Left out for a route with no path parameters (registering a PTCE). */
   readonly params?: Params;
   readonly body: Body;
@@ -74,13 +79,14 @@ export function writeRoutes<Command>(app: App, service: WriteService<Command>) {
       method: route.method,
       url: route.url,
       schema: {
-        tags: [...service.tags],
+        operationId: route.operationId,
+        tags: [service.tag.name],
         summary: route.summary,
-        ...(route.description ? { description: route.description } : {}),
+        description: route.description,
         ...(route.params ? { params: route.params } : {}),
         headers: writeHeadersSchema,
         body: route.body,
-        response: writeResponses(route.status, route.result),
+        response: writeResponses(route.status, route.result, route.params !== undefined),
       },
       handler: async (request, reply) => {
         // The schemas above validated both: these are their outputs.

@@ -4,11 +4,13 @@ import type { EventStore, StoredEventText } from '@ptce/event-store';
 import { type EventEnvelope, ptceStreams, slugSchema, validTimeSchema } from '@ptce/events';
 import {
   type App,
+  type OpenApiTag,
   type PersonalData,
   ProblemError,
-  problemSchema,
+  problemResponse,
   requirePtceScope,
   requireRole,
+  storeUnavailableResponse,
   zodPlugin,
 } from '@ptce/platform';
 import { changesBetween, type StageRules } from '@ptce/projections';
@@ -45,7 +47,12 @@ export interface AuditOptions {
   readonly checkpointEveryMs: number;
 }
 
-const tags = ['audit'];
+export const auditTag: OpenApiTag = {
+  name: 'audit',
+  description:
+    'For auditors: the events as stored, every answer replayed, differences between two dates, the hash chains verified and their signed checkpoints.',
+};
+const tags = [auditTag.name];
 /**
  * From start-up to the first round of checkpoints: a process restarted more often than the period
  * still takes its round, and one started for a moment (a test, a command) takes none.
@@ -65,11 +72,10 @@ const positionSchema = z
 
 const auditResponses = <S extends z.ZodType>(success: S) => ({
   200: success,
-  400: problemSchema.describe('a bad query parameter, named'),
-  401: problemSchema.describe('no token, or a bad one'),
-  403: problemSchema.describe("outside the caller's role (auditor, admin) or scope"),
-  404: problemSchema.describe('no PTCE of that id is registered'),
-  503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
+  400: problemResponse('validation_failed: a bad path or query parameter, named in `errors`'),
+  403: problemResponse("outside the caller's role (auditor, admin) or scope"),
+  404: problemResponse('no PTCE of that id is registered'),
+  503: storeUnavailableResponse,
 });
 
 const eventsQuery = z.strictObject({
@@ -267,6 +273,7 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
     {
       schema: {
         tags,
+        operationId: 'getAuditEvents',
         summary: "The PTCE's events in log order, as stored, by pages or streamed whole as NDJSON",
         description: `With \`Accept: ${NDJSON}\` the whole history (filters applied, no paging) is streamed one event per line, in constant memory.`,
         params: ptceParams,
@@ -319,7 +326,10 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
     {
       schema: {
         tags,
+        operationId: 'replayPtce',
         summary: 'Every read-side answer of the PTCE at asOf, as known at knownAt (or atPosition)',
+        description:
+          'State, stage, participation, legal transition and eligibility computed together on one cut of the log, natural persons named: what the API answered, or would have, at that time.',
         params: ptceParams,
         querystring: replayQuery,
         response: auditResponses(replayAnswer),
@@ -348,7 +358,10 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
     {
       schema: {
         tags,
+        operationId: 'getPtceDiff',
         summary: 'What changed in the PTCE between two valid times: members, enrolments, decisions, stages',
+        description:
+          'Members joined and left, enrolments, decisions and stage changes between from and to, on the history as known at knownAt (or atPosition).',
         params: ptceParams,
         querystring: diffQuery,
         response: auditResponses(diffAnswer),
@@ -375,7 +388,10 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
     {
       schema: {
         tags,
+        operationId: 'verifyPtce',
         summary: "Each of the PTCE's hash chains recomputed from the events as stored",
+        description:
+          "Each stream's chain recomputed from the events as stored, its head, and whether every chain holds and agrees with every signed checkpoint of the PTCE.",
         params: ptceParams,
         response: auditResponses(verifyAnswer),
       },
@@ -396,6 +412,7 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
     {
       schema: {
         tags,
+        operationId: 'listCheckpoints',
         summary: "The signed checkpoints of the PTCE's hash chains, oldest first",
         description:
           'Taken with every snapshot and at least daily while the chains move, each signed with a snapshot key. Keep them: a checkpoint held outside the server proves what the chains were, whatever is done to the server later.',

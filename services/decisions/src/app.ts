@@ -10,7 +10,7 @@ import {
   slugSchema,
   spaceRulesSchema,
 } from '@ptce/events';
-import { withExamples, zodPlugin } from '@ptce/platform';
+import { type OpenApiTag, withExamples, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
@@ -24,7 +24,11 @@ import {
 } from '@ptce/write-side';
 import { z } from 'zod';
 
-const tags = ['decisions'];
+export const decisionsTag: OpenApiTag = {
+  name: 'decisions',
+  description:
+    'Decisions taken at meetings of a space, their corrections and annulments; the server derives each outcome from the rules in force.',
+};
 const decisionParams = ptceParamsSchema.extend({ decisionId: slugSchema });
 
 // Examples come from the val-coop history (test/scenarios/val-coop.json) where it has the step.
@@ -137,7 +141,7 @@ function derivedOf(appended: readonly EventEnvelope[]) {
 export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options) => {
   const route = writeRoutes<DecisionsCommand>(app, {
     family: 'decisions',
-    tags,
+    tag: decisionsTag,
     deps: writeDeps(options),
     catalog: options.catalog,
     decide: decideDecisions,
@@ -146,7 +150,10 @@ export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options)
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/decisions',
+    operationId: 'recordDecision',
     summary: 'Record a decision of a space; the server derives its outcome',
+    description:
+      "A decision taken at a meeting of a space, with its vote and present members: the server derives adopted, rejected or no_quorum from the space's rules in force that day, and answers it.",
     params: ptceParamsSchema,
     body: recordBody,
     status: 201,
@@ -161,7 +168,10 @@ export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options)
   route({
     method: 'PATCH',
     url: '/v1/ptces/:ptceId/decisions/:decisionId',
+    operationId: 'correctDecision',
     summary: 'Correct a decision (vote, present members, date, title); its outcome is derived again',
+    description:
+      "Fixes a decision's vote, present members, date or title with a reason; its outcome is derived again from the rules in force at its date.",
     params: decisionParams,
     body: correctionBody,
     status: 200,
@@ -177,7 +187,10 @@ export const decisionsService = zodPlugin<WriteSideOptions>(async (app, options)
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/decisions/:decisionId/annulment',
+    operationId: 'annulDecision',
     summary: 'Record that a decision was annulled',
+    description:
+      'The decision stops having effect from occurredAt, or from its own date when that is left out; it stays in the history.',
     params: decisionParams,
     body: annulmentBody,
     status: 200,

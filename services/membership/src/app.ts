@@ -16,7 +16,7 @@ import {
   slugSchema,
   validTimeSchema,
 } from '@ptce/events';
-import { withExamples, zodPlugin } from '@ptce/platform';
+import { type OpenApiTag, withExamples, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
@@ -34,7 +34,11 @@ import {
 } from '@ptce/write-side';
 import { z } from 'zod';
 
-const tags = ['membership'];
+export const membershipTag: OpenApiTag = {
+  name: 'membership',
+  description:
+    'The PTCE, its members and pilot, the shared legal entity and its associates, recognitions, and retractions of any record of the PTCE.',
+};
 
 /**
  * A member's name is the one field that may be personal data: a natural person's. The API says
@@ -232,7 +236,7 @@ function ptceIdFor(context: WriteContext, body: unknown, name: string): string {
  */
 export interface MembershipOptions extends WriteSideOptions {
   /** The import route's limits and where it forwards the lines other services write. */
-  readonly imports?: Omit<ImportRouteOptions, 'catalog' | 'tags'>;
+  readonly imports?: Omit<ImportRouteOptions, 'catalog' | 'tag'>;
 }
 
 /** An import's limits when its host gives none: as IMPORT_BODY_LIMIT and IMPORT_MAX_LINES default. */
@@ -247,7 +251,7 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   const catalog = options.catalog ?? new WriteCatalog();
   const route = writeRoutes<MembershipCommand>(app, {
     family: 'membership',
-    tags,
+    tag: membershipTag,
     deps,
     catalog,
     decide: decideMembership,
@@ -256,7 +260,10 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces',
+    operationId: 'registerPtce',
     summary: 'Register a PTCE; its pilot organisation becomes its first member',
+    description:
+      "Starts the PTCE's history: its name, territory and pilot organisation, at the date it was founded. Left out, ptceId is made from the name; a retry with the same Idempotency-Key names the same PTCE.",
     body: registerBody,
     status: 201,
     result: withPtce,
@@ -270,7 +277,10 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/members',
+    operationId: 'recordMemberJoin',
     summary: 'Record that an organisation joined the PTCE',
+    description:
+      "The organisation is an active member from occurredAt on. A natural person's name is sealed under a key of that person alone.",
     params: ptceParamsSchema,
     body: joinBody,
     status: 201,
@@ -286,8 +296,11 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/members/:organisationId/departure',
+    operationId: 'recordMemberDeparture',
     summary:
       'Record that a member left the PTCE; its enrolments, associate status and carrying of activities end that day',
+    description:
+      'The member is no longer active from occurredAt. Rejoining later restores none of what the departure ended. The pilot cannot leave: hand the role over first.',
     params: orgParams,
     body: departureBody,
     status: 200,
@@ -302,7 +315,10 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'PATCH',
     url: '/v1/ptces/:ptceId/members/:organisationId',
+    operationId: 'correctMembership',
     summary: 'Correct a membership record (name, category, legal status, join date)',
+    description:
+      'Fixes a wrong record without changing it: the correction is recorded with its reason and applies from now on in transaction time. Refused with 422 contradicts_history when recorded facts depend on what it changes.',
     params: orgParams,
     body: membershipCorrectionBody,
     status: 200,
@@ -319,6 +335,7 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/members/:organisationId/erasure',
+    operationId: 'eraseMember',
     summary: "Erase a natural person's personal data (GDPR art. 17): their data key is destroyed",
     description:
       "Admin only. Destroys the person's data key, then records that it did: from then on the member reads as erased, without a name, while counts, stages and every hash chain stay as they were. Cannot be undone. 422 for an organisation that is not a natural person.",
@@ -351,7 +368,9 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/pilot',
+    operationId: 'handOverPilot',
     summary: 'Hand the pilot role over to another active member',
+    description: 'Another active member becomes the pilot from occurredAt; the former pilot stays a member.',
     params: ptceParamsSchema,
     body: pilotBody,
     status: 200,
@@ -366,7 +385,10 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/legal-entity',
+    operationId: 'registerLegalEntity',
     summary: 'Record the registration of the shared legal entity',
+    description:
+      "The PTCE's shared legal entity (its legal form and registration) exists from occurredAt; members then become associates of it one by one.",
     params: ptceParamsSchema,
     body: legalEntityBody,
     status: 201,
@@ -377,7 +399,10 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'PATCH',
     url: '/v1/ptces/:ptceId/legal-entity',
+    operationId: 'correctLegalEntity',
     summary: 'Correct the shared legal entity record',
+    description:
+      'Fixes the recorded legal entity (form, registration, date) with a reason, from now on in transaction time.',
     params: ptceParamsSchema,
     body: legalEntityCorrectionBody,
     status: 200,
@@ -391,7 +416,10 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/legal-entity/associates',
+    operationId: 'admitAssociate',
     summary: 'Record that an active member became an associate of the shared legal entity',
+    description:
+      'An active member holds a share of the shared legal entity from occurredAt; a departure from the PTCE ends it.',
     params: ptceParamsSchema,
     body: associateBody,
     status: 201,
@@ -406,7 +434,10 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/legal-entity/associates/:organisationId/withdrawal',
+    operationId: 'recordAssociateWithdrawal',
     summary: 'Record that an associate withdrew from the shared legal entity',
+    description:
+      'The associate no longer holds a share of the shared legal entity from occurredAt; it stays a member of the PTCE.',
     params: orgParams,
     body: withdrawalBody,
     status: 200,
@@ -421,7 +452,10 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/recognitions',
+    operationId: 'recordRecognition',
     summary: 'Record a recognition or funding granted to the PTCE',
+    description:
+      "A programme that recognised or funded the PTCE at occurredAt, its grantor and, when known, the amount: kept in the PTCE's state from then on.",
     params: ptceParamsSchema,
     body: recognitionBody,
     status: 201,
@@ -432,7 +466,10 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/retractions',
+    operationId: 'retractRecord',
     summary: 'Retract a record of this PTCE: treated as never made, from now on in transaction time',
+    description:
+      'Names a recorded event of the PTCE that should never have been recorded: every read as known from now on ignores it, reads as known before still see it. The registration, an erasure and a retraction cannot be retracted.',
     params: ptceParamsSchema,
     body: retractionBody,
     status: 200,
@@ -451,6 +488,6 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
     upstreams: options.imports?.upstreams ?? new UpstreamWrites([]),
     bodyLimit: options.imports?.bodyLimit ?? DEFAULT_IMPORTS.bodyLimit,
     maxLines: options.imports?.maxLines ?? DEFAULT_IMPORTS.maxLines,
-    tags,
+    tag: membershipTag,
   });
 });

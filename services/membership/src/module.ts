@@ -1,10 +1,11 @@
 import type { ServiceModule } from '@ptce/platform';
 import { UpstreamWrites, writeSideOptions } from '@ptce/write-side';
-import { type MembershipOptions, membershipService } from './app.ts';
+import { type MembershipOptions, membershipService, membershipTag } from './app.ts';
 
 /** The membership service as a host mounts it: alone (main.ts) or beside the others (standalone). */
 export const membershipModule: ServiceModule<MembershipOptions> = {
   name: 'membership',
+  tags: [membershipTag],
   plugin: membershipService,
   options: (host) => ({
     ...writeSideOptions(host),

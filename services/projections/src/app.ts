@@ -3,12 +3,14 @@ import type { EventStore } from '@ptce/event-store';
 import { parisDate, slugSchema } from '@ptce/events';
 import {
   type App,
+  type OpenApiTag,
   type PersonalData,
   ProblemError,
   principalOf,
-  problemSchema,
+  problemResponse,
   requirePtceScope,
   requireRole,
+  storeUnavailableResponse,
   zodPlugin,
 } from '@ptce/platform';
 import { DEFAULT_WINDOW_MONTHS, ledgerAt, rulesVersion, type StageRules, stageOf } from '@ptce/projections';
@@ -72,7 +74,12 @@ export interface ProjectionsOptions {
   readonly projector?: Pick<ProjectorOptions, 'batchSize' | 'tickMs' | 'restFactor' | 'gatherMs'>;
 }
 
-const tags = ['projections'];
+export const projectionsTag: OpenApiTag = {
+  name: 'projections',
+  description:
+    'What the history says at a valid time, as known at a transaction time: creation stage, state, legal transition, eligibility, participation.',
+};
+const tags = [projectionsTag.name];
 /** Current answers kept as the JSON text sent (each a few KB). */
 const SENT_ANSWERS = 2_000;
 const READERS = ['secretary', 'auditor', 'admin'] as const;
@@ -81,14 +88,15 @@ const ptceParams = z.strictObject({ ptceId: slugSchema });
 const readResponses = <S extends z.ZodType>(success: S) => ({
   200: success,
   304: z.null().describe('If-None-Match names the current ETag: the answer has not changed'),
-  400: problemSchema.describe('an impossible date, or knownAt and atPosition together'),
-  401: problemSchema.describe('no token, or a bad one'),
-  403: problemSchema.describe("outside the caller's role or scope (funders read signed snapshots)"),
-  404: problemSchema.describe('no PTCE of that id registered in the log prefix read'),
-  409: problemSchema.describe(
+  400: problemResponse(
+    'validation_failed (each field named in `errors`): an impossible date, or knownAt and atPosition together',
+  ),
+  403: problemResponse("outside the caller's role or scope (funders read signed snapshots)"),
+  404: problemResponse('no PTCE of that id registered in the log prefix read'),
+  409: problemResponse(
     'position_not_reached: the log prefix read ends before minPosition (a cut before it, or a store behind)',
   ),
-  503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
+  503: storeUnavailableResponse,
 });
 
 const ptceNotFound = (ptceId: string) =>
@@ -327,7 +335,10 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     {
       schema: {
         tags,
+        operationId: 'getStage',
         summary: 'The creation stage of a PTCE at asOf, as known at knownAt (or atPosition)',
+        description:
+          'The stage (not_started to effective) that the stage thresholds in force give, with what it rests on. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.',
         params: ptceParams,
         querystring: readQuerySchema,
         response: readResponses(stageAnswer),
@@ -353,7 +364,10 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     {
       schema: {
         tags,
+        operationId: 'getStageTimeline',
         summary: 'The stages a PTCE went through, day by day, as known at knownAt (or atPosition)',
+        description:
+          'One entry per run of days at the same stage, a fall back to an earlier stage included, as the history known at knownAt (or atPosition) tells it.',
         params: ptceParams,
         querystring: timelineQuerySchema,
         response: readResponses(timelineAnswer),
@@ -421,7 +435,10 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     {
       schema: {
         tags,
+        operationId: 'getPtce',
         summary: 'The state of a PTCE at asOf, as known at knownAt (or atPosition)',
+        description:
+          "Members, pilot, spaces and enrolments, activities, the shared legal entity and its associates, decisions, recognitions and warnings. A natural person's name is opened for the caller, or shown as erased. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.",
         params: ptceParams,
         querystring: readQuerySchema,
         response: readResponses(stateAnswer),
@@ -448,8 +465,11 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     {
       schema: {
         tags,
+        operationId: 'getLegalTransition',
         summary:
           'Where the PTCE stands in its move to a shared legal entity at asOf, as known at knownAt (or atPosition)',
+        description:
+          "The phase reached and its steps, the legal form and the entity, and the associates' share of the active members. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.",
         params: ptceParams,
         querystring: readQuerySchema,
         response: readResponses(legalTransitionAnswer),
@@ -473,8 +493,11 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     {
       schema: {
         tags,
+        operationId: 'getEligibility',
         summary:
           'Whether the PTCE meets the conditions of a State call at asOf, as known at knownAt (or atPosition)',
+        description:
+          'eligible, and each condition of the call: whether it holds, or is unknown because the history lacks what it needs. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.',
         params: ptceParams,
         querystring: readQuerySchema,
         response: readResponses(eligibilityAnswer),
@@ -498,8 +521,11 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     {
       schema: {
         tags,
+        operationId: 'getParticipation',
         summary:
           'How broad the participation is at asOf, over a window of windowMonths ending then, as known at knownAt (or atPosition)',
+        description:
+          'Coverage of the steering seats and of the categories, diversity (Blau) of members and seats, by category and by member, over the window. asOf is a valid time (default now), knownAt a transaction time (default: everything recorded) or atPosition a position of the log; with minPosition (a position a write answered), a read that does not reach it is refused. The ETag names what the answer was computed on: send it as If-None-Match for a 304.',
         params: ptceParams,
         querystring: participationQuerySchema,
         response: readResponses(participationAnswer),
@@ -570,14 +596,16 @@ export const projectionsService = zodPlugin<ProjectionsOptions>(async (app: App,
     {
       schema: {
         tags,
+        operationId: 'listPtces',
         summary: "The PTCE in the caller's scope, with their current stage",
+        description:
+          "Every registered PTCE for an admin or a token scoped to *, else those of the token's scope, each with its name and its stage today. With minPosition (a position a write answered), a read that does not reach it is refused (409).",
         querystring: listQuerySchema,
         response: {
           200: listAnswer,
-          401: problemSchema.describe('no token, or a bad one'),
-          403: problemSchema.describe("outside the caller's role"),
-          409: problemSchema.describe('position_not_reached: no PTCE in scope read reaches minPosition'),
-          503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
+          403: problemResponse("outside the caller's role"),
+          409: problemResponse('position_not_reached: no PTCE in scope read reaches minPosition'),
+          503: storeUnavailableResponse,
         },
       },
     },

@@ -9,13 +9,14 @@ import {
   readModelsPrefix,
   sharedPtceLedgers,
 } from '@ptce/read-models';
-import { type ProjectionsOptions, projectionsService } from './app.ts';
+import { type ProjectionsOptions, projectionsService, projectionsTag } from './app.ts';
 
 export type { ProjectionsOptions } from './app.ts';
 
 /** The projections (read) service as a host mounts it: alone (main.ts) or beside the write services. */
 export const projectionsModule: ServiceModule<ProjectionsOptions> = {
   name: 'projections',
+  tags: [projectionsTag],
   plugin: projectionsService,
   options: (host) => {
     const rules = loadStageRules(host.config.STAGE_RULES);

@@ -4,9 +4,10 @@ import type { EventStore } from '@ptce/event-store';
 import { canonicalJson, parisDate } from '@ptce/events';
 import {
   type App,
+  type OpenApiTag,
   ProblemError,
   principalOf,
-  problemSchema,
+  problemResponse,
   requirePtceScope,
   requireRole,
   type SnapshotKeys,
@@ -57,7 +58,12 @@ export interface SnapshotsOptions {
   readonly checkpoints: ChainCheckpoints;
 }
 
-const tags = ['snapshots'];
+export const snapshotsTag: OpenApiTag = {
+  name: 'snapshots',
+  description:
+    'Signed snapshots for funders (JSON, CSV or a page for people) and the public keys that verify them.',
+};
+const tags = [snapshotsTag.name];
 /** Signed snapshots kept made: a few for each of a deployment's PTCE (about 5 KB each). */
 const SNAPSHOTS_KEPT = 2_000;
 const READERS = ['funder', 'secretary', 'auditor', 'admin'] as const;
@@ -155,6 +161,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
     {
       schema: {
         tags,
+        operationId: 'getSnapshot',
         summary: "A PTCE's signed snapshot at asOf, as known at knownAt (or atPosition)",
         description:
           'Stage, participation, legal transition and eligibility, with the stage thresholds in force and the heads of the hash chains, signed with Ed25519 over the RFC 8785 canonical JSON of `snapshot` (public keys at /.well-known/jwks.json). Natural persons are counted, never named.',
@@ -163,7 +170,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
         response: {
           200: signedSnapshot,
           ...errors,
-          404: problemSchema.describe('no PTCE of that id registered in the log prefix read'),
+          404: problemResponse('no PTCE of that id registered in the log prefix read'),
         },
       },
     },
@@ -179,6 +186,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
     {
       schema: {
         tags,
+        operationId: 'getSnapshotReport',
         summary: "A PTCE's signed snapshot as a page for people, in French or English",
         description:
           'One self-contained HTML page drawn from the signed snapshot the same query gives at /v1/snapshots/{ptceId} and from the stage timeline of the same ledger: the timeline as a chart (fall-backs shown), participation by category, the legal transition, eligibility, the key id and signature and how to verify them. It loads nothing and runs no script; natural persons are counted, never named.',
@@ -187,7 +195,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
         response: {
           200: { description: 'the report page', content: { 'text/html': { schema: reportPage } } },
           ...errors,
-          404: problemSchema.describe('no PTCE of that id registered in the log prefix read'),
+          404: problemResponse('no PTCE of that id registered in the log prefix read'),
         },
       },
     },
@@ -217,6 +225,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
     {
       schema: {
         tags,
+        operationId: 'listSnapshots',
         summary: "The signed snapshot of every PTCE in the caller's scope",
         description:
           'JSON by default; with format=csv, RFC 4180 text/csv (CRLF line ends, a header row) of headline indicators, one row per PTCE, each with the key id and signature of its JSON snapshot. A PTCE not registered in the part of the log read is left out.',
@@ -258,7 +267,10 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
       config: { public: true },
       schema: {
         tags,
+        operationId: 'getJwks',
         summary: 'The public keys that sign snapshots, current and retired',
+        description:
+          'A JSON Web Key Set of the Ed25519 keys that sign snapshots and checkpoints, by key id: the current one and those retired, so an old snapshot still verifies. Public, cached for a minute.',
         security: [],
         response: { 200: jwksSchema },
       },

@@ -1,5 +1,5 @@
 import { isDateOnly, slugSchema, validTimeSchema } from '@ptce/events';
-import { problemSchema, withExamples } from '@ptce/platform';
+import { problemResponse, storeUnavailableResponse, withExamples } from '@ptce/platform';
 import {
   eligibilityAnswer,
   legalTransitionAnswer,
@@ -289,8 +289,9 @@ export const csvRows = z
 export const ptceParams = z.strictObject({ ptceId: slugSchema });
 
 export const errors = {
-  400: problemSchema.describe('an impossible date, asOf not a date, or knownAt and atPosition together'),
-  401: problemSchema.describe('no token, or a bad one'),
-  403: problemSchema.describe("outside the caller's role or scope"),
-  503: problemSchema.describe('the event store is unreachable; retry after Retry-After'),
+  400: problemResponse(
+    'validation_failed (each field named in `errors`): an impossible date, asOf not a date, or knownAt and atPosition together',
+  ),
+  403: problemResponse("outside the caller's role or scope"),
+  503: storeUnavailableResponse,
 };

@@ -15,7 +15,7 @@ import {
   spaceRulesSchema,
   validTimeSchema,
 } from '@ptce/events';
-import { withExamples, zodPlugin } from '@ptce/platform';
+import { type OpenApiTag, withExamples, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
@@ -28,7 +28,11 @@ import {
 } from '@ptce/write-side';
 import { z } from 'zod';
 
-const tags = ['working groups'];
+export const workingGroupsTag: OpenApiTag = {
+  name: 'working groups',
+  description:
+    'Spaces (working groups, steering committees, governance councils), their rules, enrolments and meetings; activities and their carriers.',
+};
 const spaceParams = ptceParamsSchema.extend({ spaceId: slugSchema });
 const spaceMemberParams = spaceParams.extend({ organisationId: slugSchema });
 const meetingParams = spaceParams.extend({ meetingId: slugSchema });
@@ -223,7 +227,7 @@ const withCarrier = withExamples(withActivity.extend({ organisationId: slugSchem
 export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, options) => {
   const route = writeRoutes<WorkingGroupsCommand>(app, {
     family: 'workgroups',
-    tags,
+    tag: workingGroupsTag,
     deps: writeDeps(options),
     catalog: options.catalog,
     decide: decideWorkingGroups,
@@ -232,7 +236,10 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/spaces',
+    operationId: 'openSpace',
     summary: 'Open a space: a working group, a steering committee or a governance council',
+    description:
+      'A space where members work or decide, with the rules its decisions are taken by (quorum, majority), from occurredAt.',
     params: ptceParamsSchema,
     body: openSpaceBody,
     status: 201,
@@ -246,7 +253,9 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/spaces/:spaceId/members',
+    operationId: 'enrolMember',
     summary: 'Enrol an active member of the PTCE in a space',
+    description: 'The member takes part in the space from occurredAt, until it withdraws or leaves the PTCE.',
     params: spaceParams,
     body: enrolBody,
     status: 201,
@@ -261,7 +270,9 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/spaces/:spaceId/members/:organisationId/withdrawal',
+    operationId: 'recordSpaceWithdrawal',
     summary: 'Record that a member withdrew from a space',
+    description: "Ends the member's enrolment in the space at occurredAt; it stays a member of the PTCE.",
     params: spaceMemberParams,
     body: factOnlyBody,
     status: 200,
@@ -276,7 +287,10 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/spaces/:spaceId/meetings',
+    operationId: 'recordMeeting',
     summary: 'Record a meeting of a space and who attended it',
+    description:
+      'A meeting of the space at occurredAt; every attendee must be enrolled in the space that day. Decisions are taken at meetings.',
     params: spaceParams,
     body: meetingBody,
     status: 201,
@@ -294,7 +308,10 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'PATCH',
     url: '/v1/ptces/:ptceId/spaces/:spaceId/meetings/:meetingId',
+    operationId: 'correctMeeting',
     summary: "Correct a meeting's attendance or date",
+    description:
+      "Fixes a meeting's attendees or date with a reason; refused with 422 contradicts_history when a decision taken at it would no longer hold.",
     params: meetingParams,
     body: meetingCorrectionBody,
     status: 200,
@@ -309,8 +326,11 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/spaces/:spaceId/rules',
+    operationId: 'changeSpaceRules',
     summary:
       'Change the rules a space decides by, from a date on; decisions dated from then derive their outcome from them',
+    description:
+      'New quorum and majority rules from occurredAt; earlier decisions keep the rules in force on their date.',
     params: spaceParams,
     body: rulesBody,
     status: 201,
@@ -325,7 +345,10 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/spaces/:spaceId/closure',
+    operationId: 'closeSpace',
     summary: 'Close a space; nothing more can be recorded in it from that date',
+    description:
+      'The space is closed from occurredAt: no enrolment, meeting or decision can be recorded in it from then on.',
     params: spaceParams,
     body: factOnlyBody,
     status: 200,
@@ -340,7 +363,10 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/activities',
+    operationId: 'launchActivity',
     summary: 'Record the launch of an activity carried by active members',
+    description:
+      'An economic activity of the PTCE, launched at occurredAt and carried by one or more active members.',
     params: ptceParamsSchema,
     body: launchBody,
     status: 201,
@@ -354,7 +380,10 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/activities/:activityId/carriers',
+    operationId: 'addActivityCarrier',
     summary: 'Record that an active member joined the carriers of an activity',
+    description:
+      'Another active member carries the activity from occurredAt, until it leaves the PTCE or the activity ends.',
     params: activityParams,
     body: carrierBody,
     status: 200,
@@ -369,7 +398,9 @@ export const workingGroupsService = zodPlugin<WriteSideOptions>(async (app, opti
   route({
     method: 'POST',
     url: '/v1/ptces/:ptceId/activities/:activityId/end',
+    operationId: 'endActivity',
     summary: 'Record that an activity ended',
+    description: 'The activity ended at occurredAt; nothing more can be recorded of it.',
     params: activityParams,
     body: endBody,
     status: 200,

@@ -282,7 +282,7 @@ describe('the OpenAPI document', () => {
     const query = (report.parameters ?? []).filter((p) => p.in === 'query');
     expect(query.map((p) => p.name).sort()).toEqual(['asOf', 'atPosition', 'knownAt', 'lang']);
     expect(query.find((p) => p.name === 'lang')?.schema).toMatchObject({ enum: ['fr', 'en'], default: 'fr' });
-    expect(Object.keys(report.responses['404']?.content ?? {})).toEqual(['application/json']);
+    expect(Object.keys(report.responses['404']?.content ?? {})).toEqual(['application/problem+json']);
   });
 
   test('the list documents its JSON and, with format=csv, its text/csv answer', async () => {
