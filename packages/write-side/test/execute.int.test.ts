@@ -248,7 +248,7 @@ describe('executeWrite with an Idempotency-Key', () => {
     };
     const first = await executeWrite(deps, keyed('a', 'k1', { decide }));
     const again = await executeWrite(deps, keyed('a', 'k1', { decide }));
-    expect(again).toEqual(first);
+    expect(again).toEqual({ ...first, replayed: true });
     expect(decided).toBe(1);
     expect(await names()).toEqual(['a']);
   });
@@ -343,7 +343,10 @@ describe('executeWrite with an Idempotency-Key', () => {
     const answer = await first;
     expect(answer.status).toBe(201);
     expect(await names()).toEqual(['a']);
-    expect(await executeWrite(gatedDeps, keyed('a', 'k6', { correlationId: 'request-3' }))).toEqual(answer);
+    expect(await executeWrite(gatedDeps, keyed('a', 'k6', { correlationId: 'request-3' }))).toEqual({
+      ...answer,
+      replayed: true,
+    });
   });
 
   test('takeover race: two concurrent retries of an abandoned key run the command once and keep its answer', async () => {
@@ -385,7 +388,7 @@ describe('executeWrite with an Idempotency-Key', () => {
     expect(record?.createdAt).toBe(clock);
     // A third retry gets the first answer back, not a refusal.
     const third = await retry();
-    expect(answered[0]?.status === 'fulfilled' && answered[0].value).toEqual(third);
+    expect(third).toEqual({ ...(answered[0]?.status === 'fulfilled' && answered[0].value), replayed: true });
   });
 
   test('key reused after expiry with another body: new event ids, recorded, not a duplicate-id 500', async () => {
@@ -533,7 +536,10 @@ describe('a key in flight after a crash (hostile-test defect 7)', () => {
     });
     open();
     const answer = await first;
-    expect(await executeWrite(gatedDeps, command('a', { idempotencyKey: 'long' }))).toEqual(answer);
+    expect(await executeWrite(gatedDeps, command('a', { idempotencyKey: 'long' }))).toEqual({
+      ...answer,
+      replayed: true,
+    });
     expect(await names()).toEqual(['a']);
   });
 });
