@@ -111,6 +111,37 @@ describe('ptce import FILE.ndjson', () => {
     }
   });
 
+  test('a file with blank lines and CRLF line ends keeps the keys a POST of the whole file gives its lines', async () => {
+    const recognitions = [1, 2, 3, 4].map((n) =>
+      JSON.stringify({
+        method: 'POST',
+        path: '/v1/ptces/val-coop/recognitions',
+        body: { programme: `Programme ${n}`, grantor: 'État', occurredAt: '2024-01-01' },
+      }),
+    );
+    const text = `${recognitions[0]}\r\n\r\n${recognitions[1]}\r\n${recognitions[2]}\r\n\r\n\r\n${recognitions[3]}\r\n`;
+    const whole = await server.app.inject({
+      method: 'POST',
+      url: '/v1/ptces/val-coop/imports',
+      headers: {
+        authorization: await server.bearer('secretary', ['val-coop'], 'cli:secretary:val-coop'),
+        'content-type': 'application/x-ndjson',
+      },
+      payload: text,
+    });
+    expect((whole.json() as { recorded: number }).recorded).toBe(4);
+    const again = await cli([
+      'import',
+      write('crlf.ndjson', text),
+      '--ptce',
+      'val-coop',
+      '--part-lines',
+      '1',
+    ]);
+    expect(again.stdout).toContain('4 lines, 0 recorded, 4 already recorded, 0 refused');
+    expect(again.code).toBe(0);
+  });
+
   test('bad arguments exit 2 with a message on stderr', async () => {
     expect((await cli(['import'])).code).toBe(2);
     expect((await cli(['import', file()])).stderr).toContain('--ptce <id> is required');
@@ -158,6 +189,18 @@ describe('ptce import members.csv', () => {
     expect(answer.stderr.match(/members-bad\.csv:\d+:/g)).toEqual(['members-bad.csv:7:']);
     expect(answer.stderr).toContain('nothing imported');
     expect(await eventCount('pays-sud')).toBe(before);
+  });
+
+  test('a row with more fields than the header (an unquoted comma) is refused naming its line: exit 2', async () => {
+    const file = write(
+      'members-shifted.csv',
+      ['organisationId,name,category,joinedAt', 'scop-bois,Scop Bois, Forêt,ess_enterprise,2017-01-15'].join(
+        '\n',
+      ),
+    );
+    const answer = await cli(['import', file, '--ptce', 'pays-sud']);
+    expect(answer.code).toBe(2);
+    expect(answer.stderr).toContain('line 2 of the CSV has 5 fields where the header names 4');
   });
 
   test('a clean CSV records each join and departure once, and again records nothing', async () => {

@@ -147,6 +147,12 @@ export function membersCsvLines(text: string, ptceId: string): SourcedLine[] {
   const file = createHash('sha256').update(text).digest('hex');
   const lines: SourcedLine[] = [];
   for (const record of records) {
+    // An unquoted comma in a name shifts every column after it: refused, never read askew.
+    if (record.fields.length !== header.length) {
+      throw new ImportUsageError(
+        `line ${record.line} of the CSV has ${record.fields.length} fields where the header names ${header.length} (quote a field that holds a comma)`,
+      );
+    }
     const row = Object.fromEntries(header.map((name, i) => [name, (record.fields[i] ?? '').trim()]));
     const organisationId = row.organisationId || slugOf(row.name ?? '');
     const join = {
@@ -175,12 +181,36 @@ export function membersCsvLines(text: string, ptceId: string): SourcedLine[] {
   return lines;
 }
 
-/** NDJSON lines as they are, numbered as in the file; blank lines are skipped, and counted. */
-function ndjsonLines(text: string): SourcedLine[] {
-  return text
-    .split('\n')
-    .map((raw, i) => ({ text: raw.endsWith('\r') ? raw.slice(0, -1) : raw, sourceLine: i + 1 }))
-    .filter((line) => line.text.trim() !== '');
+/** A request's worth of the text sent: its first line's number in that text, and how many writes it holds. */
+interface Part {
+  readonly firstLine: number;
+  readonly text: string;
+  readonly writes: number;
+}
+
+/**
+ * The text in parts of at most `writes` non-blank lines, cut at line ends and kept as they are
+ * (blank lines and line ends included), so that every line keeps the number, and the key, it has
+ * in the whole text: the key a line without one gets is the text's SHA-256 and that number.
+ */
+export function partsOf(text: string, writes: number): Part[] {
+  const physical = text.split('\n');
+  const parts: Part[] = [];
+  let start = 0;
+  let count = 0;
+  const cut = (end: number) => {
+    if (count > 0)
+      parts.push({ firstLine: start + 1, text: physical.slice(start, end).join('\n'), writes: count });
+    start = end;
+    count = 0;
+  };
+  physical.forEach((line, i) => {
+    if (line.trim() === '') return;
+    if (count === writes) cut(i);
+    count++;
+  });
+  cut(physical.length);
+  return parts;
 }
 
 /** What a refusal says, on one line: its status, code, detail and the fields it names. */
@@ -281,15 +311,18 @@ export async function importFile(args: string[], io: ImportIo): Promise<number> 
     io.stderr(`ptce import: cannot read ${file}: ${(error as Error).message}\n`);
     return 1;
   }
-  const lines = format === '.csv' ? membersCsvLines(text, ptceId) : ndjsonLines(text);
-  if (lines.length === 0) throw new ImportUsageError(`${file} holds no line to import`);
+  // A spreadsheet becomes writes whose lines say which row they come from; an NDJSON file is sent
+  // as it is, so that its lines are numbered, and keyed, as a POST of the whole file would.
+  const rows = format === '.csv' ? membersCsvLines(text, ptceId) : undefined;
+  const sent = rows ? rows.map((line) => line.text).join('\n') : text;
+  const sourceLineOf = (line: number) => (rows ? (rows[line - 1]?.sourceLine ?? line) : line);
+  const total = partsOf(sent, Number.MAX_SAFE_INTEGER)[0]?.writes ?? 0;
+  if (total === 0) throw new ImportUsageError(`${file} holds no line to import`);
   const base = (values.url ?? io.env.PTCE_URL ?? `http://127.0.0.1:${loadConfig(io.env).PORT}`).replace(
     /\/+$/,
     '',
   );
   const token = await bearerFor(io, ptceId, values.token);
-  // What the API numbers and hashes is the NDJSON sent: its lines are numbered from 1 in order.
-  const sent = lines.map((line) => line.text).join('\n');
   const source = createHash('sha256').update(sent).digest('hex');
   const client = createPtceClient({
     baseUrl: base,
@@ -297,16 +330,13 @@ export async function importFile(args: string[], io: ImportIo): Promise<number> 
     fetch: (request) => (io.fetch ?? fetch)(request, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
   });
 
-  const send = async (from: number, to: number, dryRun: boolean): Promise<ImportAnswer> => {
+  const send = async (part: Part, dryRun: boolean): Promise<ImportAnswer> => {
     const { data, error, response } = await client.POST('/v1/ptces/{ptceId}/imports', {
       params: {
         path: { ptceId },
-        query: { source, firstLine: from + 1, ...(dryRun ? { dryRun: 'true' as const } : {}) },
+        query: { source, firstLine: part.firstLine, ...(dryRun ? { dryRun: 'true' as const } : {}) },
       },
-      body: lines
-        .slice(from, to)
-        .map((line) => line.text)
-        .join('\n'),
+      body: part.text,
       // The body is the NDJSON text as it is, not a JSON string of it.
       bodySerializer: (text) => text,
       headers: { 'content-type': 'application/x-ndjson' },
@@ -320,23 +350,23 @@ export async function importFile(args: string[], io: ImportIo): Promise<number> 
     return data;
   };
 
-  const run = async (dryRun: boolean) => {
-    const progress = progressBar(io, lines.length);
+  const run = async (parts: readonly Part[], dryRun: boolean) => {
+    const progress = progressBar(io, total);
     const totals = { recorded: 0, replayed: 0, refused: 0 };
     const refusals: string[] = [];
+    let done = 0;
     try {
-      for (let from = 0; from < lines.length; from += partLines) {
-        const to = Math.min(lines.length, from + partLines);
-        const answer = await send(from, to, dryRun);
+      for (const part of parts) {
+        const answer = await send(part, dryRun);
         totals.recorded += answer.recorded;
         totals.replayed += answer.replayed;
         totals.refused += answer.refused;
         for (const result of answer.results) {
-          if (!result.problem) continue;
-          const sourceLine = lines[result.line - 1]?.sourceLine ?? result.line;
-          refusals.push(`${file}:${sourceLine}: ${describeRefusal(result)}`);
+          if (result.problem)
+            refusals.push(`${file}:${sourceLineOf(result.line)}: ${describeRefusal(result)}`);
         }
-        progress.report(to, totals.refused);
+        done += part.writes;
+        progress.report(done, totals.refused);
       }
     } finally {
       progress.end();
@@ -345,8 +375,11 @@ export async function importFile(args: string[], io: ImportIo): Promise<number> 
   };
 
   const dryRun = values['dry-run'] === true;
-  if (format === '.csv' && !dryRun) {
-    const check = await run(true);
+  const parts = partsOf(sent, partLines);
+  if (rows && !dryRun) {
+    // Checked whole, in one request: parts checked one by one would each be decided without the
+    // parts before them (a departure whose join is in the previous part).
+    const check = await run(partsOf(sent, Number.MAX_SAFE_INTEGER), true);
     if (check.refusals.length > 0) {
       for (const refusal of check.refusals) io.stderr(`${refusal}\n`);
       io.stderr(
@@ -355,10 +388,10 @@ export async function importFile(args: string[], io: ImportIo): Promise<number> 
       return 1;
     }
   }
-  const { totals, refusals } = await run(dryRun);
+  const { totals, refusals } = await run(parts, dryRun);
   for (const refusal of refusals) io.stderr(`${refusal}\n`);
   await io.stdout(
-    `${dryRun ? 'checked' : 'imported'} ${file} into ${ptceId}: ${lines.length} lines, ${totals.recorded} ${dryRun ? 'would be recorded' : 'recorded'}, ${totals.replayed} already recorded, ${totals.refused} refused\n`,
+    `${dryRun ? 'checked' : 'imported'} ${file} into ${ptceId}: ${total} lines, ${totals.recorded} ${dryRun ? 'would be recorded' : 'recorded'}, ${totals.replayed} already recorded, ${totals.refused} refused\n`,
   );
   return totals.refused > 0 ? 1 : 0;
 }

@@ -358,15 +358,7 @@ function earlierAnswer<S>(
   existing: IdempotencyRecord | null,
 ): Settled<OrderedAnswer> | 'pending' | undefined {
   if (existing === null) return undefined;
-  if (existing.fingerprint !== keyed.fingerprint) {
-    return {
-      ok: false,
-      error: new WriteRefused({
-        kind: 'idempotency_key_reused',
-        detail: `Idempotency-Key "${keyed.command.idempotencyKey}" was first used with another request`,
-      }),
-    };
-  }
+  if (existing.fingerprint !== keyed.fingerprint) return { ok: false, error: keyReused(keyed.command) };
   if (existing.state === 'done' && existing.response) {
     const { status, body, etag } = existing.response;
     return {
@@ -392,17 +384,19 @@ export async function executeWritesInOrder<S>(
   commands: readonly WriteCommand<S>[],
 ): Promise<Settled<OrderedAnswer>[]> {
   const now = deps.now ?? Date.now;
-  const keyed = commands.map((command) => keyedOf(deps, command));
-  const existing = await deps.idempotency.getMany(keyed.map((k) => k.key));
   const outcomes: Settled<OrderedAnswer>[] = new Array(commands.length);
+  const { keyed, sameAs } = keyedInTurn(deps, commands, outcomes);
+  const existing = await deps.idempotency.getMany(keyed.map((k) => k?.key ?? ''));
   let run: number[] = [];
   const runQueued = async () => {
     const queued = run;
     run = [];
-    await runInOrder(deps, keyed, queued, outcomes, now);
+    await runInOrder(deps, keyed as Keyed<S>[], queued, outcomes, now);
   };
   for (let i = 0; i < keyed.length; i++) {
-    const earlier = earlierAnswer(keyed[i]!, existing[i] ?? null);
+    const k = keyed[i];
+    if (k === undefined || sameAs.has(i)) continue;
+    const earlier = earlierAnswer(k, existing[i] ?? null);
     if (earlier === undefined) {
       run.push(i);
     } else if (earlier === 'pending') {
@@ -415,7 +409,62 @@ export async function executeWritesInOrder<S>(
     }
   }
   await runQueued();
+  answerAsTheFirst(outcomes, sameAs);
   return outcomes;
+}
+
+/**
+ * Each command's key, in order. A key a command before it in the same call already carries is
+ * that command's: with the same request it gets that command's answer (a line sent twice in one
+ * file), with another it is refused as any reused key is — never reserved twice, which a store
+ * inserting the first and ignoring the second would report as both reserved. A command whose key
+ * cannot be made (a text the canonical form refuses) is refused alone.
+ */
+function keyedInTurn<S, T>(
+  deps: WriteDeps<S>,
+  commands: readonly WriteCommand<S>[],
+  outcomes: Settled<T>[],
+): { keyed: (Keyed<S> | undefined)[]; sameAs: Map<number, number> } {
+  const firstWith = new Map<string, number>();
+  const sameAs = new Map<number, number>();
+  const keyed: (Keyed<S> | undefined)[] = [];
+  commands.forEach((command, i) => {
+    let k: Keyed<S>;
+    try {
+      k = keyedOf(deps, command);
+    } catch (error) {
+      outcomes[i] = { ok: false, error };
+      keyed.push(undefined);
+      return;
+    }
+    keyed.push(k);
+    const first = firstWith.get(k.key);
+    if (first === undefined) firstWith.set(k.key, i);
+    else if (keyed[first]?.fingerprint === k.fingerprint) sameAs.set(i, first);
+    else outcomes[i] = { ok: false, error: keyReused(command) };
+  });
+  // A refused repeat is no command to run: it is left out as one whose key could not be made.
+  outcomes.forEach((outcome, i) => {
+    if (outcome && !sameAs.has(i)) keyed[i] = undefined;
+  });
+  return { keyed, sameAs };
+}
+
+const keyReused = (command: { readonly idempotencyKey?: string | undefined }) =>
+  new WriteRefused({
+    kind: 'idempotency_key_reused',
+    detail: `Idempotency-Key "${command.idempotencyKey}" was first used with another request`,
+  });
+
+/** A command that repeats an earlier one of the call answers what that one got. */
+function answerAsTheFirst<T extends { replayed: boolean }>(
+  outcomes: Settled<T>[],
+  sameAs: ReadonlyMap<number, number>,
+): void {
+  for (const [i, first] of sameAs) {
+    const outcome = outcomes[first]!;
+    outcomes[i] = outcome.ok ? { ok: true, value: { ...outcome.value, replayed: true } } : outcome;
+  }
 }
 
 async function runInOrder<S>(
@@ -439,6 +488,13 @@ async function runInOrder<S>(
   const reserved = await deps.idempotency.reserveMany(
     indices.map((i, n) => ({ key: keyed[i]!.key, record: records[n]! })),
   );
+  // Held as executeWrite holds one key: renewed while the run lasts, so a retry of one of them
+  // elsewhere finds it alive rather than abandoned.
+  const held = indices.filter((_, n) => reserved[n]).map((i) => keyed[i]!.key);
+  const renewal = setInterval(() => {
+    for (const key of held) deps.idempotency.renew(key, owner, now()).catch(() => undefined);
+  }, PENDING_RENEW_MS);
+  renewal.unref();
   // Queued without a turn of the event loop in between: the batcher decides them in this order.
   const appends = indices.map((i, n) => {
     const { command, scope } = keyed[i]!;
@@ -460,7 +516,7 @@ async function runInOrder<S>(
       )
       .then((result) => answerFrom(command, result.events, result.position, result.nextRevision));
   });
-  const answers = await Promise.all(appends.map(settled));
+  const answers = await Promise.all(appends.map(settled)).finally(() => clearInterval(renewal));
   const completed: { key: string; record: IdempotencyRecord }[] = [];
   const released: Promise<void>[] = [];
   indices.forEach((i, n) => {
@@ -489,7 +545,11 @@ const settled = <T>(promise: Promise<T>): Promise<Settled<T>> =>
 /** What a dry run found for one write: the events it would record, or the answer it already has. */
 export type CheckedWrite =
   | { readonly replayed: false; readonly events: readonly NewEvent[] }
-  | { readonly replayed: true; readonly answer: WriteAnswer };
+  | {
+      readonly replayed: true;
+      /** Absent for a repeat of an earlier command of the same call, which has no answer yet. */
+      readonly answer?: WriteAnswer;
+    };
 
 /**
  * `executeWritesInOrder` without storing anything: each write decided on the state the writes
@@ -502,11 +562,12 @@ export async function checkWritesInOrder<S>(
   const now = deps.now ?? Date.now;
   const first = commands[0];
   if (first === undefined) return [];
-  const keyed = commands.map((command) => keyedOf(deps, command));
-  const existing = await deps.idempotency.getMany(keyed.map((k) => k.key));
   const outcomes: Settled<CheckedWrite>[] = new Array(commands.length);
+  const { keyed, sameAs } = keyedInTurn(deps, commands, outcomes);
+  const existing = await deps.idempotency.getMany(keyed.map((k) => k?.key ?? ''));
   const toDecide: number[] = [];
   keyed.forEach((k, i) => {
+    if (k === undefined || sameAs.has(i)) return;
     const earlier = earlierAnswer(k, existing[i] ?? null);
     if (earlier === undefined || earlier === 'pending') toDecide.push(i);
     else outcomes[i] = earlier.ok ? { ok: true, value: { replayed: true, answer: earlier.value } } : earlier;
@@ -514,7 +575,7 @@ export async function checkWritesInOrder<S>(
   const checked = await deps.ledgers.check(
     first.readStreams,
     toDecide.map((i) => {
-      const { command, scope } = keyed[i]!;
+      const { command, scope } = keyed[i] as Keyed<S>;
       return { stream: command.stream, decide: (loaded) => eventsDecided(command, loaded, now, scope) };
     }),
     now,
@@ -523,5 +584,13 @@ export async function checkWritesInOrder<S>(
     const outcome = checked[n]!;
     outcomes[i] = outcome.ok ? { ok: true, value: { replayed: false, events: outcome.events } } : outcome;
   });
+  for (const [i, first] of sameAs) {
+    const outcome = outcomes[first]!;
+    outcomes[i] = !outcome.ok
+      ? outcome
+      : outcome.value.replayed
+        ? outcome
+        : { ok: true, value: { replayed: true } };
+  }
   return outcomes;
 }

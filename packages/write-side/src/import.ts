@@ -19,8 +19,7 @@ import {
   type WriteCommand,
   type WriteDeps,
 } from './execute.ts';
-import { writeHeadersSchema } from './headers.ts';
-import type { CatalogedWrite, WriteCatalog } from './write-catalog.ts';
+import { type CatalogedWrite, lineOutsidePtce, type WriteCatalog } from './write-catalog.ts';
 import { routePath, type WriteContext } from './write-context.ts';
 
 /** One line of an import: a write as the REST API would receive it. */
@@ -31,7 +30,13 @@ export const importLineSchema = z.strictObject({
     .max(2_000)
     .regex(/^\/v1\/[^?#\s]*$/, 'a write route of the API, e.g. /v1/ptces/val-coop/members, with no query'),
   body: z.record(z.string(), z.unknown()),
-  idempotencyKey: writeHeadersSchema.shape['idempotency-key'],
+  // As an HTTP header could carry it: printable ASCII, so a key never holds what its hash refuses.
+  idempotencyKey: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[\x20-\x7e]+$/, 'printable ASCII, as an Idempotency-Key header')
+    .optional(),
 });
 export type ImportLine = z.infer<typeof importLineSchema>;
 
@@ -153,13 +158,14 @@ function lineProblem(issues: readonly z.core.$ZodIssue[], where: string): Proble
   });
 }
 
-function outsidePtce(ptceId: string, named: string): ProblemError {
-  return new ProblemError(
-    422,
-    'line_outside_ptce',
-    `The line writes to the PTCE ${named}; an import into ${ptceId} writes to ${ptceId} only.`,
-  );
-}
+const outsidePtce = lineOutsidePtce;
+
+/**
+ * What a line forwarded to another service may name: `/v1/ptces/{ptceId}/…` in plain segments.
+ * Forwarded, the path becomes a URL of that service; a percent-escape, a dot segment or a
+ * backslash would make the URL reach another path than the route matched here.
+ */
+const FORWARDABLE_PATH = /^\/v1\/ptces\/([a-z0-9][a-z0-9-]{0,62})(\/[A-Za-z0-9_-]+)+$/;
 
 function routeLine(input: ImportInput, numbered: Numbered, source: string): Prepared {
   let parsed: unknown;
@@ -182,7 +188,22 @@ function routeLine(input: ImportInput, numbered: Numbered, source: string): Prep
   const idempotencyKey = line.data.idempotencyKey ?? derivedLineKey(source, numbered.line);
   const matched = input.catalog.match(line.data.method, line.data.path);
   if (!matched) {
-    if (input.forward) return { kind: 'forward', line: { ...line.data, idempotencyKey } };
+    if (input.forward) {
+      const forwardable = FORWARDABLE_PATH.exec(line.data.path);
+      if (!forwardable) {
+        return {
+          kind: 'refused',
+          problem: new ProblemError(
+            404,
+            'unknown_route',
+            `No write route of this process answers ${line.data.method} ${line.data.path}, and a line sent on to another service names /v1/ptces/{ptceId}/… in plain segments (letters, digits, - and _).`,
+          ),
+        };
+      }
+      if (forwardable[1] !== input.ptceId)
+        return { kind: 'refused', problem: outsidePtce(input.ptceId, forwardable[1]!) };
+      return { kind: 'forward', line: { ...line.data, idempotencyKey } };
+    }
     return {
       kind: 'refused',
       problem: new ProblemError(
@@ -222,9 +243,10 @@ async function commandOf(
   prepared: Extract<Prepared, { kind: 'local' }>,
   purpose: 'write' | 'check',
 ): Promise<WriteCommand<Ledger>> {
-  const command = await prepared.write.prepare(prepared.params, prepared.body, prepared.context, purpose);
-  if (command.ptceId !== input.ptceId) throw outsidePtce(input.ptceId, command.ptceId);
-  return command;
+  return prepared.write.prepare(prepared.params, prepared.body, prepared.context, {
+    purpose,
+    ptceId: input.ptceId,
+  });
 }
 
 function refusedResult(
@@ -453,8 +475,12 @@ async function checkAll(
     const line = lines[index]!.line;
     const key = command.idempotencyKey!;
     if (!outcome.ok) results[index] = refusedResult(line, outcome.error, pathOf(index), key);
-    else if (outcome.value.replayed) results[index] = answeredResult(line, outcome.value.answer, key, true);
-    else {
+    else if (outcome.value.replayed && outcome.value.answer) {
+      results[index] = answeredResult(line, outcome.value.answer, key, true);
+    } else if (outcome.value.replayed) {
+      // The same write as an earlier line of the file: it would answer what that line gets.
+      results[index] = { line, status, idempotencyKey: key, replayed: true, wouldRecord: [] };
+    } else {
       results[index] = {
         line,
         status,

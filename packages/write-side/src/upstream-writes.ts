@@ -1,4 +1,4 @@
-import type { Upstream } from '@ptce/platform';
+import { ProblemError, type Upstream } from '@ptce/platform';
 import { REPLAYED_HEADER } from './headers.ts';
 import type { ForwardLine, ImportLine } from './import.ts';
 
@@ -19,7 +19,7 @@ const ROUTES_REUSE_MS = 60_000;
  * service that does, as the gateway would route it.
  */
 export class UpstreamWrites {
-  private routes: Promise<UpstreamRoute[]> | undefined;
+  private routes: Promise<{ routes: UpstreamRoute[]; unreachable: string[] }> | undefined;
   private readAt = 0;
 
   constructor(
@@ -32,8 +32,12 @@ export class UpstreamWrites {
     return this.upstreams.length > 0;
   }
 
-  private async readRoutes(): Promise<UpstreamRoute[]> {
-    const documents = await Promise.all(
+  /**
+   * The write routes of every upstream that answers; one that does not is named, so that a line
+   * no answering upstream owns is refused as unreachable rather than as unknown.
+   */
+  private async readRoutes(): Promise<{ routes: UpstreamRoute[]; unreachable: string[] }> {
+    const read = await Promise.allSettled(
       this.upstreams.map(async (upstream) => {
         const response = await fetch(`${upstream.url}/docs/json`, {
           headers: { accept: 'application/json' },
@@ -44,8 +48,13 @@ export class UpstreamWrites {
         return { upstream, paths: document.paths ?? {} };
       }),
     );
-    return documents.flatMap(({ upstream, paths }) =>
-      Object.entries(paths).flatMap(([path, operations]) =>
+    const unreachable = this.upstreams
+      .filter((_, i) => read[i]!.status === 'rejected')
+      .map((upstream) => upstream.name);
+    const routes = read.flatMap((result) => {
+      if (result.status === 'rejected') return [];
+      const { upstream, paths } = result.value;
+      return Object.entries(paths).flatMap(([path, operations]) =>
         Object.keys(operations)
           .filter((method) => method === 'post' || method === 'patch')
           .map((method) => ({
@@ -53,8 +62,9 @@ export class UpstreamWrites {
             method: method.toUpperCase(),
             segments: path.split('/').map((part) => (/^\{[^}]+\}$/.test(part) ? null : part)),
           })),
-      ),
-    );
+      );
+    });
+    return { routes, unreachable };
   }
 
   private async owner(method: string, path: string): Promise<Upstream | undefined> {
@@ -62,13 +72,12 @@ export class UpstreamWrites {
     if (!this.routes || stale) {
       this.readAt = this.now();
       this.routes = this.readRoutes();
-      // A failed read is not kept: the next line asks again.
-      this.routes.catch(() => {
-        this.routes = undefined;
-      });
     }
+    const { routes, unreachable } = await this.routes;
+    // An upstream that did not answer is asked again by the next line.
+    if (unreachable.length > 0) this.routes = undefined;
     const parts = path.split('/');
-    const candidates = (await this.routes).filter(
+    const candidates = routes.filter(
       (route) =>
         route.method === method &&
         route.segments.length === parts.length &&
@@ -78,7 +87,15 @@ export class UpstreamWrites {
     candidates.sort(
       (a, b) => b.segments.filter((s) => s !== null).length - a.segments.filter((s) => s !== null).length,
     );
-    return candidates[0]?.upstream;
+    const owner = candidates[0]?.upstream;
+    if (!owner && unreachable.length > 0) {
+      throw new ProblemError(
+        503,
+        'upstream_unavailable',
+        `No service that answers owns ${method} ${path}, and ${unreachable.join(', ')} did not answer: send the file again shortly.`,
+      ).withHeaders({ 'retry-after': '5' });
+    }
+    return owner;
   }
 
   /** Forwards lines as the caller's own requests: its token, its request id, the line's key. */

@@ -1,4 +1,5 @@
 import type { Ledger } from '@ptce/domain';
+import { ProblemError } from '@ptce/platform';
 import type { z } from 'zod';
 import type { WriteCommand, WriteDeps } from './execute.ts';
 import type { WriteContext } from './write-context.ts';
@@ -21,13 +22,20 @@ export interface CatalogedWrite {
   /**
    * Authorizes, asks the route, and gives the command `executeWrite` runs; refusals are thrown.
    * For a `check` (a dry run) nothing is done beside: no erasure, no key made, nothing sealed.
+   * Given `ptceId`, a write of another PTCE is refused before anything is done for it.
    */
   prepare(
     params: unknown,
     body: unknown,
     context: WriteContext,
-    purpose?: 'write' | 'check',
+    options?: PrepareOptions,
   ): Promise<WriteCommand<Ledger>>;
+}
+
+export interface PrepareOptions {
+  readonly purpose?: 'write' | 'check';
+  /** The only PTCE the write may name (an import's). */
+  readonly ptceId?: string;
 }
 
 export interface MatchedWrite {
@@ -105,4 +113,13 @@ function decodedSegment(segment: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A write of an import that names another PTCE than the import's. */
+export function lineOutsidePtce(ptceId: string, named: string): ProblemError {
+  return new ProblemError(
+    422,
+    'line_outside_ptce',
+    `The line writes to the PTCE ${named}; an import into ${ptceId} writes to ${ptceId} only.`,
+  );
 }

@@ -7,7 +7,7 @@ import { REPLAYED_HEADER, writeHeadersSchema } from './headers.ts';
 import { authorizeWrite, writeCommandOf } from './http.ts';
 import { personalSubjectsOf, sealPersonalFields } from './personal-fields.ts';
 import { ptceTarget, writeResponses } from './ptce.ts';
-import type { CatalogedWrite, WriteCatalog } from './write-catalog.ts';
+import { type CatalogedWrite, lineOutsidePtce, type WriteCatalog } from './write-catalog.ts';
 import { type WriteContext, writeContextOf } from './write-context.ts';
 
 /** What a write service decides with: its stream family and its decider. */
@@ -116,12 +116,16 @@ function catalogedWrite<Params extends z.ZodType, Body extends z.ZodType, Comman
     deps: service.deps,
     readsStoredLedger: (body) =>
       route.before !== undefined || (route.mayNamePerson?.(body as z.output<Body>) ?? false),
-    prepare: async (params, body, context, purpose = 'write') => {
+    prepare: async (params, body, context, options = {}) => {
+      const purpose = options.purpose ?? 'write';
       const asked = route.ask({
         params: params as z.output<Params>,
         body: body as z.output<Body>,
         context,
       });
+      if (options.ptceId !== undefined && asked.ptceId !== options.ptceId) {
+        throw lineOutsidePtce(options.ptceId, asked.ptceId);
+      }
       const target = ptceTarget(service.family, asked.ptceId);
       const decide = decideWith(asked);
       // Before anything is prepared for the write: no key is made or destroyed for a caller that

@@ -297,6 +297,59 @@ describe('what an import refuses', () => {
     ]);
   });
 
+  test('a key given twice in one file: the same write answers as the first, another write is refused', async () => {
+    const grant = (programme: string) =>
+      JSON.stringify({
+        method: 'POST',
+        path: '/v1/ptces/val-coop/recognitions',
+        body: { programme, grantor: 'État', occurredAt: '2024-01-01' },
+        idempotencyKey: `twice-${programme === 'Fonds B' ? 'Fonds A' : programme}`,
+      });
+    const before = await eventsOf(server);
+    const answer = await importFile(
+      server,
+      authorization,
+      [grant('Fonds A'), grant('Fonds A'), grant('Fonds B')].join('\n'),
+    );
+    expect(answer.body.results.map((r) => [r.status, r.replayed ?? false, r.problem?.code])).toEqual([
+      [201, false, undefined],
+      [201, true, undefined],
+      [422, false, 'idempotency_key_reused'],
+    ]);
+    expect(answer.body.results[1]?.result).toEqual(answer.body.results[0]?.result);
+    expect(await eventsOf(server)).toHaveLength(before.length + 1);
+    const dry = await importFile(
+      server,
+      authorization,
+      [grant('Fonds C'), grant('Fonds C')].join('\n'),
+      '?dryRun=true',
+    );
+    expect(dry.body.results.map((r) => [r.status, r.replayed ?? false])).toEqual([
+      [201, false],
+      [201, true],
+    ]);
+  });
+
+  test('a key that is not printable ASCII is refused on its line, the others go on', async () => {
+    const line = (key: string, programme: string) =>
+      JSON.stringify({
+        method: 'POST',
+        path: '/v1/ptces/val-coop/recognitions',
+        body: { programme, grantor: 'État', occurredAt: '2024-01-01' },
+        idempotencyKey: key,
+      });
+    const answer = await importFile(
+      server,
+      authorization,
+      [line('clé-\ud800', 'Fonds D'), line('cle-ok', 'Fonds E')].join('\n'),
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.body.results.map((r) => [r.status, r.problem?.errors?.[0]?.path])).toEqual([
+      [400, 'idempotencyKey'],
+      [201, undefined],
+    ]);
+  });
+
   test('more lines than a request may hold: 413 naming the limit, nothing recorded', async () => {
     const file = Array.from({ length: 6 }, (_, i) =>
       JSON.stringify({
