@@ -156,6 +156,14 @@ function contract(
       const entries = ['m1', 'm2', 'm3'].map((key) => ({ key, record: pending(key) }));
       expect(await h.store.reserveMany(entries)).toEqual([true, false, true]);
       expect(await h.store.reserveMany([])).toEqual([]);
+      // A key given twice in one call is held by its first entry only.
+      expect(
+        await h.store.reserveMany([
+          { key: 'm4', record: pending('first') },
+          { key: 'm4', record: pending('second') },
+        ]),
+      ).toEqual([true, false]);
+      expect((await h.store.get('m4'))?.fingerprint).toBe('first');
       expect(
         (await h.store.getMany(['m3', 'absent', 'm1', 'm2'])).map((r) => r?.fingerprint ?? null),
       ).toEqual(['m3', null, 'm1', 'taken']);

@@ -102,7 +102,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
       [keys, entries.map((e) => JSON.stringify(e.record)), String(IDEMPOTENCY_TTL_MS)],
     );
     const reserved = new Set(rows.map((row) => row.key));
-    return keys.map((key) => reserved.has(key));
+    // A key given twice is inserted once: only its first entry holds it, as on the other stores.
+    return keys.map((key, i) => reserved.has(key) && keys.indexOf(key) === i);
   }
 
   async completeMany(entries: readonly KeyedRecord[]): Promise<boolean[]> {
