@@ -42,6 +42,16 @@ export function foldProvisionally<S>(
 /** What one command appends, decided on the state its predecessors in the batch left. */
 export type Decide<S> = (loaded: LoadedLedger<S>) => readonly NewEvent[];
 
+/** The accepted commands of a batch that append to one stream, one after the other: one append. */
+interface Segment<S> {
+  readonly stream: string;
+  /** Each stream's revision before this run: what the store must hold when it appends it. */
+  readonly expected: Readonly<Record<string, number | null>>;
+  readonly events: NewEvent[];
+  readonly accepted: Queued<S>[];
+  readonly eventCounts: Map<Queued<S>, number>;
+}
+
 interface Queued<S> {
   readonly stream: string;
   readonly decide: Decide<S>;
@@ -111,16 +121,22 @@ export class CommandBatcher<S> {
     });
   }
 
-  /** Takes the commands at the head of the queue that append to one stream, and runs them as one append. */
+  /**
+   * Takes the commands at the head of the queue and runs them as appends: those to one stream,
+   * or, on a store that writes the appends of one turn in one transaction in their order
+   * (SQLite), those to any of the PTCE's streams — each run of one stream its own append, all
+   * sent in the same turn, each expecting what the runs before it leave.
+   */
   private async drain(key: string, streams: readonly string[]): Promise<void> {
     const queue = this.queues.get(key);
     const head = queue?.[0];
     if (!queue || !head) return;
+    const acrossStreams = this.store.kind === 'sqlite';
     let count = 1;
     if (!head.alone) {
       while (count < queue.length && count < this.maxBatch) {
         const next = queue[count]!;
-        if (next.alone || next.stream !== head.stream) break;
+        if (next.alone || (!acrossStreams && next.stream !== head.stream)) break;
         count++;
       }
     }
@@ -134,41 +150,51 @@ export class CommandBatcher<S> {
       for (const command of batch) command.reject(error);
       return;
     }
-    const { state, revisions, accepted, onProvisional, events } = this.decideInTurn(
-      batch,
-      loaded,
-      head.stream,
-    );
-    if (accepted.length === 0) return;
-    const expected = loaded.revisions[head.stream] ?? null;
+    const { state, revisions, segments, onProvisional } = this.decideInTurn(batch, loaded);
+    if (segments.length === 0) return;
 
-    let result: AppendResult;
-    try {
-      result = await this.store.append(head.stream, events, {
-        expectedRevision: expected === null ? 'no_stream' : expected,
+    // Sent without a turn in between: the store writes them in this order, in one transaction.
+    const appends = segments.map((segment) =>
+      this.store.append(segment.stream, segment.events, {
+        expectedRevision: segment.expected[segment.stream] ?? 'no_stream',
         // The commands were decided on every stream read, not only the one written: another
         // service may have appended to one of them meanwhile (a backdated departure under an
         // enrolment), and deciding again on it is the only way to see the contradiction.
         alsoExpected: Object.fromEntries(
           streams
-            .filter((s) => s !== head.stream)
-            .map((s) => [s, loaded.revisions[s] ?? 'no_stream'] as const),
+            .filter((s) => s !== segment.stream)
+            .map((s) => [s, segment.expected[s] ?? 'no_stream'] as const),
         ),
-      });
-    } catch (error) {
+      }),
+    );
+    const results = await Promise.allSettled(appends);
+    const failedAt = results.findIndex((r) => r.status === 'rejected');
+
+    if (failedAt >= 0) {
       // The cached state is the one caught up from the store: the provisional events were folded
       // into new states, never into it. But a command decided on a provisional state may have
       // taken over what the fold derives from the cached one (the compiled ledger): kept, that
       // would be derived again from scratch on every command, so then fold again from the store.
       // A lone command (the common conflict with another process) was decided on the cached state
       // itself: keep it, and the retry reads only the other process's events.
-      if (onProvisional.length > 1) this.folds.evict(streams);
+      if (onProvisional.length > 1 || segments.length > 1) this.folds.evict(streams);
+      const error = (results[failedAt] as PromiseRejectedResult).reason;
+      const lone = segments.length === 1 && segments[0]!.accepted.length === 1;
+      // What the stored runs decided stands: their commands' answers, and the refusals decided on
+      // nothing more than them.
+      for (const entry of onProvisional) {
+        if (entry.segment >= failedAt) continue;
+        if (entry.refusal) entry.command.reject(entry.refusal.error);
+      }
+      segments.slice(0, failedAt).forEach((segment, i) => this.answer(segment, results[i]!));
       // Alone, the first accepted command failed on its own account: that is its answer. Every
       // other was decided on events that were not stored, refusals included: each goes again
       // alone (one command's fault, a duplicate id…, must not fail the others), decided anew on
       // the state as stored, and gets its own answer.
-      if (accepted.length === 1) accepted[0]!.command.reject(error);
-      const again = onProvisional.slice(accepted.length === 1 ? 1 : 0);
+      if (lone) segments[0]!.accepted[0]!.reject(error);
+      const again = onProvisional.filter(
+        (entry) => entry.segment >= failedAt && !(lone && entry.command === segments[0]!.accepted[0]),
+      );
       for (const { command } of again.reverse()) {
         const { stream, decide, now } = command;
         this.enqueue(streams, { stream, decide, now, alone: true }, true).then(
@@ -179,61 +205,83 @@ export class CommandBatcher<S> {
       return;
     }
     for (const { command, refusal } of onProvisional) if (refusal) command.reject(refusal.error);
+    const stored = results.flatMap((r) => (r.status === 'fulfilled' ? r.value.events : []));
     // A store answers an append whose event ids it already holds with the events it stored then
     // (a retry of an append that was stored though its caller was told it failed) and appends
     // nothing: the provisional events are then not the stream's next ones, and caching them would
     // fold them twice and expect a revision the stream does not have.
-    const first = (expected ?? -1) + 1;
-    const appended =
-      result.events.length === events.length && result.events.every((e, i) => e.revision === first + i);
-    if (!appended || !this.folds.keep(streams, state, revisions, result.events, result.position)) {
+    const appended = segments.every((segment, i) => {
+      const result = results[i] as PromiseFulfilledResult<AppendResult>;
+      const first = (segment.expected[segment.stream] ?? -1) + 1;
+      return (
+        result.value.events.length === segment.events.length &&
+        result.value.events.every((e, n) => e.revision === first + n)
+      );
+    });
+    const last = (results.at(-1) as PromiseFulfilledResult<AppendResult>).value;
+    if (!appended || !this.folds.keep(streams, state, revisions, stored, last.position)) {
       this.folds.evict(streams);
     }
+    segments.forEach((segment, i) => this.answer(segment, results[i]!));
+  }
+
+  /** Each command of a stored run gets its own events, as the store stored them. */
+  private answer(segment: Segment<S>, result: PromiseSettledResult<AppendResult>): void {
+    if (result.status !== 'fulfilled') return;
     let offset = 0;
-    for (const { command, events: mine } of accepted) {
-      const stored = result.events.slice(offset, offset + mine.length);
-      offset += mine.length;
+    for (const command of segment.accepted) {
+      const mine = segment.eventCounts.get(command) ?? 0;
+      const stored = result.value.events.slice(offset, offset + mine);
+      offset += mine;
       const last = stored[stored.length - 1];
       if (last) command.resolve({ events: stored, nextRevision: last.revision, position: last.position });
       else
-        command.reject(new Error(`the store answered ${result.events.length} events for ${events.length}`));
+        command.reject(
+          new Error(`the store answered ${result.value.events.length} events for ${segment.events.length}`),
+        );
     }
   }
 
   /**
    * Decides each command of the batch on the state its predecessors left, their events folded in
-   * provisionally (not stored yet).
+   * provisionally (not stored yet), and groups the accepted ones into runs of one stream.
    */
-  private decideInTurn(batch: readonly Queued<S>[], loaded: LoadedLedger<S>, stream: string) {
+  private decideInTurn(batch: readonly Queued<S>[], loaded: LoadedLedger<S>) {
     const { fold } = this.folds;
     let state = loaded.state;
     const revisions = { ...loaded.revisions };
-    const accepted: { command: Queued<S>; events: readonly NewEvent[] }[] = [];
-    // Every command from the first accepted on, in queue order, with the refusal of those refused:
-    // they were decided on events not stored yet, so a refusal stands only once those are.
-    const onProvisional: { command: Queued<S>; refusal?: { error: unknown } }[] = [];
-    const events: NewEvent[] = [];
+    const segments: Segment<S>[] = [];
+    // Every command from the first accepted on, in queue order, with the refusal of those refused
+    // and the last run decided before it: they were decided on events not stored yet, so a
+    // refusal stands only once those are.
+    const onProvisional: { command: Queued<S>; segment: number; refusal?: { error: unknown } }[] = [];
     for (const command of batch) {
+      const stream = command.stream;
       let decided: readonly NewEvent[];
       let next = state;
-      let revision = revisions[stream] ?? -1;
+      const revision = revisions[stream] ?? -1;
       try {
         const decidedAt = new Date(command.now()).toISOString();
         decided = command.decide({ state, revisions: { ...revisions } });
         if (decided.length === 0) throw new TypeError('a command must append at least one event');
         next = foldProvisionally(fold, next, decided, stream, revision, decidedAt);
-        revision += decided.length;
       } catch (error) {
-        if (accepted.length === 0) command.reject(error);
-        else onProvisional.push({ command, refusal: { error } });
+        if (segments.length === 0) command.reject(error);
+        else onProvisional.push({ command, segment: segments.length - 1, refusal: { error } });
         continue;
       }
+      let segment = segments.at(-1);
+      if (!segment || segment.stream !== stream) {
+        segment = { stream, expected: { ...revisions }, events: [], accepted: [], eventCounts: new Map() };
+        segments.push(segment);
+      }
       state = next;
-      revisions[stream] = revision;
-      events.push(...decided);
-      accepted.push({ command, events: decided });
-      onProvisional.push({ command });
+      revisions[stream] = revision + decided.length;
+      segment.events.push(...decided);
+      segment.accepted.push(command);
+      segment.eventCounts.set(command, decided.length);
+      onProvisional.push({ command, segment: segments.length - 1 });
     }
-    return { state, revisions, accepted, onProvisional, events };
+    return { state, revisions, segments, onProvisional };
   }
 }
