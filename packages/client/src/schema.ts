@@ -3400,7 +3400,7 @@ export interface operations {
     requestBody: {
       content: {
         /**
-         * @example {"method":"POST","path":"/v1/ptces","body":{"ptceId":"val-coop","name":"Val de Sèvre Coopérations","territory":{"name":"Pays du Val (fictif)","department":"79","rural":true},"pilot":{"organisationId":"asso-mobilite","name":"Mobilité Solidaire du Val","category":"ess_enterprise"},"occurredAt":"2017-03-01"}}
+         * @example {"method":"POST","path":"/v1/ptces","body":{"ptceId":"val-coop","name":"Val de Sèvre Coopérations","territory":{"name":"Pays du Val (fictif)","department":"79","rural":true},"pilot":{"organisationId":"asso-mobilite","name":"Mobilité Solidaire du Val","category":"ess_enterprise","legalStatus":"private"},"occurredAt":"2017-03-01","evidence":{"source":"compte rendu de la réunion de lancement"}}}
          *     {"method":"POST","path":"/v1/ptces/val-coop/members","body":{"organisationId":"cc-val","name":"Communauté de communes du Val","category":"local_authority","occurredAt":"2017-06-15"},"idempotencyKey":"registre-2017-ligne-2"}
          */
         'application/x-ndjson': string;

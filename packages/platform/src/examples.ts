@@ -9,3 +9,8 @@ import type { z } from 'zod';
 export function withExamples<S extends z.ZodType>(schema: S, examples: [z.input<S>, ...z.input<S>[]]): S {
   return schema.meta({ examples });
 }
+
+/** The examples `withExamples` published with a schema, to build others from them. */
+export function examplesOf<S extends z.ZodType>(schema: S): z.input<S>[] {
+  return ((schema.meta() as { examples?: z.input<S>[] } | undefined)?.examples ?? []).slice();
+}

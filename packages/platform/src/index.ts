@@ -17,7 +17,7 @@ export {
   verifyToken,
 } from './auth.ts';
 export { type Config, ConfigError, type JwtAlg, loadConfig, parseTtl, type Upstream } from './config.ts';
-export { withExamples } from './examples.ts';
+export { examplesOf, withExamples } from './examples.ts';
 export {
   GATEWAY_DOCS_PATH,
   GATEWAY_READY_PATH,

@@ -8,7 +8,7 @@ import {
 } from '@ptce/platform';
 import { z } from 'zod';
 import { authorizeWrite, ptceParamsSchema } from './http.ts';
-import { importReportSchema, runImport } from './import.ts';
+import { type ImportLine, importReportSchema, runImport } from './import.ts';
 import type { UpstreamWrites } from './upstream-writes.ts';
 import type { WriteCatalog } from './write-catalog.ts';
 
@@ -21,6 +21,8 @@ export interface ImportRouteOptions {
   readonly bodyLimit: number;
   readonly maxLines: number;
   readonly tag: OpenApiTag;
+  /** Lines of an example file for the document: the routes' own examples, so each is valid. */
+  readonly example?: readonly ImportLine[];
 }
 
 const importQuerySchema = z.strictObject({
@@ -46,45 +48,15 @@ const importQuerySchema = z.strictObject({
     ),
 });
 
-const exampleFile = [
-  {
-    method: 'POST',
-    path: '/v1/ptces',
-    body: {
-      ptceId: 'val-coop',
-      name: 'Val de Sèvre Coopérations',
-      territory: { name: 'Pays du Val (fictif)', department: '79', rural: true },
-      pilot: {
-        organisationId: 'asso-mobilite',
-        name: 'Mobilité Solidaire du Val',
-        category: 'ess_enterprise',
-      },
-      occurredAt: '2017-03-01',
-    },
-  },
-  {
-    method: 'POST',
-    path: '/v1/ptces/val-coop/members',
-    body: {
-      organisationId: 'cc-val',
-      name: 'Communauté de communes du Val',
-      category: 'local_authority',
-      occurredAt: '2017-06-15',
-    },
-    idempotencyKey: 'registre-2017-ligne-2',
-  },
-]
-  .map((line) => JSON.stringify(line))
-  .join('\n');
-
-const importBodySchema = withExamples(
-  z
-    .string()
-    .describe(
-      'NDJSON: one write per line, `{"method": "POST"|"PATCH", "path": "/v1/ptces/{ptceId}/…", "body": {…}, "idempotencyKey"?: "…"}` — the route and the body as the REST API takes them, and an optional key (else one derived from the file and the line number). Blank lines are skipped and counted.',
-    ),
-  [exampleFile],
-);
+/** The body's schema, with an example file made of lines the owner of the route gives. */
+function importBodySchema(example: readonly ImportLine[]) {
+  const description =
+    'NDJSON: one write per line, `{"method": "POST"|"PATCH", "path": "/v1/ptces/{ptceId}/…", "body": {…}, "idempotencyKey"?: "…"}` — the route and the body as the REST API takes them, and an optional key (else one derived from the file and the line number). Blank lines are skipped and counted.';
+  const file = example.map((line) => JSON.stringify(line)).join('\n');
+  return file === ''
+    ? z.string().describe(description)
+    : withExamples(z.string().describe(description), [file]);
+}
 
 const importReportExample = withExamples(importReportSchema, [
   {
@@ -145,7 +117,7 @@ export function importRoute(app: App, options: ImportRouteOptions): void {
       params: ptceParamsSchema,
       querystring: importQuerySchema,
       consumes: [NDJSON],
-      body: importBodySchema,
+      body: importBodySchema(options.example ?? []),
       response: {
         200: importReportExample,
         403: problemResponse("role_forbidden or out_of_scope: outside the caller's role or PTCE scope"),

@@ -16,7 +16,7 @@ import {
   slugSchema,
   validTimeSchema,
 } from '@ptce/events';
-import { type OpenApiTag, withExamples, zodPlugin } from '@ptce/platform';
+import { examplesOf, type OpenApiTag, withExamples, zodPlugin } from '@ptce/platform';
 import {
   correctionFields,
   factFields,
@@ -489,5 +489,15 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
     bodyLimit: options.imports?.bodyLimit ?? DEFAULT_IMPORTS.bodyLimit,
     maxLines: options.imports?.maxLines ?? DEFAULT_IMPORTS.maxLines,
     tag: membershipTag,
+    // A PTCE's first two facts, as the register and join routes document them.
+    example: [
+      { method: 'POST', path: '/v1/ptces', body: examplesOf(registerBody)[0] ?? {} },
+      {
+        method: 'POST',
+        path: '/v1/ptces/val-coop/members',
+        body: examplesOf(joinBody)[0] ?? {},
+        idempotencyKey: 'registre-2017-ligne-2',
+      },
+    ],
   });
 });
