@@ -186,7 +186,7 @@ export class CommandBatcher<S> {
         if (entry.segment >= failedAt) continue;
         if (entry.refusal) entry.command.reject(entry.refusal.error);
       }
-      segments.slice(0, failedAt).forEach((segment, i) => this.answer(segment, results[i]!));
+      for (let i = 0; i < failedAt; i++) this.answer(segments[i]!, results[i]!);
       // Alone, the first accepted command failed on its own account: that is its answer. Every
       // other was decided on events that were not stored, refusals included: each goes again
       // alone (one command's fault, a duplicate id…, must not fail the others), decided anew on
@@ -222,7 +222,7 @@ export class CommandBatcher<S> {
     if (!appended || !this.folds.keep(streams, state, revisions, stored, last.position)) {
       this.folds.evict(streams);
     }
-    segments.forEach((segment, i) => this.answer(segment, results[i]!));
+    for (let i = 0; i < segments.length; i++) this.answer(segments[i]!, results[i]!);
   }
 
   /** Each command of a stored run gets its own events, as the store stored them. */
