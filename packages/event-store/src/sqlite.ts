@@ -176,6 +176,13 @@ class SqliteEventStore implements EventStore {
   private readonly all: Database.Statement<[number, number], Row>;
   private readonly allOfTypes: Database.Statement<[number, string, number], Row>;
   private readonly last: Database.Statement<[], { position: number | null }>;
+  private readonly dataVersion: Database.Statement<[], number>;
+  /**
+   * The head as last read, and the data_version it was read at (see headPosition). One object
+   * changed in place: a wrapper made with Object.create(store) shares it, where an assignment to
+   * `this` would give the wrapper a copy of its own.
+   */
+  private readonly knownHead: { version: number; position: string | null } = { version: -1, position: null };
   private readonly appendBatch: (batch: readonly PendingAppend[]) => Settled[];
   private pending: PendingAppend[] = [];
 
@@ -214,6 +221,7 @@ class SqliteEventStore implements EventStore {
         ORDER BY global_position ASC LIMIT ?`,
     );
     this.last = db.prepare('SELECT max(global_position) AS position FROM events');
+    this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     // Called inside the batch's transaction, better-sqlite3 runs this one as a SAVEPOINT: an
     // append refused (revision conflict, duplicate id) rolls back alone, the others commit.
     const one = db.transaction((item: PendingAppend) =>
@@ -255,6 +263,8 @@ class SqliteEventStore implements EventStore {
     try {
       if (this.closed) throw new StoreUnavailableError('sqlite: the store is closed');
       settled = this.appendBatch(items);
+      // This connection's own commits leave data_version as it was: the head is read again.
+      this.knownHead.version = -1;
     } catch (error) {
       const failure = toStoreError(error);
       for (const item of items) item.reject(failure);
@@ -369,10 +379,20 @@ class SqliteEventStore implements EventStore {
     );
   }
 
+  /**
+   * Asked on every current read: answered from the head last read while no other connection has
+   * committed since (SQLite's data_version moves only for their commits; this connection's own
+   * appends forget it), which spares the read services a query per request.
+   */
   async headPosition(): Promise<string | null> {
     return this.guard(() => {
-      const position = this.last.get()?.position ?? null;
-      return position === null ? null : formatPosition(position);
+      const version = this.dataVersion.get() as number;
+      if (this.knownHead.version === version) return this.knownHead.position;
+      const last = this.last.get()?.position ?? null;
+      const position = last === null ? null : formatPosition(last);
+      this.knownHead.version = version;
+      this.knownHead.position = position;
+      return position;
     });
   }
 

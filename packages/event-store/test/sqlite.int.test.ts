@@ -55,6 +55,25 @@ describe('sqlite specifics', () => {
     expect(seen).toEqual(events.map((e) => e.eventId));
   });
 
+  it("headPosition, kept between calls, follows its own appends and another connection's at once", async () => {
+    const shared = join(dir, 'head.db');
+    const reader = await openEventStore(`sqlite:${shared}`);
+    const writer = await openEventStore(`sqlite:${shared}`);
+    try {
+      expect(await reader.headPosition()).toBeNull();
+      expect(await reader.headPosition()).toBeNull();
+      const first = await writer.append('h', [newEvent()], { expectedRevision: 'no_stream' });
+      expect(await reader.headPosition()).toBe(first.position);
+      const own = await reader.append('h', [newEvent()], { expectedRevision: 0 });
+      expect(await reader.headPosition()).toBe(own.position);
+      expect(await writer.headPosition()).toBe(own.position);
+      const again = await writer.append('h', [newEvent()], { expectedRevision: 1 });
+      expect(await reader.headPosition()).toBe(again.position);
+    } finally {
+      await Promise.all([reader.close(), writer.close()]);
+    }
+  });
+
   it('refuses an unknown URL scheme', async () => {
     await expect(openEventStore('mysql://localhost/x')).rejects.toThrow(/unknown event store URL scheme/);
   });
