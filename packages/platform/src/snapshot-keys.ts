@@ -53,16 +53,28 @@ function replaceAtomically(file: string, text: string): void {
 }
 
 /**
- * The snapshot signing keys of a data directory. Each process reads `current` again before it
- * signs, so a rotation made by the command line takes effect in running servers without a restart.
+ * How long the key `current` named is signed with before the file is looked at again. A
+ * rotation by the command line reaches running servers within it, without a restart; and a
+ * snapshot signed meanwhile by the key just retired still verifies (retired keys stay published).
+ * Looking at every signature cost a system call per cached snapshot sent.
+ */
+export const CURRENT_KEY_RECHECK_MS = 1_000;
+
+/**
+ * The snapshot signing keys of a data directory. Each process looks at `current` again at most
+ * every CURRENT_KEY_RECHECK_MS before it signs, and whenever it publishes the key set, so a
+ * rotation made by the command line takes effect in running servers without a restart.
  */
 export class SnapshotKeys {
   readonly dir: string;
   private readonly privateKeys = new Map<string, KeyObject>();
   /** `current` as last read, and which file that was: read again only once the file changed. */
-  private currentRead: { readonly stamp: string; readonly keyId: string } | undefined;
+  private currentRead: { readonly stamp: string; readonly keyId: string; checkedAt: number } | undefined;
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.dir = path.join(dataDir, 'keys', 'snapshots');
   }
 
@@ -82,6 +94,15 @@ export class SnapshotKeys {
 
   /** The key that signs now. */
   current(): SnapshotSigningKey {
+    const known = this.currentRead;
+    if (known && this.clock() - known.checkedAt < CURRENT_KEY_RECHECK_MS) {
+      try {
+        return this.signingKey(known.keyId);
+      } catch {
+        // Rotated meanwhile by another process, which removed the retired private key this one
+        // had not loaded yet: `current` names the new one.
+      }
+    }
     const keyId = this.currentKeyId();
     return keyId === null ? this.ensure() : this.signingKey(keyId);
   }
@@ -92,6 +113,7 @@ export class SnapshotKeys {
     const retired = this.currentKeyId();
     const keyId = this.createKey();
     replaceAtomically(this.file(CURRENT), `${keyId}\n`);
+    this.currentRead = undefined;
     if (retired !== null && retired !== keyId) {
       fs.rmSync(this.file(`${retired}.private.pem`), { force: true });
       this.privateKeys.delete(retired);
@@ -126,7 +148,10 @@ export class SnapshotKeys {
     const stat = fs.statSync(this.file(CURRENT), { bigint: true, throwIfNoEntry: false });
     if (stat === undefined) return null;
     const stamp = `${stat.ino}:${stat.mtimeNs}:${stat.size}`;
-    if (this.currentRead?.stamp === stamp) return this.currentRead.keyId;
+    if (this.currentRead?.stamp === stamp) {
+      this.currentRead.checkedAt = this.clock();
+      return this.currentRead.keyId;
+    }
     let text: string;
     try {
       text = fs.readFileSync(this.file(CURRENT), 'utf8');
@@ -136,7 +161,7 @@ export class SnapshotKeys {
     }
     const keyId = text.trim();
     if (!KEY_ID.test(keyId)) throw new Error(`${this.file(CURRENT)} does not name a key`);
-    this.currentRead = { stamp, keyId };
+    this.currentRead = { stamp, keyId, checkedAt: this.clock() };
     return keyId;
   }
 
