@@ -14,7 +14,6 @@ import {
   replayOrRefuse,
   type StreamHead,
   sealEvent,
-  storedTextOf,
   Waker,
 } from './common.ts';
 import { StoreUnavailableError } from './errors.ts';
@@ -74,12 +73,41 @@ function toStoreError(error: unknown): unknown {
   return new StoreUnavailableError(`sqlite: ${(error as Error).message}`, { cause: error });
 }
 
-/** A row read with its data as bytes. */
-type StoredRow = Omit<Row, 'data'> & { data: Buffer };
+/** The columns of `forwardsAsStored`, in its order. */
+type StoredRowValues = [
+  globalPosition: number,
+  stream: string,
+  revision: number,
+  eventId: string,
+  type: string,
+  schemaVersion: number,
+  ptceId: string,
+  occurredAt: string,
+  recordedAt: string,
+  recordedBy: string,
+  data: Buffer,
+  metadata: string | null,
+  prevHash: string,
+  hash: string,
+];
 
 /** The row as stored, the data as its bytes. */
-const toStoredText = (row: StoredRow): StoredEventText =>
-  storedTextOf(row, formatPosition(row.global_position));
+const toStoredText = (row: StoredRowValues): StoredEventText => ({
+  eventId: row[3],
+  type: row[4],
+  schemaVersion: row[5],
+  ptceId: row[6],
+  occurredAt: row[7],
+  recordedBy: row[9],
+  dataJson: row[10],
+  metadataJson: row[11],
+  stream: row[1],
+  revision: row[2],
+  position: formatPosition(row[0]),
+  recordedAt: row[8],
+  prevHash: row[12],
+  hash: row[13],
+});
 
 export function toEnvelope(row: Row): EventEnvelope {
   const meta = row.metadata === null ? {} : (JSON.parse(row.metadata) as Metadata);
@@ -171,7 +199,7 @@ class SqliteEventStore implements EventStore {
   private readonly head: Database.Statement<[string], StreamHead>;
   private readonly insert: Database.Statement<unknown[]>;
   private readonly forwards: Database.Statement<[string, number, number], Row>;
-  private readonly forwardsAsStored: Database.Statement<[string, number, number], StoredRow>;
+  private readonly forwardsAsStored: Database.Statement<[string, number, number], StoredRowValues>;
   private readonly backwards: Database.Statement<[string, number, number], Row>;
   private readonly all: Database.Statement<[number, number], Row>;
   private readonly allOfTypes: Database.Statement<[number, string, number], Row>;
@@ -207,11 +235,15 @@ class SqliteEventStore implements EventStore {
     // The data as a BLOB: better-sqlite3 hands its UTF-8 bytes as a Buffer, never decoded. Through
     // json() first: a row rewritten behind the server's back with line breaks between tokens, or
     // with text that is no JSON at all, can neither split an NDJSON line nor slip fields into it.
-    this.forwardsAsStored = db.prepare(
-      `SELECT global_position, stream, revision, event_id, type, schema_version, ptce_id, occurred_at,
+    this.forwardsAsStored = db
+      .prepare<[string, number, number], StoredRowValues>(
+        `SELECT global_position, stream, revision, event_id, type, schema_version, ptce_id, occurred_at,
          recorded_at, recorded_by, CAST(json(data) AS BLOB) AS data, metadata, prev_hash, hash
        FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
-    );
+      )
+      // Rows as arrays: an export reads every event of a PTCE, and naming each row's thirteen
+      // columns again cost more than the rest of reading it.
+      .raw(true);
     this.all = db.prepare(
       'SELECT * FROM events WHERE global_position > ? ORDER BY global_position ASC LIMIT ?',
     );
