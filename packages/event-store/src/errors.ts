@@ -33,3 +33,11 @@ export class DuplicateEventIdError extends Error {
     super(`event ${eventId}: ${reason}`);
   }
 }
+
+/** An append not written because one before it in its chain failed (see `AppendOptions.chain`). */
+export class AppendChainBrokenError extends Error {
+  override readonly name = 'AppendChainBrokenError';
+  constructor(readonly stream: string) {
+    super(`stream ${stream}: not appended, an append before it in its chain failed`);
+  }
+}

@@ -2,7 +2,12 @@
 // `openEventStore`/`openStores` import the one its URL names: importing this entry loads no
 // database driver, so a process on SQLite does not carry pg and the KurrentDB gRPC client in memory.
 export { byTakenAt, type CheckpointStore, type StoredCheckpoint } from './checkpoints.ts';
-export { DuplicateEventIdError, RevisionConflictError, StoreUnavailableError } from './errors.ts';
+export {
+  AppendChainBrokenError,
+  DuplicateEventIdError,
+  RevisionConflictError,
+  StoreUnavailableError,
+} from './errors.ts';
 export {
   type IdempotencyRecord,
   type IdempotencyStore,
@@ -19,6 +24,7 @@ export {
 } from './open.ts';
 export type { PersonalKeyStore } from './personal-keys.ts';
 export type {
+  AppendChain,
   AppendOptions,
   AppendResult,
   EventStore,

@@ -23,6 +23,18 @@ export interface AppendOptions {
    * exactly as it ignores `expectedRevision`: a retry after a lost answer must get its answer.
    */
   readonly alsoExpected?: Readonly<Record<string, ExpectedRevision>>;
+  /**
+   * Appends decided one on the other, sent together: once one of them fails, the later ones fail
+   * too (AppendChainBrokenError) without being written, even where their own checks would pass —
+   * they were decided on events that were not stored. A store that takes one append at a time in
+   * order may ignore it: the caller then sends one append per chain.
+   */
+  readonly chain?: AppendChain;
+}
+
+/** See `AppendOptions.chain`: shared by the appends of one chain, marked once one has failed. */
+export interface AppendChain {
+  broken: boolean;
 }
 
 export interface AppendResult {

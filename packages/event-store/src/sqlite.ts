@@ -16,8 +16,9 @@ import {
   sealEvent,
   Waker,
 } from './common.ts';
-import { StoreUnavailableError } from './errors.ts';
+import { AppendChainBrokenError, StoreUnavailableError } from './errors.ts';
 import type {
+  AppendChain,
   AppendOptions,
   AppendResult,
   EventStore,
@@ -44,6 +45,7 @@ interface PendingAppend {
   readonly events: readonly NewEvent[];
   readonly expected: ExpectedRevision;
   readonly guards: readonly Guard[];
+  readonly chain: AppendChain | undefined;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -261,9 +263,11 @@ class SqliteEventStore implements EventStore {
     );
     const batch = db.transaction((items: readonly PendingAppend[]): Settled[] =>
       items.map((item) => {
+        if (item.chain?.broken) return { ok: false, error: new AppendChainBrokenError(item.stream) };
         try {
           return { ok: true, result: one(item) };
         } catch (error) {
+          if (item.chain) item.chain.broken = true;
           // SQLITE_FULL, SQLITE_IOERR or RAISE(ROLLBACK) may make SQLite roll back the whole
           // transaction by itself. Going on would run the next item as a transaction of its own
           // that commits, while the outer COMMIT fails and every caller is told nothing was
@@ -372,7 +376,15 @@ class SqliteEventStore implements EventStore {
     if (this.closed) throw new StoreUnavailableError('sqlite: the store is closed');
     return new Promise<AppendResult>((resolve, reject) => {
       if (this.pending.length === 0) setImmediate(() => this.flush());
-      this.pending.push({ stream, events, expected: options.expectedRevision, guards, resolve, reject });
+      this.pending.push({
+        stream,
+        events,
+        expected: options.expectedRevision,
+        guards,
+        chain: options.chain,
+        resolve,
+        reject,
+      });
     });
   }
 

@@ -1,4 +1,4 @@
-import type { AppendResult, EventStore } from '@ptce/event-store';
+import type { AppendChain, AppendResult, EventStore } from '@ptce/event-store';
 import type { NewEvent } from '@ptce/events';
 import type { Fold, FoldCache, LoadedLedger } from './fold-cache.ts';
 
@@ -153,20 +153,18 @@ export class CommandBatcher<S> {
     const { state, revisions, segments, onProvisional } = this.decideInTurn(batch, loaded);
     if (segments.length === 0) return;
 
-    // Sent without a turn in between: the store writes them in this order, in one transaction.
-    const appends = segments.map((segment) =>
-      this.store.append(segment.stream, segment.events, {
-        expectedRevision: segment.expected[segment.stream] ?? 'no_stream',
-        // The commands were decided on every stream read, not only the one written: another
-        // service may have appended to one of them meanwhile (a backdated departure under an
-        // enrolment), and deciding again on it is the only way to see the contradiction.
-        alsoExpected: Object.fromEntries(
-          streams
-            .filter((s) => s !== segment.stream)
-            .map((s) => [s, segment.expected[s] ?? 'no_stream'] as const),
-        ),
-      }),
-    );
+    // Sent without a turn in between: the store writes them in this order, in one transaction, and
+    // writes none after one that fails (their guards alone would not see a writer that moved the
+    // failed run's stream by as many events).
+    const chain: AppendChain = { broken: false };
+    const appendOf = (segment: Segment<S>): Promise<AppendResult> => {
+      try {
+        return this.appendRun(segment, streams, chain);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    const appends = segments.map(appendOf);
     const results = await Promise.allSettled(appends);
     const failedAt = results.findIndex((r) => r.status === 'rejected');
 
@@ -223,6 +221,25 @@ export class CommandBatcher<S> {
       this.folds.evict(streams);
     }
     for (let i = 0; i < segments.length; i++) this.answer(segments[i]!, results[i]!);
+  }
+
+  private appendRun(
+    segment: Segment<S>,
+    streams: readonly string[],
+    chain: AppendChain,
+  ): Promise<AppendResult> {
+    return this.store.append(segment.stream, segment.events, {
+      expectedRevision: segment.expected[segment.stream] ?? 'no_stream',
+      // The commands were decided on every stream read, not only the one written: another
+      // service may have appended to one of them meanwhile (a backdated departure under an
+      // enrolment), and deciding again on it is the only way to see the contradiction.
+      alsoExpected: Object.fromEntries(
+        streams
+          .filter((s) => s !== segment.stream)
+          .map((s) => [s, segment.expected[s] ?? 'no_stream'] as const),
+      ),
+      chain,
+    });
   }
 
   /** Each command of a stored run gets its own events, as the store stored them. */

@@ -118,3 +118,29 @@ test('in a failed batch of several, a refusal decided on unstored events is deci
   // Decided together, then each again alone in the order they came.
   expect(order).toEqual(['first', 'clash', 'after', 'last', 'first', 'clash', 'after', 'last']);
 });
+
+test("a run after a failed one is never stored, even when another writer moved the failed run's stream as far", async () => {
+  const repo = new LedgerRepository(store, list);
+  const streams = ['a', 'b'];
+  await repo.append(streams, 'a', () => [counted('a0')]);
+  const seen: string[] = [];
+  const first = repo.append(streams, 'a', () => [counted('cmd1')]);
+  const second = repo.append(streams, 'b', ({ state }) => {
+    seen.push(state.join(','));
+    return [counted('cmd2')];
+  });
+  // Another writer of `a` whose append lands in the same transaction, before the batch's: cmd1's
+  // run fails, and `a` then stands where cmd2's run expects it.
+  const rival = store.append('a', [counted('rival')], { expectedRevision: 'any' });
+  const outcomes = await Promise.allSettled([first, second, rival]);
+  expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+  // Each goes again alone on the state as stored: cmd1 after the rival, cmd2 after cmd1 — and
+  // cmd2's first decision, made on a cmd1 that was not stored then, is stored nowhere.
+  expect(seen).toEqual(['a0,cmd1', 'a0,rival,cmd1']);
+  expect(await fromStore('a')).toEqual(['a0', 'rival', 'cmd1']);
+  expect(await fromStore('b')).toEqual(['cmd2']);
+  expect(await repo.load(streams)).toEqual({
+    state: ['a0', 'rival', 'cmd1', 'cmd2'],
+    revisions: { a: 2, b: 0 },
+  });
+});
