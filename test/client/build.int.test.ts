@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type App, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
-import { buildStandalone } from '@ptce/standalone';
+import { startTestServer, type TestServer } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 const run = promisify(execFile);
@@ -13,30 +11,20 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const clientDir = path.join(root, 'packages/client');
 
 describe('the client as an integrator installs it: compiled, run by plain Node', () => {
-  let app: App;
-  let dataDir: string;
+  let server: TestServer;
   let outDir: string;
   let baseUrl: string;
   let token: string;
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-client-build-'));
-    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
-    app = await buildStandalone(config, { logger: false });
-    baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-    const keys = loadJwtKeys(config);
-    if (!keys.privateKey) throw new Error('no signing key');
-    token = await mintToken(
-      { sub: 'integrator', role: 'secretary', ptces: ['build-ptce'], ttl: '1h' },
-      keys.privateKey,
-      config,
-    );
+    server = await startTestServer();
+    baseUrl = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    token = (await server.bearer('secretary', ['build-ptce'], 'integrator')).slice('Bearer '.length);
     // Inside the package, so that the compiled code finds openapi-fetch as an installed copy would.
     outDir = fs.mkdtempSync(path.join(clientDir, 'dist-test-'));
   });
   afterAll(async () => {
-    await app?.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await server?.close();
     if (outDir) fs.rmSync(outDir, { recursive: true, force: true });
   });
 

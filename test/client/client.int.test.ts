@@ -1,34 +1,18 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createPtceClient } from '@ptce/client';
-import { type App, loadConfig, loadJwtKeys, mintToken } from '@ptce/platform';
-import { buildStandalone } from '@ptce/standalone';
+import { startTestServer, type TestServer } from '@ptce/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 describe('createPtceClient against the standalone server over HTTP', () => {
-  let app: App;
-  let dataDir: string;
+  let server: TestServer;
   let baseUrl: string;
   let token: string;
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-client-'));
-    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
-    app = await buildStandalone(config, { logger: false });
-    baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-    const keys = loadJwtKeys(config);
-    if (!keys.privateKey) throw new Error('no signing key');
-    token = await mintToken(
-      { sub: 'client-test', role: 'secretary', ptces: ['client-ptce'], ttl: '1h' },
-      keys.privateKey,
-      config,
-    );
+    server = await startTestServer();
+    baseUrl = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    token = (await server.bearer('secretary', ['client-ptce'], 'client-test')).slice('Bearer '.length);
   });
-  afterAll(async () => {
-    await app?.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => server?.close());
 
   test('the token goes in as a bearer: the server names its subject', async () => {
     const { data, response } = await createPtceClient({ baseUrl, token }).GET('/v1/me');

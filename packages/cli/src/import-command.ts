@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createPtceClient } from '@ptce/client';
+import { createPtceClient, type paths } from '@ptce/client';
 import { loadConfig, loadJwtKeys, mintToken, SLUG } from '@ptce/platform';
 
 export interface ImportIo {
@@ -28,22 +28,10 @@ interface SourcedLine {
   readonly sourceLine: number;
 }
 
-interface LineResult {
-  readonly line: number;
-  readonly status: number;
-  readonly replayed?: boolean;
-  readonly problem?: {
-    readonly code?: string;
-    readonly detail?: string;
-    readonly errors?: readonly { path: string; message: string; in?: string }[];
-  };
-}
-interface ImportAnswer {
-  readonly recorded: number;
-  readonly replayed: number;
-  readonly refused: number;
-  readonly results: readonly LineResult[];
-}
+/** The import's answer, as the API document describes it. */
+type ImportAnswer =
+  paths['/v1/ptces/{ptceId}/imports']['post']['responses'][200]['content']['application/json'];
+type LineResult = ImportAnswer['results'][number];
 
 /**
  * RFC 4180 records, each with the number of the line it starts on: a quoted field may hold
@@ -215,9 +203,10 @@ export function partsOf(text: string, writes: number): Part[] {
 
 /** What a refusal says, on one line: its status, code, detail and the fields it names. */
 function describeRefusal(result: LineResult): string {
-  const problem = result.problem ?? {};
+  const { problem } = result;
+  if (!problem) return String(result.status);
   const fields = (problem.errors ?? []).map((e) => `${e.path || '(value)'}: ${e.message}`).join('; ');
-  return `${result.status} ${problem.code ?? ''} — ${problem.detail ?? ''}${fields ? ` (${fields})` : ''}`;
+  return `${result.status} ${problem.code} — ${problem.detail}${fields ? ` (${fields})` : ''}`;
 }
 
 function progressBar(io: ImportIo, total: number) {

@@ -175,7 +175,7 @@ export class CommandBatcher<S> {
       // would be derived again from scratch on every command, so then fold again from the store.
       // A lone command (the common conflict with another process) was decided on the cached state
       // itself: keep it, and the retry reads only the other process's events.
-      if (onProvisional.length > 1 || segments.length > 1) this.folds.evict(streams);
+      if (onProvisional.length > 1) this.folds.evict(streams);
       const error = (results[failedAt] as PromiseRejectedResult).reason;
       const lone = segments.length === 1 && segments[0]!.accepted.length === 1;
       // What the stored runs decided stands: their commands' answers, and the refusals decided on

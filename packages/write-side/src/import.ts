@@ -158,8 +158,6 @@ function lineProblem(issues: readonly z.core.$ZodIssue[], where: string): Proble
   });
 }
 
-const outsidePtce = lineOutsidePtce;
-
 /**
  * What a line forwarded to another service may name: `/v1/ptces/{ptceId}/…` in plain segments.
  * Forwarded, the path becomes a URL of that service; a percent-escape, a dot segment or a
@@ -201,7 +199,7 @@ function routeLine(input: ImportInput, numbered: Numbered, source: string): Prep
         };
       }
       if (forwardable[1] !== input.ptceId)
-        return { kind: 'refused', problem: outsidePtce(input.ptceId, forwardable[1]!) };
+        return { kind: 'refused', problem: lineOutsidePtce(input.ptceId, forwardable[1]!) };
       return { kind: 'forward', line: { ...line.data, idempotencyKey } };
     }
     return {
@@ -218,7 +216,7 @@ function routeLine(input: ImportInput, numbered: Numbered, source: string): Prep
   if (!params.success) return { kind: 'refused', problem: lineProblem(params.error.issues, 'params') };
   const named = (params.data as { ptceId?: unknown }).ptceId;
   if (typeof named === 'string' && named !== input.ptceId) {
-    return { kind: 'refused', problem: outsidePtce(input.ptceId, named) };
+    return { kind: 'refused', problem: lineOutsidePtce(input.ptceId, named) };
   }
   const body = write.body.safeParse(line.data.body);
   if (!body.success) return { kind: 'refused', problem: lineProblem(body.error.issues, 'body') };

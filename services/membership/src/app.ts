@@ -24,7 +24,6 @@ import {
   type ImportRouteOptions,
   importRoute,
   ptceParamsSchema,
-  UpstreamWrites,
   WriteCatalog,
   type WriteContext,
   type WriteSideOptions,
@@ -235,15 +234,9 @@ function ptceIdFor(context: WriteContext, body: unknown, name: string): string {
  * associates, recognitions, and retractions of any record of the PTCE. Owns `membership-{ptceId}`.
  */
 export interface MembershipOptions extends WriteSideOptions {
-  /** The import route's limits and where it forwards the lines other services write. */
-  readonly imports?: Omit<ImportRouteOptions, 'catalog' | 'tag'>;
+  /** The import route's limits (IMPORT_BODY_LIMIT, IMPORT_MAX_LINES) and where it forwards the lines other services write. */
+  readonly imports: Omit<ImportRouteOptions, 'catalog' | 'tag' | 'example'>;
 }
-
-/** An import's limits when its host gives none: as IMPORT_BODY_LIMIT and IMPORT_MAX_LINES default. */
-const DEFAULT_IMPORTS = {
-  bodyLimit: 32 * 1024 * 1024,
-  maxLines: 10_000,
-};
 
 export const membershipService = zodPlugin<MembershipOptions>(async (app, options) => {
   const deps = writeDeps(options);
@@ -485,9 +478,7 @@ export const membershipService = zodPlugin<MembershipOptions>(async (app, option
   // split deployment's membership process already knows the other services (UPSTREAMS).
   importRoute(app, {
     catalog,
-    upstreams: options.imports?.upstreams ?? new UpstreamWrites([]),
-    bodyLimit: options.imports?.bodyLimit ?? DEFAULT_IMPORTS.bodyLimit,
-    maxLines: options.imports?.maxLines ?? DEFAULT_IMPORTS.maxLines,
+    ...options.imports,
     tag: membershipTag,
     // A PTCE's first two facts, as the register and join routes document them.
     example: [
