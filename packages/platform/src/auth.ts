@@ -49,6 +49,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** No token required (health, metrics, docs). */
     public?: boolean;
+    /** A page a browser renders (docs, report): it gets the full set of security headers. */
+    document?: boolean;
   }
 }
 

@@ -231,21 +231,34 @@ describe('request ids and headers', () => {
     expect(c.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  test('security headers are set', async () => {
+  test('an API answer carries the headers for content no browser renders', async () => {
     const res = await app.inject({ url: '/health/live' });
     expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
-    // Our directives, not helmet's defaults: /docs must work over plain HTTP on 127.0.0.1.
-    expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
-    expect(res.headers['content-security-policy']).toContain("style-src 'self' 'unsafe-inline'");
+    expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers['strict-transport-security']).toContain('max-age=');
     // Refusals carry them too, whether no route matched or authentication failed.
     for (const refused of [
       await app.inject({ url: '/no-such-route' }),
       await app.inject({ method: 'GET', url: '/v1/me' }),
     ]) {
       expect(refused.statusCode).toBeGreaterThanOrEqual(400);
-      expect(refused.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(refused.headers['x-frame-options']).toBe('DENY');
+      expect(refused.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
     }
+  });
+
+  test('a page a browser renders (the docs) carries the full set', async () => {
+    const res = await app.inject({ url: '/docs/' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    // Our directives, not helmet's defaults: /docs must work over plain HTTP on 127.0.0.1.
+    expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
+    expect(res.headers['content-security-policy']).toContain("style-src 'self' 'unsafe-inline'");
   });
 });
 

@@ -184,6 +184,7 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
   app.get(
     '/v1/snapshots/:ptceId/report',
     {
+      config: { document: true },
       schema: {
         tags,
         operationId: 'getSnapshotReport',
