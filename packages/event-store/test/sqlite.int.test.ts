@@ -74,6 +74,33 @@ describe('sqlite specifics', () => {
     }
   });
 
+  it('the head questions of one turn share one answer, read after the last of them was asked', async () => {
+    const shared = join(dir, 'head-turn.db');
+    const reader = await openEventStore(`sqlite:${shared}`);
+    const writer = await openEventStore(`sqlite:${shared}`);
+    const raw = new Database(shared);
+    try {
+      await writer.append('t', [newEvent()], { expectedRevision: 'no_stream' });
+      const first = reader.headPosition();
+      // Committed by another connection after the first question, before the second one.
+      raw
+        .prepare(
+          `INSERT INTO events (stream, revision, event_id, type, schema_version, ptce_id, occurred_at,
+             recorded_at, recorded_by, data, metadata, prev_hash, hash)
+           VALUES ('u', 0, 'e-raw', 'Test', 1, 'p', '2020-01-01', '2020-01-01T00:00:00.000Z', 'raw', '{}', '{}', 'x', 'y')`,
+        )
+        .run();
+      const second = reader.headPosition();
+      const [a, b] = await Promise.all([first, second]);
+      const last = (await reader.readAll()).at(-1)!;
+      expect(last.eventId).toBe('e-raw');
+      expect([a, b]).toEqual([last.position, last.position]);
+    } finally {
+      raw.close();
+      await Promise.all([reader.close(), writer.close()]);
+    }
+  });
+
   it('refuses an unknown URL scheme', async () => {
     await expect(openEventStore('mysql://localhost/x')).rejects.toThrow(/unknown event store URL scheme/);
   });

@@ -62,12 +62,20 @@ export class PtceLedgers {
 
   /** The PTCE's log as the store has it now. */
   async latest(ptceId: string): Promise<PtceLog> {
+    // The log's head is read first: whatever the streams are then read to hold it. When it has not
+    // moved since this PTCE was last read to it, nothing was written anywhere: the log held is the
+    // answer, with no stream read and no wait behind a refresh under way.
+    // Not on PostgreSQL, whose head stops short of a transaction still open while a later one
+    // has committed: there a write can land without the head moving.
+    const storeHead = this.store.kind === 'postgres' ? null : await this.store.headPosition();
+    const held = this.upToDate(ptceId, storeHead);
+    if (held) return held;
     const before = this.refreshing.get(ptceId);
     const refresh = (async () => {
       // A refresh begun before this call may have read before the caller's write: wait for it,
       // then read the tails again.
       if (before) await before.catch(() => undefined);
-      return this.refresh(ptceId);
+      return this.refresh(ptceId, storeHead);
     })();
     this.refreshing.set(ptceId, refresh);
     try {
@@ -75,6 +83,14 @@ export class PtceLedgers {
     } finally {
       if (this.refreshing.get(ptceId) === refresh) this.refreshing.delete(ptceId);
     }
+  }
+
+  /** The log held, when it was read to `storeHead`. */
+  private upToDate(ptceId: string, storeHead: string | null): PtceLog | undefined {
+    const known = this.logs.get(ptceId);
+    if (!known || storeHead === null || this.checkedAt.get(ptceId) !== storeHead) return undefined;
+    this.touch(known);
+    return known;
   }
 
   /** The log as last read, if held: no store read. */
@@ -142,18 +158,11 @@ export class PtceLedgers {
     this.held -= log.ledger.size;
   }
 
-  private async refresh(ptceId: string): Promise<PtceLog> {
-    // The log's head is read first: whatever the streams are then read to hold it. When it has not
-    // moved since this PTCE was last read, nothing was written anywhere, and one question spares
-    // three stream reads on every read of an unchanged PTCE.
-    // Not on PostgreSQL, whose head stops short of a transaction still open while a later one
-    // has committed: there a write can land without the head moving.
-    const storeHead = this.store.kind === 'postgres' ? null : await this.store.headPosition();
+  private async refresh(ptceId: string, storeHead: string | null): Promise<PtceLog> {
+    // The refresh waited for may have read it all.
+    const held = this.upToDate(ptceId, storeHead);
+    if (held) return held;
     const known = this.logs.get(ptceId);
-    if (known && storeHead !== null && this.checkedAt.get(ptceId) === storeHead) {
-      this.touch(known);
-      return known;
-    }
     const log = await this.readTails(ptceId, known);
     if (this.logs.get(ptceId) === log) this.checkedAt.set(ptceId, storeHead);
     return log;
