@@ -87,21 +87,29 @@ type StoredRowValues = [
   occurredAt: string,
   recordedAt: string,
   recordedBy: string,
-  data: Buffer,
+  data: Buffer | null,
   metadata: string | null,
   prevHash: string,
   hash: string,
 ];
 
 /** The row as stored, the data as its bytes. */
-const toStoredText = (row: StoredRowValues): StoredEventText => ({
+function toStoredText(row: StoredRowValues): StoredEventText {
+  if (row[10] === null) {
+    // As readStream fails on the same row, where JSON.parse meets it.
+    throw new SyntaxError(`sqlite: the data of event ${row[3]} (${row[1]}@${row[2]}) is no JSON`);
+  }
+  return storedRow(row, row[10]);
+}
+
+const storedRow = (row: StoredRowValues, data: Buffer): StoredEventText => ({
   eventId: row[3],
   type: row[4],
   schemaVersion: row[5],
   ptceId: row[6],
   occurredAt: row[7],
   recordedBy: row[9],
-  dataJson: row[10],
+  dataJson: data,
   metadataJson: row[11],
   stream: row[1],
   revision: row[2],
@@ -236,13 +244,15 @@ class SqliteEventStore implements EventStore {
     this.backwards = db.prepare(
       'SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?',
     );
-    // The data as a BLOB: better-sqlite3 hands its UTF-8 bytes as a Buffer, never decoded. Through
-    // json() first: a row rewritten behind the server's back with line breaks between tokens, or
-    // with text that is no JSON at all, can neither split an NDJSON line nor slip fields into it.
+    // The data as a BLOB: better-sqlite3 hands its UTF-8 bytes as a Buffer, never decoded. Null
+    // unless it is JSON as RFC 8259 has it: a row rewritten behind the server's back with text that
+    // is no JSON cannot slip fields into an export's line (one with line breaks between tokens
+    // is written again by whoever puts it in a line).
     this.forwardsAsStored = db
       .prepare<[string, number, number], StoredRowValues>(
         `SELECT global_position, stream, revision, event_id, type, schema_version, ptce_id, occurred_at,
-         recorded_at, recorded_by, CAST(json(data) AS BLOB) AS data, metadata, prev_hash, hash
+         recorded_at, recorded_by, CASE WHEN json_valid(data) THEN CAST(data AS BLOB) END AS data,
+         metadata, prev_hash, hash
        FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
       )
       // Rows as arrays: an export reads every event of a PTCE, and naming each row's thirteen

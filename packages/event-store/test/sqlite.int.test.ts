@@ -101,6 +101,25 @@ describe('sqlite specifics', () => {
     }
   });
 
+  it('hands stored data as bytes only when it is JSON: a row rewritten with other text fails the read', async () => {
+    const shared = join(dir, 'text.db');
+    const store = await openEventStore(`sqlite:${shared}`);
+    const raw = new Database(shared);
+    try {
+      const { events } = await store.append('j', [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+      // Line breaks between tokens are still JSON; a trailing field after the value is not.
+      const rewrite = raw.prepare('UPDATE events SET data = ? WHERE event_id = ?');
+      rewrite.run('{\n "n": 1\n}', events[0]!.eventId);
+      rewrite.run('{"n": 1}, "forged": true', events[1]!.eventId);
+      const [first] = await store.readStreamText!('j', { limit: 1 });
+      expect(Buffer.from(first!.dataJson).toString('utf8')).toBe('{\n "n": 1\n}');
+      await expect(store.readStreamText!('j')).rejects.toThrow(/is no JSON/);
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
   it('refuses an unknown URL scheme', async () => {
     await expect(openEventStore('mysql://localhost/x')).rejects.toThrow(/unknown event store URL scheme/);
   });

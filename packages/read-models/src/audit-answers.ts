@@ -79,8 +79,24 @@ export async function auditedEvents(
 }
 
 const text = JSON.stringify;
+
 const decoder = new TextDecoder();
 const jsonText = (json: string | Uint8Array) => (typeof json === 'string' ? json : decoder.decode(json));
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Stored data as it stands in a line. Bytes come from a store that checked them as JSON (SQLite's
+ * json_valid), so they are one JSON value: written as they are unless they hold a line break
+ * (JSON allows them between tokens). Text is parsed and written again. Either way no stored
+ * data, however rewritten, can break the line or add a field to it.
+ */
+function dataInLine(dataJson: string | Uint8Array): string | Uint8Array {
+  if (typeof dataJson === 'string') return JSON.stringify(JSON.parse(dataJson));
+  if (dataJson.indexOf(LF) === -1 && dataJson.indexOf(CR) === -1) return dataJson;
+  return JSON.stringify(JSON.parse(decoder.decode(dataJson)));
+}
 
 /**
  * The same events as `auditedEvents` gives, as NDJSON lines (one per event, in its key order),
@@ -115,9 +131,7 @@ export async function auditedEventLines(
         : '';
     parts.push(
       `{"eventId":${text(event.eventId)},"type":${text(event.type)},"schemaVersion":${event.schemaVersion},"stream":${text(event.stream)},"revision":${event.revision},"position":${text(event.position)},"occurredAt":${text(event.occurredAt)},"recordedAt":${text(event.recordedAt)},"recordedBy":${text(event.recordedBy)},"data":`,
-      // Bytes come from a store that checked them (SQLite's json()); text is parsed and written
-      // again, so that no stored text, however rewritten, can break the line or add to it.
-      typeof event.dataJson === 'string' ? JSON.stringify(JSON.parse(event.dataJson)) : event.dataJson,
+      dataInLine(event.dataJson),
       `${evidence ? `,"evidence":${text(evidence)}` : ''},"hash":${text(event.hash)},"prevHash":${text(event.prevHash)}${personal}}\n`,
     );
   }

@@ -54,11 +54,12 @@ export function ptceEvents(store: EventStore, ptceId: string, filter: EventFilte
 }
 
 /**
- * `ptceEvents` with each event's data and metadata as the store holds their text: what an export
- * writes out without parsing every event to serialize it again.
+ * `ptceEvents` with each event's data and metadata as the store holds their text, in runs of
+ * events in log order: what an export writes out without parsing every event to serialize it
+ * again, nor taking an asynchronous step per event.
  */
-export function ptceEventTexts(store: EventStore, ptceId: string, filter: EventFilter = {}) {
-  return mergedStreams(store, ptceId, filter, (stream, fromRevision) =>
+export function ptceEventTextRuns(store: EventStore, ptceId: string, filter: EventFilter = {}) {
+  return mergedRuns(store, ptceId, filter, (stream, fromRevision) =>
     readStreamText(store, stream, { fromRevision, limit: CHUNK }),
   );
 }
@@ -69,6 +70,16 @@ async function* mergedStreams<E extends Placed>(
   filter: EventFilter,
   read: (stream: string, fromRevision: number) => Promise<E[]>,
 ): AsyncGenerator<E> {
+  for await (const run of mergedRuns(store, ptceId, filter, read)) yield* run;
+}
+
+/** The streams merged by position, as runs between two reads of a stream (at most three chunks). */
+async function* mergedRuns<E extends Placed>(
+  store: EventStore,
+  ptceId: string,
+  filter: EventFilter,
+  read: (stream: string, fromRevision: number) => Promise<E[]>,
+): AsyncGenerator<E[]> {
   const head = await store.headPosition();
   if (head === null) return;
   const streams = ptceStreams(ptceId);
@@ -93,21 +104,34 @@ async function* mergedStreams<E extends Placed>(
       next[i]! += chunk.length;
       if (chunk.length < CHUNK || visible.length < chunk.length) done[i] = true;
     }
-    let first = -1;
-    let firstPosition = '';
-    for (const [i, buffer] of buffers.entries()) {
-      const candidate = buffer[at[i]!];
-      if (candidate && (first < 0 || candidate.position < firstPosition)) {
-        first = i;
-        firstPosition = candidate.position;
+    const run: E[] = [];
+    let ended = false;
+    // Until a stream's buffer runs dry: its next event may come before every other buffered one.
+    for (;;) {
+      let first = -1;
+      let firstPosition = '';
+      for (const [i, buffer] of buffers.entries()) {
+        const candidate = buffer[at[i]!];
+        if (candidate && (first < 0 || candidate.position < firstPosition)) {
+          first = i;
+          firstPosition = candidate.position;
+        }
       }
+      if (first < 0) {
+        ended = true;
+        break;
+      }
+      const event = buffers[first]![at[first]!]!;
+      at[first]!++;
+      if (knownAt !== undefined && Date.parse(event.recordedAt) > knownAt) {
+        ended = true;
+        break;
+      }
+      if (until === undefined || startInstant(event.occurredAt) <= until) run.push(event);
+      if (at[first] === buffers[first]!.length && !done[first]) break;
     }
-    if (first < 0) return;
-    const event = buffers[first]![at[first]!]!;
-    at[first]!++;
-    if (knownAt !== undefined && Date.parse(event.recordedAt) > knownAt) return;
-    if (until !== undefined && startInstant(event.occurredAt) > until) continue;
-    yield event;
+    if (run.length > 0) yield run;
+    if (ended) return;
   }
 }
 

@@ -39,7 +39,7 @@ export {
   type EventFilter,
   type PtceChains,
   ptceEvents,
-  ptceEventTexts,
+  ptceEventTextRuns,
   verifyPtceChains,
 } from './audit-log.ts';
 export {

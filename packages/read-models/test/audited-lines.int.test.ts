@@ -4,7 +4,7 @@ import { type NewEvent, streamName } from '@ptce/events';
 import { PersonalData } from '@ptce/platform';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { auditedEventLines, auditedEvents } from '../src/audit-answers.ts';
-import { ptceEvents, ptceEventTexts } from '../src/audit-log.ts';
+import { ptceEvents, ptceEventTextRuns } from '../src/audit-log.ts';
 
 let stores: Stores;
 let personal: PersonalData;
@@ -57,6 +57,7 @@ const collect = async <T>(events: AsyncIterable<T>) => {
   for await (const event of events) all.push(event);
   return all;
 };
+const collectRuns = async <T>(runs: AsyncIterable<readonly T[]>) => (await collect(runs)).flat() as T[];
 
 /** What the paged answer gives, as JSON would carry it. */
 const paged = async (store: EventStore) =>
@@ -64,7 +65,7 @@ const paged = async (store: EventStore) =>
 
 test('the NDJSON lines made from the stored text are the paged answer, event for event, key for key', async () => {
   const lines = (
-    await auditedEventLines(await collect(ptceEventTexts(stores.events, 'lines')), personal)
+    await auditedEventLines(await collectRuns(ptceEventTextRuns(stores.events, 'lines')), personal)
   ).toString('utf8');
   const parsed = lines
     .trimEnd()
@@ -88,13 +89,24 @@ test('a store that keeps no text (KurrentDB) gives the same lines through its pa
     readStream: (stream, options) => store.readStream(stream, options),
     streamRevision: (stream) => store.streamRevision(stream),
   } as Pick<EventStore, 'kind' | 'headPosition' | 'readStream' | 'streamRevision'> as EventStore;
-  const native = (await auditedEventLines(await collect(ptceEventTexts(store, 'lines')), personal)).toString(
+  const native = (await auditedEventLines(await collectRuns(ptceEventTextRuns(store, 'lines')), personal)).toString(
     'utf8',
   );
   const served = (
-    await auditedEventLines(await collect(ptceEventTexts(parsedOnly, 'lines')), personal)
+    await auditedEventLines(await collectRuns(ptceEventTextRuns(parsedOnly, 'lines')), personal)
   ).toString('utf8');
   expect(served.split('\n').map((line) => (line ? JSON.parse(line) : line))).toEqual(
     native.split('\n').map((line) => (line ? JSON.parse(line) : line)),
   );
+});
+
+test('stored data with line breaks between its tokens, as bytes or as text, is written again on one line', async () => {
+  const [stored] = await collectRuns(ptceEventTextRuns(stores.events, 'lines'));
+  const spread = '{\r\n  "name": "Pôle <lignes>",\n  "territory": {"name": "T"}\n}';
+  for (const dataJson of [Buffer.from(spread, 'utf8'), spread]) {
+    const lines = (await auditedEventLines([{ ...stored!, dataJson }], personal)).toString('utf8');
+    expect(lines.indexOf('\n')).toBe(lines.length - 1);
+    expect(lines).not.toContain('\r');
+    expect(JSON.parse(lines).data).toEqual({ name: 'Pôle <lignes>', territory: { name: 'T' } });
+  }
 });

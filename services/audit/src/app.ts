@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { type Ledger, ledgerFinal } from '@ptce/domain';
-import type { EventStore, StoredEventText } from '@ptce/event-store';
+import type { EventStore } from '@ptce/event-store';
 import { type EventEnvelope, ptceStreams, slugSchema, validTimeSchema } from '@ptce/events';
 import {
   type App,
@@ -24,7 +24,7 @@ import {
   knownAtCut,
   type PtceLedgers,
   ptceEvents,
-  ptceEventTexts,
+  ptceEventTextRuns,
   replayBody,
   type SignedCheckpoint,
   verifyPtceChains,
@@ -288,18 +288,14 @@ export const auditService = zodPlugin<AuditOptions>(async (app: App, options) =>
       const { limit, ...filter } = request.query;
       if ((request.headers.accept ?? '').includes(NDJSON)) {
         const personalData = options.personalData;
-        const texts = ptceEventTexts(options.store, ptceId, filter);
+        const runs = ptceEventTextRuns(options.store, ptceId, filter);
         // Pulled by the socket: a slow reader holds the reading, never a growing buffer.
         async function* lines() {
-          let batch: StoredEventText[] = [];
-          for await (const event of texts) {
-            batch.push(event);
-            if (batch.length === LINES_PER_WRITE) {
-              yield await auditedEventLines(batch, personalData);
-              batch = [];
+          for await (const run of runs) {
+            for (let i = 0; i < run.length; i += LINES_PER_WRITE) {
+              yield await auditedEventLines(run.slice(i, i + LINES_PER_WRITE), personalData);
             }
           }
-          if (batch.length > 0) yield await auditedEventLines(batch, personalData);
         }
         // A stream of lines, not the page schema's object: the serializer is bypassed for it.
         return reply.type(`${NDJSON}; charset=utf-8`).send(Readable.from(lines()) as never);
