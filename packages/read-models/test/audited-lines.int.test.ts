@@ -89,9 +89,9 @@ test('a store that keeps no text (KurrentDB) gives the same lines through its pa
     readStream: (stream, options) => store.readStream(stream, options),
     streamRevision: (stream) => store.streamRevision(stream),
   } as Pick<EventStore, 'kind' | 'headPosition' | 'readStream' | 'streamRevision'> as EventStore;
-  const native = (await auditedEventLines(await collectRuns(ptceEventTextRuns(store, 'lines')), personal)).toString(
-    'utf8',
-  );
+  const native = (
+    await auditedEventLines(await collectRuns(ptceEventTextRuns(store, 'lines')), personal)
+  ).toString('utf8');
   const served = (
     await auditedEventLines(await collectRuns(ptceEventTextRuns(parsedOnly, 'lines')), personal)
   ).toString('utf8');
