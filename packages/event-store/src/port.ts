@@ -93,7 +93,9 @@ export type StoredEventText = Omit<
 > & {
   /**
    * The JSON text stored; as its UTF-8 bytes where the store can hand them so (SQLite), which an
-   * export writes out without decoding them into a string and encoding them back.
+   * export writes out without decoding them into a string and encoding them back. Bytes are
+   * vouched for by the store: one JSON value as RFC 8259 has it, no NUL byte in them. Text is
+   * not: a row rewritten behind the store's back may hold anything.
    */
   readonly dataJson: string | Uint8Array;
   /** `evidence`, `correlationId`, `causationId`, `idempotencyKey` when any was given; else null. */

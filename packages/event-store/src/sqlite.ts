@@ -95,29 +95,27 @@ type StoredRowValues = [
 
 /** The row as stored, the data as its bytes. */
 function toStoredText(row: StoredRowValues): StoredEventText {
-  if (row[10] === null) {
-    // As readStream fails on the same row, where JSON.parse meets it.
+  const data = row[10];
+  // As readStream fails on the same row, where JSON.parse meets it.
+  if (data === null)
     throw new SyntaxError(`sqlite: the data of event ${row[3]} (${row[1]}@${row[2]}) is no JSON`);
-  }
-  return storedRow(row, row[10]);
+  return {
+    eventId: row[3],
+    type: row[4],
+    schemaVersion: row[5],
+    ptceId: row[6],
+    occurredAt: row[7],
+    recordedBy: row[9],
+    dataJson: data,
+    metadataJson: row[11],
+    stream: row[1],
+    revision: row[2],
+    position: formatPosition(row[0]),
+    recordedAt: row[8],
+    prevHash: row[12],
+    hash: row[13],
+  };
 }
-
-const storedRow = (row: StoredRowValues, data: Buffer): StoredEventText => ({
-  eventId: row[3],
-  type: row[4],
-  schemaVersion: row[5],
-  ptceId: row[6],
-  occurredAt: row[7],
-  recordedBy: row[9],
-  dataJson: data,
-  metadataJson: row[11],
-  stream: row[1],
-  revision: row[2],
-  position: formatPosition(row[0]),
-  recordedAt: row[8],
-  prevHash: row[12],
-  hash: row[13],
-});
 
 export function toEnvelope(row: Row): EventEnvelope {
   const meta = row.metadata === null ? {} : (JSON.parse(row.metadata) as Metadata);
@@ -245,13 +243,15 @@ class SqliteEventStore implements EventStore {
       'SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?',
     );
     // The data as a BLOB: better-sqlite3 hands its UTF-8 bytes as a Buffer, never decoded. Null
-    // unless it is JSON as RFC 8259 has it: a row rewritten behind the server's back with text that
-    // is no JSON cannot slip fields into an export's line (one with line breaks between tokens
-    // is written again by whoever puts it in a line).
+    // unless it is JSON as RFC 8259 has it, and holds no NUL byte (SQLite's JSON parser stops at
+    // one, so `{"n":1}\0,"forged":true}` is valid to it): a row rewritten behind the server's back
+    // cannot slip fields into an export's line (one with line breaks between tokens is written
+    // again by whoever puts it in a line).
     this.forwardsAsStored = db
       .prepare<[string, number, number], StoredRowValues>(
         `SELECT global_position, stream, revision, event_id, type, schema_version, ptce_id, occurred_at,
-         recorded_at, recorded_by, CASE WHEN json_valid(data) THEN CAST(data AS BLOB) END AS data,
+         recorded_at, recorded_by,
+         CASE WHEN json_valid(data) AND instr(CAST(data AS BLOB), x'00') = 0 THEN CAST(data AS BLOB) END AS data,
          metadata, prev_hash, hash
        FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
       )

@@ -106,14 +106,24 @@ describe('sqlite specifics', () => {
     const store = await openEventStore(`sqlite:${shared}`);
     const raw = new Database(shared);
     try {
-      const { events } = await store.append('j', [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
-      // Line breaks between tokens are still JSON; a trailing field after the value is not.
+      const { events } = await store.append('j', [newEvent(), newEvent(), newEvent()], {
+        expectedRevision: 'no_stream',
+      });
+      // Line breaks between tokens are still JSON; a trailing field after the value is not, nor is
+      // one hidden behind a NUL byte (where SQLite's own JSON parser stops reading).
       const rewrite = raw.prepare('UPDATE events SET data = ? WHERE event_id = ?');
       rewrite.run('{\n "n": 1\n}', events[0]!.eventId);
       rewrite.run('{"n": 1}, "forged": true', events[1]!.eventId);
+      raw
+        .prepare('UPDATE events SET data = CAST(? AS TEXT) WHERE event_id = ?')
+        .run(Buffer.from('{"n":1}\u0000,"forged":true}', 'utf8'), events[2]!.eventId);
+      expect(
+        raw.prepare('SELECT json_valid(data) FROM events WHERE event_id = ?').pluck().get(events[2]!.eventId),
+      ).toBe(1);
       const [first] = await store.readStreamText!('j', { limit: 1 });
       expect(Buffer.from(first!.dataJson).toString('utf8')).toBe('{\n "n": 1\n}');
-      await expect(store.readStreamText!('j')).rejects.toThrow(/is no JSON/);
+      await expect(store.readStreamText!('j', { fromRevision: 1, limit: 1 })).rejects.toThrow(/is no JSON/);
+      await expect(store.readStreamText!('j', { fromRevision: 2, limit: 1 })).rejects.toThrow(/is no JSON/);
     } finally {
       raw.close();
       await store.close();

@@ -121,6 +121,7 @@ const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'cross-origin-resource-policy': 'same-origin',
 };
 
 function loggerOptions(options: CreateAppOptions): FastifyServerOptions['logger'] {

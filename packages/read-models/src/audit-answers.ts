@@ -79,7 +79,6 @@ export async function auditedEvents(
 }
 
 const text = JSON.stringify;
-
 const decoder = new TextDecoder();
 const jsonText = (json: string | Uint8Array) => (typeof json === 'string' ? json : decoder.decode(json));
 
@@ -87,8 +86,8 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /**
- * Stored data as it stands in a line. Bytes come from a store that checked them as JSON (SQLite's
- * json_valid), so they are one JSON value: written as they are unless they hold a line break
+ * Stored data as it stands in a line. Bytes come from a store that vouches for them as one JSON
+ * value (see StoredEventText): written as they are unless they hold a line break
  * (JSON allows them between tokens). Text is parsed and written again. Either way no stored
  * data, however rewritten, can break the line or add a field to it.
  */

@@ -103,10 +103,41 @@ test('a store that keeps no text (KurrentDB) gives the same lines through its pa
 test('stored data with line breaks between its tokens, as bytes or as text, is written again on one line', async () => {
   const [stored] = await collectRuns(ptceEventTextRuns(stores.events, 'lines'));
   const spread = '{\r\n  "name": "Pôle <lignes>",\n  "territory": {"name": "T"}\n}';
-  for (const dataJson of [Buffer.from(spread, 'utf8'), spread]) {
+  const carriageReturnsOnly = spread.replace(/\r?\n/g, '\r');
+  for (const dataJson of [Buffer.from(spread, 'utf8'), Buffer.from(carriageReturnsOnly, 'utf8'), spread]) {
     const lines = (await auditedEventLines([{ ...stored!, dataJson }], personal)).toString('utf8');
     expect(lines.indexOf('\n')).toBe(lines.length - 1);
     expect(lines).not.toContain('\r');
     expect(JSON.parse(lines).data).toEqual({ name: 'Pôle <lignes>', territory: { name: 'T' } });
   }
+});
+
+test('runs past the chunk size hold every event of the PTCE once, in log order, with the filters applied', async () => {
+  // Two streams written in uneven turns, well past the 500 events a stream is read by.
+  const streams = [streamName('membership', 'merged'), streamName('workgroups', 'merged')];
+  const revisions = [-1, -1];
+  const day = (i: number) => new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+  let written = 0;
+  for (let turn = 0; written < 1_300; turn++) {
+    const s = turn % 3 === 2 ? 1 : 0;
+    const size = 1 + ((turn * 37) % 90);
+    const batch = Array.from({ length: size }, (_, k) =>
+      fact('Test', { n: written + k }, { ptceId: 'merged', occurredAt: day(written + k) }),
+    );
+    await stores.events.append(streams[s]!, batch, {
+      expectedRevision: revisions[s] === -1 ? 'no_stream' : revisions[s]!,
+    });
+    revisions[s]! += size;
+    written += size;
+  }
+  const log = (await stores.events.readAll()).filter((event) => event.ptceId === 'merged');
+  const ids = async (filter: Parameters<typeof ptceEventTextRuns>[2]) =>
+    (await collectRuns(ptceEventTextRuns(stores.events, 'merged', filter))).map((event) => event.eventId);
+  expect(await ids({})).toEqual(log.map((event) => event.eventId));
+  const after = log[612]!.position;
+  expect(await ids({ after })).toEqual(log.slice(613).map((event) => event.eventId));
+  const until = day(800);
+  expect(await ids({ until })).toEqual(
+    log.filter((event) => event.occurredAt <= until).map((event) => event.eventId),
+  );
 });

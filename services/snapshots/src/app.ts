@@ -213,9 +213,11 @@ export const snapshotsService = zodPlugin<SnapshotsOptions>(async (app: App, opt
         lang,
         origin: `${request.protocol}://${request.host}`,
       });
+      // X-Frame-Options as its CSP says (frame-ancestors 'none'), for browsers that read only the former.
       return reply
         .type('text/html; charset=utf-8')
         .header('content-security-policy', REPORT_CSP)
+        .header('x-frame-options', 'DENY')
         .header('cache-control', 'private, no-store')
         .send(page);
     },
