@@ -14,7 +14,7 @@ export const byPosition = (a: EventEnvelope, b: EventEnvelope) =>
  */
 export async function readPtceLog(store: EventStore, ptceId: string): Promise<EventEnvelope[]> {
   const streams = ptceStreams(ptceId);
-  const read: EventEnvelope[][] = await Promise.all(streams.map((stream) => store.readStream(stream)));
+  const read: EventEnvelope[][] = await Promise.all(streams.map((stream) => readWhole(store, stream)));
   for (let round = 0; round < 10; round++) {
     const more = await Promise.all(
       streams.map((stream, i) => store.readStream(stream, { fromRevision: read[i]!.length })),
@@ -23,6 +23,19 @@ export async function readPtceLog(store: EventStore, ptceId: string): Promise<Ev
     for (const [i, events] of more.entries()) read[i]!.push(...events);
   }
   return read.flat().sort(byPosition);
+}
+
+/** Rows read at once: a whole long stream in one read keeps every row alive until the last is parsed. */
+const PAGE = 2_000;
+
+async function readWhole(store: EventStore, stream: string): Promise<EventEnvelope[]> {
+  const events: EventEnvelope[] = [];
+  for (;;) {
+    const from = events.length === 0 ? 0 : events.at(-1)!.revision + 1;
+    const page = await store.readStream(stream, { fromRevision: from, limit: PAGE });
+    for (const event of page) events.push(event);
+    if (page.length < PAGE) return events;
+  }
 }
 
 /** Which part of the log an answer is computed on (transaction time). */
