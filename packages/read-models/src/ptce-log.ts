@@ -14,11 +14,9 @@ export const byPosition = (a: EventEnvelope, b: EventEnvelope) =>
  */
 export async function readPtceLog(store: EventStore, ptceId: string): Promise<EventEnvelope[]> {
   const streams = ptceStreams(ptceId);
-  const read: EventEnvelope[][] = await Promise.all(streams.map((stream) => readWhole(store, stream)));
+  const read: EventEnvelope[][] = await Promise.all(streams.map((stream) => readOn(store, stream, [])));
   for (let round = 0; round < 10; round++) {
-    const more = await Promise.all(
-      streams.map((stream, i) => store.readStream(stream, { fromRevision: read[i]!.length })),
-    );
+    const more = await Promise.all(streams.map((stream, i) => readOn(store, stream, read[i]!)));
     if (more.every((events) => events.length === 0)) break;
     for (const [i, events] of more.entries()) read[i]!.push(...events);
   }
@@ -28,13 +26,19 @@ export async function readPtceLog(store: EventStore, ptceId: string): Promise<Ev
 /** Rows read at once: a whole long stream in one read keeps every row alive until the last is parsed. */
 const PAGE = 2_000;
 
-async function readWhole(store: EventStore, stream: string): Promise<EventEnvelope[]> {
+/** The stream's events after those already `read`, to its end, a page at a time. */
+async function readOn(
+  store: EventStore,
+  stream: string,
+  read: readonly EventEnvelope[],
+): Promise<EventEnvelope[]> {
   const events: EventEnvelope[] = [];
+  let from = read.length === 0 ? 0 : read.at(-1)!.revision + 1;
   for (;;) {
-    const from = events.length === 0 ? 0 : events.at(-1)!.revision + 1;
     const page = await store.readStream(stream, { fromRevision: from, limit: PAGE });
     for (const event of page) events.push(event);
     if (page.length < PAGE) return events;
+    from = page.at(-1)!.revision + 1;
   }
 }
 

@@ -157,14 +157,7 @@ export class CommandBatcher<S> {
     // writes none after one that fails (their guards alone would not see a writer that moved the
     // failed run's stream by as many events).
     const chain: AppendChain = { broken: false };
-    const appendOf = (segment: Segment<S>): Promise<AppendResult> => {
-      try {
-        return this.appendRun(segment, streams, chain);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    };
-    const appends = segments.map(appendOf);
+    const appends = segments.map((segment) => this.appendRun(segment, streams, chain));
     const results = await Promise.allSettled(appends);
     const failedAt = results.findIndex((r) => r.status === 'rejected');
 
@@ -223,7 +216,8 @@ export class CommandBatcher<S> {
     for (let i = 0; i < segments.length; i++) this.answer(segments[i]!, results[i]!);
   }
 
-  private appendRun(
+  /** Async so that a store throwing instead of rejecting fails this run's promise, not the drain. */
+  private async appendRun(
     segment: Segment<S>,
     streams: readonly string[],
     chain: AppendChain,
