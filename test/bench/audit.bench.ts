@@ -29,6 +29,7 @@ import Database from 'better-sqlite3';
 import { getLoad } from './http-load.ts';
 import { appendHistory, generatePtceHistory } from './read-history.ts';
 import type { Report } from './report.ts';
+import { startFlags } from './start-flags.ts';
 
 const EVENTS = Number(process.env.BENCH_AUDIT_EVENTS ?? 100_000);
 const RUNS = 3;
@@ -39,7 +40,6 @@ const smallId = (i: number) => `pole-${i}`;
 const BIG = 'grand-pole';
 const CHILD_FLAG = '--audit-bench-child';
 const self = fileURLToPath(import.meta.url);
-const here = path.dirname(self);
 const log = (line: string) => process.stderr.write(`audit: ${line}\n`);
 
 const median = (xs: readonly number[]): number => {
@@ -47,13 +47,6 @@ const median = (xs: readonly number[]): number => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-
-function startFlags(): string[] {
-  const manifest = JSON.parse(fs.readFileSync(path.join(here, '../../package.json'), 'utf8')) as {
-    scripts: Record<string, string>;
-  };
-  return (manifest.scripts.start ?? '').split(/\s+/).filter((arg) => arg.startsWith('--max-'));
-}
 
 interface Ready {
   readonly type: 'ready';

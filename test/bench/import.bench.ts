@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type HistoryLine, ptceHistory } from './import-history.ts';
 import type { Report } from './report.ts';
+import { startFlags } from './start-flags.ts';
 
 const PTCE_COUNT = 8;
 const LINES = Number(process.env.BENCH_IMPORT_LINES ?? 10_000);
@@ -130,7 +131,7 @@ async function importRun(url: string, token: string, prefix: string): Promise<nu
 
 export async function run(report: Report): Promise<void> {
   const child = fork(path.join(here, 'write-server.ts'), [], {
-    execArgv: ['--max-old-space-size=1024', '--max-semi-space-size=8', '--import', 'tsx'],
+    execArgv: [...startFlags(), '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {

@@ -31,6 +31,7 @@ import { DEFAULT_STAGE_RULES, stageAt } from '../../packages/projections/src/ind
 import { getLoad } from './http-load.ts';
 import { appendHistory, generatePtceHistory, prng } from './read-history.ts';
 import type { Report } from './report.ts';
+import { startFlags } from './start-flags.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 32;
@@ -43,7 +44,6 @@ const QUERY_SECONDS = Number(process.env.BENCH_QUERY_SECONDS ?? 60);
 const REBUILD_PTCE = 100;
 const REBUILD_EVENTS_EACH = 10_000;
 const CHILD_FLAG = '--read-bench-child=';
-const here = path.dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
 const BIG = 'grand-pole';
 const smallId = (i: number) => `pole-${i}`;
@@ -59,14 +59,6 @@ const quantile = (xs: readonly number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 };
-
-/** The V8 flags `pnpm start` runs the server with (read from the start script, as write.bench does). */
-function startFlags(): string[] {
-  const manifest = JSON.parse(fs.readFileSync(path.join(here, '../../package.json'), 'utf8')) as {
-    scripts: Record<string, string>;
-  };
-  return (manifest.scripts.start ?? '').split(/\s+/).filter((arg) => arg.startsWith('--max-'));
-}
 
 function forkChild(role: 'server' | 'rebuild', args: readonly string[]): ChildProcess {
   return fork(self, [`${CHILD_FLAG}${role}`, ...args], {

@@ -9,13 +9,13 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openEventStore } from '@ptce/event-store';
 import { streamName } from '@ptce/events';
 import autocannon from 'autocannon';
 import type { Report } from './report.ts';
+import { startFlags } from './start-flags.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 32;
@@ -62,17 +62,6 @@ async function seedLongHistory(eventStoreUrl: string, ptceId: string, events: nu
   } finally {
     await store.close();
   }
-}
-
-/**
- * The V8 flags `pnpm start` runs the server with (its heap limit): the figures must be those of
- * the server as users start it, so they are read from the start script, not repeated here.
- */
-function startFlags(): string[] {
-  const manifest = JSON.parse(readFileSync(path.join(here, '../../package.json'), 'utf8')) as {
-    scripts: Record<string, string>;
-  };
-  return (manifest.scripts.start ?? '').split(/\s+/).filter((arg) => arg.startsWith('--max-'));
 }
 
 function request<T>(child: ChildProcess, message: unknown, answer: string): Promise<T> {

@@ -42,8 +42,15 @@ const TAIL_ROUNDS = 10;
  */
 export class PtceLedgers {
   private readonly cache = new LedgerCache();
-  /** In least-recently-used order: a Map iterates in insertion order. */
   private readonly logs = new Map<string, PtceLog>();
+  /**
+   * When each log held was last used, by a count of uses: a use only overwrites a number. Keeping
+   * the logs Map in use order instead (delete, then set again) made every current read grow the
+   * Map's table and rebuild it, garbage that lived long enough to be copied out of the young
+   * generation, and that the old one then had to collect.
+   */
+  private readonly lastUsed = new Map<string, number>();
+  private uses = 0;
   /** One refresh at a time per PTCE: two concurrent tail reads would fold the same events twice. */
   private readonly refreshing = new Map<string, Promise<PtceLog>>();
   /** The log's head when each PTCE's streams were last read to the end. */
@@ -155,6 +162,7 @@ export class PtceLedgers {
     const log = this.logs.get(ptceId);
     if (!log) return;
     this.logs.delete(ptceId);
+    this.lastUsed.delete(ptceId);
     this.held -= log.ledger.size;
   }
 
@@ -215,17 +223,31 @@ export class PtceLedgers {
   private keep(log: PtceLog): PtceLog {
     this.drop(log.ptceId);
     this.logs.set(log.ptceId, log);
+    this.touch(log);
     this.held += log.ledger.size;
-    for (const [id, old] of this.logs) {
-      if (this.held <= this.maxEvents || id === log.ptceId) break;
-      this.forget(old.ptceId);
+    while (this.held > this.maxEvents) {
+      const unused = this.leastRecentlyUsed(log.ptceId);
+      if (unused === undefined) break;
+      this.forget(unused);
     }
     return log;
   }
 
   private touch(log: PtceLog): void {
-    this.logs.delete(log.ptceId);
-    this.logs.set(log.ptceId, log);
+    this.lastUsed.set(log.ptceId, ++this.uses);
+  }
+
+  /** The PTCE whose log was used longest ago, `except` aside. */
+  private leastRecentlyUsed(except: string): string | undefined {
+    let oldest: string | undefined;
+    let oldestUse = Number.POSITIVE_INFINITY;
+    for (const [ptceId, use] of this.lastUsed) {
+      if (ptceId !== except && use < oldestUse) {
+        oldest = ptceId;
+        oldestUse = use;
+      }
+    }
+    return oldest;
   }
 }
 
