@@ -16,6 +16,7 @@ import {
   type Ledger,
   ledgerFinal,
   replayLedger,
+  visitFacts,
 } from '../src/index.ts';
 import { newWarnings, warningsIfAppended } from '../src/ledger/dry-run.ts';
 import { ledgerEvents } from '../src/ledger/log.ts';
@@ -50,12 +51,18 @@ function expectSameCompiled(a: CompiledLedger, b: CompiledLedger): void {
 type Probe =
   | { readonly kind: 'none' }
   | { readonly kind: 'replay'; readonly cut: Cut }
-  | { readonly kind: 'stale'; readonly back: number };
+  | { readonly kind: 'stale'; readonly back: number }
+  /** A visit of the facts (a stage timeline), stopped after `stopAfter` facts or never. */
+  | { readonly kind: 'visit'; readonly stopAfter: number | null };
 
 const probeArb: fc.Arbitrary<Probe> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Probe>({ kind: 'none' }) },
   { weight: 3, arbitrary: cutArb.map((cut): Probe => ({ kind: 'replay', cut })) },
   { weight: 1, arbitrary: fc.nat(5).map((back): Probe => ({ kind: 'stale', back })) },
+  {
+    weight: 2,
+    arbitrary: fc.option(fc.nat(40), { nil: null }).map((stopAfter): Probe => ({ kind: 'visit', stopAfter })),
+  },
 );
 
 describe('incremental ledger = from-scratch fold (properties)', () => {
@@ -73,6 +80,13 @@ describe('incremental ledger = from-scratch fold (properties)', () => {
             history.push(ledger);
             if (probe.kind === 'replay') {
               expect(replayLedger(ledger, probe.cut)).toEqual(replay(scratch(ledger), probe.cut));
+            } else if (probe.kind === 'visit') {
+              // A visit that goes through every fact leaves its state as the final one: it must be
+              // the final state a replay gives, now and once longer ledgers have been folded.
+              visitFacts(ledger, (_fact, _state, index) =>
+                probe.stopAfter === null ? undefined : index + 1 < probe.stopAfter,
+              );
+              expect(ledgerFinal(ledger)).toEqual(replay(scratch(ledger), { kind: 'all' }));
             } else if (probe.kind === 'stale') {
               const old = history[Math.max(0, history.length - 1 - probe.back)]!;
               expectSameCompiled(compileLedger(old), scratch(old));

@@ -58,10 +58,22 @@ export const freeTextSchema = z
   .string()
   .superRefine(refusing(NOT_IN_TEXT, 'text with tabs and line breaks at most expected'));
 
+/**
+ * Compared pairwise while short: the lists are read back with every stored event, and a set per
+ * list was a good part of what reading a long history allocated.
+ */
+function allDistinct(ids: readonly string[]): boolean {
+  if (ids.length > 32) return new Set(ids).size === ids.length;
+  for (let i = 1; i < ids.length; i++) {
+    for (let j = 0; j < i; j++) if (ids[i] === ids[j]) return false;
+  }
+  return true;
+}
+
 /** A list of ids in which each appears once (attendees, carriers, members present). */
 export function distinctIds<T extends z.ZodType<string>>(item: T) {
   return z.array(item).superRefine((ids, ctx) => {
-    if (new Set(ids).size === ids.length) return;
+    if (allDistinct(ids)) return;
     const seen = new Set<string>();
     const twice = new Set<string>();
     for (const id of ids) (seen.has(id) ? twice : seen).add(id);

@@ -1,4 +1,4 @@
-import { coversAt, type Ledger, type LedgerState, type MeetingState } from '@ptce/domain';
+import type { EnrolmentPeriod, Ledger, LedgerState, MeetingState } from '@ptce/domain';
 import {
   type Category,
   categorySchema,
@@ -177,14 +177,28 @@ export function participationOf(
     }
     return counts;
   };
+  // Every enrolment period of a space is held against every meeting of the space: each date is
+  // turned into an instant once, not at every comparison (coversAt's rule, on instants).
+  const instants = new Map<string, number>();
+  const startOf = (time: ValidTime): number => {
+    let instant = instants.get(time);
+    if (instant === undefined) {
+      instant = startInstant(time);
+      instants.set(time, instant);
+    }
+    return instant;
+  };
   for (const meeting of inWindow) {
     const present = new Set(meeting.attendees);
     const decisions = decisionsByMeeting.get(meeting.meetingId) ?? 0;
     if (decisions > 0) for (const org of present) countsOf(org).decisions += decisions;
     const space = state.spaces.get(meeting.spaceId);
     if (!space) continue;
+    const heldEnd = endInstant(meeting.heldAt);
+    const enrolled = (p: EnrolmentPeriod) =>
+      startOf(p.enrolledAt) <= heldEnd && (p.endedAt === undefined || startOf(p.endedAt) > heldEnd);
     for (const [org, periods] of space.periods) {
-      if (!periods.some((p) => coversAt(p.enrolledAt, p.endedAt, meeting.heldAt))) continue;
+      if (!periods.some(enrolled)) continue;
       const counts = countsOf(org);
       counts.held += 1;
       if (present.has(org)) counts.attended += 1;

@@ -1,5 +1,12 @@
-import type { LedgerState } from '@ptce/domain';
-import { type Category, daysBetween, parisDay, type SpaceKind, type ValidTime } from '@ptce/events';
+import type { LedgerState, SpaceState } from '@ptce/domain';
+import {
+  type Category,
+  categorySchema,
+  daysBetween,
+  parisDay,
+  type SpaceKind,
+  type ValidTime,
+} from '@ptce/events';
 import { DEFAULT_STAGE_RULES, rulesVersion, type StageRules } from './stage-rules.ts';
 
 /*
@@ -226,40 +233,63 @@ function measure(state: LedgerState, rules: StageRules) {
   return { stage, criteria, steering, operational };
 }
 
+/** Each category as one bit: the categories present in a state are counted with no set built. */
+const CATEGORY_BITS: ReadonlyMap<Category, number> = new Map(
+  categorySchema.options.map((c, i) => [c, 1 << i]),
+);
+const bitOf = (category: Category): number => CATEGORY_BITS.get(category) ?? 0;
+
+function seatedIn(spaces: readonly SpaceState[], organisationId: string): boolean {
+  for (const space of spaces) if (space.enrolled.has(organisationId)) return true;
+  return false;
+}
+
+function bitCount(bits: number): number {
+  let count = 0;
+  for (let rest = bits; rest !== 0; rest &= rest - 1) count++;
+  return count;
+}
+
 /**
  * The stage alone, for a timeline that evaluates many states (thresholds are trusted: validate
  * them first). The same criteria as `measure`, counted in one walk of the members and one of the
- * steering seats, with no list built: a long history evaluates it on thousands of days.
+ * steering seats, with nothing built: a long history evaluates it on thousands of days, and the
+ * sets of members and categories it once built per day were most of a rebuild's garbage.
  */
 export function stageOf(state: LedgerState, rules: StageRules = DEFAULT_STAGE_RULES): Stage {
   if (!state.registration) return 'not_started';
   let memberCount = 0;
   let partnerCount = 0;
   let associateCount = 0;
-  const categories = new Set<Category>();
+  let categories = 0;
   for (const member of state.members.values()) {
     memberCount++;
     if (member.organisationId !== state.pilotId) partnerCount++;
     if (state.associates.has(member.organisationId)) associateCount++;
-    categories.add(member.category);
+    categories |= bitOf(member.category);
   }
   if (partnerCount < rules.minPartners) return 'individual_impulse';
-  const steering = new Set<string>();
-  const steeringCategories = new Set<Category>();
+  // A member seated in several steering spaces counts once: in the first of them walked. The
+  // steering spaces open at a time are a handful, so looking back through them costs less than a set.
+  let steeringCount = 0;
+  let steeringCategories = 0;
+  let steeringSpaces: SpaceState[] | null = null;
   for (const space of state.spaces.values()) {
     if (space.closedAt || !STEERING_KINDS.has(space.kind)) continue;
     for (const org of space.enrolled.keys()) {
       const member = state.members.get(org);
-      if (!member) continue;
-      steering.add(org);
-      steeringCategories.add(member.category);
+      if (!member || (steeringSpaces !== null && seatedIn(steeringSpaces, org))) continue;
+      steeringCount++;
+      steeringCategories |= bitOf(member.category);
     }
+    (steeringSpaces ??= []).push(space);
   }
+  const categoryCount = bitCount(categories);
   const shared =
-    categories.size > 0 &&
-    shareOf(steeringCategories.size, categories.size) >= 1 &&
+    categoryCount > 0 &&
+    shareOf(bitCount(steeringCategories), categoryCount) >= 1 &&
     memberCount > 0 &&
-    shareOf(steering.size, memberCount) >= rules.collectiveShare;
+    shareOf(steeringCount, memberCount) >= rules.collectiveShare;
   if (!shared) return 'divided_groups';
   const effective =
     state.legalEntity !== null &&

@@ -211,9 +211,11 @@ export function modelOf(
   rules: StageRules,
 ): PtceReadModel | null {
   const last = ledger.last?.event;
-  const state = last ? stateBody(ptceId, ledger, day) : null;
-  if (!last || !state) return null;
+  if (!last) return null;
+  // First: the stage timeline replays every fact, and leaves the final state the other answers read.
   const { stage, timeline } = stageAndTimelineBodies(ledger, day, rules);
+  const state = stateBody(ptceId, ledger, day);
+  if (!state) return null;
   return {
     ptceId,
     position: last.position,

@@ -199,8 +199,10 @@ function noteMeetingOfDecision(
     });
     return;
   }
-  const attended = new Set(meeting.attendees);
-  const offenders = present.filter((p) => !attended.has(p));
+  // A set only for a large meeting: one per decision replayed was garbage of every replay.
+  const { attendees } = meeting;
+  const attended = attendees.length > 32 ? new Set(attendees) : null;
+  const offenders = present.filter((p) => !(attended ? attended.has(p) : attendees.includes(p)));
   if (offenders.length) {
     w.warnings.push({
       eventId: f.eventId,

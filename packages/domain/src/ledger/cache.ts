@@ -11,7 +11,15 @@ import {
 import { type Cut, cutAccepts, cutKey } from './cuts.ts';
 import { ledgerEvents } from './events.ts';
 import { replay } from './replay.ts';
-import type { CompiledLedger, FoldedEvent, Ledger, LedgerState, LoggedEvent, LogNode } from './types.ts';
+import type {
+  CompiledLedger,
+  Fact,
+  FoldedEvent,
+  Ledger,
+  LedgerState,
+  LoggedEvent,
+  LogNode,
+} from './types.ts';
 
 /**
  * Stored events come back as fresh strings for every field, so a long history holds thousands of
@@ -137,6 +145,29 @@ export class LedgerCache {
    */
   borrowCompiled(ledger: Ledger): CompiledLedger {
     return this.compilation(ledger).compiled;
+  }
+
+  /**
+   * Replays the ledger's facts from nothing, calling `visitor` after each with the state it
+   * leaves, lent for the call (see `visitFacts`). A visit that goes through every fact has folded
+   * the whole history: its state becomes the ledger's final state when none was replayed yet, so
+   * that a stage timeline and the reads of the state after it apply each fact once, not twice.
+   */
+  visit(
+    ledger: Ledger,
+    visitor: (fact: Fact, state: LedgerState, index: number) => boolean | undefined,
+  ): void {
+    const c = this.compilation(ledger);
+    const { facts, warnings } = c.compiled;
+    const work = newWork(warnings);
+    for (let i = 0; i < facts.length; i++) {
+      const fact = facts[i]!;
+      step(work, fact);
+      if (visitor(fact, work, i) === false) return;
+    }
+    if (c.final === undefined || c.final.generation !== c.generation) {
+      c.final = { generation: c.generation, count: facts.length, state: work, shared: false };
+    }
   }
 
   /** `state` for a decider, as `borrowCompiled`: it changes once a longer ledger is replayed. */

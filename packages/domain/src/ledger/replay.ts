@@ -43,12 +43,5 @@ export function visitFacts(
   ledger: Ledger,
   visit: (fact: Fact, state: LedgerState, index: number) => boolean | undefined,
 ): void {
-  const compiled = ledger.cache.borrowCompiled(ledger);
-  const w = newWork(compiled.warnings);
-  const { facts } = compiled;
-  for (let i = 0; i < facts.length; i++) {
-    const fact = facts[i]!;
-    step(w, fact);
-    if (visit(fact, w, i) === false) return;
-  }
+  ledger.cache.visit(ledger, visit);
 }
