@@ -273,16 +273,16 @@ export function stageOf(state: LedgerState, rules: StageRules = DEFAULT_STAGE_RU
   // steering spaces open at a time are a handful, so looking back through them costs less than a set.
   let steeringCount = 0;
   let steeringCategories = 0;
-  let steeringSpaces: SpaceState[] | null = null;
+  const steeringSpaces: SpaceState[] = [];
   for (const space of state.spaces.values()) {
     if (space.closedAt || !STEERING_KINDS.has(space.kind)) continue;
     for (const org of space.enrolled.keys()) {
       const member = state.members.get(org);
-      if (!member || (steeringSpaces !== null && seatedIn(steeringSpaces, org))) continue;
+      if (!member || seatedIn(steeringSpaces, org)) continue;
       steeringCount++;
       steeringCategories |= bitOf(member.category);
     }
-    (steeringSpaces ??= []).push(space);
+    steeringSpaces.push(space);
   }
   const categoryCount = bitCount(categories);
   const shared =
