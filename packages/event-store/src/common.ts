@@ -27,11 +27,8 @@ export interface EventRowColumns {
   hash: string;
 }
 
-/** An `events` row as stored, data and metadata left as their JSON text (the data as bytes, if read so). */
-export function storedTextOf(
-  row: Omit<EventRowColumns, 'data'> & { data: string | Uint8Array },
-  position: string,
-): StoredEventText {
+/** An `events` row as stored, data and metadata left as their JSON text, not vouched for. */
+export function storedTextOf(row: EventRowColumns, position: string): StoredEventText {
   return {
     eventId: row.event_id,
     type: row.type,
@@ -40,6 +37,7 @@ export function storedTextOf(
     occurredAt: row.occurred_at,
     recordedBy: row.recorded_by,
     dataJson: row.data,
+    dataVouched: false,
     metadataJson: row.metadata,
     stream: row.stream,
     revision: row.revision,

@@ -91,13 +91,14 @@ export type StoredEventText = Omit<
   EventEnvelope,
   'data' | 'evidence' | 'correlationId' | 'causationId' | 'idempotencyKey'
 > & {
+  /** The JSON text stored. */
+  readonly dataJson: string;
   /**
-   * The JSON text stored; as its UTF-8 bytes where the store can hand them so (SQLite), which an
-   * export writes out without decoding them into a string and encoding them back. Bytes are
-   * vouched for by the store: one JSON value as RFC 8259 has it, no NUL byte in them. Text is
-   * not: a row rewritten behind the store's back may hold anything.
+   * Whether the store vouches for `dataJson` as one JSON value as RFC 8259 has it, with no NUL in
+   * it: checked in its read (SQLite), or serialized by it. An export writes vouched text out as it
+   * is; other text (a row rewritten behind the store's back may hold anything) is parsed first.
    */
-  readonly dataJson: string | Uint8Array;
+  readonly dataVouched: boolean;
   /** `evidence`, `correlationId`, `causationId`, `idempotencyKey` when any was given; else null. */
   readonly metadataJson: string | null;
 };
@@ -166,6 +167,11 @@ export async function readStreamText(
   return events.map(({ data, evidence, correlationId, causationId, idempotencyKey, ...rest }) => {
     const metadata = { evidence, correlationId, causationId, idempotencyKey };
     const given = Object.values(metadata).some((value) => value !== undefined);
-    return { ...rest, dataJson: JSON.stringify(data), metadataJson: given ? JSON.stringify(metadata) : null };
+    return {
+      ...rest,
+      dataJson: JSON.stringify(data),
+      dataVouched: true,
+      metadataJson: given ? JSON.stringify(metadata) : null,
+    };
   });
 }

@@ -100,12 +100,17 @@ test('a store that keeps no text (KurrentDB) gives the same lines through its pa
   );
 });
 
-test('stored data with line breaks between its tokens, as bytes or as text, is written again on one line', async () => {
+test('stored data with line breaks between its tokens, vouched for or not, is written again on one line', async () => {
   const [stored] = await collectRuns(ptceEventTextRuns(stores.events, 'lines'));
   const spread = '{\r\n  "name": "Pôle <lignes>",\n  "territory": {"name": "T"}\n}';
   const carriageReturnsOnly = spread.replace(/\r?\n/g, '\r');
-  for (const dataJson of [Buffer.from(spread, 'utf8'), Buffer.from(carriageReturnsOnly, 'utf8'), spread]) {
-    const lines = (await auditedEventLines([{ ...stored!, dataJson }], personal)).toString('utf8');
+  const cases = [spread, carriageReturnsOnly].flatMap((dataJson) =>
+    [true, false].map((dataVouched) => ({ dataJson, dataVouched })),
+  );
+  for (const { dataJson, dataVouched } of cases) {
+    const lines = (await auditedEventLines([{ ...stored!, dataJson, dataVouched }], personal)).toString(
+      'utf8',
+    );
     expect(lines.indexOf('\n')).toBe(lines.length - 1);
     expect(lines).not.toContain('\r');
     expect(JSON.parse(lines).data).toEqual({ name: 'Pôle <lignes>', territory: { name: 'T' } });
