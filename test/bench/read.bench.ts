@@ -13,8 +13,9 @@
  *   Fastify route in the same server process answering a cached JSON of the same size (≥ 0.5).
  * - `rebuild.all` / `rebuild.peak_rss_mb`: `rebuildReadModels` of `@ptce/read-models` over a
  *   1,000,000-event log in a separate file, in a child process started as `pnpm start` starts the
- *   server, against a raw read of every row with JSON.parse; its peak RSS (VmHWM) against the
- *   1024 MB heap limit. Skipped, and said so on stderr, while that package does not export it.
+ *   server, with the threads `ptce projections rebuild` gives it (one per core), against a raw
+ *   read of every row with JSON.parse in one thread; the process's peak RSS (VmHWM, its threads
+ *   included) against the 1024 MB heap limit. Skipped, and said so on stderr, while that package does not export it.
  *
  * The group forks this very file for its children (`--read-bench-child=server|rebuild`).
  */
@@ -253,6 +254,7 @@ interface Rebuild {
     models: unknown;
     rules: unknown;
     onProgress?: (progress: unknown) => void;
+    threads?: { count: number; storeUrl: string };
   }) => Promise<{ ptces: number; events: number; position: string | null }>;
   /** Fresh in-memory read models to rebuild into. */
   memoryModels: () => unknown;
@@ -299,10 +301,12 @@ async function rebuildChild(url: string): Promise<void> {
     const store = await openEventStore(url);
     try {
       const started = performance.now();
+      // As `ptce projections rebuild` runs it: a thread per core, each reading the store again.
       const result = await module.rebuildReadModels({
         store,
         models: module.memoryModels(),
         rules: DEFAULT_STAGE_RULES,
+        threads: { count: os.availableParallelism(), storeUrl: url },
       });
       const ms = performance.now() - started;
       send({

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { keysLiveInRedis, openEventStore, openRevocationStore } from '@ptce/event-store';
 import {
@@ -336,6 +337,7 @@ async function projections(args: string[], io: CliIo): Promise<number> {
         rules,
         ...(lock ? { lock } : {}),
         onProgress: progress.report,
+        threads: { count: availableParallelism(), storeUrl: config.EVENT_STORE_URL },
       });
       progress.end();
       const seconds = (Date.now() - started) / 1000;

@@ -85,7 +85,8 @@ describe('ptce projections rebuild', () => {
       /^rebuilt 3 read models of 3 PTCE from 6 events in .* \(not kept: no REDIS_URL\)\n$/,
     );
     expect(stderr).toContain('no REDIS_URL');
-    expect(stderr).toContain('rebuild: 3/3 PTCE, 6 events (gamma)\n');
+    // Folded in threads, the PTCE end in no set order: the last line names whichever ended last.
+    expect(stderr).toMatch(/rebuild: 3\/3 PTCE, 6 events \((alpha|beta|gamma)\)\n/);
     expect(stderr).not.toContain('\r');
   });
 

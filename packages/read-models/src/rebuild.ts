@@ -1,10 +1,12 @@
-import { foldLedger } from '@ptce/domain';
 import type { EventStore } from '@ptce/event-store';
 import { parisDate } from '@ptce/events';
 import type { StageRules } from '@ptce/projections';
 import type { ProjectorLock } from './lock.ts';
-import { cutLog, readPtceLog } from './ptce-log.ts';
-import { modelOf, type PtceReadModel, type ReadModelStore } from './read-models.ts';
+import type { PtceReadModel, ReadModelStore } from './read-models.ts';
+import { type FoldedPtce, foldInThreads, foldPtce } from './rebuild-threads.ts';
+
+/** A database only the connection that made it sees: no second thread can read it. */
+const inMemory = (storeUrl: string) => storeUrl === 'sqlite::memory:';
 
 /** Page size of the scan for registrations. */
 const SCAN_PAGE = 1000;
@@ -46,6 +48,12 @@ export interface RebuildOptions {
   /** Writes only while it is held (a projector's lock, taken by the caller). */
   readonly lock?: ProjectorLock;
   readonly onProgress?: (progress: RebuildProgress) => void;
+  /**
+   * Threads folding PTCE side by side, each opening the store again at `storeUrl` (the URL
+   * `store` was opened at): a rebuild is otherwise one core's work. One (this thread) by default,
+   * and whenever the store cannot be opened twice (an in-memory SQLite database).
+   */
+  readonly threads?: { readonly count: number; readonly storeUrl: string };
 }
 
 export interface RebuildSummary {
@@ -64,8 +72,8 @@ export class LockLostError extends Error {
 }
 
 /**
- * Recomputes every model from the log, one PTCE at a time (read, fold from nothing, answer,
- * forget), so memory holds the largest history rather than the whole log. Every PTCE is read
+ * Recomputes every model from the log, one PTCE at a time in each thread (read, fold from
+ * nothing, answer, forget), so memory holds the largest histories rather than the whole log. Every PTCE is read
  * up to the log's head as it stood when the rebuild began, and the checkpoint is left there: a
  * subscription from it delivers exactly what came after, however long the rebuild took.
  */
@@ -86,14 +94,23 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
     batch = [];
     gone = [];
   };
-  for (const [index, ptceId] of ids.entries()) {
-    const log = cutLog(await readPtceLog(store, ptceId), { kind: 'atPosition', position: head! });
-    events += log.length;
-    const model = modelOf(ptceId, foldLedger(log), day, rules);
+  let done = 0;
+  const take = async ({ ptceId, events: folded, model }: FoldedPtce) => {
+    events += folded;
     if (model) batch.push(model);
     else gone.push(ptceId);
     if (batch.length + gone.length >= COMMIT_EVERY) await commit(undefined);
-    options.onProgress?.({ done: index + 1, total: ids.length, events, ptceId });
+    done += 1;
+    options.onProgress?.({ done, total: ids.length, events, ptceId });
+  };
+  if (head !== null) {
+    const spec = { head, day, rules };
+    const threads = options.threads;
+    if (threads && threads.count > 1 && ids.length > 1 && !inMemory(threads.storeUrl)) {
+      await foldInThreads(ids, threads.count, { ...spec, storeUrl: threads.storeUrl }, take);
+    } else {
+      for (const ptceId of ids) await take(await foldPtce(store, ptceId, spec));
+    }
   }
   await commit(head ?? undefined);
   return { ptces: ids.length, models: written, events, position: head };

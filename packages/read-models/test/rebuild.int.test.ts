@@ -1,9 +1,14 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { openEventStore } from '@ptce/event-store';
 import { DEFAULT_STAGE_RULES } from '@ptce/projections';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MemoryReadModels } from '../src/read-models.ts';
 import { rebuildReadModels } from '../src/rebuild.ts';
-import { PtceWriter } from './histories.ts';
+import { command, PtceWriter } from './histories.ts';
 
 const store = await openEventStore('sqlite::memory:');
 const clock = () => Date.parse('2024-03-15T12:00:00.000Z');
@@ -38,5 +43,75 @@ describe('rebuildReadModels', () => {
     expect((await models.list()).map((entry) => entry.ptceId)).toEqual(['kept']);
     expect((await models.read('retracted')).model).toBeNull();
     expect(await models.checkpoint()).toBe(second.position);
+  });
+
+  test('in threads, each reading the store again: the same models and checkpoint as in one thread', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-rebuild-threads-'));
+    const storeUrl = `sqlite:${path.join(dir, 'ptce.db')}`;
+    const file = await openEventStore(storeUrl);
+    try {
+      const histories = fc.sample(fc.array(command, { maxLength: 40 }), { numRuns: 7, seed: 42 });
+      for (const [i, commands] of histories.entries()) {
+        const writer = new PtceWriter(file, `pole-${i}`);
+        await writer.append([writer.registration()]);
+        await writer.write(commands);
+      }
+      const alone = new MemoryReadModels();
+      const inThreads = new MemoryReadModels();
+      const progress: number[] = [];
+      const one = await rebuildReadModels({ store: file, models: alone, rules: DEFAULT_STAGE_RULES, clock });
+      const several = await rebuildReadModels({
+        store: file,
+        models: inThreads,
+        rules: DEFAULT_STAGE_RULES,
+        clock,
+        threads: { count: 3, storeUrl },
+        onProgress: ({ done }) => progress.push(done),
+      });
+      expect(several).toEqual(one);
+      expect(one).toMatchObject({ ptces: 7, models: 7 });
+      expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(await inThreads.list()).toEqual(await alone.list());
+      for (let i = 0; i < 7; i++) {
+        expect((await inThreads.read(`pole-${i}`)).model).toEqual((await alone.read(`pole-${i}`)).model);
+      }
+      expect(await inThreads.checkpoint()).toBe(await alone.checkpoint());
+    } finally {
+      await file.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('in threads, a PTCE whose log cannot be read fails the rebuild, naming it, and writes no checkpoint', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-rebuild-threads-'));
+    const storeUrl = `sqlite:${path.join(dir, 'ptce.db')}`;
+    const file = await openEventStore(storeUrl);
+    try {
+      for (const ptceId of ['sain', 'abime']) {
+        const writer = new PtceWriter(file, ptceId);
+        await writer.append([writer.registration()]);
+        await writer.write([{ kind: 'join', member: 'm1', category: 'enterprise', at: '2019-02-01' }]);
+      }
+      // A join rewritten behind the store's back: no JSON any more.
+      const db = new Database(path.join(dir, 'ptce.db'));
+      db.prepare(
+        "UPDATE events SET data = '{broken' WHERE ptce_id = 'abime' AND type = 'MemberJoined'",
+      ).run();
+      db.close();
+      const models = new MemoryReadModels();
+      await expect(
+        rebuildReadModels({
+          store: file,
+          models,
+          rules: DEFAULT_STAGE_RULES,
+          clock,
+          threads: { count: 2, storeUrl },
+        }),
+      ).rejects.toThrow(/rebuild of abime/);
+      expect(await models.checkpoint()).toBeNull();
+    } finally {
+      await file.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,27 @@
+/**
+ * A thread of a rebuild (see foldInThreads): opens the store at the URL it was started with,
+ * then folds each PTCE it is handed and answers its model.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openEventStore } from '@ptce/event-store';
+import { foldPtce, type RebuildThreadAnswer, type RebuildThreadData } from './rebuild-threads.ts';
+
+const data = workerData as RebuildThreadData;
+const port = parentPort;
+if (!port) throw new Error('rebuild-worker runs as a worker thread');
+const store = await openEventStore(data.storeUrl);
+
+port.on('message', async (ptceId: string | null) => {
+  if (ptceId === null) {
+    await store.close();
+    port.close();
+    return;
+  }
+  let answer: RebuildThreadAnswer;
+  try {
+    answer = await foldPtce(store, ptceId, data);
+  } catch (err) {
+    answer = { ptceId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+  }
+  port.postMessage(answer);
+});
