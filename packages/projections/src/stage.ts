@@ -239,8 +239,11 @@ const CATEGORY_BITS: ReadonlyMap<Category, number> = new Map(
 );
 const bitOf = (category: Category): number => CATEGORY_BITS.get(category) ?? 0;
 
-function seatedIn(spaces: readonly SpaceState[], organisationId: string): boolean {
-  for (const space of spaces) if (space.enrolled.has(organisationId)) return true;
+/** Steering spaces up to which a seat is looked for in the spaces before its own, not in a set. */
+const LOOK_BACK_SPACES = 4;
+
+function seatedBefore(spaces: readonly SpaceState[], end: number, organisationId: string): boolean {
+  for (let k = 0; k < end; k++) if (spaces[k]!.enrolled.has(organisationId)) return true;
   return false;
 }
 
@@ -269,20 +272,26 @@ export function stageOf(state: LedgerState, rules: StageRules = DEFAULT_STAGE_RU
     categories |= bitOf(member.category);
   }
   if (partnerCount < rules.minPartners) return 'individual_impulse';
-  // A member seated in several steering spaces counts once: in the first of them walked. The
-  // steering spaces open at a time are a handful, so looking back through them costs less than a set.
-  let steeringCount = 0;
-  let steeringCategories = 0;
   const steeringSpaces: SpaceState[] = [];
   for (const space of state.spaces.values()) {
-    if (space.closedAt || !STEERING_KINDS.has(space.kind)) continue;
-    for (const org of space.enrolled.keys()) {
+    if (!space.closedAt && STEERING_KINDS.has(space.kind)) steeringSpaces.push(space);
+  }
+  // A member seated in several steering spaces counts once: in the first of them walked. Looking
+  // back through the spaces walked costs less than a set while they are a handful; not beyond.
+  const seen = steeringSpaces.length > LOOK_BACK_SPACES ? new Set<string>() : null;
+  let steeringCount = 0;
+  let steeringCategories = 0;
+  for (let k = 0; k < steeringSpaces.length; k++) {
+    for (const org of steeringSpaces[k]!.enrolled.keys()) {
       const member = state.members.get(org);
-      if (!member || seatedIn(steeringSpaces, org)) continue;
+      if (!member) continue;
+      if (seen) {
+        if (seen.has(org)) continue;
+        seen.add(org);
+      } else if (seatedBefore(steeringSpaces, k, org)) continue;
       steeringCount++;
       steeringCategories |= bitOf(member.category);
     }
-    steeringSpaces.push(space);
   }
   const categoryCount = bitCount(categories);
   const shared =

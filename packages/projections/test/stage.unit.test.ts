@@ -10,6 +10,7 @@ import {
   type Stage,
   type StageRules,
   stageAt,
+  stageOf,
   stageRules,
 } from '../src/index.ts';
 import { memberIds, StageHistory } from './stage-history.ts';
@@ -324,5 +325,31 @@ describe('stage rules', () => {
     expect(() =>
       stageRules({ minPartners: 1, collectiveShare: 0, minAssociateShare: 1, stalledAfterMonths: 1 }),
     ).not.toThrow();
+  });
+});
+
+describe('steering seats: a member seated in several steering spaces counts once', () => {
+  // The pilot and nine partners of two categories; `seated` of them, the pilot first, sit in every
+  // one of `spaces` open steering spaces. Collective needs 90 % of the members seated: counting a
+  // member once per space would reach it with 8 of 10 seated.
+  const cases: { spaces: number; seated: number; stage: Stage }[] = [2, 4, 5, 8].flatMap((spaces) => [
+    { spaces, seated: 8, stage: 'divided_groups' as const },
+    { spaces, seated: 9, stage: 'collective_group' as const },
+  ]);
+  it.each(cases)('$seated of 10 seated in each of $spaces spaces: $stage', ({ spaces, seated, stage }) => {
+    const h = new StageHistory();
+    h.register('2020-01-01');
+    const partners = memberIds('m', 9);
+    partners.forEach((id, i) => {
+      h.join(id, i % 2 ? 'local_authority' : 'enterprise', '2020-01-02');
+    });
+    const seatedIds = ['pilot', ...partners].slice(0, seated);
+    for (let s = 0; s < spaces; s++) {
+      h.openSpace(`steering-${s}`, s % 2 ? 'governance' : 'strategic', '2020-01-03');
+      for (const id of seatedIds) h.enrol(`steering-${s}`, id, '2020-01-04');
+    }
+    const state = ledgerAt(h.ledger(), '2020-02-01');
+    expect(assessStage(state, '2020-02-01').stage).toBe(stage);
+    expect(stageOf(state)).toBe(stage);
   });
 });
