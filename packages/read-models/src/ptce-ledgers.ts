@@ -159,10 +159,10 @@ export class PtceLedgers {
   /** Lets the log go, but not its prefix index: a log replaced by a longer one keeps it (see cutWithPrefixes). */
   private drop(ptceId: string): void {
     this.checkedAt.delete(ptceId);
+    this.lastUsed.delete(ptceId);
     const log = this.logs.get(ptceId);
     if (!log) return;
     this.logs.delete(ptceId);
-    this.lastUsed.delete(ptceId);
     this.held -= log.ledger.size;
   }
 
@@ -234,6 +234,9 @@ export class PtceLedgers {
   }
 
   private touch(log: PtceLog): void {
+    // A log let go while its tails were read is not held: no use to count (an entry for it would
+    // be chosen for eviction forever, freeing nothing).
+    if (this.logs.get(log.ptceId) !== log) return;
     this.lastUsed.set(log.ptceId, ++this.uses);
   }
 

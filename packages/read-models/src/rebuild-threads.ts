@@ -86,6 +86,7 @@ export async function foldInThreads(
     startThread(data),
   );
   let taken: Promise<void> = Promise.resolve();
+  let failed = false;
   try {
     await Promise.all(
       workers.map(
@@ -98,7 +99,7 @@ export async function foldInThreads(
                 reject(new Error(`rebuild of ${answer.ptceId}: ${answer.error}`));
                 return;
               }
-              taken = taken.then(() => each(answer));
+              taken = taken.then(() => (failed ? undefined : each(answer)));
               taken.then(handNext, reject);
             });
             worker.once('error', reject);
@@ -112,6 +113,9 @@ export async function foldInThreads(
     );
     await taken;
   } finally {
+    failed = true;
     await Promise.all(workers.map((worker) => worker.terminate()));
+    // No model is taken after the rebuild has failed: its caller is letting the lock go.
+    await taken.catch(() => undefined);
   }
 }
