@@ -21,6 +21,7 @@ export {
   openEventStore,
   openRevocationStore,
   openStores,
+  sharedByConnections,
 } from './open.ts';
 export type { PersonalKeyStore } from './personal-keys.ts';
 export type {

@@ -64,6 +64,14 @@ export function keysLiveInRedis(eventStoreUrl: string, redisConfigured: boolean)
   return redisConfigured && backendOf(eventStoreUrl) === 'kurrentdb';
 }
 
+/**
+ * Whether a second connection opened at `url` reaches the same store (another thread's, say): all
+ * but an in-memory SQLite database, which only the connection that made it sees.
+ */
+export function sharedByConnections(eventStoreUrl: string): boolean {
+  return backendOf(eventStoreUrl) !== 'sqlite' || sqlitePath(eventStoreUrl, {}) !== ':memory:';
+}
+
 const dataDirOf = (options: OpenEventStoreOptions) => options.dataDir ?? './data';
 
 function sqlitePath(url: string, options: OpenEventStoreOptions): string {

@@ -1,12 +1,9 @@
-import type { EventStore } from '@ptce/event-store';
+import { type EventStore, sharedByConnections } from '@ptce/event-store';
 import { parisDate } from '@ptce/events';
 import type { StageRules } from '@ptce/projections';
 import type { ProjectorLock } from './lock.ts';
 import type { PtceReadModel, ReadModelStore } from './read-models.ts';
 import { type FoldedPtce, foldInThreads, foldPtce } from './rebuild-threads.ts';
-
-/** A database only the connection that made it sees: no second thread can read it. */
-const inMemory = (storeUrl: string) => storeUrl === 'sqlite::memory:';
 
 /** Page size of the scan for registrations. */
 const SCAN_PAGE = 1000;
@@ -73,9 +70,10 @@ export class LockLostError extends Error {
 
 /**
  * Recomputes every model from the log, one PTCE at a time in each thread (read, fold from
- * nothing, answer, forget), so memory holds the largest histories rather than the whole log. Every PTCE is read
- * up to the log's head as it stood when the rebuild began, and the checkpoint is left there: a
- * subscription from it delivers exactly what came after, however long the rebuild took.
+ * nothing, answer, forget), so memory holds the largest histories rather than the whole log.
+ * Every PTCE is read up to the log's head as it stood when the rebuild began, and the checkpoint
+ * is left there, once every PTCE has been taken: a subscription from it delivers exactly what
+ * came after, however long the rebuild took.
  */
 export async function rebuildReadModels(options: RebuildOptions): Promise<RebuildSummary> {
   const { store, models, rules, lock } = options;
@@ -106,12 +104,14 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
   if (head !== null) {
     const spec = { head, day, rules };
     const threads = options.threads;
-    if (threads && threads.count > 1 && ids.length > 1 && !inMemory(threads.storeUrl)) {
+    if (threads && threads.count > 1 && ids.length > 1 && sharedByConnections(threads.storeUrl)) {
       await foldInThreads(ids, threads.count, { ...spec, storeUrl: threads.storeUrl }, take);
     } else {
       for (const ptceId of ids) await take(await foldPtce(store, ptceId, spec));
     }
   }
+  // Threads that all ended well have answered every PTCE; a checkpoint past one missed would hide it.
+  if (done !== ids.length) throw new Error(`rebuild: ${done} of ${ids.length} PTCE folded`);
   await commit(head ?? undefined);
   return { ptces: ids.length, models: written, events, position: head };
 }
