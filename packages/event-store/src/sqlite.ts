@@ -99,6 +99,13 @@ function toStoredText(row: StoredRowValues): StoredEventText {
   // As readStream fails on the same row, where JSON.parse meets it.
   if (data === null)
     throw new SyntaxError(`sqlite: the data of event ${row[3]} (${row[1]}@${row[2]}) is no JSON`);
+  // The table is not STRICT: a row rewritten with text here would be written into an export's
+  // line as it is, and could add a field to it.
+  if (!Number.isSafeInteger(row[2]) || !Number.isSafeInteger(row[5])) {
+    throw new TypeError(
+      `sqlite: the revision or schema version of event ${row[3]} (${row[1]}) is no integer`,
+    );
+  }
   return {
     eventId: row[3],
     type: row[4],

@@ -106,7 +106,7 @@ describe('sqlite specifics', () => {
     const store = await openEventStore(`sqlite:${shared}`);
     const raw = new Database(shared);
     try {
-      const { events } = await store.append('j', [newEvent(), newEvent(), newEvent()], {
+      const { events } = await store.append('j', [newEvent(), newEvent(), newEvent(), newEvent()], {
         expectedRevision: 'no_stream',
       });
       // Line breaks between tokens are still JSON; a trailing field after the value is not, nor is
@@ -120,10 +120,17 @@ describe('sqlite specifics', () => {
       expect(
         raw.prepare('SELECT json_valid(data) FROM events WHERE event_id = ?').pluck().get(events[2]!.eventId),
       ).toBe(1);
+      // Text where a number belongs: written into a line as it is, it would add a field to it.
+      raw
+        .prepare('UPDATE events SET schema_version = ? WHERE event_id = ?')
+        .run('1,"forged":true', events[3]!.eventId);
       const [first] = await store.readStreamText!('j', { limit: 1 });
       expect(Buffer.from(first!.dataJson).toString('utf8')).toBe('{\n "n": 1\n}');
       await expect(store.readStreamText!('j', { fromRevision: 1, limit: 1 })).rejects.toThrow(/is no JSON/);
       await expect(store.readStreamText!('j', { fromRevision: 2, limit: 1 })).rejects.toThrow(/is no JSON/);
+      await expect(store.readStreamText!('j', { fromRevision: 3, limit: 1 })).rejects.toThrow(
+        /is no integer/,
+      );
     } finally {
       raw.close();
       await store.close();
