@@ -25,6 +25,7 @@ import {
   startGateway,
 } from '../deploy/nginx.ts';
 import valCoop from '../scenarios/val-coop.json' with { type: 'json' };
+import { auditTour } from './audit-tour.ts';
 import { clientAt, httpSender } from './http.ts';
 import { type RunningService, startService } from './split.ts';
 
@@ -178,6 +179,55 @@ describe.skipIf(!nginx)(
         'membership-val-coop',
       );
     });
+
+    test('every Audit and Snapshots route answers through the gateway what the standalone server answers of the same history', async () => {
+      if (!run || !gateway) throw new Error('the steps did not run');
+      const tourOf = { ptceId: 'val-coop', from: '2016-01-01', asOf: '2021-01-05' };
+      const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+      const privateKey = loadJwtKeys(config).privateKey;
+      if (!privateKey) throw new Error('no signing key');
+      const funder = await mintToken(
+        { sub: 'financeur-val-coop', role: 'funder', ptces: ['val-coop'], ttl: '1h' },
+        privateKey,
+        config,
+      );
+      const split = await auditTour(gateway.url, {
+        ...tourOf,
+        auditor: auditorAuthorization.replace(/^Bearer /, ''),
+        funder,
+      });
+
+      const standaloneDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-gateway-standalone-'));
+      const standaloneConfig = loadConfig({ DATA_DIR: standaloneDir, LOG_LEVEL: 'silent' });
+      const standalone = await buildStandalone(standaloneConfig, { logger: false });
+      try {
+        const url = await standalone.listen({ host: '127.0.0.1', port: 0 });
+        const key = loadJwtKeys(standaloneConfig).privateKey;
+        if (!key) throw new Error('no signing key');
+        const token = (role: 'secretary' | 'auditor' | 'funder', sub: string) =>
+          mintToken({ sub, role, ptces: ['val-coop'], ttl: '1h' }, key, standaloneConfig);
+        const steps = await runScenarioSteps(
+          scenario,
+          httpSender(() => url, `Bearer ${await token('secretary', 'secretaire-val-coop')}`),
+        );
+        expect(failedSteps(steps)).toEqual([]);
+        const alone = await auditTour(url, {
+          ...tourOf,
+          auditor: await token('auditor', 'commissaire-val-coop'),
+          funder: await token('funder', 'financeur-val-coop'),
+        });
+        expect(split).toEqual(alone);
+      } finally {
+        await standalone.close();
+        fs.rmSync(standaloneDir, { recursive: true, force: true });
+      }
+      expect(split.verify).toMatchObject({ ok: true });
+      expect(split.checkpoints.count).toBeGreaterThan(0);
+      expect(split.checkpoints.allVerify).toBe(true);
+      expect(split.list).toEqual(['val-coop']);
+      expect(split.csv).toHaveLength(2);
+      expect(split.report).toEqual({ lang: 'fr', hasChart: true, namesKey: true });
+    }, 120_000);
 
     test('Idempotency-Key and If-None-Match reach the services through the gateway', async () => {
       if (!run || !gateway) throw new Error('the steps did not run');
