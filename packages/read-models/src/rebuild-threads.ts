@@ -68,54 +68,153 @@ function startThread(data: RebuildThreadData): Worker {
   return new Worker(boot, { eval: true, workerData: data });
 }
 
+/** A thread of a pool: whether it has opened the store, and how many PTCE it holds unanswered. */
+interface Helper {
+  readonly worker: Worker;
+  readonly exited: Promise<void>;
+  ready: boolean;
+  inFlight: number;
+}
+
+/** A thread's message: ready once its store is open, then one answer per PTCE handed. */
+type ThreadMessage = RebuildThreadAnswer | { readonly ready: true };
+
+/** PTCE handed to a thread ahead of its answers, so it never waits for this thread to hand more. */
+const HANDED_AHEAD = 2;
+/** How long a thread told to stop may take to close its store before it is ended. */
+const STOP_GRACE_MS = 5_000;
+
 /**
- * Folds `ptceIds` in `threads` threads side by side, each reading the store again at `storeUrl`:
- * one PTCE's fold needs no other's, and a rebuild of a long log is otherwise one core's work.
- * `each` is called with every folded PTCE in turn (never two at once), in the order they are
- * done; a thread is handed its next PTCE once `each` has taken its last, so that no more models
- * wait in memory than there are threads. The first failure stops every thread and is thrown.
+ * Threads that fold PTCE beside this one, each reading the store again at `storeUrl`: one PTCE's
+ * fold needs no other's, and a rebuild of a long log is otherwise one core's work. They are
+ * started before the PTCE to fold are known, so that their start-up (loading the sources and
+ * opening the store, about a second each) overlaps the scan of the log for registrations; this
+ * thread folds too, from the start.
  */
-export async function foldInThreads(
-  ptceIds: readonly string[],
-  threads: number,
-  data: RebuildThreadData,
-  each: (folded: FoldedPtce) => Promise<void>,
-): Promise<void> {
-  const queue = [...ptceIds];
-  const workers = Array.from({ length: Math.max(1, Math.min(threads, queue.length)) }, () =>
-    startThread(data),
-  );
-  let taken: Promise<void> = Promise.resolve();
-  let failed = false;
-  try {
+export class FoldThreads {
+  private readonly helpers: Helper[];
+  private readonly failure: Promise<never>;
+  private reject!: (error: Error) => void;
+  /** Set on the first failure, and by `stop`: nothing more is handed or taken. */
+  private failed = false;
+  private stopping = false;
+  private queue: string[] = [];
+  private taken: Promise<void> = Promise.resolve();
+  private each: (folded: FoldedPtce) => Promise<void> = async () => undefined;
+  private readonly waiting = new Set<() => void>();
+
+  private constructor(count: number, data: RebuildThreadData) {
+    this.failure = new Promise<never>((_, reject) => {
+      this.reject = reject;
+    });
+    // Nobody may be listening yet when a thread fails: `foldAll` throws it.
+    this.failure.catch(() => undefined);
+    this.helpers = Array.from({ length: count }, () => {
+      const worker = startThread(data);
+      const exited = new Promise<void>((resolve) =>
+        worker.once('exit', (code) => {
+          if (!this.stopping) this.fail(new Error(`a rebuild thread stopped (exit code ${code})`));
+          resolve();
+        }),
+      );
+      const helper: Helper = { worker, exited, ready: false, inFlight: 0 };
+      // Listened to from the start: a message with no listener is lost.
+      worker.on('message', (message: ThreadMessage) => this.onMessage(helper, message));
+      worker.once('error', (error) => this.fail(error));
+      return helper;
+    });
+  }
+
+  /** `count` threads, starting now. */
+  static start(count: number, data: RebuildThreadData): FoldThreads {
+    return new FoldThreads(count, data);
+  }
+
+  /**
+   * Folds every PTCE of `ptceIds` once, here (`foldHere`) and in the threads. `each` is called
+   * with every folded PTCE in turn (never two at once), in the order they are done; a thread holds
+   * a few PTCE ahead at most, so few models wait in memory. The first failure is thrown, and no
+   * PTCE is taken after it. Once.
+   */
+  async foldAll(
+    ptceIds: readonly string[],
+    foldHere: (ptceId: string) => Promise<FoldedPtce>,
+    each: (folded: FoldedPtce) => Promise<void>,
+  ): Promise<void> {
+    this.queue = [...ptceIds];
+    this.each = each;
+    for (const helper of this.helpers) this.handTo(helper);
+    const here = async () => {
+      while (this.queue.length > 0 && !this.failed) {
+        await this.take(await foldHere(this.queue.shift()!));
+        // A fold here holds the event loop: the threads' answers, and their next PTCE, wait for it.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      // Nothing left to hand: what the threads still hold is answered.
+      while (!this.failed && this.helpers.some((helper) => helper.inFlight > 0)) {
+        await new Promise<void>((resolve) => this.waiting.add(resolve));
+      }
+      await this.taken;
+    };
+    await Promise.race([here(), this.failure]);
+    if (this.failed) await this.failure;
+  }
+
+  /** Tells every thread to close its store and end; ends those that do not in time. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.failed = true;
+    this.wake();
     await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            // Nothing left: the thread closes its store and ends, which settles it.
-            const handNext = () => worker.postMessage(queue.shift() ?? null);
-            worker.on('message', (answer: RebuildThreadAnswer) => {
-              if ('error' in answer) {
-                reject(new Error(`rebuild of ${answer.ptceId}: ${answer.error}`));
-                return;
-              }
-              taken = taken.then(() => (failed ? undefined : each(answer)));
-              taken.then(handNext, reject);
-            });
-            worker.once('error', reject);
-            worker.once('exit', (code) => {
-              if (code === 0 && queue.length === 0) resolve();
-              else reject(new Error(`a rebuild thread stopped (exit code ${code})`));
-            });
-            handNext();
-          }),
-      ),
+      this.helpers.map(async ({ worker, exited }) => {
+        worker.postMessage(null);
+        const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
     );
-    await taken;
-  } finally {
-    failed = true;
-    await Promise.all(workers.map((worker) => worker.terminate()));
     // No model is taken after the rebuild has failed: its caller is letting the lock go.
-    await taken.catch(() => undefined);
+    await this.taken.catch(() => undefined);
+  }
+
+  private onMessage(helper: Helper, message: ThreadMessage): void {
+    if ('ready' in message) {
+      helper.ready = true;
+      this.handTo(helper);
+      return;
+    }
+    helper.inFlight--;
+    if ('error' in message) {
+      this.fail(new Error(`rebuild of ${message.ptceId}: ${message.error}`));
+      return;
+    }
+    void this.take(message).then(() => this.handTo(helper));
+  }
+
+  private handTo(helper: Helper): void {
+    while (helper.ready && helper.inFlight < HANDED_AHEAD && this.queue.length > 0 && !this.failed) {
+      helper.inFlight++;
+      helper.worker.postMessage(this.queue.shift());
+    }
+    this.wake();
+  }
+
+  private take(folded: FoldedPtce): Promise<void> {
+    const each = this.each;
+    this.taken = this.taken.then(() => (this.failed ? undefined : each(folded)));
+    this.taken.catch((error: unknown) => this.fail(error));
+    return this.taken;
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.reject(error instanceof Error ? error : new Error(String(error)));
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const resolve of this.waiting) resolve();
+    this.waiting.clear();
   }
 }

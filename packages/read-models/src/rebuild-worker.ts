@@ -1,6 +1,6 @@
 /**
- * A thread of a rebuild (see foldInThreads): opens the store at the URL it was started with,
- * then folds each PTCE it is handed and answers its model.
+ * A thread of a rebuild (see FoldThreads): opens the store at the URL it was started with, says
+ * it is ready, then folds each PTCE it is handed and answers its model; handed null, it ends.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openEventStore } from '@ptce/event-store';
@@ -10,6 +10,7 @@ const data = workerData as RebuildThreadData;
 const port = parentPort;
 if (!port) throw new Error('rebuild-worker runs as a worker thread');
 const store = await openEventStore(data.storeUrl);
+port.postMessage({ ready: true });
 
 port.on('message', async (ptceId: string | null) => {
   if (ptceId === null) {

@@ -3,7 +3,7 @@ import { parisDate } from '@ptce/events';
 import type { StageRules } from '@ptce/projections';
 import type { ProjectorLock } from './lock.ts';
 import type { PtceReadModel, ReadModelStore } from './read-models.ts';
-import { type FoldedPtce, foldInThreads, foldPtce } from './rebuild-threads.ts';
+import { type FoldedPtce, FoldThreads, foldPtce } from './rebuild-threads.ts';
 
 /** Page size of the scan for registrations. */
 const SCAN_PAGE = 1000;
@@ -46,9 +46,10 @@ export interface RebuildOptions {
   readonly lock?: ProjectorLock;
   readonly onProgress?: (progress: RebuildProgress) => void;
   /**
-   * Threads folding PTCE side by side, each opening the store again at `storeUrl` (the URL
-   * `store` was opened at): a rebuild is otherwise one core's work. One (this thread) by default,
-   * and whenever the store cannot be opened twice (an in-memory SQLite database).
+   * Threads folding PTCE side by side, this one included: the others each open the store again
+   * at `storeUrl` (the URL `store` was opened at), since a rebuild is otherwise one core's work.
+   * One (this thread) by default, and whenever the store cannot be opened twice (an in-memory
+   * SQLite database).
    */
   readonly threads?: { readonly count: number; readonly storeUrl: string };
 }
@@ -79,8 +80,15 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
   const { store, models, rules, lock } = options;
   const clock = options.clock ?? Date.now;
   const head = await store.headPosition();
-  const ids = head === null ? [] : await registeredPtceIds(store);
   const day = parisDate(clock());
+  const spec = head === null ? null : { head, day, rules };
+  const threads = options.threads;
+  // Started before the scan for registrations, which their start-up then overlaps.
+  const helpers =
+    spec && threads && threads.count > 1 && sharedByConnections(threads.storeUrl)
+      ? FoldThreads.start(threads.count - 1, { ...spec, storeUrl: threads.storeUrl })
+      : null;
+  let ids: string[] = [];
   let events = 0;
   let written = 0;
   let batch: PtceReadModel[] = [];
@@ -101,14 +109,19 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
     done += 1;
     options.onProgress?.({ done, total: ids.length, events, ptceId });
   };
-  if (head !== null) {
-    const spec = { head, day, rules };
-    const threads = options.threads;
-    if (threads && threads.count > 1 && ids.length > 1 && sharedByConnections(threads.storeUrl)) {
-      await foldInThreads(ids, threads.count, { ...spec, storeUrl: threads.storeUrl }, take);
-    } else {
-      for (const ptceId of ids) await take(await foldPtce(store, ptceId, spec));
+  try {
+    if (spec) {
+      ids = await registeredPtceIds(store);
+      const foldHere = (ptceId: string) =>
+        foldPtce(store, ptceId, spec).catch((err: unknown) => {
+          const reason = err instanceof Error ? err.message : String(err);
+          throw new Error(`rebuild of ${ptceId}: ${reason}`, { cause: err });
+        });
+      if (helpers && ids.length > 1) await helpers.foldAll(ids, foldHere, take);
+      else for (const ptceId of ids) await take(await foldHere(ptceId));
     }
+  } finally {
+    await helpers?.stop();
   }
   // Threads that all ended well have answered every PTCE; a checkpoint past one missed would hide it.
   if (done !== ids.length) throw new Error(`rebuild: ${done} of ${ids.length} PTCE folded`);

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MemoryReadModels } from '../src/read-models.ts';
 import { rebuildReadModels } from '../src/rebuild.ts';
+import { type FoldedPtce, FoldThreads, foldPtce } from '../src/rebuild-threads.ts';
 import { command, PtceWriter } from './histories.ts';
 
 const store = await openEventStore('sqlite::memory:');
@@ -109,6 +110,100 @@ describe('rebuildReadModels', () => {
         }),
       ).rejects.toThrow(/rebuild of abime/);
       expect(await models.checkpoint()).toBeNull();
+    } finally {
+      await file.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a pool folds every PTCE once, here and in its threads, each answer taken alone and equal to a fold here', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-rebuild-threads-'));
+    const storeUrl = `sqlite:${path.join(dir, 'ptce.db')}`;
+    const file = await openEventStore(storeUrl);
+    const ids = Array.from({ length: 12 }, (_, i) => `pole-${String(i).padStart(2, '0')}`);
+    try {
+      for (const ptceId of ids) {
+        const writer = new PtceWriter(file, ptceId);
+        await writer.append([writer.registration()]);
+        await writer.write([{ kind: 'join', member: 'm1', category: 'enterprise', at: '2019-02-01' }]);
+      }
+      const head = await file.headPosition();
+      if (head === null) throw new Error('nothing written');
+      const spec = { head, day: '2024-03-15', rules: DEFAULT_STAGE_RULES };
+      // This thread folds slowly, so that the threads, once started, take their share.
+      const foldedHere: string[] = [];
+      const foldHere = async (ptceId: string) => {
+        foldedHere.push(ptceId);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        return foldPtce(file, ptceId, spec);
+      };
+      const taken: FoldedPtce[] = [];
+      let taking = 0;
+      const pool = FoldThreads.start(2, { ...spec, storeUrl });
+      try {
+        await pool.foldAll(ids, foldHere, async (folded) => {
+          taking++;
+          expect(taking).toBe(1);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          taken.push(folded);
+          taking--;
+        });
+      } finally {
+        await pool.stop();
+      }
+      expect(taken.map((folded) => folded.ptceId).sort()).toEqual(ids);
+      expect(foldedHere.length).toBeGreaterThan(0);
+      expect(foldedHere.length).toBeLessThan(ids.length);
+      for (const folded of taken) expect(folded).toEqual(await foldPtce(file, folded.ptceId, spec));
+    } finally {
+      await file.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a PTCE a thread cannot read fails the pool's fold, naming it", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-rebuild-threads-'));
+    const storeUrl = `sqlite:${path.join(dir, 'ptce.db')}`;
+    const file = await openEventStore(storeUrl);
+    try {
+      for (const ptceId of ['sain', 'abime']) {
+        const writer = new PtceWriter(file, ptceId);
+        await writer.append([writer.registration()]);
+        await writer.write([{ kind: 'join', member: 'm1', category: 'enterprise', at: '2019-02-01' }]);
+      }
+      const db = new Database(path.join(dir, 'ptce.db'));
+      db.prepare(
+        "UPDATE events SET data = '{broken' WHERE ptce_id = 'abime' AND type = 'MemberJoined'",
+      ).run();
+      db.close();
+      const head = await file.headPosition();
+      if (head === null) throw new Error('nothing written');
+      const spec = { head, day: '2024-03-15', rules: DEFAULT_STAGE_RULES };
+      // This thread takes the first PTCE at once, and holds it until the end: the second is a thread's.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const taken: string[] = [];
+      const pool = FoldThreads.start(1, { ...spec, storeUrl });
+      try {
+        await expect(
+          pool.foldAll(
+            ['sain', 'abime'],
+            async (ptceId) => {
+              await held;
+              return foldPtce(file, ptceId, spec);
+            },
+            async (folded) => {
+              taken.push(folded.ptceId);
+            },
+          ),
+        ).rejects.toThrow(/rebuild of abime: .*JSON/);
+      } finally {
+        release();
+        await pool.stop();
+      }
+      expect(taken).toEqual([]);
     } finally {
       await file.close();
       fs.rmSync(dir, { recursive: true, force: true });
