@@ -3,7 +3,6 @@ import type Database from 'better-sqlite3';
 import {
   assertAppendable,
   checkExpected,
-  type EventRowColumns,
   formatPosition,
   type Guard,
   guardsOf,
@@ -64,9 +63,30 @@ export interface SqliteStoresOptions extends SqliteOptions {
   readonly now?: () => number;
 }
 
-interface Row extends EventRowColumns {
-  global_position: number;
-}
+/**
+ * The columns every read of whole events selects, in the order of `EventRowValues`. Rows come as
+ * arrays: naming each row's fourteen columns again cost more than the rest of reading it.
+ */
+const EVENT_COLUMNS = `global_position, stream, revision, event_id, type, schema_version, ptce_id,
+  occurred_at, recorded_at, recorded_by, data, metadata, prev_hash, hash`;
+
+/** A row of `EVENT_COLUMNS`. */
+type EventRowValues = [
+  globalPosition: number,
+  stream: string,
+  revision: number,
+  eventId: string,
+  type: string,
+  schemaVersion: number,
+  ptceId: string,
+  occurredAt: string,
+  recordedAt: string,
+  recordedBy: string,
+  data: string,
+  metadata: string | null,
+  prevHash: string,
+  hash: string,
+];
 
 function toStoreError(error: unknown): unknown {
   if (error instanceof StoreUnavailableError || !isSqliteUnavailable(error)) return error;
@@ -75,7 +95,7 @@ function toStoreError(error: unknown): unknown {
   return new StoreUnavailableError(`sqlite: ${(error as Error).message}`, { cause: error });
 }
 
-/** The columns of `forwardsAsStored`, in its order. */
+/** The columns of `forwardsAsStored`: those of `EVENT_COLUMNS`, the data null unless vouched for. */
 type StoredRowValues = [
   globalPosition: number,
   stream: string,
@@ -125,23 +145,24 @@ function toStoredText(row: StoredRowValues): StoredEventText {
   };
 }
 
-export function toEnvelope(row: Row): EventEnvelope {
-  const meta = row.metadata === null ? {} : (JSON.parse(row.metadata) as Metadata);
+export function toEnvelope(row: EventRowValues): EventEnvelope {
+  const metadata = row[11];
+  const meta = metadata === null ? {} : (JSON.parse(metadata) as Metadata);
   return {
-    eventId: row.event_id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    ptceId: row.ptce_id,
-    occurredAt: row.occurred_at,
-    recordedBy: row.recorded_by,
-    data: JSON.parse(row.data) as Record<string, unknown>,
+    eventId: row[3],
+    type: row[4],
+    schemaVersion: row[5],
+    ptceId: row[6],
+    occurredAt: row[7],
+    recordedBy: row[9],
+    data: JSON.parse(row[10]) as Record<string, unknown>,
     ...meta,
-    stream: row.stream,
-    revision: row.revision,
-    position: formatPosition(row.global_position),
-    recordedAt: row.recorded_at,
-    prevHash: row.prev_hash,
-    hash: row.hash,
+    stream: row[1],
+    revision: row[2],
+    position: formatPosition(row[0]),
+    recordedAt: row[8],
+    prevHash: row[12],
+    hash: row[13],
   };
 }
 
@@ -211,14 +232,14 @@ class SqliteEventStore implements EventStore {
   private readonly waker = new Waker();
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
-  private readonly byId: Database.Statement<[string], Row>;
+  private readonly byId: Database.Statement<[string], EventRowValues>;
   private readonly head: Database.Statement<[string], StreamHead>;
   private readonly insert: Database.Statement<unknown[]>;
-  private readonly forwards: Database.Statement<[string, number, number], Row>;
+  private readonly forwards: Database.Statement<[string, number, number], EventRowValues>;
   private readonly forwardsAsStored: Database.Statement<[string, number, number], StoredRowValues>;
-  private readonly backwards: Database.Statement<[string, number, number], Row>;
-  private readonly all: Database.Statement<[number, number], Row>;
-  private readonly allOfTypes: Database.Statement<[number, string, number], Row>;
+  private readonly backwards: Database.Statement<[string, number, number], EventRowValues>;
+  private readonly all: Database.Statement<[number, number], EventRowValues>;
+  private readonly allOfTypes: Database.Statement<[number, string, number], EventRowValues>;
   private readonly last: Database.Statement<[], { position: number | null }>;
   private readonly dataVersion: Database.Statement<[], number>;
   /**
@@ -236,7 +257,9 @@ class SqliteEventStore implements EventStore {
     private readonly db: Database.Database,
     private readonly pollMs: number,
   ) {
-    this.byId = db.prepare('SELECT * FROM events WHERE event_id = ?');
+    this.byId = db
+      .prepare<[string], EventRowValues>(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?`)
+      .raw(true);
     this.head = db.prepare(
       'SELECT revision, hash FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1',
     );
@@ -244,12 +267,16 @@ class SqliteEventStore implements EventStore {
       `INSERT INTO events (stream, revision, event_id, type, schema_version, ptce_id, occurred_at, recorded_at,
          recorded_by, data, metadata, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.forwards = db.prepare(
-      'SELECT * FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?',
-    );
-    this.backwards = db.prepare(
-      'SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?',
-    );
+    this.forwards = db
+      .prepare<[string, number, number], EventRowValues>(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
+      )
+      .raw(true);
+    this.backwards = db
+      .prepare<[string, number, number], EventRowValues>(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
+      )
+      .raw(true);
     // The data as text, vouched for: null unless it is JSON as RFC 8259 has it, and holds no NUL
     // byte (SQLite's JSON parser stops at one, so `{"n":1}\0,"forged":true}` is valid to it): a row
     // rewritten behind the server's back cannot slip fields into an export's line (one with line
@@ -264,17 +291,19 @@ class SqliteEventStore implements EventStore {
          metadata, prev_hash, hash
        FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
       )
-      // Rows as arrays: an export reads every event of a PTCE, and naming each row's thirteen
-      // columns again cost more than the rest of reading it.
       .raw(true);
-    this.all = db.prepare(
-      'SELECT * FROM events WHERE global_position > ? ORDER BY global_position ASC LIMIT ?',
-    );
+    this.all = db
+      .prepare<[number, number], EventRowValues>(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE global_position > ? ORDER BY global_position ASC LIMIT ?`,
+      )
+      .raw(true);
     // The types as one JSON array: a statement prepared once, whatever their number.
-    this.allOfTypes = db.prepare(
-      `SELECT * FROM events WHERE global_position > ? AND type IN (SELECT value FROM json_each(?))
+    this.allOfTypes = db
+      .prepare<[number, string, number], EventRowValues>(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE global_position > ? AND type IN (SELECT value FROM json_each(?))
         ORDER BY global_position ASC LIMIT ?`,
-    );
+      )
+      .raw(true);
     this.last = db.prepare('SELECT max(global_position) AS position FROM events');
     this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     // Called inside the batch's transaction, better-sqlite3 runs this one as a SAVEPOINT: an
