@@ -79,6 +79,9 @@ interface FactDay {
   end: number;
   /** Whether one of its facts may change the stage. */
   moves: boolean;
+  /** How many of its facts may change the stage, and the index of the first of them (-1: none). */
+  movers: number;
+  mover: number;
 }
 
 /** Facts grouped by the Paris day they take effect on; valid-time order keeps the days ascending. */
@@ -96,11 +99,14 @@ function factDays(facts: readonly Fact[]): FactDay[] {
     }
     const day = lastDay;
     if (current?.day !== day) {
-      current = { day, first: i, end: i, moves: false };
+      current = { day, first: i, end: i, moves: false, movers: 0, mover: -1 };
       days.push(current);
     }
     current.end = i + 1;
-    if (!STAGE_NEUTRAL.has(fact.type)) current.moves = true;
+    if (!STAGE_NEUTRAL.has(fact.type)) {
+      current.moves = true;
+      if (current.movers++ === 0) current.mover = i;
+    }
   }
   return days;
 }
@@ -142,8 +148,10 @@ function stageChanges(
 
 /**
  * The cause of each change: the earliest fact of its day after which the stage is the change's
- * and stays so to the day's end. One more replay, evaluating the stage after each fact of the
- * days that changed it through several facts (a day of one fact is caused by that fact).
+ * and stays so to the day's end. A day with one fact that may move the stage is caused by that
+ * fact: the others leave the stage as they found it, the day's start stage before it and its end
+ * stage after. Only the days that changed the stage through several such facts take one more
+ * replay, as far as the last of them, evaluating the stage after each of their moving facts.
  */
 function causesOf(
   ledger: Ledger,
@@ -151,23 +159,27 @@ function causesOf(
   changes: readonly StageChange[],
   rules: StageRules,
 ): Fact[] {
-  const causes = changes.map(({ day }) => facts[day.end - 1]!);
+  const causes = changes.map(({ day }) => facts[day.movers === 1 ? day.mover : day.end - 1]!);
   const busy = changes
     .map((change, index) => ({ change, index }))
-    .filter(({ change }) => change.day.end - change.day.first > 1);
+    .filter(({ change }) => change.day.movers > 1);
   if (busy.length === 0) return causes;
   let b = 0;
   let cause: Fact | null = null;
+  // The stage after the fact before: a fact that cannot move it leaves it as it was.
+  let stage: Stage | null = null;
   visitFacts(ledger, (fact, state, i) => {
     const { change, index } = busy[b]!;
     if (i < change.day.first) return true;
-    const reached = stageOf(state, rules) === change.stage;
+    if (stage === null || !STAGE_NEUTRAL.has(fact.type)) stage = stageOf(state, rules);
+    const reached = stage === change.stage;
     if (!reached) cause = null;
     else cause ??= fact;
     if (i < change.day.end - 1) return true;
     // The day ends at the change's stage, so its last fact leaves it there: the fallback is never taken.
     causes[index] = cause ?? fact;
     cause = null;
+    stage = null;
     b++;
     return b < busy.length;
   });

@@ -247,31 +247,19 @@ function seatedBefore(spaces: readonly SpaceState[], end: number, organisationId
   return false;
 }
 
-function bitCount(bits: number): number {
-  let count = 0;
-  for (let rest = bits; rest !== 0; rest &= rest - 1) count++;
-  return count;
-}
-
 /**
  * The stage alone, for a timeline that evaluates many states (thresholds are trusted: validate
- * them first). The same criteria as `measure`, counted in one walk of the members and one of the
- * steering seats, with nothing built: a long history evaluates it on thousands of days, and the
- * sets of members and categories it once built per day were most of a rebuild's garbage.
+ * them first). The same criteria as `measure`, with nothing built and each walk only when the
+ * criteria before it hold: the partners are the members but the pilot; the steering seats; the
+ * members' categories, until one is found unseated; the associates, once there is a legal entity.
+ * A long history evaluates it on thousands of days, and the sets of members and categories it
+ * once built per day were most of a rebuild's garbage.
  */
 export function stageOf(state: LedgerState, rules: StageRules = DEFAULT_STAGE_RULES): Stage {
   if (!state.registration) return 'not_started';
-  let memberCount = 0;
-  let partnerCount = 0;
-  let associateCount = 0;
-  let categories = 0;
-  for (const member of state.members.values()) {
-    memberCount++;
-    if (member.organisationId !== state.pilotId) partnerCount++;
-    if (state.associates.has(member.organisationId)) associateCount++;
-    categories |= bitOf(member.category);
-  }
-  if (partnerCount < rules.minPartners) return 'individual_impulse';
+  const memberCount = state.members.size;
+  const pilotIsMember = state.pilotId !== null && state.members.has(state.pilotId);
+  if (memberCount - (pilotIsMember ? 1 : 0) < rules.minPartners) return 'individual_impulse';
   const steeringSpaces: SpaceState[] = [];
   for (const space of state.spaces.values()) {
     if (!space.closedAt && STEERING_KINDS.has(space.kind)) steeringSpaces.push(space);
@@ -293,18 +281,21 @@ export function stageOf(state: LedgerState, rules: StageRules = DEFAULT_STAGE_RU
       steeringCategories |= bitOf(member.category);
     }
   }
-  const categoryCount = bitCount(categories);
-  const shared =
-    categoryCount > 0 &&
-    shareOf(bitCount(steeringCategories), categoryCount) >= 1 &&
-    memberCount > 0 &&
-    shareOf(steeringCount, memberCount) >= rules.collectiveShare;
-  if (!shared) return 'divided_groups';
-  const effective =
-    state.legalEntity !== null &&
-    memberCount > 0 &&
-    shareOf(associateCount, memberCount) >= rules.minAssociateShare;
-  return effective ? 'effective' : 'collective_group';
+  if (shareOf(steeringCount, memberCount) < rules.collectiveShare) return 'divided_groups';
+  // Every category among the members is seated in steering: the first one that is not settles it.
+  let categories = 0;
+  for (const member of state.members.values()) {
+    const bit = bitOf(member.category);
+    if ((bit & ~steeringCategories) !== 0) return 'divided_groups';
+    categories |= bit;
+  }
+  if (categories === 0) return 'divided_groups';
+  if (state.legalEntity === null) return 'collective_group';
+  let associateCount = 0;
+  for (const organisationId of state.associates.keys()) {
+    if (state.members.has(organisationId)) associateCount++;
+  }
+  return shareOf(associateCount, memberCount) >= rules.minAssociateShare ? 'effective' : 'collective_group';
 }
 
 /**

@@ -1,4 +1,4 @@
-import { compileLedger, foldLedger } from '@ptce/domain';
+import { compileLedger, foldLedger, visitFacts } from '@ptce/domain';
 import { parisDay } from '@ptce/events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -342,6 +342,36 @@ describe('stage timeline: properties', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it('each entry’s cause is the earliest fact of its day after which the stage, evaluated after every fact, is the entry’s to the day’s end', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('2019-12-31', '2020-01-01', '2020-01-01T12:00:00Z', '2020-02-01'),
+        fc.array(step, { minLength: 5, maxLength: 40, size: 'medium' }),
+        rulesArb,
+        (registeredAt, steps, rules) => {
+          const ledger = history(registeredAt, steps);
+          // Plainly: the stage after each fact, every fact, in replay order.
+          const after: { eventId: string; day: string; stage: string }[] = [];
+          visitFacts(ledger, (fact, state) => {
+            after.push({
+              eventId: fact.eventId,
+              day: parisDay(fact.occurredAt),
+              stage: stageOf(state, rules),
+            });
+            return true;
+          });
+          for (const entry of stageTimeline(ledger, rules)) {
+            const ofDay = after.filter((a) => a.day === entry.from);
+            let first = ofDay.length - 1;
+            while (first > 0 && ofDay[first - 1]!.stage === entry.stage) first--;
+            expect(entry.cause.eventId).toBe(ofDay[first]!.eventId);
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
