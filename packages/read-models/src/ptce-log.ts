@@ -20,7 +20,34 @@ export async function readPtceLog(store: EventStore, ptceId: string): Promise<Ev
     if (more.every((events) => events.length === 0)) break;
     for (const [i, events] of more.entries()) read[i]!.push(...events);
   }
-  return read.flat().sort(byPosition);
+  return mergedByPosition(read);
+}
+
+/**
+ * The streams' events in one list in position order: merged, since each stream's revisions come
+ * in position order, which a sort of the whole log took a few percent of a rebuild to find again.
+ * Should a store ever give a stream out of that order, the merge would show it, and the log is
+ * sorted instead.
+ */
+function mergedByPosition(lists: readonly (readonly EventEnvelope[])[]): EventEnvelope[] {
+  const merged: EventEnvelope[] = [];
+  const next = lists.map(() => 0);
+  for (;;) {
+    let from = -1;
+    let first: EventEnvelope | undefined;
+    for (let l = 0; l < lists.length; l++) {
+      const candidate = lists[l]![next[l]!];
+      if (candidate && (!first || byPosition(candidate, first) < 0)) {
+        from = l;
+        first = candidate;
+      }
+    }
+    if (!first) return merged;
+    const last = merged.at(-1);
+    if (last && byPosition(last, first) > 0) return lists.flat().sort(byPosition);
+    merged.push(first);
+    next[from]! += 1;
+  }
 }
 
 /** Rows read at once: a whole long stream in one read keeps every row alive until the last is parsed. */

@@ -1,6 +1,6 @@
 import { foldLedger, type Ledger } from '@ptce/domain';
 import { type EventStore, openEventStore } from '@ptce/event-store';
-import { type EventEnvelope, streamName } from '@ptce/events';
+import { type EventEnvelope, ptceStreams, streamName } from '@ptce/events';
 import { DEFAULT_STAGE_RULES } from '@ptce/projections';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -39,6 +39,40 @@ async function writeHistory(ptceId: string, commands: readonly Command[]): Promi
   await writer.write(commands);
   return writer;
 }
+
+describe('readPtceLog', () => {
+  const envelope = (stream: string, revision: number, position: number) =>
+    ({ stream, revision, position: String(position).padStart(6, '0') }) as EventEnvelope;
+  /** A store that answers each stream's events as given, whatever their order. */
+  const storeOf = (streams: Record<string, EventEnvelope[]>) =>
+    ({
+      readStream: async (stream: string, options: { fromRevision?: number } = {}) =>
+        (streams[stream] ?? []).filter((event) => event.revision >= (options.fromRevision ?? 0)),
+    }) as unknown as EventStore;
+
+  test("the three streams in one log in position order, and sorted even if a store's stream is not", async () => {
+    const [membership, workgroups, decisions] = ptceStreams('p');
+    const positions = async (streams: Record<string, EventEnvelope[]>) =>
+      (await readPtceLog(storeOf(streams), 'p')).map((event) => Number(event.position));
+    expect(
+      await positions({
+        [membership!]: [
+          envelope(membership!, 0, 1),
+          envelope(membership!, 1, 4),
+          envelope(membership!, 2, 7),
+        ],
+        [workgroups!]: [envelope(workgroups!, 0, 2), envelope(workgroups!, 1, 5)],
+        [decisions!]: [envelope(decisions!, 0, 3), envelope(decisions!, 1, 6), envelope(decisions!, 2, 8)],
+      }),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(
+      await positions({
+        [membership!]: [envelope(membership!, 0, 5), envelope(membership!, 1, 1)],
+        [workgroups!]: [envelope(workgroups!, 0, 3)],
+      }),
+    ).toEqual([1, 3, 5]);
+  });
+});
 
 describe('cutLedger', () => {
   test('knownAt and atPosition cuts answer as a fold of cutLog from nothing, recordedAt monotonic or not', async () => {
