@@ -12,10 +12,10 @@
  * - `http.read.stage_current`: current stage of the 100 small PTCE, 32 connections, against a bare
  *   Fastify route in the same server process answering a cached JSON of the same size (≥ 0.5).
  * - `rebuild.all` / `rebuild.peak_rss_mb`: `rebuildReadModels` of `@ptce/read-models` over a
- *   1,000,000-event log in a separate file, in a child process started as `pnpm start` starts the
- *   server, with the threads `ptce projections rebuild` gives it (one per core), against a raw
- *   read of every row with JSON.parse in one thread; the process's peak RSS (VmHWM, its threads
- *   included) against the 1024 MB heap limit. Skipped, and said so on stderr, while that package does not export it.
+ *   1,000,000-event log in a separate file, in a child process started as `pnpm ptce` starts the
+ *   command line (its V8 flags, not the server's), with the threads `ptce projections rebuild`
+ *   gives it (one per core), against a raw read of every row with JSON.parse in one thread; the
+ *   process's peak RSS (VmHWM, its threads included) against the 1024 MB budget. Skipped, and said so on stderr, while that package does not export it.
  *
  * The group forks this very file for its children (`--read-bench-child=server|rebuild`).
  */
@@ -63,7 +63,8 @@ const quantile = (xs: readonly number[], q: number): number => {
 
 function forkChild(role: 'server' | 'rebuild', args: readonly string[]): ChildProcess {
   return fork(self, [`${CHILD_FLAG}${role}`, ...args], {
-    execArgv: [...startFlags(), '--import', 'tsx'],
+    // The server as `pnpm start` runs it; the rebuild as `pnpm ptce projections rebuild` does.
+    execArgv: [...startFlags(role === 'server' ? 'start' : 'ptce'), '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }
@@ -541,6 +542,9 @@ export async function run(report: Report): Promise<void> {
     }
     const rebuildFile = path.join(dir, 'rebuild.db');
     const rebuildUrl = `sqlite:${rebuildFile}`;
+    log(
+      `rebuild run as \`pnpm ptce\` runs the command line: ${startFlags('ptce').join(' ') || 'no V8 flags'}`,
+    );
     log(`generating a log of ${REBUILD_PTCE * REBUILD_EVENTS_EACH} events for the rebuild…`);
     const written = await seedRebuildStore(rebuildUrl);
     const rebuilds: { ms: number; events: number; peakMb: number }[] = [];
