@@ -96,22 +96,7 @@ function toStoreError(error: unknown): unknown {
 }
 
 /** The columns of `forwardsAsStored`: those of `EVENT_COLUMNS`, the data null unless vouched for. */
-type StoredRowValues = [
-  globalPosition: number,
-  stream: string,
-  revision: number,
-  eventId: string,
-  type: string,
-  schemaVersion: number,
-  ptceId: string,
-  occurredAt: string,
-  recordedAt: string,
-  recordedBy: string,
-  data: string | null,
-  metadata: string | null,
-  prevHash: string,
-  hash: string,
-];
+type StoredRowValues = { [K in keyof EventRowValues]: K extends '10' ? string | null : EventRowValues[K] };
 
 /** The row as stored, its data vouched for by the read's own check (see forwardsAsStored). */
 function toStoredText(row: StoredRowValues): StoredEventText {

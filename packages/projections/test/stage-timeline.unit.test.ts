@@ -296,81 +296,78 @@ const rulesArb: fc.Arbitrary<StageRules> = fc.record({
   stalledAfterMonths: fc.constant(12),
 });
 
+/** A registration day, the steps after it and the thresholds: the arguments of each property. */
+const historyAndRules = [
+  fc.constantFrom('2019-12-31', '2020-01-01', '2020-01-01T12:00:00Z', '2020-02-01'),
+  fc.array(step, { minLength: 5, maxLength: 40, size: 'medium' }),
+  rulesArb,
+] as const;
+
 describe('stage timeline: properties', () => {
   it('each entry’s stage is the stage at the end of its from day, and no stage follows itself', () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom('2019-12-31', '2020-01-01', '2020-01-01T12:00:00Z', '2020-02-01'),
-        fc.array(step, { minLength: 5, maxLength: 40, size: 'medium' }),
-        rulesArb,
-        (registeredAt, steps, rules) => {
-          const ledger = history(registeredAt, steps);
-          const timeline = stageTimeline(ledger, rules);
-          timeline.forEach((entry, i) => {
-            const answer = stageAt(ledger, entry.from, rules);
-            expect(answer.stage).toBe(entry.stage);
-            expect(answer.since).toBe(entry.from);
-            const next = timeline[i + 1];
-            expect(entry.to).toBe(next?.from ?? null);
-            if (next) {
-              expect(next.stage).not.toBe(entry.stage);
-              expect(next.from > entry.from).toBe(true);
-            }
-            expect(parisDay(compileLedger(ledger).factsById.get(entry.cause.eventId)!.occurredAt)).toBe(
-              entry.from,
-            );
-          });
-          // Every day a fact takes effect ends at the stage of the entry covering it.
-          for (const fact of compileLedger(ledger).facts) {
-            const day = parisDay(fact.occurredAt);
-            const covering = timeline.findLast((entry) => entry.from <= day);
-            const state = ledgerAt(ledger, day);
-            expect(assessStage(state, day, rules).stage).toBe(covering?.stage ?? 'not_started');
-            // The timeline's lean count of the criteria agrees with the assessment's.
-            expect(stageOf(state, rules)).toBe(covering?.stage ?? 'not_started');
+      fc.property(...historyAndRules, (registeredAt, steps, rules) => {
+        const ledger = history(registeredAt, steps);
+        const timeline = stageTimeline(ledger, rules);
+        timeline.forEach((entry, i) => {
+          const answer = stageAt(ledger, entry.from, rules);
+          expect(answer.stage).toBe(entry.stage);
+          expect(answer.since).toBe(entry.from);
+          const next = timeline[i + 1];
+          expect(entry.to).toBe(next?.from ?? null);
+          if (next) {
+            expect(next.stage).not.toBe(entry.stage);
+            expect(next.from > entry.from).toBe(true);
           }
-          // One replay gives the stage and the warnings the state at asOf has, at any asOf.
-          for (const asOf of [...dates, '2019-01-01', '2030-01-01']) {
-            const state = ledgerAt(ledger, asOf);
-            const reading = readStageAt(ledger, asOf, rules);
-            const { since: _since, ...answer } = reading.answer;
-            expect(answer).toEqual(assessStage(state, asOf, rules));
-            expect(reading.warnings).toEqual(state.warnings);
-            // Read off the timeline, as a read model does, the answer is the same.
-            expect(stageAtOnTimeline(ledger, asOf, timeline, rules)).toEqual(reading.answer);
-          }
-        },
-      ),
+          expect(parisDay(compileLedger(ledger).factsById.get(entry.cause.eventId)!.occurredAt)).toBe(
+            entry.from,
+          );
+        });
+        // Every day a fact takes effect ends at the stage of the entry covering it.
+        for (const fact of compileLedger(ledger).facts) {
+          const day = parisDay(fact.occurredAt);
+          const covering = timeline.findLast((entry) => entry.from <= day);
+          const state = ledgerAt(ledger, day);
+          expect(assessStage(state, day, rules).stage).toBe(covering?.stage ?? 'not_started');
+          // The timeline's lean count of the criteria agrees with the assessment's.
+          expect(stageOf(state, rules)).toBe(covering?.stage ?? 'not_started');
+        }
+        // One replay gives the stage and the warnings the state at asOf has, at any asOf.
+        for (const asOf of [...dates, '2019-01-01', '2030-01-01']) {
+          const state = ledgerAt(ledger, asOf);
+          const reading = readStageAt(ledger, asOf, rules);
+          const { since: _since, ...answer } = reading.answer;
+          expect(answer).toEqual(assessStage(state, asOf, rules));
+          expect(reading.warnings).toEqual(state.warnings);
+          // Read off the timeline, as a read model does, the answer is the same.
+          expect(stageAtOnTimeline(ledger, asOf, timeline, rules)).toEqual(reading.answer);
+        }
+      }),
       { numRuns: 200 },
     );
   });
 
   it('each entry’s cause is the earliest fact of its day after which the stage, evaluated after every fact, is the entry’s to the day’s end', () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom('2019-12-31', '2020-01-01', '2020-01-01T12:00:00Z', '2020-02-01'),
-        fc.array(step, { minLength: 5, maxLength: 40, size: 'medium' }),
-        rulesArb,
-        (registeredAt, steps, rules) => {
-          const ledger = history(registeredAt, steps);
-          // Plainly: the stage after each fact, every fact, in replay order.
-          const after: { eventId: string; day: string; stage: string }[] = [];
-          visitFacts(ledger, (fact, state) => {
-            after.push({
-              eventId: fact.eventId,
-              day: parisDay(fact.occurredAt),
-              stage: stageOf(state, rules),
-            });
-            return true;
+      fc.property(...historyAndRules, (registeredAt, steps, rules) => {
+        const ledger = history(registeredAt, steps);
+        // Plainly: the stage after each fact, every fact, in replay order.
+        const after: { eventId: string; day: string; stage: string }[] = [];
+        visitFacts(ledger, (fact, state) => {
+          after.push({
+            eventId: fact.eventId,
+            day: parisDay(fact.occurredAt),
+            stage: stageOf(state, rules),
           });
-          for (const entry of stageTimeline(ledger, rules)) {
-            const ofDay = after.filter((a) => a.day === entry.from);
-            let first = ofDay.length - 1;
-            while (first > 0 && ofDay[first - 1]!.stage === entry.stage) first--;
-            expect(entry.cause.eventId).toBe(ofDay[first]!.eventId);
-          }
-        },
-      ),
+          return true;
+        });
+        for (const entry of stageTimeline(ledger, rules)) {
+          const ofDay = after.filter((a) => a.day === entry.from);
+          let first = ofDay.length - 1;
+          while (first > 0 && ofDay[first - 1]!.stage === entry.stage) first--;
+          expect(entry.cause.eventId).toBe(ofDay[first]!.eventId);
+        }
+      }),
       { numRuns: 300 },
     );
   });

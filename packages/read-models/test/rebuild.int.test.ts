@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openEventStore } from '@ptce/event-store';
+import { type EventStore, openEventStore } from '@ptce/event-store';
 import { DEFAULT_STAGE_RULES } from '@ptce/projections';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -13,6 +13,38 @@ import { command, PtceWriter } from './histories.ts';
 
 const store = await openEventStore('sqlite::memory:');
 const clock = () => Date.parse('2024-03-15T12:00:00.000Z');
+
+/**
+ * A store in a SQLite file of a directory of its own, each of `ptceIds` registered and joined by
+ * one member, given to `use` with its URL and file path; removed afterwards.
+ */
+async function withFileStore(
+  ptceIds: readonly string[],
+  use: (file: EventStore, storeUrl: string, dbPath: string) => Promise<void>,
+): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-rebuild-threads-'));
+  const dbPath = path.join(dir, 'ptce.db');
+  const storeUrl = `sqlite:${dbPath}`;
+  const file = await openEventStore(storeUrl);
+  try {
+    for (const ptceId of ptceIds) {
+      const writer = new PtceWriter(file, ptceId);
+      await writer.append([writer.registration()]);
+      await writer.write([{ kind: 'join', member: 'm1', category: 'enterprise', at: '2019-02-01' }]);
+    }
+    await use(file, storeUrl, dbPath);
+  } finally {
+    await file.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The PTCE's join rewritten behind the store's back: no JSON any more. */
+function breakJoinOf(dbPath: string, ptceId: string): void {
+  const db = new Database(dbPath);
+  db.prepare("UPDATE events SET data = '{broken' WHERE ptce_id = ? AND type = 'MemberJoined'").run(ptceId);
+  db.close();
+}
 
 beforeAll(async () => {
   for (const ptceId of ['kept', 'retracted']) {
@@ -84,21 +116,8 @@ describe('rebuildReadModels', () => {
   });
 
   test('in threads, a PTCE whose log cannot be read fails the rebuild, naming it, and writes no checkpoint', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-rebuild-threads-'));
-    const storeUrl = `sqlite:${path.join(dir, 'ptce.db')}`;
-    const file = await openEventStore(storeUrl);
-    try {
-      for (const ptceId of ['sain', 'abime']) {
-        const writer = new PtceWriter(file, ptceId);
-        await writer.append([writer.registration()]);
-        await writer.write([{ kind: 'join', member: 'm1', category: 'enterprise', at: '2019-02-01' }]);
-      }
-      // A join rewritten behind the store's back: no JSON any more.
-      const db = new Database(path.join(dir, 'ptce.db'));
-      db.prepare(
-        "UPDATE events SET data = '{broken' WHERE ptce_id = 'abime' AND type = 'MemberJoined'",
-      ).run();
-      db.close();
+    await withFileStore(['sain', 'abime'], async (file, storeUrl, dbPath) => {
+      breakJoinOf(dbPath, 'abime');
       const models = new MemoryReadModels();
       await expect(
         rebuildReadModels({
@@ -110,23 +129,12 @@ describe('rebuildReadModels', () => {
         }),
       ).rejects.toThrow(/rebuild of abime/);
       expect(await models.checkpoint()).toBeNull();
-    } finally {
-      await file.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('a pool folds every PTCE once, here and in its threads, each answer taken alone and equal to a fold here', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-rebuild-threads-'));
-    const storeUrl = `sqlite:${path.join(dir, 'ptce.db')}`;
-    const file = await openEventStore(storeUrl);
     const ids = Array.from({ length: 12 }, (_, i) => `pole-${String(i).padStart(2, '0')}`);
-    try {
-      for (const ptceId of ids) {
-        const writer = new PtceWriter(file, ptceId);
-        await writer.append([writer.registration()]);
-        await writer.write([{ kind: 'join', member: 'm1', category: 'enterprise', at: '2019-02-01' }]);
-      }
+    await withFileStore(ids, async (file, storeUrl) => {
       const head = await file.headPosition();
       if (head === null) throw new Error('nothing written');
       const spec = { head, day: '2024-03-15', rules: DEFAULT_STAGE_RULES };
@@ -155,27 +163,12 @@ describe('rebuildReadModels', () => {
       expect(foldedHere.length).toBeGreaterThan(0);
       expect(foldedHere.length).toBeLessThan(ids.length);
       for (const folded of taken) expect(folded).toEqual(await foldPtce(file, folded.ptceId, spec));
-    } finally {
-      await file.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test("a PTCE a thread cannot read fails the pool's fold, naming it", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-rebuild-threads-'));
-    const storeUrl = `sqlite:${path.join(dir, 'ptce.db')}`;
-    const file = await openEventStore(storeUrl);
-    try {
-      for (const ptceId of ['sain', 'abime']) {
-        const writer = new PtceWriter(file, ptceId);
-        await writer.append([writer.registration()]);
-        await writer.write([{ kind: 'join', member: 'm1', category: 'enterprise', at: '2019-02-01' }]);
-      }
-      const db = new Database(path.join(dir, 'ptce.db'));
-      db.prepare(
-        "UPDATE events SET data = '{broken' WHERE ptce_id = 'abime' AND type = 'MemberJoined'",
-      ).run();
-      db.close();
+    await withFileStore(['sain', 'abime'], async (file, storeUrl, dbPath) => {
+      breakJoinOf(dbPath, 'abime');
       const head = await file.headPosition();
       if (head === null) throw new Error('nothing written');
       const spec = { head, day: '2024-03-15', rules: DEFAULT_STAGE_RULES };
@@ -204,9 +197,6 @@ describe('rebuildReadModels', () => {
         await pool.stop();
       }
       expect(taken).toEqual([]);
-    } finally {
-      await file.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
