@@ -151,7 +151,8 @@ function stageChanges(
  * and stays so to the day's end. A day with one fact that may move the stage is caused by that
  * fact: the others leave the stage as they found it, the day's start stage before it and its end
  * stage after. Only the days that changed the stage through several such facts take one more
- * replay, as far as the last of them, evaluating the stage after each of their moving facts.
+ * replay, to the end of the last of those days, evaluating the stage after each of their facts
+ * that may move it.
  */
 function causesOf(
   ledger: Ledger,
@@ -189,9 +190,10 @@ function causesOf(
 /**
  * The PTCE's stages, oldest first; before the first entry it had not started.
  *
- * The cost is two replays of the facts (nothing parsed or copied), one stage evaluation at the
- * end of each day whose facts may move it, and one after each fact of a day that changed it
- * through several facts.
+ * The cost is one replay of the facts (nothing parsed or copied) and one stage evaluation at the
+ * end of each day whose facts may move it; then, when a day changed it through several facts
+ * that may, a second replay to the end of the last such day, evaluating the stage after each of
+ * their facts that may move it.
  */
 export function stageTimeline(ledger: Ledger, rules: StageRules = DEFAULT_STAGE_RULES): StageTimelineEntry[] {
   const validRules = stageRulesSchema.parse(rules);

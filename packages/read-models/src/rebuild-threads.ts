@@ -131,44 +131,55 @@ export class FoldThreads {
   }
 
   /**
-   * Folds every PTCE of `ptceIds` once, here (`foldHere`) and in the threads. `each` is called
-   * with every folded PTCE in turn (never two at once), in the order they are done; a thread holds
-   * a few PTCE ahead at most, so few models wait in memory. The first failure is thrown, and no
+   * Folds every PTCE of `ptceIds` once, here (`foldHere`; null: in the threads only) and in the
+   * threads. `each` is called with every folded PTCE in turn (never two at once), in the order
+   * they are done; a thread holds a few PTCE ahead at most, so few models wait in memory. The
+   * first failure, here or in a thread, is thrown once the fold under way here has ended, and no
    * PTCE is taken after it. Once.
    */
   async foldAll(
     ptceIds: readonly string[],
-    foldHere: (ptceId: string) => Promise<FoldedPtce>,
+    foldHere: ((ptceId: string) => Promise<FoldedPtce>) | null,
     each: (folded: FoldedPtce) => Promise<void>,
   ): Promise<void> {
+    if (!foldHere && this.helpers.length === 0) throw new Error('foldAll: no thread to fold in');
     this.queue = [...ptceIds];
     this.each = each;
     for (const helper of this.helpers) this.handTo(helper);
-    const here = async () => {
-      while (this.queue.length > 0 && !this.failed) {
+    const here = (async () => {
+      while (foldHere && this.queue.length > 0 && !this.failed) {
         await this.take(await foldHere(this.queue.shift()!));
         // A fold here holds the event loop: the threads' answers, and their next PTCE, wait for it.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      // Nothing left to hand: what the threads still hold is answered.
-      while (!this.failed && this.helpers.some((helper) => helper.inFlight > 0)) {
+      // What is left is the threads': handed as they are ready, answered as they fold.
+      while (!this.failed && (this.queue.length > 0 || this.helpers.some((h) => h.inFlight > 0))) {
         await new Promise<void>((resolve) => this.waiting.add(resolve));
       }
       await this.taken;
-    };
-    await Promise.race([here(), this.failure]);
+    })();
+    // A failure here stops the threads' work as one of theirs does.
+    here.catch((error: unknown) => this.fail(error));
+    try {
+      await Promise.race([here, this.failure]);
+    } finally {
+      // Nothing done here outlives the call: a fold under way ends first (its answer not taken).
+      await here.catch(() => undefined);
+    }
     if (this.failed) await this.failure;
   }
 
-  /** Tells every thread to close its store and end; ends those that do not in time. */
+  /**
+   * Ends every thread: one still starting at once (it holds nothing yet), the others once they
+   * have closed their store, or after a grace period. A `foldAll` under way throws.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.failed = true;
-    this.wake();
+    this.fail(new Error('the rebuild threads were stopped'));
     await Promise.all(
-      this.helpers.map(async ({ worker, exited }) => {
-        worker.postMessage(null);
-        const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+      this.helpers.map(async ({ worker, exited, ready }) => {
+        const timer = setTimeout(() => void worker.terminate(), ready ? STOP_GRACE_MS : 0);
+        if (ready) worker.postMessage(null);
         await exited;
         clearTimeout(timer);
       }),
@@ -188,7 +199,11 @@ export class FoldThreads {
       this.fail(new Error(`rebuild of ${message.ptceId}: ${message.error}`));
       return;
     }
-    void this.take(message).then(() => this.handTo(helper));
+    // A failure of `each` is `taken`'s, and reaches foldAll through `fail`.
+    void this.take(message).then(
+      () => this.handTo(helper),
+      () => undefined,
+    );
   }
 
   private handTo(helper: Helper): void {

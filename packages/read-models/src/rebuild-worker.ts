@@ -12,17 +12,21 @@ if (!port) throw new Error('rebuild-worker runs as a worker thread');
 const store = await openEventStore(data.storeUrl);
 port.postMessage({ ready: true });
 
-port.on('message', async (ptceId: string | null) => {
-  if (ptceId === null) {
-    await store.close();
-    port.close();
-    return;
-  }
-  let answer: RebuildThreadAnswer;
-  try {
-    answer = await foldPtce(store, ptceId, data);
-  } catch (err) {
-    answer = { ptceId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
-  }
-  port.postMessage(answer);
+// One PTCE at a time, in the order handed: two folded at once would hold both logs in memory.
+let folding: Promise<void> = Promise.resolve();
+port.on('message', (ptceId: string | null) => {
+  folding = folding.then(async () => {
+    if (ptceId === null) {
+      await store.close();
+      port.close();
+      return;
+    }
+    let answer: RebuildThreadAnswer;
+    try {
+      answer = await foldPtce(store, ptceId, data);
+    } catch (err) {
+      answer = { ptceId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+    }
+    port.postMessage(answer);
+  });
 });

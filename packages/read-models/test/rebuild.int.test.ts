@@ -78,7 +78,7 @@ describe('rebuildReadModels', () => {
     expect(await models.checkpoint()).toBe(second.position);
   });
 
-  test('in threads, each reading the store again: the same models and checkpoint as in one thread', async () => {
+  test('with threads, each reading the store again: the same models and checkpoint as in one thread, whichever folded each PTCE', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptce-rebuild-threads-'));
     const storeUrl = `sqlite:${path.join(dir, 'ptce.db')}`;
     const file = await openEventStore(storeUrl);
@@ -138,11 +138,15 @@ describe('rebuildReadModels', () => {
       const head = await file.headPosition();
       if (head === null) throw new Error('nothing written');
       const spec = { head, day: '2024-03-15', rules: DEFAULT_STAGE_RULES };
-      // This thread folds slowly, so that the threads, once started, take their share.
+      // This thread's first fold waits for a thread's first answer: both fold some.
+      let firstTaken = () => {};
+      const aThreadAnswered = new Promise<void>((resolve) => {
+        firstTaken = resolve;
+      });
       const foldedHere: string[] = [];
       const foldHere = async (ptceId: string) => {
         foldedHere.push(ptceId);
-        await new Promise((resolve) => setTimeout(resolve, 400));
+        await aThreadAnswered;
         return foldPtce(file, ptceId, spec);
       };
       const taken: FoldedPtce[] = [];
@@ -154,6 +158,7 @@ describe('rebuildReadModels', () => {
           expect(taking).toBe(1);
           await new Promise((resolve) => setTimeout(resolve, 5));
           taken.push(folded);
+          firstTaken();
           taking--;
         });
       } finally {
@@ -172,31 +177,54 @@ describe('rebuildReadModels', () => {
       const head = await file.headPosition();
       if (head === null) throw new Error('nothing written');
       const spec = { head, day: '2024-03-15', rules: DEFAULT_STAGE_RULES };
-      // This thread takes the first PTCE at once, and holds it until the end: the second is a thread's.
-      let release = () => {};
-      const held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
       const taken: string[] = [];
       const pool = FoldThreads.start(1, { ...spec, storeUrl });
       try {
+        // Folded in the thread alone.
         await expect(
-          pool.foldAll(
-            ['sain', 'abime'],
-            async (ptceId) => {
-              await held;
-              return foldPtce(file, ptceId, spec);
-            },
-            async (folded) => {
-              taken.push(folded.ptceId);
-            },
-          ),
+          pool.foldAll(['abime', 'sain'], null, async (folded) => {
+            taken.push(folded.ptceId);
+          }),
         ).rejects.toThrow(/rebuild of abime: .*JSON/);
       } finally {
-        release();
         await pool.stop();
       }
       expect(taken).toEqual([]);
+    });
+  });
+
+  test('a pool stopped while its threads start ends at once, and a fold under way throws', async () => {
+    await withFileStore(['seul'], async (file, storeUrl) => {
+      const head = await file.headPosition();
+      if (head === null) throw new Error('nothing written');
+      const pool = FoldThreads.start(2, { head, day: '2024-03-15', rules: DEFAULT_STAGE_RULES, storeUrl });
+      const folding = expect(pool.foldAll(['seul'], null, async () => undefined)).rejects.toThrow(/stopped/);
+      const started = performance.now();
+      await pool.stop();
+      await folding;
+      // Nothing waited for the threads to load their sources (about a second each).
+      expect(performance.now() - started).toBeLessThan(500);
+    });
+  });
+
+  test('a model a thread folded that cannot be taken fails the fold with that error, nothing left unhandled', async () => {
+    const ids = ['un', 'deux', 'trois', 'quatre'];
+    await withFileStore(ids, async (file, storeUrl) => {
+      const head = await file.headPosition();
+      if (head === null) throw new Error('nothing written');
+      const pool = FoldThreads.start(1, { head, day: '2024-03-15', rules: DEFAULT_STAGE_RULES, storeUrl });
+      const taken: string[] = [];
+      try {
+        await expect(
+          pool.foldAll(ids, null, async (folded) => {
+            taken.push(folded.ptceId);
+            throw new Error(`the lock was lost at ${folded.ptceId}`);
+          }),
+        ).rejects.toThrow(/the lock was lost at un/);
+      } finally {
+        await pool.stop();
+      }
+      expect(taken).toEqual(['un']);
     });
   });
 });
