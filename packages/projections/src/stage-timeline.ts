@@ -77,9 +77,10 @@ interface FactDay {
   readonly first: number;
   /** Index just after the day's last fact. */
   end: number;
-  /** Whether one of its facts may change the stage. */
-  moves: boolean;
-  /** How many of its facts may change the stage, and the index of the first of them (-1: none). */
+  /**
+   * How many of its facts may change the stage (none: the day keeps the stage of the day before),
+   * and the index of the first of them (-1: none).
+   */
   movers: number;
   mover: number;
 }
@@ -99,14 +100,11 @@ function factDays(facts: readonly Fact[]): FactDay[] {
     }
     const day = lastDay;
     if (current?.day !== day) {
-      current = { day, first: i, end: i, moves: false, movers: 0, mover: -1 };
+      current = { day, first: i, end: i, movers: 0, mover: -1 };
       days.push(current);
     }
     current.end = i + 1;
-    if (!STAGE_NEUTRAL.has(fact.type)) {
-      current.moves = true;
-      if (current.movers++ === 0) current.mover = i;
-    }
+    if (!STAGE_NEUTRAL.has(fact.type) && current.movers++ === 0) current.mover = i;
   }
   return days;
 }
@@ -137,7 +135,7 @@ function stageChanges(
     onFact?.(state, i);
     if (i < day.end - 1) return true;
     d++;
-    if (!day.moves) return true;
+    if (day.movers === 0) return true;
     const stage = stageOf(state, rules);
     if (stage !== previous) changes.push({ day, stage });
     previous = stage;
