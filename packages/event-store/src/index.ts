@@ -30,6 +30,7 @@ export type {
   AppendResult,
   EventStore,
   ExpectedRevision,
+  FoldableEvent,
   ReadAllOptions,
   ReadStreamOptions,
   StoredEventText,
@@ -38,7 +39,7 @@ export type {
   Subscription,
   SubscriptionHandler,
 } from './port.ts';
-export { readStreamText } from './port.ts';
+export { readStreamForFold, readStreamText } from './port.ts';
 export { RedisCheckpointStore } from './redis/checkpoints.ts';
 export { RedisPersonalKeyStore } from './redis/personal-keys.ts';
 export { RedisRevocationStore } from './redis/revocations.ts';

@@ -6,6 +6,7 @@ import type {
   AppendOptions,
   AppendResult,
   EventStore,
+  FoldableEvent,
   ReadAllOptions,
   ReadStreamOptions,
   StoredEventText,
@@ -23,11 +24,14 @@ import { PostgresPersonalKeyStore } from './postgres/personal-keys.ts';
 import { PostgresRevocationStore } from './postgres/revocations.ts';
 import {
   COLUMNS,
+  FOLDABLE_COLUMNS,
+  type FoldableRow,
   parsePosition,
   position,
   type Row,
   readHead,
   toEnvelope,
+  toFoldable,
   toStoredText,
 } from './postgres/rows.ts';
 import { migrate } from './postgres/schema.ts';
@@ -143,6 +147,18 @@ class PostgresEventStore implements EventStore {
       [stream, options.fromRevision ?? 0, options.limit ?? null],
     );
     return rows.map(toStoredText);
+  }
+
+  async readStreamForFold(
+    stream: string,
+    options: { fromRevision?: number; limit?: number } = {},
+  ): Promise<FoldableEvent[]> {
+    const rows = await this.connection.query<FoldableRow>(
+      'ptce_read_forwards_for_fold',
+      `SELECT ${FOLDABLE_COLUMNS} FROM events WHERE stream = $1 AND revision >= $2 ORDER BY revision ASC LIMIT $3`,
+      [stream, options.fromRevision ?? 0, options.limit ?? null],
+    );
+    return rows.map(toFoldable);
   }
 
   async streamRevision(stream: string): Promise<number | null> {

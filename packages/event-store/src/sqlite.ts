@@ -22,6 +22,7 @@ import type {
   AppendResult,
   EventStore,
   ExpectedRevision,
+  FoldableEvent,
   ReadAllOptions,
   ReadStreamOptions,
   StoredEventText,
@@ -130,6 +131,38 @@ function toStoredText(row: StoredRowValues): StoredEventText {
   };
 }
 
+/** A row of `FOLDABLE_COLUMNS`. */
+type FoldableRowValues = [
+  globalPosition: number,
+  stream: string,
+  revision: number,
+  eventId: string,
+  type: string,
+  schemaVersion: number,
+  ptceId: string,
+  occurredAt: string,
+  recordedAt: string,
+  data: string,
+];
+
+const FOLDABLE_COLUMNS = `global_position, stream, revision, event_id, type, schema_version, ptce_id,
+  occurred_at, recorded_at, data`;
+
+function toFoldable(row: FoldableRowValues): FoldableEvent {
+  return {
+    eventId: row[3],
+    type: row[4],
+    schemaVersion: row[5],
+    ptceId: row[6],
+    occurredAt: row[7],
+    data: JSON.parse(row[9]) as Record<string, unknown>,
+    position: formatPosition(row[0]),
+    recordedAt: row[8],
+    stream: row[1],
+    revision: row[2],
+  };
+}
+
 export function toEnvelope(row: EventRowValues): EventEnvelope {
   const metadata = row[11];
   const meta = metadata === null ? {} : (JSON.parse(metadata) as Metadata);
@@ -222,6 +255,7 @@ class SqliteEventStore implements EventStore {
   private readonly insert: Database.Statement<unknown[]>;
   private readonly forwards: Database.Statement<[string, number, number], EventRowValues>;
   private readonly forwardsAsStored: Database.Statement<[string, number, number], StoredRowValues>;
+  private readonly forwardsForFold: Database.Statement<[string, number, number], FoldableRowValues>;
   private readonly backwards: Database.Statement<[string, number, number], EventRowValues>;
   private readonly all: Database.Statement<[number, number], EventRowValues>;
   private readonly allOfTypes: Database.Statement<[number, string, number], EventRowValues>;
@@ -275,6 +309,11 @@ class SqliteEventStore implements EventStore {
          CASE WHEN json_valid(data) AND instr(CAST(data AS BLOB), x'00') = 0 THEN CAST(data AS TEXT) END AS data,
          metadata, prev_hash, hash
        FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
+      )
+      .raw(true);
+    this.forwardsForFold = db
+      .prepare<[string, number, number], FoldableRowValues>(
+        `SELECT ${FOLDABLE_COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
       )
       .raw(true);
     this.all = db
@@ -440,6 +479,15 @@ class SqliteEventStore implements EventStore {
   ): Promise<StoredEventText[]> {
     return this.guard(() =>
       this.forwardsAsStored.all(stream, options.fromRevision ?? 0, options.limit ?? -1).map(toStoredText),
+    );
+  }
+
+  async readStreamForFold(
+    stream: string,
+    options: { fromRevision?: number; limit?: number } = {},
+  ): Promise<FoldableEvent[]> {
+    return this.guard(() =>
+      this.forwardsForFold.all(stream, options.fromRevision ?? 0, options.limit ?? -1).map(toFoldable),
     );
   }
 

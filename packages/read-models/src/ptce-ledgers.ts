@@ -1,6 +1,6 @@
 import { foldLedger, initialLedger, type Ledger, LedgerCache, type LogNode, LogPrefixes } from '@ptce/domain';
-import type { EventStore } from '@ptce/event-store';
-import { type EventEnvelope, ptceStreams } from '@ptce/events';
+import { type EventStore, type FoldableEvent, readStreamForFold } from '@ptce/event-store';
+import { ptceStreams } from '@ptce/events';
 import type { HostContext } from '@ptce/platform';
 import { byPosition, type LogCut, readPtceLog } from './ptce-log.ts';
 
@@ -110,7 +110,7 @@ export class PtceLedgers {
    * they follow what it holds, ignored when it holds them already. A gap, or an event placed
    * before the log's head, lets the log go: the next `latest` reads it whole.
    */
-  receive(event: EventEnvelope): void {
+  receive(event: FoldableEvent): void {
     const log = this.logs.get(event.ptceId);
     if (!log) return;
     const streams = ptceStreams(event.ptceId);
@@ -180,10 +180,10 @@ export class PtceLedgers {
     if (!known) return this.load(ptceId);
     const streams = ptceStreams(ptceId);
     const read = [...known.read];
-    const gained: EventEnvelope[] = [];
+    const gained: FoldableEvent[] = [];
     for (let round = 0; round < TAIL_ROUNDS; round++) {
       const tails = await Promise.all(
-        streams.map((stream, i) => this.store.readStream(stream, { fromRevision: read[i]! })),
+        streams.map((stream, i) => readStreamForFold(this.store, stream, { fromRevision: read[i]! })),
       );
       if (tails.every((events) => events.length === 0)) break;
       tails.forEach((events, i) => {

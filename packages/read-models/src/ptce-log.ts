@@ -1,8 +1,8 @@
 import { foldLedger, type Ledger } from '@ptce/domain';
-import type { EventStore } from '@ptce/event-store';
-import { type EventEnvelope, endInstant, ptceStreams } from '@ptce/events';
+import { type EventStore, type FoldableEvent, readStreamForFold } from '@ptce/event-store';
+import { endInstant, ptceStreams } from '@ptce/events';
 
-export const byPosition = (a: EventEnvelope, b: EventEnvelope) =>
+export const byPosition = (a: Pick<FoldableEvent, 'position'>, b: Pick<FoldableEvent, 'position'>) =>
   a.position < b.position ? -1 : a.position > b.position ? 1 : 0;
 
 /**
@@ -12,9 +12,9 @@ export const byPosition = (a: EventEnvelope, b: EventEnvelope) =>
  * round brings nothing new: then every stream held, at the end of the round before, exactly what
  * was read, and the merge is the log as it stood at that instant.
  */
-export async function readPtceLog(store: EventStore, ptceId: string): Promise<EventEnvelope[]> {
+export async function readPtceLog(store: EventStore, ptceId: string): Promise<FoldableEvent[]> {
   const streams = ptceStreams(ptceId);
-  const read: EventEnvelope[][] = await Promise.all(streams.map((stream) => readOn(store, stream, [])));
+  const read: FoldableEvent[][] = await Promise.all(streams.map((stream) => readOn(store, stream, [])));
   for (let round = 0; round < 10; round++) {
     const more = await Promise.all(streams.map((stream, i) => readOn(store, stream, read[i]!)));
     if (more.every((events) => events.length === 0)) break;
@@ -29,12 +29,12 @@ export async function readPtceLog(store: EventStore, ptceId: string): Promise<Ev
  * Should a store ever give a stream out of that order, the merge would show it, and the log is
  * sorted instead.
  */
-function mergedByPosition(lists: readonly (readonly EventEnvelope[])[]): EventEnvelope[] {
-  const merged: EventEnvelope[] = [];
+function mergedByPosition(lists: readonly (readonly FoldableEvent[])[]): FoldableEvent[] {
+  const merged: FoldableEvent[] = [];
   const next = lists.map(() => 0);
   for (;;) {
     let from = -1;
-    let first: EventEnvelope | undefined;
+    let first: FoldableEvent | undefined;
     for (let l = 0; l < lists.length; l++) {
       const candidate = lists[l]![next[l]!];
       if (candidate && (!first || byPosition(candidate, first) < 0)) {
@@ -57,12 +57,12 @@ const PAGE = 2_000;
 async function readOn(
   store: EventStore,
   stream: string,
-  read: readonly EventEnvelope[],
-): Promise<EventEnvelope[]> {
-  const events: EventEnvelope[] = [];
+  read: readonly FoldableEvent[],
+): Promise<FoldableEvent[]> {
+  const events: FoldableEvent[] = [];
   let from = read.length === 0 ? 0 : read.at(-1)!.revision + 1;
   for (;;) {
-    const page = await store.readStream(stream, { fromRevision: from, limit: PAGE });
+    const page = await readStreamForFold(store, stream, { fromRevision: from, limit: PAGE });
     for (const event of page) events.push(event);
     if (page.length < PAGE) return events;
     from = page.at(-1)!.revision + 1;
@@ -82,8 +82,11 @@ export type LogCut =
  * processes differ by a little) ends the prefix, so an answer never holds an event without
  * every event the log placed before it — a correction without what it corrects.
  */
-export function cutLog(log: readonly EventEnvelope[], cut: LogCut): EventEnvelope[] {
-  const keep = (event: EventEnvelope) =>
+export function cutLog<E extends Pick<FoldableEvent, 'position' | 'recordedAt'>>(
+  log: readonly E[],
+  cut: LogCut,
+): E[] {
+  const keep = (event: E) =>
     cut.kind === 'knownAt' ? Date.parse(event.recordedAt) <= cut.at : event.position <= cut.position;
   const end = log.findIndex((event) => !keep(event));
   return end < 0 ? [...log] : log.slice(0, end);

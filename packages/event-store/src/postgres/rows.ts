@@ -8,7 +8,7 @@ import {
   type StreamHead,
   storedTextOf,
 } from '../common.ts';
-import type { StoredEventText } from '../port.ts';
+import type { FoldableEvent, StoredEventText } from '../port.ts';
 import type { PgConnection } from './connection.ts';
 
 /** An `events` row as read: the reads, the replays and the append paths all map it the same way. */
@@ -21,6 +21,40 @@ export interface Row extends EventRowColumns {
 // Aliased apart from the column: ORDER BY would otherwise sort by the text ("10214" < "9655").
 export const COLUMNS = `global_position, transaction_id::text AS tx_text, stream, revision, event_id, type,
   schema_version, ptce_id, occurred_at, recorded_at, recorded_by, data, metadata, prev_hash, hash`;
+
+/** What a fold reads of a row (see `FoldableEvent`): no hashes, recorder or metadata. */
+export const FOLDABLE_COLUMNS = `global_position, transaction_id::text AS tx_text, stream, revision, event_id, type,
+  schema_version, ptce_id, occurred_at, recorded_at, data`;
+
+export type FoldableRow = Pick<
+  Row,
+  | 'global_position'
+  | 'tx_text'
+  | 'stream'
+  | 'revision'
+  | 'event_id'
+  | 'type'
+  | 'schema_version'
+  | 'ptce_id'
+  | 'occurred_at'
+  | 'recorded_at'
+  | 'data'
+>;
+
+export function toFoldable(row: FoldableRow): FoldableEvent {
+  return {
+    eventId: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    ptceId: row.ptce_id,
+    occurredAt: row.occurred_at,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    position: position(row.tx_text, row.global_position),
+    recordedAt: row.recorded_at,
+    stream: row.stream,
+    revision: row.revision,
+  };
+}
 
 export const INSERT_COLUMNS = `stream, revision, event_id, type, schema_version, ptce_id, occurred_at, recorded_at,
   recorded_by, data, metadata, prev_hash, hash`;
