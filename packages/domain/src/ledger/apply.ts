@@ -146,6 +146,11 @@ const skip = (code: string, message: string, details?: Record<string, unknown>):
   ...(details ? { details } : {}),
 });
 
+// At module level, not beside the switch that uses it: a closure made there was one allocation
+// for every fact replayed, and every replay applies each fact of the history.
+const notMember = (org: string): Skip =>
+  skip('not_a_member', `${org} is not an active member at that date`, { organisationId: org });
+
 function addMember(w: Work, m: MemberState): void {
   w.members.set(m.organisationId, m);
   const period = { joinedAt: m.joinedAt, joinEventId: m.joinEventId };
@@ -285,8 +290,6 @@ function apply(w: Work, f: Fact): Skip | null {
     return null;
   }
   if (!w.registration) return skip('before_registration', 'the PTCE is not registered at that date');
-  const notMember = (org: string) =>
-    skip('not_a_member', `${org} is not an active member at that date`, { organisationId: org });
   switch (f.type) {
     case 'MemberJoined': {
       const org = f.data.organisationId;
@@ -316,14 +319,19 @@ function apply(w: Work, f: Fact): Skip | null {
       // carrying activities. Nothing of it is restored by a later return: a member who rejoins is
       // enrolled, admitted and named a carrier again, each by a fact of its own. A later fact that
       // relies on what ended here (a meeting the member attended afterwards) is a contradiction.
-      const seated = [...w.spaces.values()].filter((s) => s.enrolled.has(org));
-      for (const s of seated) {
-        const space = w.spaces.get(s.spaceId);
+      // Walked in place, with no array of spaces made for every departure replayed. What a table
+      // yields may be shared with the state a dry run forks (see dry-run.ts): a change goes
+      // through `get`, which hands over the fork's own copy.
+      for (const seated of w.spaces.values()) {
+        if (!seated.enrolled.has(org)) continue;
+        const space = w.spaces.get(seated.spaceId);
         if (space) endSeat(space, org, f.occurredAt, f.eventId, 'departure');
       }
       w.associates.delete(org);
-      const carried = [...w.activities.values()].filter((a) => !a.endedAt && a.carriers.has(org));
-      for (const a of carried) w.activities.get(a.activityId)?.carriers.delete(org);
+      for (const carried of w.activities.values()) {
+        if (!carried.endedAt && carried.carriers.has(org))
+          w.activities.get(carried.activityId)?.carriers.delete(org);
+      }
       if (w.pilotId === org) {
         w.pilotId = null;
         w.warnings.push({
