@@ -32,8 +32,6 @@ export function foldProvisionally<S>(
       revision: at,
       position: PROVISIONAL_POSITION,
       recordedAt: decidedAt,
-      prevHash: '',
-      hash: '',
     });
   }
   return next;

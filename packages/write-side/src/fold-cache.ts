@@ -1,9 +1,9 @@
-import type { EventStore } from '@ptce/event-store';
+import { type EventStore, type FoldableEvent, readStreamForFold } from '@ptce/event-store';
 import type { EventEnvelope } from '@ptce/events';
 
 export interface Fold<S> {
   initial(): S;
-  evolve(state: S, event: EventEnvelope): S;
+  evolve(state: S, event: FoldableEvent): S;
   /**
    * Events are folded in before the store has given them a position and a recording instant
    * (`PROVISIONAL_POSITION`, the decision time): once stored, the fold is told what they got.
@@ -186,7 +186,7 @@ const keyOf = (streams: readonly string[]): string => streams.join('|');
 
 /** Reads one stream forwards a page at a time, from just after the revision already folded. */
 class StreamCursor {
-  private buffer: EventEnvelope[] = [];
+  private buffer: FoldableEvent[] = [];
   private index = 0;
   private exhausted = false;
   private from: number;
@@ -200,10 +200,13 @@ class StreamCursor {
     this.from = folded === null ? 0 : folded + 1;
   }
 
-  async peek(): Promise<EventEnvelope | undefined> {
+  async peek(): Promise<FoldableEvent | undefined> {
     if (this.index < this.buffer.length) return this.buffer[this.index];
     if (this.exhausted) return undefined;
-    this.buffer = await this.store.readStream(this.stream, { fromRevision: this.from, limit: this.pageSize });
+    this.buffer = await readStreamForFold(this.store, this.stream, {
+      fromRevision: this.from,
+      limit: this.pageSize,
+    });
     this.index = 0;
     if (this.buffer.length < this.pageSize) this.exhausted = true;
     const last = this.buffer.at(-1);
@@ -216,8 +219,8 @@ class StreamCursor {
   }
 }
 
-async function nextInLogOrder(cursors: readonly StreamCursor[]): Promise<EventEnvelope | undefined> {
-  let best: { cursor: StreamCursor; event: EventEnvelope } | undefined;
+async function nextInLogOrder(cursors: readonly StreamCursor[]): Promise<FoldableEvent | undefined> {
+  let best: { cursor: StreamCursor; event: FoldableEvent } | undefined;
   for (const cursor of cursors) {
     const event = await cursor.peek();
     if (event && (!best || event.position < best.event.position)) best = { cursor, event };
