@@ -23,9 +23,16 @@ export function evolveLedger(ledger: Ledger, event: FoldedEvent): Ledger {
 }
 
 export function foldLedger(events: Iterable<FoldedEvent>, from: Ledger = initialLedger()): Ledger {
-  let l = from;
-  for (const e of events) l = evolveLedger(l, e);
-  return l;
+  // The nodes are chained here and wrapped once: a ledger made for every event folded, only to be
+  // dropped by the next, was garbage in proportion to the history.
+  const { cache } = from;
+  let last = from.last;
+  let size = from.size;
+  for (const e of events) {
+    last = { event: logged(e, size, cache), prev: last };
+    size++;
+  }
+  return size === from.size ? from : { size, last, cache };
 }
 
 export { ledgerEvents } from './events.ts';
