@@ -61,5 +61,6 @@ if (reason !== null) {
       return store;
     },
     globalEventIds: false,
+    leanFoldRead: false,
   });
 }

@@ -3,7 +3,11 @@ import type { EventEnvelope } from '@ptce/events';
 
 export interface Fold<S> {
   initial(): S;
-  evolve(state: S, event: FoldableEvent): S;
+  /**
+   * A property, not a method: TypeScript checks a method's parameters loosely, and would let a fold
+   * that reads what a `FoldableEvent` lacks (hashes, recorder, metadata) take it.
+   */
+  readonly evolve: (state: S, event: FoldableEvent) => S;
   /**
    * Events are folded in before the store has given them a position and a recording instant
    * (`PROVISIONAL_POSITION`, the decision time): once stored, the fold is told what they got.

@@ -1,12 +1,11 @@
-import { type EventStore, openEventStore } from '@ptce/event-store';
-import type { EventEnvelope } from '@ptce/events';
+import { type EventStore, type FoldableEvent, openEventStore } from '@ptce/event-store';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { type Fold, LedgerRepository } from '../src/index.ts';
 import { countedEvent } from './counted.ts';
 
 const list: Fold<readonly string[]> = {
   initial: () => [],
-  evolve: (state, event: EventEnvelope) => [...state, String(event.data.n)],
+  evolve: (state, event: FoldableEvent) => [...state, String(event.data.n)],
 };
 
 const counted = countedEvent;

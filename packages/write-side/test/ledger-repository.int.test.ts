@@ -1,5 +1,4 @@
-import { type EventStore, openEventStore } from '@ptce/event-store';
-import type { EventEnvelope } from '@ptce/events';
+import { type EventStore, type FoldableEvent, openEventStore } from '@ptce/event-store';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { DEFAULT_MAX_CACHED_EVENTS, type Fold, LedgerRepository } from '../src/index.ts';
 import { countedEvent } from './counted.ts';
@@ -31,7 +30,7 @@ function list(): Fold<readonly string[]> & { evolved: number } {
   const fold = {
     evolved: 0,
     initial: (): readonly string[] => [],
-    evolve: (state: readonly string[], event: EventEnvelope): readonly string[] => {
+    evolve: (state: readonly string[], event: FoldableEvent): readonly string[] => {
       fold.evolved++;
       return [...state, String(event.data.n)];
     },
