@@ -459,29 +459,19 @@ export function describeEventStoreContract(name: string, factory: ContractFactor
           ),
           { expectedRevision: 'no_stream' },
         );
-        const foldable = ({
-          eventId,
-          type,
-          schemaVersion,
-          ptceId,
-          occurredAt,
-          data,
-          position,
-          recordedAt,
-          stream,
-          revision,
-        }: EventEnvelope) => ({
-          eventId,
-          type,
-          schemaVersion,
-          ptceId,
-          occurredAt,
-          data,
-          position,
-          recordedAt,
-          stream,
-          revision,
-        });
+        const fields = [
+          'eventId',
+          'type',
+          'schemaVersion',
+          'ptceId',
+          'occurredAt',
+          'data',
+          'position',
+          'recordedAt',
+          'stream',
+          'revision',
+        ] as const;
+        const foldable = (event: EventEnvelope) => Object.fromEntries(fields.map((f) => [f, event[f]]));
         const read = await readStreamForFold(store, stream);
         expect(read.map((e) => foldable(e as EventEnvelope))).toStrictEqual(events.map(foldable));
         // A store with a read of its own for folds gives nothing more: no hash, recorder or

@@ -26,20 +26,7 @@ export const COLUMNS = `global_position, transaction_id::text AS tx_text, stream
 export const FOLDABLE_COLUMNS = `global_position, transaction_id::text AS tx_text, stream, revision, event_id, type,
   schema_version, ptce_id, occurred_at, recorded_at, data`;
 
-export type FoldableRow = Pick<
-  Row,
-  | 'global_position'
-  | 'tx_text'
-  | 'stream'
-  | 'revision'
-  | 'event_id'
-  | 'type'
-  | 'schema_version'
-  | 'ptce_id'
-  | 'occurred_at'
-  | 'recorded_at'
-  | 'data'
->;
+export type FoldableRow = Omit<Row, 'recorded_by' | 'metadata' | 'prev_hash' | 'hash'>;
 
 export function toFoldable(row: FoldableRow): FoldableEvent {
   return {
