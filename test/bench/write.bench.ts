@@ -23,14 +23,14 @@ import autocannon from 'autocannon';
 import type { Report } from './report.ts';
 import { startFlags } from './start-flags.ts';
 
-const JOINS = Math.max(Number(process.env.BENCH_JOINS ?? 10_000), 32);
+const JOINS = Number(process.env.BENCH_JOINS ?? 10_000);
 const CONNECTIONS = 32;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PTCE_COUNT = 100;
 const LONG_HISTORY = 50_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-interface Ready {
+export interface Ready {
   type: 'ready';
   ledgerUrl: string;
   baselineUrl: string;
@@ -43,7 +43,7 @@ interface Ready {
  * writer would: 50,000 joins take seconds this way, not minutes over HTTP, and the server's
  * memory figure then counts what it needs to serve that PTCE, not the seeding's garbage.
  */
-async function seedLongHistory(eventStoreUrl: string, ptceId: string, events: number): Promise<void> {
+export async function seedLongHistory(eventStoreUrl: string, ptceId: string, events: number): Promise<void> {
   const store = await openEventStore(eventStoreUrl);
   try {
     const stream = streamName('membership', ptceId);
@@ -70,7 +70,7 @@ async function seedLongHistory(eventStoreUrl: string, ptceId: string, events: nu
   }
 }
 
-function request<T>(child: ChildProcess, message: unknown, answer: string): Promise<T> {
+export function request<T>(child: ChildProcess, message: unknown, answer: string): Promise<T> {
   return new Promise((resolve) => {
     const onMessage = (m: { type: string }) => {
       if (m.type !== answer) return;
@@ -94,7 +94,7 @@ function joinBody(n: number, naturalPersons: boolean) {
   });
 }
 
-interface Load {
+export interface Load {
   readonly perSecond: number;
   readonly p99: number;
   readonly errors: number;
@@ -102,15 +102,16 @@ interface Load {
 }
 
 /**
- * `JOINS` requests over 32 connections, each a new organisation joining one of `ptceIds`,
+ * `amount` requests (at least one per connection) over 32 connections, each a new organisation joining one of `ptceIds`,
  * round-robin; the rate is the requests answered over the time they took.
  */
-async function load(
+export async function load(
   url: string,
   token: string,
   ptceIds: readonly string[],
   seed: number,
   naturalPersons = false,
+  amount = JOINS,
 ): Promise<Load> {
   let n = seed;
   // autocannon ends a fixed amount at its next one-second tick, and its duration with it: the
@@ -122,7 +123,7 @@ async function load(
       {
         url,
         connections: CONNECTIONS,
-        amount: JOINS,
+        amount: Math.max(amount, CONNECTIONS),
         requests: [
           {
             method: 'POST',
@@ -152,7 +153,7 @@ async function load(
   };
 }
 
-async function registerPtce(url: string, token: string, ptceId: string): Promise<void> {
+export async function registerPtce(url: string, token: string, ptceId: string): Promise<void> {
   const response = await fetch(`${url}/v1/ptces`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -168,7 +169,7 @@ async function registerPtce(url: string, token: string, ptceId: string): Promise
     throw new Error(`registering ${ptceId}: ${response.status} ${await response.text()}`);
 }
 
-function assertClean(name: string, run: Load): void {
+export function assertClean(name: string, run: Load): void {
   if (run.errors > 0 || run.non2xx > 0) {
     throw new Error(
       `${name}: ${run.errors} errors and ${run.non2xx} non-2xx answers: the figure would be meaningless`,

@@ -1,172 +1,28 @@
-// Dev probe (not a test): test/bench/write.bench.ts as is, its server being test/dev/write-rss-server.ts
+// Dev probe (not a test): the phases of test/bench/write.bench.ts, with its loads, its server being test/dev/write-rss-server.ts
 // (memory samples in PROBE_LOG, by phase), PROBE_ARGS extra node flags for it, PROBE_SNAPSHOT=dir heap
 // snapshots at the end of each phase, PROBE_PHASES=long to skip to the long history.
 // Run: flock /tmp/ptce-bench.lock node --import tsx test/dev/write-rss-probe.ts
-/**
- * The write side over HTTP: joins per second with 32 connections against the standalone server
- * on SQLite, each request a new member of one of 100 PTCE, against a bare Fastify route doing a
- * raw SQLite INSERT in the same server process (target ratio ≥ 0.5); the same when the target
- * PTCE already holds 50,000 events (≥ 0.5 of the first figure: a long history must not be
- * replayed on every command); the server's peak resident memory (≤ 300 MB).
- */
-import { type ChildProcess, fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openEventStore } from '@ptce/event-store';
-import { streamName } from '@ptce/events';
-import autocannon from 'autocannon';
 import type { Report } from '../bench/report.ts';
+import { startFlags } from '../bench/start-flags.ts';
+import {
+  assertClean,
+  type Load,
+  load,
+  type Ready,
+  registerPtce,
+  request,
+  seedLongHistory,
+} from '../bench/write.bench.ts';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = 32;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PTCE_COUNT = 100;
 const LONG_HISTORY = 50_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-interface Ready {
-  type: 'ready';
-  ledgerUrl: string;
-  baselineUrl: string;
-  token: string;
-  eventStoreUrl: string;
-}
-
-/**
- * A long history written straight into the server's SQLite file from this process, as another
- * writer would: 50,000 joins take seconds this way, not minutes over HTTP, and the server's
- * memory figure then counts what it needs to serve that PTCE, not the seeding's garbage.
- */
-async function seedLongHistory(eventStoreUrl: string, ptceId: string, events: number): Promise<void> {
-  const store = await openEventStore(eventStoreUrl);
-  try {
-    const stream = streamName('membership', ptceId);
-    let revision = (await store.streamRevision(stream)) ?? -1;
-    for (let done = 0; done < events; ) {
-      const batch = Array.from({ length: Math.min(1_000, events - done) }, (_, i) => ({
-        eventId: randomUUID(),
-        type: 'MemberJoined',
-        schemaVersion: 1,
-        ptceId,
-        occurredAt: '2019-01-01',
-        recordedBy: 'bench-seed',
-        data: {
-          organisationId: `seed-${done + i}`,
-          name: `Membre historique ${done + i}`,
-          category: 'ess_enterprise',
-        },
-      }));
-      revision = (await store.append(stream, batch, { expectedRevision: revision })).nextRevision;
-      done += batch.length;
-    }
-  } finally {
-    await store.close();
-  }
-}
-
-/**
- * The V8 flags `pnpm start` runs the server with (its heap limit): the figures must be those of
- * the server as users start it, so they are read from the start script, not repeated here.
- */
-function startFlags(): string[] {
-  const manifest = JSON.parse(readFileSync(path.join(here, '../../package.json'), 'utf8')) as {
-    scripts: Record<string, string>;
-  };
-  return (manifest.scripts.start ?? '').split(/\s+/).filter((arg) => arg.startsWith('--max-'));
-}
-
-function request<T>(child: ChildProcess, message: unknown, answer: string): Promise<T> {
-  return new Promise((resolve) => {
-    const onMessage = (m: { type: string }) => {
-      if (m.type !== answer) return;
-      child.off('message', onMessage);
-      resolve(m as T);
-    };
-    child.on('message', onMessage);
-    if (message) child.send(message as object);
-  });
-}
-
-function joinBody(n: number) {
-  return JSON.stringify({
-    organisationId: `org-${n}`,
-    name: `Coopérative d'activités n° ${n}`,
-    category: 'ess_enterprise',
-    occurredAt: '2024-03-15',
-    evidence: { source: 'procès-verbal du comité de pilotage' },
-  });
-}
-
-interface Load {
-  readonly perSecond: number;
-  readonly p99: number;
-  readonly errors: number;
-  readonly non2xx: number;
-}
-
-/** 32 connections, each request a new organisation joining one of `ptceIds`, round-robin. */
-async function load(
-  url: string,
-  token: string,
-  ptceIds: readonly string[],
-  seed: number,
-  amount?: number,
-): Promise<Load> {
-  let n = seed;
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    // PROBE_AMOUNT_*: a fixed number of requests instead of a duration, so that what the server
-    // holds and collects does not depend on how fast the shared machine runs today.
-    ...(amount ? { amount } : { duration: SECONDS }),
-    requests: [
-      {
-        method: 'POST',
-        setupRequest: (req) => {
-          n++;
-          return {
-            ...req,
-            path: `/v1/ptces/${ptceIds[n % ptceIds.length]}/members`,
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-            body: joinBody(n),
-          };
-        },
-      },
-    ],
-  });
-  return {
-    perSecond: result.requests.average,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
-
-async function registerPtce(url: string, token: string, ptceId: string): Promise<void> {
-  const response = await fetch(`${url}/v1/ptces`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({
-      ptceId,
-      name: `PTCE ${ptceId}`,
-      territory: { name: 'Territoire de banc d’essai' },
-      pilot: { organisationId: 'pilote', name: 'Organisation pilote', category: 'ess_enterprise' },
-      occurredAt: '2018-01-01',
-    }),
-  });
-  if (response.status !== 201)
-    throw new Error(`registering ${ptceId}: ${response.status} ${await response.text()}`);
-}
-
-function assertClean(name: string, run: Load): void {
-  if (run.errors > 0 || run.non2xx > 0) {
-    throw new Error(
-      `${name}: ${run.errors} errors and ${run.non2xx} non-2xx answers: the figure would be meaningless`,
-    );
-  }
-}
+/** PROBE_AMOUNT_*: that many requests in the phase instead of the bench's BENCH_JOINS. */
+const amountOf = (value: string | undefined): number | undefined => Number(value ?? 0) || undefined;
 
 export async function run(report: Report): Promise<void> {
   process.stderr.write(
@@ -215,7 +71,8 @@ export async function run(report: Report): Promise<void> {
         ready.token,
         ptceIds,
         round * 1_000_000,
-        Number(process.env.PROBE_AMOUNT_JOINS ?? 0),
+        false,
+        amountOf(process.env.PROBE_AMOUNT_JOINS),
       );
       assertClean('member_join', j);
       if (!baseline || b.perSecond > baseline.perSecond) baseline = b;
@@ -258,7 +115,8 @@ export async function run(report: Report): Promise<void> {
       ready.token,
       ['bench-short'],
       200_000_000,
-      Number(process.env.PROBE_AMOUNT_SHORT ?? 0),
+      false,
+      amountOf(process.env.PROBE_AMOUNT_SHORT),
     );
     assertClean('single_ptce', short);
     process.stderr.write(`write: seeding ${LONG_HISTORY} events…\n`);
@@ -269,7 +127,7 @@ export async function run(report: Report): Promise<void> {
     // PROBE_WARM=1: one join first, so that the long phase's profile holds commands, not the first load.
     if (process.env.PROBE_WARM) {
       await phase('first-load');
-      await load(ready.ledgerUrl, ready.token, ['bench-long'], 300_000_000, 32);
+      await load(ready.ledgerUrl, ready.token, ['bench-long'], 300_000_000, false, 32);
     }
     await phase('long');
     const long = await load(
@@ -277,7 +135,8 @@ export async function run(report: Report): Promise<void> {
       ready.token,
       ['bench-long'],
       100_000_000,
-      Number(process.env.PROBE_AMOUNT_LONG ?? 0),
+      false,
+      amountOf(process.env.PROBE_AMOUNT_LONG),
     );
     assertClean('long_stream', long);
     report({
