@@ -31,6 +31,7 @@ export type {
   EventStore,
   ExpectedRevision,
   FoldableEvent,
+  ForwardReadOptions,
   ReadAllOptions,
   ReadStreamOptions,
   StoredEventText,

@@ -53,6 +53,9 @@ export interface ReadStreamOptions {
   readonly limit?: number;
 }
 
+/** A read of one stream forwards: `readStreamText`'s and `readStreamForFold`'s. */
+export type ForwardReadOptions = Omit<ReadStreamOptions, 'direction'>;
+
 export interface ReadAllOptions {
   /** Exclusive: events strictly after this position. Omitted: from the start. */
   readonly after?: string;
@@ -116,18 +119,12 @@ export interface EventStore {
    * `readStream` forwards, each event's data and metadata as the text stored. Optional: a store
    * that keeps parsed events (KurrentDB) has none to give; `readStreamText` serves it all the same.
    */
-  readStreamText?(
-    stream: string,
-    options?: { fromRevision?: number; limit?: number },
-  ): Promise<StoredEventText[]>;
+  readStreamText?(stream: string, options?: ForwardReadOptions): Promise<StoredEventText[]>;
   /**
    * `readStream` forwards, each event with only what a fold reads (see `FoldableEvent`). Optional:
    * `readStreamForFold` serves it from `readStream` for a store that has no leaner read.
    */
-  readStreamForFold?(
-    stream: string,
-    options?: { fromRevision?: number; limit?: number },
-  ): Promise<FoldableEvent[]>;
+  readStreamForFold?(stream: string, options?: ForwardReadOptions): Promise<FoldableEvent[]>;
   /** Revision of the stream's last event, or null when it does not exist. */
   streamRevision(stream: string): Promise<number | null>;
   readAll(options?: ReadAllOptions): Promise<EventEnvelope[]>;
@@ -187,7 +184,7 @@ export type FoldableEvent = Pick<
 export function readStreamForFold(
   store: EventStore,
   stream: string,
-  options: { fromRevision?: number; limit?: number } = {},
+  options: ForwardReadOptions = {},
 ): Promise<FoldableEvent[]> {
   return store.readStreamForFold
     ? store.readStreamForFold(stream, options)
@@ -198,7 +195,7 @@ export function readStreamForFold(
 export async function readStreamText(
   store: EventStore,
   stream: string,
-  options: { fromRevision?: number; limit?: number } = {},
+  options: ForwardReadOptions = {},
 ): Promise<StoredEventText[]> {
   if (store.readStreamText) return store.readStreamText(stream, options);
   const events = await store.readStream(stream, options);

@@ -7,6 +7,7 @@ import type {
   AppendResult,
   EventStore,
   FoldableEvent,
+  ForwardReadOptions,
   ReadAllOptions,
   ReadStreamOptions,
   StoredEventText,
@@ -137,10 +138,7 @@ class PostgresEventStore implements EventStore {
     return rows.map(toEnvelope);
   }
 
-  async readStreamText(
-    stream: string,
-    options: { fromRevision?: number; limit?: number } = {},
-  ): Promise<StoredEventText[]> {
+  async readStreamText(stream: string, options: ForwardReadOptions = {}): Promise<StoredEventText[]> {
     const rows = await this.connection.query<Row>(
       'ptce_read_forwards',
       `SELECT ${COLUMNS} FROM events WHERE stream = $1 AND revision >= $2 ORDER BY revision ASC LIMIT $3`,
@@ -149,10 +147,7 @@ class PostgresEventStore implements EventStore {
     return rows.map(toStoredText);
   }
 
-  async readStreamForFold(
-    stream: string,
-    options: { fromRevision?: number; limit?: number } = {},
-  ): Promise<FoldableEvent[]> {
+  async readStreamForFold(stream: string, options: ForwardReadOptions = {}): Promise<FoldableEvent[]> {
     const rows = await this.connection.query<FoldableRow>(
       'ptce_read_forwards_for_fold',
       `SELECT ${FOLDABLE_COLUMNS} FROM events WHERE stream = $1 AND revision >= $2 ORDER BY revision ASC LIMIT $3`,

@@ -23,6 +23,7 @@ import type {
   EventStore,
   ExpectedRevision,
   FoldableEvent,
+  ForwardReadOptions,
   ReadAllOptions,
   ReadStreamOptions,
   StoredEventText,
@@ -473,19 +474,13 @@ class SqliteEventStore implements EventStore {
     });
   }
 
-  async readStreamText(
-    stream: string,
-    options: { fromRevision?: number; limit?: number } = {},
-  ): Promise<StoredEventText[]> {
+  async readStreamText(stream: string, options: ForwardReadOptions = {}): Promise<StoredEventText[]> {
     return this.guard(() =>
       this.forwardsAsStored.all(stream, options.fromRevision ?? 0, options.limit ?? -1).map(toStoredText),
     );
   }
 
-  async readStreamForFold(
-    stream: string,
-    options: { fromRevision?: number; limit?: number } = {},
-  ): Promise<FoldableEvent[]> {
+  async readStreamForFold(stream: string, options: ForwardReadOptions = {}): Promise<FoldableEvent[]> {
     return this.guard(() =>
       this.forwardsForFold.all(stream, options.fromRevision ?? 0, options.limit ?? -1).map(toFoldable),
     );
