@@ -8,7 +8,10 @@ import {
   type MemberName,
 } from '@ptce/domain';
 import { isSealedText, type SealedText } from '@ptce/events';
-import { type PersonalData, withExamples } from '@ptce/platform';
+import type { PersonalData } from '@ptce/platform';
+// The examples alone, not the platform's barrel: a rebuild thread folding with these answers
+// would otherwise load Fastify and the HTTP host it never starts.
+import { withExamples } from '@ptce/platform/examples';
 import {
   activeMembersOf,
   activitiesOf,
