@@ -300,6 +300,7 @@ export async function runImport(input: ImportInput): Promise<ImportReport> {
     return p.kind === 'local' ? p.context.path : p.kind === 'forward' ? p.line.path : '';
   };
   const results: ImportLineResult[] = new Array(lines.length);
+  const importRun: ImportRun = { input, lines, prepared, results, pathOf };
   if (input.dryRun) {
     const forwarded = prepared.findIndex((p) => p.kind === 'forward');
     if (forwarded >= 0) {
@@ -309,9 +310,9 @@ export async function runImport(input: ImportInput): Promise<ImportReport> {
         `Line ${lines[forwarded]!.line} is written by another service of this split deployment: a dry run decides every line in one process, so run it on the standalone server (or on a copy of the data).`,
       );
     }
-    await checkAll(input, lines, prepared, results, pathOf);
+    await checkAll(importRun);
   } else {
-    await writeAll(input, lines, prepared, results, pathOf);
+    await writeAll(importRun);
   }
   const count = (test: (r: ImportLineResult) => boolean) => results.filter(test).length;
   return {
@@ -324,13 +325,17 @@ export async function runImport(input: ImportInput): Promise<ImportReport> {
   };
 }
 
-async function writeAll(
-  input: ImportInput,
-  lines: readonly Numbered[],
-  prepared: readonly Prepared[],
-  results: ImportLineResult[],
-  pathOf: (i: number) => string,
-): Promise<void> {
+/** What writing or checking the lines of an import works on: `results[i]` is filled for line `i`. */
+interface ImportRun {
+  readonly input: ImportInput;
+  readonly lines: readonly Numbered[];
+  readonly prepared: readonly Prepared[];
+  readonly results: ImportLineResult[];
+  /** The path line `i` writes to, for its result. */
+  readonly pathOf: (i: number) => string;
+}
+
+async function writeAll({ input, lines, prepared, results, pathOf }: ImportRun): Promise<void> {
   let run: { index: number; command: WriteCommand<Ledger> }[] = [];
   let runDeps: WriteDeps<Ledger> | undefined;
   const flush = async () => {
@@ -440,13 +445,7 @@ async function forwardedResult(
   }
 }
 
-async function checkAll(
-  input: ImportInput,
-  lines: readonly Numbered[],
-  prepared: readonly Prepared[],
-  results: ImportLineResult[],
-  pathOf: (i: number) => string,
-): Promise<void> {
+async function checkAll({ input, lines, prepared, results, pathOf }: ImportRun): Promise<void> {
   const checked: { index: number; status: number; command: WriteCommand<Ledger> }[] = [];
   let deps: WriteDeps<Ledger> | undefined;
   for (let i = 0; i < prepared.length; i++) {

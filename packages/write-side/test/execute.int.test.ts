@@ -25,6 +25,7 @@ import {
   type WriteDeps,
   WriteRefused,
 } from '../src/index.ts';
+import { forwardingStore } from './forwarding-store.ts';
 
 /** A tally of what was folded: enough to see what a decision was taken on. */
 interface Tally {
@@ -91,20 +92,12 @@ function withFirstAppendHeld() {
     open = resolve;
   });
   let appends = 0;
-  const gated: EventStore = {
-    kind: store.kind,
+  const gated = forwardingStore(store, {
     append: async (s, e, o) => {
       if (appends++ === 0) await gate;
       return store.append(s, e, o);
     },
-    readStream: (s, o) => store.readStream(s, o),
-    streamRevision: (s) => store.streamRevision(s),
-    readAll: (o) => store.readAll(o),
-    headPosition: () => store.headPosition(),
-    subscribe: (h, o) => store.subscribe(h, o),
-    ping: () => store.ping(),
-    close: () => store.close(),
-  };
+  });
   return { gatedDeps: { ...deps, store: gated, ledgers: new LedgerRepository(gated, tally) }, open };
 }
 

@@ -2,26 +2,19 @@ import { type EventStore, type FoldableEvent, openEventStore } from '@ptce/event
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { DEFAULT_MAX_CACHED_EVENTS, type Fold, LedgerRepository } from '../src/index.ts';
 import { countedEvent } from './counted.ts';
+import { forwardingStore } from './forwarding-store.ts';
 
 /** The real store, counting what readStream hands back. */
 function counting(store: EventStore) {
   const counts = { calls: 0, events: 0 };
-  const wrapped: EventStore = {
-    kind: store.kind,
-    append: (s, e, o) => store.append(s, e, o),
+  const wrapped = forwardingStore(store, {
     readStream: async (s, o) => {
       counts.calls++;
       const page = await store.readStream(s, o);
       counts.events += page.length;
       return page;
     },
-    streamRevision: (s) => store.streamRevision(s),
-    readAll: (o) => store.readAll(o),
-    headPosition: () => store.headPosition(),
-    subscribe: (h, o) => store.subscribe(h, o),
-    ping: () => store.ping(),
-    close: () => store.close(),
-  };
+  });
   return { wrapped, counts };
 }
 

@@ -2,6 +2,7 @@ import type { EventStore } from '@ptce/event-store';
 import type { EventEnvelope } from '@ptce/events';
 import { expect, test } from 'vitest';
 import { type Fold, LedgerRepository } from '../src/index.ts';
+import { countedEvent } from './counted.ts';
 
 /**
  * A log whose events become visible out of position order, as on PostgreSQL where positions
@@ -10,13 +11,7 @@ import { type Fold, LedgerRepository } from '../src/index.ts';
 function lateCommitLog() {
   const visible: EventEnvelope[] = [];
   const event = (stream: string, revision: number, position: string, n: string): EventEnvelope => ({
-    eventId: `${stream}-${revision}`,
-    type: 'Counted',
-    schemaVersion: 1,
-    ptceId: 'p',
-    occurredAt: '2020-01-01',
-    recordedBy: 'test',
-    data: { n },
+    ...countedEvent(n, `${stream}-${revision}`),
     stream,
     revision,
     position,
