@@ -15,16 +15,22 @@ import { appendHistory, generatePtceHistory } from '../bench/read-history.ts';
 const file = process.argv[2] ?? '/tmp/cold-probe.db';
 const runs = Number(process.env.PROBE_RUNS ?? 3);
 const ptceId = 'grand-pole';
+/** The valid time the read bench asks the cold replay's stage at. */
+const AS_OF = '2026-06-01';
 const url = `sqlite:${file}`;
 if (!fs.existsSync(file)) {
-  const store = await openEventStore(url);
+  // Written aside and renamed once whole: an interrupted run leaves no half history to reuse.
+  const partial = `${file}.partial`;
+  fs.rmSync(partial, { force: true });
+  const store = await openEventStore(`sqlite:${partial}`);
   await appendHistory(store, ptceId, generatePtceHistory(ptceId, 100_000, 7));
   await store.close();
+  fs.renameSync(partial, file);
 }
 
 function raw(): number {
-  const db = new Database(file, { readonly: true });
   const started = performance.now();
+  const db = new Database(file, { readonly: true });
   const streams = ptceStreams(ptceId);
   const rows = db
     .prepare<string[], { data: string; metadata: string | null }>(
@@ -44,7 +50,7 @@ for (let run = 0; run < runs; run++) {
   const store = await openEventStore(url);
   const started = performance.now();
   const { ledger } = await loadLedger(store, ptceId, { kind: 'knownAt', at: Number.POSITIVE_INFINITY });
-  const answer = stageAt(ledger, '2030-01-01', DEFAULT_STAGE_RULES);
+  const answer = stageAt(ledger, AS_OF, DEFAULT_STAGE_RULES);
   const ms = performance.now() - started;
   await store.close();
   const rate = ledger.size / (ms / 1000);

@@ -1,8 +1,8 @@
 /**
- * Dev probe (not a test, not a bench figure): times `rebuildReadModels` over a generated log
- * (PROBE_PTCE × 10,000 events, 20 by default) in a file written on the first run and kept, with
- * PROBE_THREADS threads (2), against a raw read of the same rows in the same run; PROBE_VERBOSE
- * prints each PTCE as it is done. A few seconds a run where `pnpm bench read` takes ten minutes,
+ * Dev probe (not a test, not a bench figure): times `rebuildReadModels` over a generated log of
+ * PROBE_PTCE × 10,000 events (20 by default; read only when the file is written, on the first run:
+ * the file is kept), with PROBE_THREADS threads (2), against a raw read of the same rows in the
+ * same run; PROBE_VERBOSE prints each PTCE as it is done. A few seconds a run where `pnpm bench read` takes ten minutes,
  * for A/B comparisons of a change to the fold (alternate the runs: the machine is noisy).
  * Run: node --import tsx test/dev/rebuild-probe.ts [/tmp/rebuild-probe.db]
  */
@@ -18,16 +18,20 @@ const ptces = Number(process.env.PROBE_PTCE ?? 20);
 const threads = Number(process.env.PROBE_THREADS ?? 2);
 const url = `sqlite:${file}`;
 if (!fs.existsSync(file)) {
-  const store = await openEventStore(url, { synchronous: 'NORMAL' });
+  // Written aside and renamed once whole: an interrupted run leaves no half log to reuse.
+  const partial = `${file}.partial`;
+  fs.rmSync(partial, { force: true });
+  const store = await openEventStore(`sqlite:${partial}`, { synchronous: 'NORMAL' });
   for (let i = 0; i < ptces; i++) {
     const id = `reconstruction-${i}`;
     await appendHistory(store, id, generatePtceHistory(id, 10_000, 50_000 + i));
   }
   await store.close();
+  fs.renameSync(partial, file);
 }
 const raw = () => {
-  const db = new Database(file, { readonly: true });
   const t = performance.now();
+  const db = new Database(file, { readonly: true });
   let n = 0;
   for (const row of db
     .prepare<[], { data: string; metadata: string | null }>('SELECT * FROM events ORDER BY global_position')

@@ -5,7 +5,10 @@ import type { EventStore } from '@ptce/event-store';
  * `overrides` in their place. The optional reads are left out, so that a fold reads through
  * `readStream` (and its override) as it does on a store that has no leaner read.
  */
-export function forwardingStore(store: EventStore, overrides: Partial<EventStore> = {}): EventStore {
+export function forwardingStore(
+  store: EventStore,
+  overrides: Partial<Omit<EventStore, 'readStreamForFold' | 'readStreamText'>> = {},
+): EventStore {
   return {
     kind: store.kind,
     append: (s, e, o) => store.append(s, e, o),
