@@ -30,7 +30,7 @@ import { ptceStreams } from '@ptce/events';
 import Database from 'better-sqlite3';
 import { DEFAULT_STAGE_RULES, stageAt } from '../../packages/projections/src/index.ts';
 import { getLoad } from './http-load.ts';
-import { appendHistory, generatePtceHistory, prng } from './read-history.ts';
+import { appendHistory, type GeneratedEvent, generatePtceHistory, prng } from './read-history.ts';
 import type { Report } from './report.ts';
 import { startFlags } from './start-flags.ts';
 
@@ -46,7 +46,9 @@ const REBUILD_PTCE = 100;
 const REBUILD_EVENTS_EACH = 10_000;
 const CHILD_FLAG = '--read-bench-child=';
 const self = fileURLToPath(import.meta.url);
-const BIG = 'grand-pole';
+export const BIG = 'grand-pole';
+/** The valid time the cold replay's stage is asked at. */
+export const COLD_AS_OF = '2026-06-01';
 const smallId = (i: number) => `pole-${i}`;
 const log = (line: string) => process.stderr.write(`read: ${line}\n`);
 
@@ -147,6 +149,11 @@ const EVERYTHING_KNOWN = { kind: 'knownAt', at: Number.POSITIVE_INFINITY } as co
 // ---------------------------------------------------------------------------------------------
 // Seeding
 
+/** The big PTCE's generated history, the same in every run. */
+export function bigHistory(): GeneratedEvent[] {
+  return generatePtceHistory(BIG, BIG_EVENTS, 7);
+}
+
 /** Writes the small PTCE and the big one; returns the big one's recordedAt range (ms). */
 async function seedReadStore(url: string): Promise<{ from: number; to: number }> {
   const store = await openEventStore(url);
@@ -158,7 +165,7 @@ async function seedReadStore(url: string): Promise<{ from: number; to: number }>
       events += await appendHistory(store, smallId(i), history);
     }
     log(`${SMALL_PTCE} small PTCE seeded (${events} events)`);
-    const history = generatePtceHistory(BIG, BIG_EVENTS, 7);
+    const history = bigHistory();
     // Chunks a little apart, so that knownAt cuts through the big history at many places.
     events += await appendHistory(store, BIG, history, { pauseMs: 5 });
     log(
@@ -212,7 +219,7 @@ interface RawRow {
 }
 
 /** Raw better-sqlite3: the PTCE's rows in position order, each JSON column parsed. */
-function rawReadPtce(file: string, ptceId: string): number {
+export function rawReadPtce(file: string, ptceId: string): number {
   const db = new Database(file, { readonly: true });
   try {
     const streams = ptceStreams(ptceId);
@@ -233,7 +240,10 @@ function rawReadPtce(file: string, ptceId: string): number {
   }
 }
 
-async function coldReplay(url: string, asOf: string): Promise<{ ms: number; events: number; stage: string }> {
+export async function coldReplay(
+  url: string,
+  asOf: string,
+): Promise<{ ms: number; events: number; stage: string }> {
   const loadLedger = await loadLedgerFn();
   const store = await openEventStore(url);
   try {
@@ -329,7 +339,7 @@ async function rebuildChild(url: string): Promise<void> {
 }
 
 /** Every row of the file, each JSON column parsed: the raw read a rebuild cannot do without. */
-function rawReadAll(file: string): number {
+export function rawReadAll(file: string): number {
   const db = new Database(file, { readonly: true });
   try {
     let n = 0;
@@ -344,12 +354,13 @@ function rawReadAll(file: string): number {
   }
 }
 
-async function seedRebuildStore(url: string): Promise<number> {
+/** Writes `ptces` PTCE of REBUILD_EVENTS_EACH events each: the rebuild's log (100 in the bench). */
+export async function seedRebuildStore(url: string, ptces = REBUILD_PTCE): Promise<number> {
   const store = await openEventStore(url, { synchronous: 'NORMAL' });
   try {
     const started = performance.now();
     let events = 0;
-    for (let i = 0; i < REBUILD_PTCE; i++) {
+    for (let i = 0; i < ptces; i++) {
       const id = `reconstruction-${i}`;
       events += await appendHistory(store, id, generatePtceHistory(id, REBUILD_EVENTS_EACH, 50_000 + i));
       if ((i + 1) % 10 === 0)
@@ -456,7 +467,7 @@ export async function run(report: Report): Promise<void> {
     await checkHistory(readUrl);
 
     // Figure 2: cold replay against the raw read of the same rows.
-    const asOf = '2026-06-01';
+    const asOf = COLD_AS_OF;
     const cold: { ms: number; events: number; stage: string }[] = [];
     const raw: number[] = [];
     for (let r = 0; r < RUNS; r++) {
